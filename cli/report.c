@@ -1,0 +1,368 @@
+/*
+ * Batch output (see report.h).  Per-job lines are appended to a buffer and
+ * written with one write(2) when it passes 64 KiB or at the end of the loop
+ * turn (a zero timer), so a million results cost a few hundred writes.
+ * stdout is left blocking: a slow reader slows us down, like any filter.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "agg.h"
+#include "buf.h"
+#include "clock.h"
+#include "jsonw.h"
+#include "log.h"
+#include "num.h"
+#include "reorder.h"
+#include "report.h"
+#include "xmalloc.h"
+
+#define REPORT_FLUSH_AT		(64 * 1024)
+#define REPORT_PROGRESS_US	250000
+
+enum stream {
+	STREAM_OUT,
+	STREAM_ERR,
+};
+
+struct report {
+	struct event_base	*base;
+	struct report_opts	 opts;
+	const struct report_hooks *hooks;
+	void			*arg;
+	struct agg		 agg;
+	struct reorder		*ro;
+	struct buf		 out;		/* pending stdout */
+	struct buf		 err;		/* pending stderr */
+	struct buf		 rec;		/* one record, for --ordered */
+	struct event		*ev_flush;
+	struct event		*ev_progress;
+	uint64_t		 start_us;
+	uint64_t		 in_bytes;
+	uint64_t		 in_total;	/* 0 when unknown (a pipe) */
+	bool			 progress_shown;
+	bool			 broken;
+};
+
+static struct report	*report_progress_owner;
+
+/* Erase the progress line before anything else goes to stderr. */
+static void
+report_progress_clear(void)
+{
+	struct report	*r = report_progress_owner;
+	ssize_t		 n;
+
+	if (r == NULL || !r->progress_shown)
+		return;
+	n = write(STDERR_FILENO, "\r\033[K", 4);
+	(void)n;
+	r->progress_shown = false;
+}
+
+/* Draw "N jobs, F failed, R jobs/s[, P% ETA m:ss]". */
+static void
+report_progress_cb(int fd, short what, void *arg)
+{
+	struct report	*r = arg;
+	char		 line[256];
+	double		 el, rate, frac;
+	int		 n, eta;
+	ssize_t		 w;
+
+	(void)fd;
+	(void)what;
+	el = (double)(clock_us() - r->start_us) / 1e6;
+	rate = el > 0 ? (double)r->agg.jobs / el : 0;
+	n = snprintf(line, sizeof(line), "\r\033[Kdrover: %llu jobs, %llu "
+	    "failed, %.0f jobs/s", (unsigned long long)r->agg.jobs,
+	    (unsigned long long)agg_failed(&r->agg), rate);
+	if (r->in_total != 0 && r->in_bytes != 0 && n > 0 &&
+	    (size_t)n < sizeof(line)) {
+		frac = (double)r->in_bytes / (double)r->in_total;
+		if (frac > 1)
+			frac = 1;
+		eta = frac > 0 ? (int)(el * (1 - frac) / frac) : 0;
+		n += snprintf(line + n, sizeof(line) - (size_t)n,
+		    ", %.0f%% ETA %d:%02d", frac * 100, eta / 60, eta % 60);
+	}
+	if (n > 0 && (size_t)n < sizeof(line)) {
+		w = write(STDERR_FILENO, line, (size_t)n);
+		(void)w;
+		r->progress_shown = true;
+	}
+}
+
+static void
+report_flush_cb(int fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	report_flush(arg);
+}
+
+struct report *
+report_new(struct event_base *base, const struct report_opts *opts)
+{
+	struct report	*r;
+	struct timeval	 tv = { 0, REPORT_PROGRESS_US };
+
+	r = xcalloc(1, sizeof(*r));
+	r->base = base;
+	r->opts = *opts;
+	agg_init(&r->agg);
+	buf_init(&r->out);
+	buf_init(&r->err);
+	buf_init(&r->rec);
+	if (opts->ordered)
+		r->ro = reorder_new(opts->reorder_cap);
+	r->ev_flush = evtimer_new(base, report_flush_cb, r);
+	r->start_us = clock_us();
+	if (opts->progress) {
+		r->ev_progress = event_new(base, -1, EV_PERSIST,
+		    report_progress_cb, r);
+		event_add(r->ev_progress, &tv);
+		report_progress_owner = r;
+		log_set_hook(report_progress_clear);
+	}
+	return (r);
+}
+
+void
+report_free(struct report *r)
+{
+	if (r == NULL)
+		return;
+	if (report_progress_owner == r) {
+		report_progress_clear();
+		report_progress_owner = NULL;
+		log_set_hook(NULL);
+	}
+	if (r->ev_progress != NULL)
+		event_free(r->ev_progress);
+	event_free(r->ev_flush);
+	reorder_free(r->ro);
+	buf_free(&r->out);
+	buf_free(&r->err);
+	buf_free(&r->rec);
+	free(r);
+}
+
+void
+report_set_hooks(struct report *r, const struct report_hooks *hooks,
+    void *arg)
+{
+	r->hooks = hooks;
+	r->arg = arg;
+}
+
+/* For the progress line: input consumed so far, and its total if known. */
+void
+report_input_bytes(struct report *r, uint64_t done, uint64_t total)
+{
+	r->in_bytes = done;
+	r->in_total = total;
+}
+
+/* Write all of b to fd (blocking); false if the reader is gone. */
+static bool
+report_write(struct buf *b, int fd)
+{
+	ssize_t	 n;
+
+	while (buf_len(b) != 0) {
+		n = buf_write(b, fd);
+		if (n > 0)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* Someone made the fd non-blocking: wait for it. */
+			struct timespec ts = { 0, 1000000 };
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		buf_reset(b);
+		return (false);
+	}
+	return (true);
+}
+
+/* Write what is pending on stdout and stderr. */
+void
+report_flush(struct report *r)
+{
+	if (buf_len(&r->err) != 0) {
+		report_progress_clear();
+		(void)report_write(&r->err, STDERR_FILENO);
+	}
+	if (buf_len(&r->out) != 0 && !r->broken &&
+	    !report_write(&r->out, STDOUT_FILENO)) {
+		r->broken = true;
+		log_warn("unable to write output");
+		if (r->hooks != NULL && r->hooks->broken != NULL)
+			r->hooks->broken(r->arg);
+	}
+	buf_shrink(&r->out, 1024 * 1024);
+	buf_shrink(&r->err, 1024 * 1024);
+}
+
+/* Flush now if a buffer is large, else at the end of this loop turn. */
+static void
+report_schedule(struct report *r)
+{
+	static const struct timeval zero = { 0, 0 };
+
+	if (buf_len(&r->out) >= REPORT_FLUSH_AT ||
+	    buf_len(&r->err) >= REPORT_FLUSH_AT)
+		report_flush(r);
+	else if (!evtimer_pending(r->ev_flush, NULL))
+		evtimer_add(r->ev_flush, &zero);
+}
+
+/* Append one job's JSON object and a newline. */
+static void
+report_json(struct buf *b, uint64_t id, enum job_status st, const char *out,
+    size_t len, pid_t pid, uint64_t lat, unsigned runs)
+{
+	buf_printf(b, "{\"id\":%llu,\"status\":\"%s\",\"%s\":",
+	    (unsigned long long)id, job_status_name(st),
+	    st == JOB_OK ? "output" : "error");
+	jsonw_string(b, out, len);
+	buf_printf(b, ",\"attempts\":%u", runs);
+	if (pid != 0)
+		buf_printf(b, ",\"worker\":%d,\"latency_us\":%llu", (int)pid,
+		    (unsigned long long)lat);
+	buf_add(b, "}\n", 2);
+}
+
+/* Append the stderr line for a job that did not end ok. */
+static void
+report_failure(struct buf *b, uint64_t id, enum job_status st,
+    const char *why, size_t len)
+{
+	size_t	 i;
+
+	buf_printf(b, "drover: job %llu %s: ", (unsigned long long)id,
+	    job_status_name(st));
+	for (i = 0; i < len; i++)	/* one line, whatever the reason holds */
+		buf_addc(b, (why[i] == '\n' || why[i] == '\r') ? ' ' : why[i]);
+	buf_addc(b, '\n');
+}
+
+/* Emit in-order records held by the reorder buffer. */
+static void
+report_drain_ordered(struct report *r)
+{
+	const char	*data;
+	size_t		 len;
+	int		 tag;
+	bool		 any = false;
+
+	while (reorder_pop(r->ro, &tag, &data, &len)) {
+		buf_add(tag == STREAM_OUT ? &r->out : &r->err, data, len);
+		any = true;
+	}
+	if (any && r->hooks != NULL && r->hooks->resume != NULL)
+		r->hooks->resume(r->arg);
+}
+
+/*
+ * One finished job: count it and print it.  pid is 0 for a job that never
+ * ran (rejected, cancelled before dispatch).
+ */
+void
+report_job(struct report *r, uint64_t id, enum job_status st, const char *out,
+    size_t len, pid_t pid, uint64_t lat, unsigned runs)
+{
+	struct buf	*b;
+	int		 tag = STREAM_OUT;
+
+	agg_job(&r->agg, st, runs, out, len);
+	if (pid != 0)
+		agg_latency(&r->agg, lat);
+	if (r->opts.quiet && (st == JOB_OK || r->opts.json)) {
+		if (r->ro != NULL) {
+			(void)reorder_put(r->ro, id, tag, "", 0);
+			report_drain_ordered(r);
+		}
+		return;
+	}
+	if (r->ro != NULL) {
+		b = &r->rec;
+		buf_reset(b);
+	} else
+		b = (st == JOB_OK || r->opts.json) ? &r->out : &r->err;
+	if (r->opts.json)
+		report_json(b, id, st, out, len, pid, lat, runs);
+	else if (st == JOB_OK) {
+		buf_add(b, out, len);
+		buf_addc(b, '\n');
+	} else {
+		report_failure(b, id, st, out, len);
+		tag = STREAM_ERR;
+	}
+	if (r->ro != NULL) {
+		if (reorder_put(r->ro, id, tag, buf_data(b), buf_len(b)) == -1)
+			log_warnx("job %llu reported twice or out of window",
+			    (unsigned long long)id);
+		report_drain_ordered(r);
+	}
+	report_schedule(r);
+}
+
+/* With --ordered, ids at or above this may not be submitted yet. */
+uint64_t
+report_limit(const struct report *r)
+{
+	return (r->ro != NULL ? reorder_limit(r->ro) : UINT64_MAX);
+}
+
+/* Print the summary (stderr; also the last JSON line with --json). */
+void
+report_summary(struct report *r, uint64_t restarts)
+{
+	struct buf	 s;
+	double		 wall = (double)(clock_us() - r->start_us) / 1e6;
+
+	if (r->ev_progress != NULL)
+		event_del(r->ev_progress);
+	r->agg.restarts = restarts;
+	buf_init(&s);
+	buf_adds(&s, "drover: ");
+	agg_summary_text(&r->agg, wall, &s);
+	buf_addc(&s, '\n');
+	buf_add(&r->err, buf_data(&s), buf_len(&s));
+	if (r->opts.json) {
+		buf_reset(&s);
+		agg_summary_json(&r->agg, wall, &s);
+		buf_addc(&s, '\n');
+		buf_add(&r->out, buf_data(&s), buf_len(&s));
+	}
+	buf_free(&s);
+	report_flush(r);
+}
+
+/* Jobs that did not end ok. */
+uint64_t
+report_failed(const struct report *r)
+{
+	return (agg_failed(&r->agg));
+}
+
+uint64_t
+report_jobs(const struct report *r)
+{
+	return (r->agg.jobs);
+}
+
+bool
+report_broken(const struct report *r)
+{
+	return (r->broken);
+}

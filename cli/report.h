@@ -1,0 +1,50 @@
+/*
+ * The user-facing output of a batch, shared by `drover run` and `drover
+ * submit` so that both print exactly the same (DESIGN §3): each job's output
+ * line on stdout and failures on stderr, or one JSON object per job; in
+ * completion order or, with --ordered, in input order; a live progress line;
+ * the summary; the exit status.
+ */
+#ifndef DROVER_REPORT_H
+#define DROVER_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "status.h"
+
+struct event_base;
+struct report;
+
+struct report_hooks {
+	/* --ordered: report_limit() moved up; input may resume. */
+	void	(*resume)(void *);
+	/* stdout is gone (EPIPE): stop the batch. */
+	void	(*broken)(void *);
+};
+
+struct report_opts {
+	bool		json;
+	bool		quiet;
+	bool		ordered;
+	bool		progress;
+	size_t		reorder_cap;	/* jobs held at most for --ordered */
+};
+
+struct report	*report_new(struct event_base *, const struct report_opts *);
+void		 report_free(struct report *);
+void		 report_job(struct report *, uint64_t, enum job_status,
+		    const char *, size_t, pid_t, uint64_t, unsigned);
+uint64_t	 report_limit(const struct report *);
+void		 report_set_hooks(struct report *, const struct report_hooks *,
+		    void *);
+void		 report_input_bytes(struct report *, uint64_t, uint64_t);
+void		 report_flush(struct report *);
+void		 report_summary(struct report *, uint64_t);
+uint64_t	 report_failed(const struct report *);
+uint64_t	 report_jobs(const struct report *);
+bool		 report_broken(const struct report *);
+
+#endif

@@ -1,0 +1,505 @@
+/*
+ * `drover run`: the Go worker-pool pattern as a command.  Options become a
+ * pool's settings; stdin (or -i FILE) becomes a batch; the report prints the
+ * results and the summary; the exit status says how it went (DESIGN §3):
+ * 0 every job ok, 1 some job not ok, 2 usage error, 3 fatal.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "batch.h"
+#include "frame.h"
+#include "cli.h"
+#include "handler_list.h"
+#include "iobatch.h"
+#include "job.h"
+#include "log.h"
+#include "num.h"
+#include "pool.h"
+#include "poolconf.h"
+#include "report.h"
+#include "shell.h"
+#include "tbucket.h"
+#include "worker.h"
+#include "workerpath.h"
+#include "xmalloc.h"
+
+#define RUN_REORDER_CAP	65536
+
+struct run {
+	struct event_base	*base;
+	struct pool		*pool;
+	struct report		*report;
+	struct iobatch		*ib;
+	int			 signals;
+	bool			 fatal;
+	bool			 broken;
+};
+
+enum {
+	OPT_TIMEOUT = 256,
+	OPT_ATTEMPTS,
+	OPT_RATE,
+	OPT_BURST,
+	OPT_ORDERED,
+	OPT_JSON,
+	OPT_PROGRESS,
+	OPT_NO_PROGRESS,
+	OPT_MAX_JOB_BYTES,
+	OPT_MAX_RESULT_BYTES,
+	OPT_EXEC,
+	OPT_WORKER,
+	OPT_PROTOCOL,
+	OPT_WINDOW,
+	OPT_MAX_JOBS,
+	OPT_MAX_RSS,
+	OPT_RETRY_TIMEOUTS,
+	OPT_RESTART_LIMIT,
+	OPT_START_RETRIES,
+};
+
+static const struct option run_longopts[] = {
+	{ "workers",		required_argument, NULL, 'w' },
+	{ "input",		required_argument, NULL, 'i' },
+	{ "null",		no_argument,	   NULL, '0' },
+	{ "quiet",		no_argument,	   NULL, 'q' },
+	{ "help",		no_argument,	   NULL, 'h' },
+	{ "timeout",		required_argument, NULL, OPT_TIMEOUT },
+	{ "attempts",		required_argument, NULL, OPT_ATTEMPTS },
+	{ "retry-timeouts",	no_argument,	   NULL, OPT_RETRY_TIMEOUTS },
+	{ "rate",		required_argument, NULL, OPT_RATE },
+	{ "burst",		required_argument, NULL, OPT_BURST },
+	{ "ordered",		no_argument,	   NULL, OPT_ORDERED },
+	{ "json",		no_argument,	   NULL, OPT_JSON },
+	{ "progress",		no_argument,	   NULL, OPT_PROGRESS },
+	{ "no-progress",	no_argument,	   NULL, OPT_NO_PROGRESS },
+	{ "max-job-bytes",	required_argument, NULL, OPT_MAX_JOB_BYTES },
+	{ "max-result-bytes",	required_argument, NULL, OPT_MAX_RESULT_BYTES },
+	{ "exec",		required_argument, NULL, OPT_EXEC },
+	{ "worker",		required_argument, NULL, OPT_WORKER },
+	{ "protocol",		required_argument, NULL, OPT_PROTOCOL },
+	{ "window",		required_argument, NULL, OPT_WINDOW },
+	{ "max-jobs-per-worker", required_argument, NULL, OPT_MAX_JOBS },
+	{ "max-rss-mb",		required_argument, NULL, OPT_MAX_RSS },
+	{ "restart-limit",	required_argument, NULL, OPT_RESTART_LIMIT },
+	{ "start-retries",	required_argument, NULL, OPT_START_RETRIES },
+	{ NULL,			0,		   NULL, 0 }
+};
+
+static void
+run_usage(FILE *f)
+{
+	fprintf(f,
+"usage: drover run [options] HANDLER | --exec 'CMD {}' | --worker 'PROGRAM ARGS'\n"
+"\n"
+"Run one job per input line on a pool of worker processes; print each\n"
+"result and a summary.  Handlers: " DROVER_HANDLERS ".\n"
+"\n"
+"  -w, --workers N          worker processes (default: online CPUs)\n"
+"  -i, --input FILE         read jobs from FILE instead of stdin\n"
+"  -0, --null               jobs are NUL-terminated, not lines\n"
+"      --timeout SECS       kill a job's worker after SECS (default: none)\n"
+"      --attempts N         tries before a job counts as crashed (3)\n"
+"      --retry-timeouts     retry timed-out jobs too, within --attempts\n"
+"      --rate R             dispatch at most R jobs a second\n"
+"      --burst B            token-bucket burst for --rate (R/100, >= 1)\n"
+"      --ordered            print results in input order\n"
+"  -q, --quiet              no per-job output, only failures and summary\n"
+"      --json               one JSON object per job, then a summary object\n"
+"      --progress           live progress on stderr (default on a TTY)\n"
+"      --no-progress        no progress line\n"
+"      --max-job-bytes N    reject longer jobs (1M; k, M, G suffixes)\n"
+"      --max-result-bytes N kill a worker sending a longer result (16M)\n"
+"      --exec 'CMD'         run CMD per job; {} is the job (shell-quoted),\n"
+"                           else the job is its stdin\n"
+"      --worker 'PROG ARGS' a persistent custom worker\n"
+"      --protocol P         its protocol: line (default) or frame\n"
+"      --window N           jobs in flight per worker (default: adaptive)\n"
+"      --max-jobs-per-worker N   replace a worker after N jobs\n"
+"      --max-rss-mb N       replace a worker above N MiB resident\n"
+"      --restart-limit N    fail after N restarts in 60 s (1000; 0 = no limit)\n"
+"      --start-retries N    failed starts in a row before giving up (5)\n"
+"\n"
+"Exit status: 0 all jobs ok, 1 some job not ok, 2 usage error, 3 fatal.\n");
+}
+
+/* Parse a whole number in [min, max] for option name, or exit 2. */
+unsigned long long
+cli_number(const char *name, const char *arg, unsigned long long min,
+    unsigned long long max)
+{
+	i128	 v;
+
+	if (num_parse_i128(arg, strlen(arg), &v) == -1 || v < (i128)min ||
+	    v > (i128)max)
+		cli_usage_error("%s: '%s' is not a whole number from %llu to "
+		    "%llu", name, arg, min, max);
+	return ((unsigned long long)v);
+}
+
+/* Parse a number of seconds or a rate in (min, max], or exit 2. */
+double
+cli_real(const char *name, const char *arg, double min, double max)
+{
+	double	 v;
+
+	if (num_parse_double(arg, strlen(arg), &v) == -1 || !(v > min) ||
+	    v > max)
+		cli_usage_error("%s: '%s' is not a number above %g and up to "
+		    "%g", name, arg, min, max);
+	return (v);
+}
+
+/* Parse a byte size (k, M, G suffixes) in [min, max], or exit 2. */
+uint64_t
+cli_size(const char *name, const char *arg, uint64_t min, uint64_t max)
+{
+	uint64_t v;
+
+	if (num_parse_size(arg, &v) == -1 || v < min || v > max)
+		cli_usage_error("%s: '%s' is not a size from %llu to %llu "
+		    "bytes", name, arg, (unsigned long long)min,
+		    (unsigned long long)max);
+	return (v);
+}
+
+/* Default worker count: the CPUs online. */
+static unsigned
+run_default_workers(void)
+{
+	long	 n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return (1);
+	return (n > POOLCONF_MAX_WORKERS ? POOLCONF_MAX_WORKERS : (unsigned)n);
+}
+
+/* The pool name shown in logs: the handler, "exec", or the program. */
+static char *
+run_pool_name(const char *handler, const char *exec, char **argv)
+{
+	const char	*slash;
+
+	if (handler != NULL)
+		return (xstrdup(handler));
+	if (exec != NULL)
+		return (xstrdup("exec"));
+	slash = strrchr(argv[0], '/');
+	return (xstrdup(slash != NULL ? slash + 1 : argv[0]));
+}
+
+/* Build the worker command from HANDLER, --exec or --worker. */
+static char **
+run_command(const char *handler, const char *exec, const char *worker)
+{
+	char	**argv, err[128];
+
+	if (worker != NULL) {
+		if ((argv = shell_split(worker, err, sizeof(err))) == NULL)
+			cli_usage_error("--worker: %s", err);
+		return (argv);
+	}
+	argv = xcalloc(4, sizeof(*argv));
+	argv[0] = xstrdup(workerpath());
+	argv[1] = xstrdup(exec != NULL ? "exec" : handler);
+	if (exec != NULL)
+		argv[2] = xstrdup(exec);
+	return (argv);
+}
+
+static void
+run_on_failed(struct pool *p, const char *why, void *arg)
+{
+	struct run	*run = arg;
+
+	(void)p;
+	(void)why;
+	run->fatal = true;
+	if (run->ib != NULL)
+		iobatch_stop(run->ib);
+}
+
+static void
+run_on_stopped(struct pool *p, void *arg)
+{
+	struct run	*run = arg;
+
+	(void)p;
+	event_base_loopexit(run->base, NULL);
+}
+
+static const struct pool_hooks run_pool_hooks = {
+	.failed = run_on_failed,
+	.stopped = run_on_stopped,
+};
+
+/* Every job is reported and the input is done: stop the workers. */
+static void
+run_on_complete(void *arg)
+{
+	struct run	*run = arg;
+
+	pool_stop(run->pool, false);
+}
+
+static void
+run_on_resume(void *arg)
+{
+	struct run	*run = arg;
+
+	if (run->ib != NULL)
+		iobatch_resume(run->ib);
+}
+
+/* stdout went away: stop at once. */
+static void
+run_on_broken(void *arg)
+{
+	struct run	*run = arg;
+
+	run->broken = true;
+	iobatch_stop(run->ib);
+	pool_stop(run->pool, true);
+}
+
+static const struct report_hooks run_report_hooks = {
+	.resume = run_on_resume,
+	.broken = run_on_broken,
+};
+
+/* SIGINT/SIGTERM: finish in-flight jobs; the second signal stops at once. */
+static void
+run_on_signal(int sig, short what, void *arg)
+{
+	struct run	*run = arg;
+
+	(void)what;
+	if (run->signals++ == 0) {
+		log_warnx("%s: finishing %zu jobs in flight (again to stop at "
+		    "once)", strsignal(sig), pool_inflight(run->pool));
+		iobatch_stop(run->ib);
+		pool_cancel(run->pool, iobatch_batch(run->ib));
+		return;
+	}
+	log_warnx("%s: stopping now", strsignal(sig));
+	pool_stop(run->pool, true);
+}
+
+static void
+run_on_sigchld(int sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	worker_reap();
+}
+
+int
+run_main(int argc, char **argv)
+{
+	struct poolconf		 pc;
+	struct report_opts	 ro;
+	struct run		 run;
+	struct event		*ev_int, *ev_term, *ev_chld;
+	const char		*input = NULL, *exec = NULL, *worker = NULL;
+	const char		*handler = NULL;
+	int			 ch, delim = '\n', fd = STDIN_FILENO, status;
+	int			 progress = -1, protocol = -1;
+	bool			 burst_set = false;
+
+	poolconf_defaults(&pc);
+	pc.workers = run_default_workers();
+	pc.restart_period = 60.0;
+	memset(&ro, 0, sizeof(ro));
+	ro.reorder_cap = RUN_REORDER_CAP;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "w:i:0qh", run_longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'w':
+			pc.workers = (unsigned)cli_number("-w", optarg, 1,
+			    POOLCONF_MAX_WORKERS);
+			break;
+		case 'i':
+			input = optarg;
+			break;
+		case '0':
+			delim = '\0';
+			break;
+		case 'q':
+			ro.quiet = true;
+			break;
+		case 'h':
+			run_usage(stdout);
+			return (0);
+		case OPT_TIMEOUT:
+			pc.job_timeout = cli_real("--timeout", optarg, 0,
+			    86400 * 365);
+			break;
+		case OPT_ATTEMPTS:
+			pc.max_attempts = (unsigned)cli_number("--attempts",
+			    optarg, 1, 255);
+			break;
+		case OPT_RETRY_TIMEOUTS:
+			pc.retry_timeouts = true;
+			break;
+		case OPT_RATE:
+			pc.rate = cli_real("--rate", optarg, 0, 1e9);
+			break;
+		case OPT_BURST:
+			pc.burst = cli_real("--burst", optarg, 0, 1e9);
+			if (pc.burst < 1)
+				cli_usage_error("--burst: must be at least 1");
+			burst_set = true;
+			break;
+		case OPT_ORDERED:
+			ro.ordered = true;
+			break;
+		case OPT_JSON:
+			ro.json = true;
+			break;
+		case OPT_PROGRESS:
+			progress = 1;
+			break;
+		case OPT_NO_PROGRESS:
+			progress = 0;
+			break;
+		case OPT_MAX_JOB_BYTES:
+			pc.max_job_bytes = cli_size("--max-job-bytes", optarg,
+			    1, FRAME_MAXLEN);
+			break;
+		case OPT_MAX_RESULT_BYTES:
+			pc.max_result_bytes = cli_size("--max-result-bytes",
+			    optarg, 1, FRAME_MAXLEN);
+			break;
+		case OPT_EXEC:
+			exec = optarg;
+			break;
+		case OPT_WORKER:
+			worker = optarg;
+			break;
+		case OPT_PROTOCOL:
+			if ((protocol = protocol_parse(optarg)) == -1)
+				cli_usage_error("--protocol: '%s' is not line "
+				    "or frame", optarg);
+			break;
+		case OPT_WINDOW:
+			pc.window = (unsigned)cli_number("--window", optarg, 1,
+			    POOLCONF_MAX_WINDOW);
+			break;
+		case OPT_MAX_JOBS:
+			pc.max_jobs_per_worker = cli_number(
+			    "--max-jobs-per-worker", optarg, 1, UINT64_MAX / 2);
+			break;
+		case OPT_MAX_RSS:
+			pc.max_rss_mb = cli_number("--max-rss-mb", optarg, 1,
+			    1ULL << 30);
+			break;
+		case OPT_RESTART_LIMIT:
+			pc.restart_limit = (unsigned)cli_number(
+			    "--restart-limit", optarg, 0, 1000000);
+			break;
+		case OPT_START_RETRIES:
+			pc.start_retries = (unsigned)cli_number(
+			    "--start-retries", optarg, 0, 1000);
+			break;
+		default:
+			cli_usage_error("see 'drover run --help'");
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	if ((exec != NULL) + (worker != NULL) + (argc > 0) != 1)
+		cli_usage_error("give exactly one of HANDLER, --exec or "
+		    "--worker (see 'drover run --help')");
+	if (argc > 1)
+		cli_usage_error("unexpected argument '%s'", argv[1]);
+	if (argc == 1) {
+		handler = argv[0];
+		if (!handler_known(handler))
+			cli_usage_error("unknown handler '%s' (handlers: "
+			    DROVER_HANDLERS ")", handler);
+		if (strcmp(handler, "exec") == 0)
+			cli_usage_error("use --exec 'CMD' for the exec handler");
+	}
+	if (exec != NULL && *exec == '\0')
+		cli_usage_error("--exec: empty command");
+	if (protocol != -1 && worker == NULL)
+		cli_usage_error("--protocol goes with --worker");
+	pc.protocol = worker != NULL ?
+	    (protocol == -1 ? PROTO_LINE : (enum protocol)protocol) :
+	    PROTO_FRAME;
+	if (pc.rate > 0 && !burst_set)
+		pc.burst = tbucket_default_burst(pc.rate);
+	if (burst_set && pc.rate == 0)
+		cli_usage_error("--burst goes with --rate");
+	pc.argv = run_command(handler, exec, worker);
+	pc.name = run_pool_name(handler, exec, pc.argv);
+	pc.handler = handler != NULL ? xstrdup(handler) : NULL;
+
+	if (input != NULL &&
+	    (fd = open(input, O_RDONLY | O_CLOEXEC)) == -1) {
+		log_warn("unable to open %s", input);
+		poolconf_clear(&pc);
+		return (2);
+	}
+	ro.progress = progress == -1 ? isatty(STDERR_FILENO) : progress;
+
+	memset(&run, 0, sizeof(run));
+	signal(SIGPIPE, SIG_IGN);
+	if ((run.base = event_base_new()) == NULL)
+		fatalx("unable to create the event loop");
+	ev_chld = evsignal_new(run.base, SIGCHLD, run_on_sigchld, &run);
+	ev_int = evsignal_new(run.base, SIGINT, run_on_signal, &run);
+	ev_term = evsignal_new(run.base, SIGTERM, run_on_signal, &run);
+	evsignal_add(ev_chld, NULL);
+	evsignal_add(ev_int, NULL);
+	evsignal_add(ev_term, NULL);
+
+	run.pool = pool_new(run.base, &pc, &run_pool_hooks, &run);
+	run.report = report_new(run.base, &ro);
+	report_set_hooks(run.report, &run_report_hooks, &run);
+	if (pool_start(run.pool) == -1) {
+		status = 3;
+		goto out;
+	}
+	run.ib = iobatch_new(run.base, run.pool, run.report, fd, delim,
+	    pc.max_job_bytes, run_on_complete, &run);
+	iobatch_start(run.ib);
+	event_base_dispatch(run.base);
+
+	report_summary(run.report, pool_restarts(run.pool));
+	if (run.fatal)
+		status = 3;
+	else if (report_failed(run.report) != 0 || run.signals != 0 ||
+	    run.broken)
+		status = 1;
+	else
+		status = 0;
+
+out:
+	iobatch_free(run.ib);
+	pool_free(run.pool);
+	report_free(run.report);
+	event_free(ev_chld);
+	event_free(ev_int);
+	event_free(ev_term);
+	event_base_free(run.base);
+	job_cache_trim();
+	poolconf_clear(&pc);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return (status);
+}

@@ -1,0 +1,116 @@
+/*
+ * Pool settings: defaults, deep copy, free.  The defaults are the ones
+ * documented in droverd.conf(5) and drover(1).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "poolconf.h"
+#include "xmalloc.h"
+
+/* Fill pc with the defaults; it owns nothing yet. */
+void
+poolconf_defaults(struct poolconf *pc)
+{
+	memset(pc, 0, sizeof(*pc));
+	pc->protocol = PROTO_FRAME;
+	pc->workers = 1;
+	pc->window = 0;
+	pc->window_max = 4096;
+	pc->max_attempts = 3;
+	pc->max_job_bytes = 1024 * 1024;
+	pc->max_result_bytes = 16 * 1024 * 1024;
+	pc->start_secs = 1.0;
+	pc->start_retries = 5;
+	pc->backoff_initial = 0.01;
+	pc->backoff_max = 5.0;
+	pc->restart_limit = 1000;
+	pc->restart_period = 60.0;
+	pc->stop_timeout = 5.0;
+	pc->rlimits[0].resource = RLIMIT_NOFILE;
+	pc->rlimits[1].resource = RLIMIT_AS;
+	pc->rlimits[2].resource = RLIMIT_CORE;
+	pc->rlimits[3].resource = RLIMIT_NPROC;
+}
+
+static char **
+argv_dup(char *const *argv)
+{
+	size_t	 n = 0, i;
+	char	**copy;
+
+	if (argv == NULL)
+		return (NULL);
+	while (argv[n] != NULL)
+		n++;
+	copy = xreallocarray(NULL, n + 1, sizeof(*copy));
+	for (i = 0; i < n; i++)
+		copy[i] = xstrdup(argv[i]);
+	copy[n] = NULL;
+	return (copy);
+}
+
+static char *
+str_dup(const char *s)
+{
+	return (s == NULL ? NULL : xstrdup(s));
+}
+
+/* A deep copy that owns all its strings. */
+struct poolconf *
+poolconf_dup(const struct poolconf *pc)
+{
+	struct poolconf	*c;
+
+	c = xmalloc(sizeof(*c));
+	*c = *pc;
+	c->name = str_dup(pc->name);
+	c->argv = argv_dup(pc->argv);
+	c->handler = str_dup(pc->handler);
+	c->user = str_dup(pc->user);
+	c->group = str_dup(pc->group);
+	return (c);
+}
+
+/* Free the strings of pc but not pc itself. */
+void
+poolconf_clear(struct poolconf *pc)
+{
+	char	**p;
+
+	free(pc->name);
+	if (pc->argv != NULL) {
+		for (p = pc->argv; *p != NULL; p++)
+			free(*p);
+		free(pc->argv);
+	}
+	free(pc->handler);
+	free(pc->user);
+	free(pc->group);
+	memset(pc, 0, sizeof(*pc));
+}
+
+void
+poolconf_free(struct poolconf *pc)
+{
+	if (pc == NULL)
+		return;
+	poolconf_clear(pc);
+	free(pc);
+}
+
+const char *
+protocol_name(enum protocol p)
+{
+	return (p == PROTO_LINE ? "line" : "frame");
+}
+
+int
+protocol_parse(const char *s)
+{
+	if (strcmp(s, "frame") == 0)
+		return (PROTO_FRAME);
+	if (strcmp(s, "line") == 0)
+		return (PROTO_LINE);
+	return (-1);
+}

@@ -1,0 +1,68 @@
+/*
+ * A batch: one stream of jobs with one origin and one destination for their
+ * results.  This is the single interface between the pool and the world:
+ * `drover run` implements it over stdin/stdout (cli/stdio.c), droverd over a
+ * client connection (daemon/control.c); a journal or a Redis Streams
+ * consumer group would implement it the same way, and the pool code would
+ * not change.
+ *
+ * An implementation embeds struct batch first, fills ops, and calls:
+ *	pool_attach()	once, before submitting;
+ *	pool_room()	how many jobs it may submit now;
+ *	pool_submit()	per job (ids are its own, e.g. the input index);
+ *	pool_reject()	for an input it refuses itself (too long);
+ *	pool_wait_room() when it has more but no room: ops->room comes later;
+ *	pool_cancel()	to drop its queued jobs (reported as cancelled);
+ *	pool_detach()	once every submitted job has been reported.
+ * The pool calls ops->done exactly once per submitted job.
+ */
+#ifndef DROVER_BATCH_H
+#define DROVER_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "status.h"
+
+struct batch;
+struct job;
+struct pool;
+
+/* The outcome of one job, valid only during the done callback. */
+struct jobresult {
+	enum job_status	 status;
+	const char	*out;		/* output when ok, else the reason */
+	size_t		 outlen;
+	pid_t		 worker;	/* last worker to run it; 0 if none */
+	uint64_t	 latency_us;	/* of the last run, when worker != 0 */
+	unsigned	 runs;		/* times it was dispatched */
+};
+
+struct batch_ops {
+	/* The pool has room again after pool_wait_room(). */
+	void	(*room)(struct batch *);
+	/* A job is finished for good; the job is freed after the call. */
+	void	(*done)(struct batch *, struct job *, const struct jobresult *);
+};
+
+struct batch {
+	const struct batch_ops	*ops;
+	struct pool		*pool;
+	uint64_t		 submitted;
+	uint64_t		 finished;
+	bool			 waiting;
+	TAILQ_ENTRY(batch)	 wait_entry;
+	TAILQ_ENTRY(batch)	 entry;
+};
+
+/* Every submitted job has been reported. */
+static inline bool
+batch_idle(const struct batch *b)
+{
+	return (b->finished == b->submitted);
+}
+
+#endif

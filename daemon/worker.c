@@ -1,0 +1,1166 @@
+/*
+ * Worker processes: spawning, the job and result streams, the stderr log
+ * stream, timeouts, and the end of a worker's life.
+ *
+ * Each worker has three fds, all owned here and all non-blocking and
+ * close-on-exec on our side:
+ *	fd_jobs	our end of a Unix socketpair; the other end is its stdin
+ *	fd_res	read end of a pipe; the write end is its stdout
+ *	fd_log	read end of a pipe; the write end is its stderr
+ *
+ * Jobs are framed into wbuf and written with one write(2) per dispatch round;
+ * results are read into rbuf with large reads and parsed in place.  The jobs a
+ * worker holds sit in a ring indexed by a per-worker sequence number, which is
+ * also the tag sent on the wire: a result's tag finds its job in O(1) whether
+ * results come back in order (line protocol, drover-worker) or not.
+ *
+ * A worker is finished only when both its exit status (worker_reap) and EOF on
+ * its stdout have arrived, in either order, so that results still in the pipe
+ * are never lost (tmux job.c).
+ */
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "frame.h"
+#include "job.h"
+#include "log.h"
+#include "poolconf.h"
+#include "spawn.h"
+#include "tbucket.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+#define WORKER_READ_SIZE	(256 * 1024)	/* one read(2) of results */
+#define WORKER_READS_PER_EVENT	8
+#define WORKER_RING_MIN		64
+#define WORKER_SPAN_MAX		(1U << 20)	/* tags outstanding at most */
+#define WORKER_PIPE_SIZE	(1024 * 1024)
+#define WORKER_EOF_GRACE_US	1000000		/* EOF, no exit: kill after */
+#define WORKER_DRAIN_MAX	(16 * 1024 * 1024)
+#define WORKER_LOG_LINE		1024
+#define WORKER_LOG_RATE		100.0		/* stderr lines a second */
+#define WORKER_LOG_BURST	200.0
+
+/* What the escalation timer does when it fires. */
+enum grace {
+	GRACE_NONE,
+	GRACE_EOF,	/* EOF on stdout but no exit: kill */
+	GRACE_TERM,	/* stdin closed but no exit: SIGTERM */
+	GRACE_KILL,	/* SIGTERM ignored: SIGKILL */
+};
+
+struct worker {
+	TAILQ_ENTRY(worker)	 entry;		/* every live worker, for reaping */
+	struct event_base	*base;
+	const struct poolconf	*pc;		/* the pool's, outlives us */
+	const struct worker_hooks *hooks;
+	void			*arg;
+	unsigned		 id;
+	pid_t			 pid;
+	enum worker_state	 state;
+
+	int			 fd_jobs;
+	int			 fd_res;
+	int			 fd_log;
+	struct event		*ev_jobs;
+	struct event		*ev_res;
+	struct event		*ev_log;
+	struct event		*ev_timeout;	/* the oldest job's deadline */
+	struct event		*ev_grace;	/* EOF/stop escalation */
+	struct buf		 wbuf;
+	struct buf		 rbuf;
+	struct buf		 lbuf;
+
+	struct job		**ring;		/* in flight, by tag % ringcap */
+	size_t			 ringcap;
+	uint64_t		 tag_head;	/* oldest tag still held */
+	uint64_t		 tag_tail;	/* next tag to hand out */
+	size_t			 inflight;
+	uint64_t		 head_since_us;	/* when the oldest became oldest */
+
+	uint64_t		 jobs_done;
+	uint64_t		 spawned_us;
+	bool			 hello;
+	bool			 exited;
+	bool			 eof;
+	bool			 stdin_closed;	/* by us: "finish and exit" */
+	bool			 killed;	/* we sent it SIGKILL */
+	bool			 lost;		/* its stream is broken */
+	enum grace		 grace;		/* what ev_grace does next */
+	int			 wstatus;
+	char			 reason[256];	/* why we killed it, if we did */
+	char			 death[320];
+	char			 lastlog[WORKER_LOG_LINE];
+	struct tbucket		 logtb;
+	uint64_t		 logdropped;
+};
+
+static TAILQ_HEAD(, worker) workers = TAILQ_HEAD_INITIALIZER(workers);
+
+static void	worker_jobs_cb(int, short, void *);
+static void	worker_res_cb(int, short, void *);
+static void	worker_log_cb(int, short, void *);
+static void	worker_timeout_cb(int, short, void *);
+static void	worker_grace_cb(int, short, void *);
+static void	worker_lose(struct worker *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	worker_got_eof(struct worker *);
+static void	worker_check_dead(struct worker *);
+static void	worker_close_stdin(struct worker *);
+
+static const char *const state_names[] = {
+	"starting", "ready", "retiring", "stopping", "dead"
+};
+
+const char *
+worker_state_name(enum worker_state st)
+{
+	return (state_names[st]);
+}
+
+/* Set O_NONBLOCK on one of our fds. */
+static int
+set_nonblock(int fd)
+{
+	int	 fl;
+
+	if ((fl = fcntl(fd, F_GETFL)) == -1)
+		return (-1);
+	return (fcntl(fd, F_SETFL, fl | O_NONBLOCK));
+}
+
+/* Arm a timer to fire us after us microseconds. */
+static void
+timer_arm(struct event *ev, uint64_t us)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = (time_t)(us / 1000000);
+	tv.tv_usec = (suseconds_t)(us % 1000000);
+	evtimer_add(ev, &tv);
+}
+
+/* Create the socketpair and pipes; child ends go in c[], ours in w. */
+static int
+worker_fds(struct worker *w, int c[3], char *err, size_t errlen)
+{
+	int	 sp[2], po[2], pe[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1) {
+		snprintf(err, errlen, "socketpair: %s", strerror(errno));
+		return (-1);
+	}
+	if (pipe2(po, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		close(sp[0]);
+		close(sp[1]);
+		return (-1);
+	}
+	if (pipe2(pe, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		close(sp[0]);
+		close(sp[1]);
+		close(po[0]);
+		close(po[1]);
+		return (-1);
+	}
+	(void)fcntl(po[0], F_SETPIPE_SZ, WORKER_PIPE_SIZE);
+	w->fd_jobs = sp[0];
+	w->fd_res = po[0];
+	w->fd_log = pe[0];
+	c[0] = sp[1];
+	c[1] = po[1];
+	c[2] = pe[1];
+	if (set_nonblock(w->fd_jobs) == -1 || set_nonblock(w->fd_res) == -1 ||
+	    set_nonblock(w->fd_log) == -1) {
+		snprintf(err, errlen, "fcntl: %s", strerror(errno));
+		return (-1);
+	}
+	return (0);
+}
+
+/* Close whichever of our fds are still open. */
+static void
+worker_close_fds(struct worker *w)
+{
+	if (w->fd_jobs != -1)
+		close(w->fd_jobs);
+	if (w->fd_res != -1)
+		close(w->fd_res);
+	if (w->fd_log != -1)
+		close(w->fd_log);
+	w->fd_jobs = w->fd_res = w->fd_log = -1;
+}
+
+/* The environment a worker gets on top of ours. */
+static char **
+worker_env(const struct poolconf *pc, unsigned id)
+{
+	char	**env;
+
+	env = xcalloc(4, sizeof(*env));
+	xasprintf(&env[0], "DROVER_POOL=%s", pc->name);
+	xasprintf(&env[1], "DROVER_WORKER_ID=%u", id);
+	xasprintf(&env[2], "DROVER_PROTOCOL=%s", protocol_name(pc->protocol));
+	return (env);
+}
+
+static void
+env_free(char **env)
+{
+	char	**p;
+
+	for (p = env; *p != NULL; p++)
+		free(*p);
+	free(env);
+}
+
+/*
+ * Start a worker for pool settings pc, with worker id id.  On failure return
+ * NULL with a one-line reason in err (e.g. "unable to exec foo: No such file
+ * or directory").
+ */
+struct worker *
+worker_spawn(struct event_base *base, const struct poolconf *pc, unsigned id,
+    const struct worker_hooks *hooks, void *arg, char *err, size_t errlen)
+{
+	struct worker		*w;
+	struct spawn_req	 req;
+	int			 c[3] = { -1, -1, -1 }, i;
+	char			**env;
+
+	w = xcalloc(1, sizeof(*w));
+	w->base = base;
+	w->pc = pc;
+	w->hooks = hooks;
+	w->arg = arg;
+	w->id = id;
+	w->fd_jobs = w->fd_res = w->fd_log = -1;
+	buf_init(&w->wbuf);
+	buf_init(&w->rbuf);
+	buf_init(&w->lbuf);
+	if (worker_fds(w, c, err, errlen) == -1)
+		goto fail;
+
+	env = worker_env(pc, id);
+	memset(&req, 0, sizeof(req));
+	req.argv = pc->argv;
+	req.env = env;
+	req.pc = pc;
+	req.fd_in = c[0];
+	req.fd_out = c[1];
+	req.fd_err = c[2];
+	w->pid = spawn_process(&req, err, errlen);
+	env_free(env);
+	for (i = 0; i < 3; i++) {
+		close(c[i]);
+		c[i] = -1;
+	}
+	if (w->pid == -1)
+		goto fail;
+
+	w->spawned_us = clock_us();
+	w->ringcap = WORKER_RING_MIN;
+	w->ring = xcalloc(w->ringcap, sizeof(*w->ring));
+	tbucket_init(&w->logtb, WORKER_LOG_RATE, WORKER_LOG_BURST,
+	    w->spawned_us);
+	w->ev_jobs = event_new(base, w->fd_jobs, EV_WRITE, worker_jobs_cb, w);
+	w->ev_res = event_new(base, w->fd_res, EV_READ | EV_PERSIST,
+	    worker_res_cb, w);
+	w->ev_log = event_new(base, w->fd_log, EV_READ | EV_PERSIST,
+	    worker_log_cb, w);
+	w->ev_timeout = evtimer_new(base, worker_timeout_cb, w);
+	w->ev_grace = evtimer_new(base, worker_grace_cb, w);
+	event_add(w->ev_res, NULL);
+	event_add(w->ev_log, NULL);
+	TAILQ_INSERT_TAIL(&workers, w, entry);
+
+	if (pc->protocol == PROTO_FRAME) {
+		w->state = WS_STARTING;
+		frame_put(buf_reserve(&w->wbuf, FRAME_HDRLEN), FRAME_HELLO, 0,
+		    0, FRAME_VERSION);
+		buf_commit(&w->wbuf, FRAME_HDRLEN);
+		worker_flush(w);
+	} else
+		w->state = WS_READY;
+	log_debug("%s[%u]: started pid %d", pc->name, id, (int)w->pid);
+	return (w);
+
+fail:
+	i = errno;
+	for (int k = 0; k < 3; k++)
+		if (c[k] != -1)
+			close(c[k]);
+	worker_close_fds(w);
+	free(w);
+	errno = i;
+	return (NULL);
+}
+
+/* Release everything; a live process is killed first (never waited for). */
+void
+worker_free(struct worker *w)
+{
+	struct job	*j;
+
+	if (w == NULL)
+		return;
+	if (w->state != WS_DEAD) {
+		if (!w->exited)
+			kill(-w->pid, SIGKILL);
+		TAILQ_REMOVE(&workers, w, entry);
+	}
+	while ((j = worker_pop_inflight(w)) != NULL)
+		job_free(j);
+	if (w->ev_jobs != NULL) {
+		event_free(w->ev_jobs);
+		event_free(w->ev_res);
+		event_free(w->ev_log);
+		event_free(w->ev_timeout);
+		event_free(w->ev_grace);
+	}
+	worker_close_fds(w);
+	buf_free(&w->wbuf);
+	buf_free(&w->rbuf);
+	buf_free(&w->lbuf);
+	free(w->ring);
+	free(w);
+}
+
+/* Double the in-flight ring, re-placing jobs by tag. */
+static void
+worker_ring_grow(struct worker *w)
+{
+	size_t		  ncap = w->ringcap * 2;
+	struct job	**nring;
+	uint64_t	  t;
+
+	nring = xcalloc(ncap, sizeof(*nring));
+	for (t = w->tag_head; t < w->tag_tail; t++)
+		nring[t & (ncap - 1)] = w->ring[t & (w->ringcap - 1)];
+	free(w->ring);
+	w->ring = nring;
+	w->ringcap = ncap;
+}
+
+/* (Re)arm the timeout for the oldest job, if a timeout is set. */
+static void
+worker_timeout_arm(struct worker *w, uint64_t now)
+{
+	uint64_t	 limit, age;
+
+	if (w->pc->job_timeout <= 0)
+		return;
+	if (w->inflight == 0) {
+		evtimer_del(w->ev_timeout);
+		return;
+	}
+	limit = (uint64_t)(w->pc->job_timeout * 1e6);
+	age = now > w->head_since_us ? now - w->head_since_us : 0;
+	timer_arm(w->ev_timeout, age >= limit ? 0 : limit - age);
+}
+
+/*
+ * Frame job j into the write buffer; it is in flight from now on.  The caller
+ * checked worker_room() and calls worker_flush() after a round of sends.
+ */
+void
+worker_send(struct worker *w, struct job *j, uint64_t now)
+{
+	char	*p;
+
+	if (w->tag_tail - w->tag_head == w->ringcap)
+		worker_ring_grow(w);
+	w->ring[w->tag_tail & (w->ringcap - 1)] = j;
+	if (w->inflight == 0) {
+		w->head_since_us = now;
+		w->inflight = 1;
+		worker_timeout_arm(w, now);
+	} else
+		w->inflight++;
+	j->sent_us = now;
+	j->runs++;
+	j->flags &= (uint8_t)~JOB_TIMEDOUT;
+	if (w->pc->protocol == PROTO_FRAME) {
+		p = buf_reserve(&w->wbuf, FRAME_HDRLEN + j->len);
+		frame_put(p, FRAME_JOB, 0, j->len, w->tag_tail);
+		memcpy(p + FRAME_HDRLEN, j->data, j->len);
+		buf_commit(&w->wbuf, FRAME_HDRLEN + j->len);
+	} else {
+		p = buf_reserve(&w->wbuf, j->len + 1);
+		memcpy(p, j->data, j->len);
+		p[j->len] = '\n';
+		buf_commit(&w->wbuf, j->len + 1);
+	}
+	w->tag_tail++;
+}
+
+/* Write what is buffered; wait for writability if the socket is full. */
+void
+worker_flush(struct worker *w)
+{
+	ssize_t	 n;
+
+	if (w->fd_jobs == -1) {
+		buf_reset(&w->wbuf);
+		return;
+	}
+	while (buf_len(&w->wbuf) != 0) {
+		n = buf_write(&w->wbuf, w->fd_jobs);
+		if (n > 0)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			event_add(w->ev_jobs, NULL);
+			return;
+		}
+		/* EPIPE and friends: the worker is going; EOF/exit follow. */
+		log_debug("%s[%u]: write: %s", w->pc->name, w->id,
+		    strerror(errno));
+		buf_reset(&w->wbuf);
+		event_del(w->ev_jobs);
+		close(w->fd_jobs);
+		w->fd_jobs = -1;
+		return;
+	}
+	buf_shrink(&w->wbuf, 4 * 1024 * 1024);
+	if (w->state == WS_RETIRING && w->inflight == 0)
+		worker_close_stdin(w);
+}
+
+static void
+worker_jobs_cb(int fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	worker_flush(arg);
+}
+
+/* Take job tag off the ring: it is no longer in flight. */
+static struct job *
+worker_take(struct worker *w, uint64_t tag, uint64_t now)
+{
+	struct job	*j;
+
+	j = w->ring[tag & (w->ringcap - 1)];
+	w->ring[tag & (w->ringcap - 1)] = NULL;
+	w->inflight--;
+	if (tag == w->tag_head) {
+		while (w->tag_head < w->tag_tail &&
+		    w->ring[w->tag_head & (w->ringcap - 1)] == NULL)
+			w->tag_head++;
+		w->head_since_us = now;
+	}
+	return (j);
+}
+
+/* Hand one result to the pool. */
+static void
+worker_result(struct worker *w, uint64_t tag, bool ok, const char *out,
+    size_t len, uint64_t now)
+{
+	struct job	*j;
+
+	j = worker_take(w, tag, now);
+	w->jobs_done++;
+	w->hooks->result(w, j, ok, out, len, now, w->arg);
+}
+
+/*
+ * Parse line-protocol results: one line per job, in order.  A line starting
+ * with "!" is a failure whose reason follows; "!!" stands for a literal "!".
+ */
+static unsigned
+worker_parse_lines(struct worker *w, uint64_t now)
+{
+	const char	*p, *nl;
+	size_t		 len;
+	unsigned	 n = 0;
+
+	while (!w->lost) {
+		p = buf_data(&w->rbuf);
+		if ((nl = memchr(p, '\n', buf_len(&w->rbuf))) == NULL)
+			break;
+		len = (size_t)(nl - p);
+		if (w->inflight == 0) {
+			worker_lose(w, "protocol error: extra result line");
+			return (n);
+		}
+		if (len > 1 && p[0] == '!' && p[1] == '!')
+			worker_result(w, w->tag_head, true, p + 1, len - 1, now);
+		else if (len > 0 && p[0] == '!')
+			worker_result(w, w->tag_head, false, p + 1, len - 1, now);
+		else
+			worker_result(w, w->tag_head, true, p, len, now);
+		buf_consume(&w->rbuf, len + 1);
+		n++;
+	}
+	if (!w->lost && buf_len(&w->rbuf) > w->pc->max_result_bytes)
+		worker_lose(w, "protocol error: result line over %llu bytes",
+		    (unsigned long long)w->pc->max_result_bytes);
+	return (n);
+}
+
+/* Handle a HELLO frame from the worker. */
+static int
+worker_hello(struct worker *w, const struct frame_hdr *h, const char *payload)
+{
+	if (w->hello) {
+		worker_lose(w, "protocol error: second HELLO");
+		return (-1);
+	}
+	if (h->id != FRAME_VERSION) {
+		worker_lose(w, "protocol error: worker speaks version %llu, "
+		    "not %d", (unsigned long long)h->id, FRAME_VERSION);
+		return (-1);
+	}
+	w->hello = true;
+	log_debug("%s[%u]: hello: %.*s", w->pc->name, w->id, (int)h->len,
+	    payload);
+	if (w->state == WS_STARTING) {
+		w->state = WS_READY;
+		w->hooks->ready(w, w->arg);
+	}
+	return (0);
+}
+
+/* Parse frame-protocol results: HELLO first, then RESULTs by tag. */
+static unsigned
+worker_parse_frames(struct worker *w, uint64_t now)
+{
+	struct frame_hdr h;
+	const char	*why = NULL, *p;
+	enum frame_parse r;
+	uint32_t	 max;
+	unsigned	 n = 0;
+
+	max = w->pc->max_result_bytes > FRAME_MAXLEN ? FRAME_MAXLEN :
+	    (uint32_t)w->pc->max_result_bytes;
+	while (!w->lost) {
+		p = buf_data(&w->rbuf);
+		r = frame_parse(p, buf_len(&w->rbuf), max, &h, &why);
+		if (r == FRAME_NEED)
+			break;
+		if (r == FRAME_BAD) {
+			worker_lose(w, "protocol error: %s", why);
+			return (n);
+		}
+		if (h.type == FRAME_HELLO) {
+			if (worker_hello(w, &h, p + FRAME_HDRLEN) == -1)
+				return (n);
+		} else if (!w->hello) {
+			worker_lose(w, "protocol error: %s before HELLO",
+			    frame_type_name(h.type));
+			return (n);
+		} else if (h.type != FRAME_RESULT) {
+			worker_lose(w, "protocol error: unexpected %s frame",
+			    frame_type_name(h.type));
+			return (n);
+		} else if (h.id < w->tag_head || h.id >= w->tag_tail ||
+		    w->ring[h.id & (w->ringcap - 1)] == NULL) {
+			worker_lose(w, "protocol error: result for unknown "
+			    "job tag %llu", (unsigned long long)h.id);
+			return (n);
+		} else {
+			worker_result(w, h.id, h.status == FRAME_OK,
+			    p + FRAME_HDRLEN, h.len, now);
+			n++;
+		}
+		buf_consume(&w->rbuf, FRAME_HDRLEN + h.len);
+	}
+	return (n);
+}
+
+/* After results: re-arm the timeout; close stdin of a drained retiree. */
+static void
+worker_after_results(struct worker *w, unsigned n, uint64_t now)
+{
+	if (w->state == WS_STOPPING)
+		return;
+	if (n != 0)
+		worker_timeout_arm(w, now);
+	if (w->state == WS_RETIRING && w->inflight == 0 &&
+	    buf_len(&w->wbuf) == 0)
+		worker_close_stdin(w);
+}
+
+/*
+ * Read up to max bytes of results in large reads and parse them.  Returns
+ * the number of results; sets *eof when the pipe is at EOF or broken.
+ */
+static unsigned
+worker_read_results(struct worker *w, uint64_t now, size_t max, int reads,
+    bool *eof)
+{
+	ssize_t	 n;
+	unsigned nres = 0;
+	size_t	 got = 0;
+
+	*eof = false;
+	while (reads-- > 0 && got < max && w->fd_res != -1) {
+		n = buf_read(&w->rbuf, w->fd_res, WORKER_READ_SIZE);
+		if (n == 0 || (n == -1 && errno != EAGAIN &&
+		    errno != EWOULDBLOCK)) {
+			*eof = true;
+			break;
+		}
+		if (n == -1)
+			break;
+		got += (size_t)n;
+		if (w->pc->protocol == PROTO_FRAME)
+			nres += worker_parse_frames(w, now);
+		else
+			nres += worker_parse_lines(w, now);
+		if (w->lost)
+			break;
+		if ((size_t)n < WORKER_READ_SIZE)
+			break;		/* the pipe is empty for now */
+	}
+	buf_shrink(&w->rbuf, 4 * WORKER_READ_SIZE);
+	return (nres);
+}
+
+static void
+worker_res_cb(int fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+	uint64_t	 now = clock_us();
+	unsigned	 n;
+	bool		 eof;
+
+	(void)fd;
+	(void)what;
+	n = worker_read_results(w, now, SIZE_MAX, WORKER_READS_PER_EVENT,
+	    &eof);
+	if (w->lost) {
+		w->hooks->read_end(w, n, now, w->arg);
+		worker_check_dead(w);
+		return;
+	}
+	worker_after_results(w, n, now);
+	w->hooks->read_end(w, n, now, w->arg);
+	if (eof)
+		worker_got_eof(w);
+}
+
+/* Log one line of the worker's stderr, rate-limited. */
+static void
+worker_log_line(struct worker *w, const char *line, size_t len)
+{
+	uint64_t	 now = clock_us();
+
+	if (len >= sizeof(w->lastlog))
+		len = sizeof(w->lastlog) - 1;
+	memcpy(w->lastlog, line, len);
+	w->lastlog[len] = '\0';
+	if (tbucket_take(&w->logtb, 1, now) == 0) {
+		w->logdropped++;
+		return;
+	}
+	if (w->logdropped != 0) {
+		log_warnx("%s[%u] (pid %d): %llu lines of stderr dropped",
+		    w->pc->name, w->id, (int)w->pid,
+		    (unsigned long long)w->logdropped);
+		w->logdropped = 0;
+	}
+	log_emit(LOG_NOTICE, "%s[%u] (pid %d): %.*s", w->pc->name, w->id,
+	    (int)w->pid, (int)len, line);
+}
+
+/* Split buffered stderr into lines; at EOF flush a partial one. */
+static void
+worker_log_split(struct worker *w, bool eof)
+{
+	const char	*p, *nl;
+	size_t		 len;
+
+	for (;;) {
+		p = buf_data(&w->lbuf);
+		len = buf_len(&w->lbuf);
+		if ((nl = memchr(p, '\n', len)) != NULL) {
+			worker_log_line(w, p, (size_t)(nl - p));
+			buf_consume(&w->lbuf, (size_t)(nl - p) + 1);
+			continue;
+		}
+		if (len >= WORKER_LOG_LINE || (eof && len != 0)) {
+			worker_log_line(w, p, len);
+			buf_consume(&w->lbuf, len);
+		}
+		break;
+	}
+}
+
+/* Read stderr; returns false at EOF or error. */
+static bool
+worker_read_log(struct worker *w)
+{
+	ssize_t	 n;
+	int	 i;
+
+	for (i = 0; i < 16; i++) {
+		n = buf_read(&w->lbuf, w->fd_log, 16384);
+		if (n > 0) {
+			worker_log_split(w, false);
+			continue;
+		}
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return (true);
+		worker_log_split(w, true);
+		return (false);
+	}
+	return (true);
+}
+
+static void
+worker_log_cb(int fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+
+	(void)fd;
+	(void)what;
+	if (!worker_read_log(w)) {
+		event_del(w->ev_log);
+		close(w->fd_log);
+		w->fd_log = -1;
+	}
+}
+
+/* The oldest job may be past its deadline. */
+static void
+worker_timeout_cb(int fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+	uint64_t	 now = clock_us(), limit;
+	struct job	*j;
+
+	(void)fd;
+	(void)what;
+	if (w->inflight == 0 || w->state == WS_STOPPING ||
+	    w->state == WS_DEAD)
+		return;
+	limit = (uint64_t)(w->pc->job_timeout * 1e6);
+	if (now - w->head_since_us < limit) {
+		worker_timeout_arm(w, now);
+		return;
+	}
+	j = w->ring[w->tag_head & (w->ringcap - 1)];
+	j->flags |= JOB_TIMEDOUT;
+	w->hooks->timeout(w, j, w->arg);
+}
+
+/* Arm the escalation timer for the given next step. */
+static void
+worker_grace_arm(struct worker *w, enum grace what, uint64_t us)
+{
+	w->grace = what;
+	timer_arm(w->ev_grace, us);
+}
+
+/*
+ * Escalate a worker that does not exit: one that closed its stdout is
+ * killed; one whose stdin we closed gets SIGTERM, then SIGKILL.
+ */
+static void
+worker_grace_cb(int fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+	uint64_t	 us = (uint64_t)(w->pc->stop_timeout * 1e6);
+
+	(void)fd;
+	(void)what;
+	if (w->exited)
+		return;
+	switch (w->grace) {
+	case GRACE_EOF:
+		worker_kill(w, "closed its stdout but did not exit");
+		break;
+	case GRACE_TERM:
+		log_info("%s[%u] (pid %d): did not exit; sending SIGTERM",
+		    w->pc->name, w->id, (int)w->pid);
+		kill(-w->pid, SIGTERM);
+		worker_grace_arm(w, GRACE_KILL, us);
+		break;
+	case GRACE_KILL:
+		log_warnx("%s[%u] (pid %d): did not exit; sending SIGKILL",
+		    w->pc->name, w->id, (int)w->pid);
+		w->killed = true;
+		kill(-w->pid, SIGKILL);
+		break;
+	case GRACE_NONE:
+		break;
+	}
+}
+
+/* Close the worker's stdin: "finish and exit"; start the stop timer. */
+static void
+worker_close_stdin(struct worker *w)
+{
+	if (w->stdin_closed)
+		return;
+	w->stdin_closed = true;
+	if (w->fd_jobs != -1) {
+		event_del(w->ev_jobs);
+		close(w->fd_jobs);
+		w->fd_jobs = -1;
+	}
+	if (!w->exited && !w->killed && w->grace == GRACE_NONE)
+		worker_grace_arm(w, GRACE_TERM,
+		    (uint64_t)(w->pc->stop_timeout * 1e6));
+}
+
+/* READY or STARTING -> RETIRING: no new jobs; exit after the held ones. */
+void
+worker_retire(struct worker *w)
+{
+	if (w->state != WS_READY && w->state != WS_STARTING)
+		return;
+	w->state = WS_RETIRING;
+	if (w->inflight == 0 && buf_len(&w->wbuf) == 0)
+		worker_close_stdin(w);
+}
+
+/* Ask a worker's process group to terminate (SIGTERM), escalating later. */
+void
+worker_terminate(struct worker *w)
+{
+	if (w->exited || w->state == WS_DEAD)
+		return;
+	if (w->state == WS_READY || w->state == WS_STARTING)
+		w->state = WS_RETIRING;
+	worker_close_stdin(w);
+	kill(-w->pid, SIGTERM);
+	worker_grace_arm(w, GRACE_KILL, (uint64_t)(w->pc->stop_timeout * 1e6));
+}
+
+/* Any live state -> STOPPING with SIGKILL to the whole process group. */
+static void
+worker_vkill(struct worker *w, const char *fmt, va_list ap)
+{
+	if (w->state == WS_DEAD)
+		return;
+	if (w->reason[0] == '\0')
+		vsnprintf(w->reason, sizeof(w->reason), fmt, ap);
+	w->state = WS_STOPPING;
+	evtimer_del(w->ev_timeout);
+	evtimer_del(w->ev_grace);
+	w->grace = GRACE_NONE;
+	if (!w->exited && !w->killed) {
+		w->killed = true;
+		kill(-w->pid, SIGKILL);
+	}
+	worker_close_stdin(w);
+}
+
+/* Kill a worker and keep reading its results until EOF. */
+void
+worker_kill(struct worker *w, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	worker_vkill(w, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Kill a worker whose stream is broken and stop reading it: nothing more it
+ * sends can be trusted.  Logged once, here.
+ */
+static void
+worker_lose(struct worker *w, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	worker_vkill(w, fmt, ap);
+	va_end(ap);
+	log_warnx("%s[%u] (pid %d): %s; killed", w->pc->name, w->id,
+	    (int)w->pid, w->reason);
+	if (w->fd_res != -1) {
+		event_del(w->ev_res);
+		close(w->fd_res);
+		w->fd_res = -1;
+	}
+	buf_reset(&w->rbuf);
+	w->lost = true;
+	w->eof = true;
+}
+
+/* EOF on the results pipe. */
+static void
+worker_got_eof(struct worker *w)
+{
+	if (w->fd_res != -1) {
+		event_del(w->ev_res);
+		close(w->fd_res);
+		w->fd_res = -1;
+	}
+	w->eof = true;
+	if (w->exited) {
+		worker_check_dead(w);
+		return;
+	}
+	if (w->killed)
+		return;
+	if (w->state == WS_RETIRING && w->inflight == 0)
+		return;		/* exiting as asked; the stop timer runs */
+	if (w->state != WS_STOPPING)
+		w->state = WS_STOPPING;
+	/* Give it a moment to exit; worker_grace_cb kills it otherwise. */
+	worker_grace_arm(w, GRACE_EOF, WORKER_EOF_GRACE_US);
+}
+
+/* Exit status in and EOF seen: the worker is over. */
+static void
+worker_check_dead(struct worker *w)
+{
+	if (!w->exited || !w->eof || w->state == WS_DEAD)
+		return;
+	/* What it said last on stderr belongs to its obituary. */
+	if (w->fd_log != -1) {
+		(void)worker_read_log(w);
+		worker_log_split(w, true);
+		event_del(w->ev_log);
+		close(w->fd_log);
+		w->fd_log = -1;
+	}
+	if (w->fd_jobs != -1) {
+		event_del(w->ev_jobs);
+		close(w->fd_jobs);
+		w->fd_jobs = -1;
+	}
+	evtimer_del(w->ev_timeout);
+	evtimer_del(w->ev_grace);
+	w->state = WS_DEAD;
+	TAILQ_REMOVE(&workers, w, entry);
+	w->hooks->dead(w, w->arg);
+}
+
+/* The exit status of w arrived: read what is left in its pipe, then end. */
+static void
+worker_exited(struct worker *w, int status)
+{
+	uint64_t	 now = clock_us();
+	unsigned	 n;
+	bool		 eof;
+
+	w->exited = true;
+	w->wstatus = status;
+	if (!w->eof) {
+		/* It is dead: everything it wrote is in the pipe already. */
+		n = worker_read_results(w, now, WORKER_DRAIN_MAX, 64, &eof);
+		if (n != 0)
+			w->hooks->read_end(w, n, now, w->arg);
+		if (w->fd_res != -1) {
+			event_del(w->ev_res);
+			close(w->fd_res);
+			w->fd_res = -1;
+		}
+		w->eof = true;
+	}
+	worker_check_dead(w);
+}
+
+/* SIGCHLD: reap every exited child and tell its worker. */
+void
+worker_reap(void)
+{
+	struct worker	*w;
+	pid_t		 pid;
+	int		 status;
+
+	for (;;) {
+		pid = waitpid(-1, &status, WNOHANG);
+		if (pid == 0)
+			break;
+		if (pid == -1) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		TAILQ_FOREACH(w, &workers, entry)
+			if (w->pid == pid)
+				break;
+		if (w == NULL) {
+			log_debug("reaped unknown child %d", (int)pid);
+			continue;
+		}
+		worker_exited(w, status);
+	}
+}
+
+/* Remove and return the oldest job still held (for requeueing). */
+struct job *
+worker_pop_inflight(struct worker *w)
+{
+	struct job	*j;
+
+	while (w->tag_head < w->tag_tail) {
+		j = w->ring[w->tag_head & (w->ringcap - 1)];
+		w->ring[w->tag_head & (w->ringcap - 1)] = NULL;
+		w->tag_head++;
+		if (j != NULL) {
+			w->inflight--;
+			return (j);
+		}
+	}
+	return (NULL);
+}
+
+/* The oldest job held, or NULL. */
+struct job *
+worker_oldest(const struct worker *w)
+{
+	if (w->inflight == 0)
+		return (NULL);
+	return (w->ring[w->tag_head & (w->ringcap - 1)]);
+}
+
+enum worker_state
+worker_state(const struct worker *w)
+{
+	return (w->state);
+}
+
+pid_t
+worker_pid(const struct worker *w)
+{
+	return (w->pid);
+}
+
+unsigned
+worker_id(const struct worker *w)
+{
+	return (w->id);
+}
+
+size_t
+worker_inflight(const struct worker *w)
+{
+	return (w->inflight);
+}
+
+/* How many more jobs w may take under the given window. */
+size_t
+worker_room(const struct worker *w, unsigned window)
+{
+	if (w->state != WS_READY || w->inflight >= window)
+		return (0);
+	if (w->tag_tail - w->tag_head >= WORKER_SPAN_MAX)
+		return (0);
+	return (window - w->inflight);
+}
+
+uint64_t
+worker_jobs_done(const struct worker *w)
+{
+	return (w->jobs_done);
+}
+
+uint64_t
+worker_spawned_us(const struct worker *w)
+{
+	return (w->spawned_us);
+}
+
+/* How long the oldest job has been running (0 when idle). */
+uint64_t
+worker_head_age_us(const struct worker *w, uint64_t now)
+{
+	if (w->inflight == 0 || now < w->head_since_us)
+		return (0);
+	return (now - w->head_since_us);
+}
+
+/* It exited after we closed its stdin with nothing in flight. */
+bool
+worker_retired_cleanly(const struct worker *w)
+{
+	return (w->stdin_closed && w->reason[0] == '\0' && w->inflight == 0);
+}
+
+/* We killed it (timeout, protocol error, stop): not its own crash. */
+bool
+worker_was_killed(const struct worker *w)
+{
+	return (w->reason[0] != '\0');
+}
+
+bool
+worker_said_hello(const struct worker *w)
+{
+	return (w->hello || w->pc->protocol == PROTO_LINE);
+}
+
+int
+worker_wait_status(const struct worker *w)
+{
+	return (w->wstatus);
+}
+
+/* One phrase for how it ended: our reason, or its exit status or signal. */
+const char *
+worker_death(const struct worker *w)
+{
+	struct worker	*mw = (struct worker *)(uintptr_t)w;
+	const char	*name;
+
+	if (w->reason[0] != '\0')
+		snprintf(mw->death, sizeof(mw->death), "%s", w->reason);
+	else if (!w->exited)
+		snprintf(mw->death, sizeof(mw->death), "still running");
+	else if (WIFEXITED(w->wstatus))
+		snprintf(mw->death, sizeof(mw->death),
+		    "exited with status %d", WEXITSTATUS(w->wstatus));
+	else if (WIFSIGNALED(w->wstatus)) {
+		name = sigabbrev_np(WTERMSIG(w->wstatus));
+		snprintf(mw->death, sizeof(mw->death),
+		    "killed by signal %d (SIG%s)", WTERMSIG(w->wstatus),
+		    name != NULL ? name : "?");
+	} else
+		snprintf(mw->death, sizeof(mw->death), "ended (status %#x)",
+		    w->wstatus);
+	return (w->death);
+}
+
+const char *
+worker_last_stderr(const struct worker *w)
+{
+	return (w->lastlog);
+}
+
+/* Resident set size in KiB from /proc, or 0 if unknown. */
+uint64_t
+worker_rss_kb(const struct worker *w)
+{
+	char		 path[64], line[128];
+	FILE		*f;
+	unsigned long long size, rss;
+	long		 page;
+
+	if (w->exited)
+		return (0);
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)w->pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return (0);
+	if (fgets(line, sizeof(line), f) == NULL ||
+	    sscanf(line, "%llu %llu", &size, &rss) != 2)
+		rss = 0;
+	fclose(f);
+	page = sysconf(_SC_PAGESIZE);
+	return (rss * (unsigned long long)(page > 0 ? page : 4096) / 1024);
+}

@@ -1,0 +1,78 @@
+/*
+ * One worker process as the supervisor sees it: its pid, its three fds, the
+ * jobs it holds, and the protocol spoken on them.  Policy (what to do when it
+ * dies, which job to charge, when to restart) is the pool's; the worker
+ * module only reports events through struct worker_hooks.
+ *
+ * States (worker.c has one function per transition):
+ *	STARTING  --HELLO-->  READY  --retire-->  RETIRING
+ *	any live  --kill/lose/EOF-->  STOPPING
+ *	any       --exit status and EOF both in-->  DEAD
+ */
+#ifndef DROVER_WORKER_H
+#define DROVER_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct event_base;
+struct job;
+struct poolconf;
+struct worker;
+
+enum worker_state {
+	WS_STARTING,
+	WS_READY,
+	WS_RETIRING,
+	WS_STOPPING,
+	WS_DEAD,
+};
+
+struct worker_hooks {
+	/* HELLO arrived: the worker takes jobs. */
+	void	(*ready)(struct worker *, void *);
+	/* A job's result; the job is the pool's again. */
+	void	(*result)(struct worker *, struct job *, bool, const char *,
+		    size_t, uint64_t, void *);
+	/* End of one read of results (n results, at time now). */
+	void	(*read_end)(struct worker *, unsigned, uint64_t, void *);
+	/* The oldest job has run past the timeout. */
+	void	(*timeout)(struct worker *, struct job *, void *);
+	/* Exit status and EOF are both in; in-flight jobs are still held. */
+	void	(*dead)(struct worker *, void *);
+};
+
+struct worker	*worker_spawn(struct event_base *, const struct poolconf *,
+		    unsigned, const struct worker_hooks *, void *, char *,
+		    size_t);
+void		 worker_free(struct worker *);
+void		 worker_send(struct worker *, struct job *, uint64_t);
+void		 worker_flush(struct worker *);
+void		 worker_retire(struct worker *);
+void		 worker_kill(struct worker *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+void		 worker_terminate(struct worker *);
+struct job	*worker_pop_inflight(struct worker *);
+struct job	*worker_oldest(const struct worker *);
+void		 worker_reap(void);
+
+enum worker_state worker_state(const struct worker *);
+const char	*worker_state_name(enum worker_state);
+pid_t		 worker_pid(const struct worker *);
+unsigned	 worker_id(const struct worker *);
+size_t		 worker_inflight(const struct worker *);
+size_t		 worker_room(const struct worker *, unsigned);
+uint64_t	 worker_jobs_done(const struct worker *);
+uint64_t	 worker_spawned_us(const struct worker *);
+uint64_t	 worker_head_age_us(const struct worker *, uint64_t);
+bool		 worker_retired_cleanly(const struct worker *);
+bool		 worker_was_killed(const struct worker *);
+bool		 worker_said_hello(const struct worker *);
+int		 worker_wait_status(const struct worker *);
+const char	*worker_death(const struct worker *);
+const char	*worker_last_stderr(const struct worker *);
+uint64_t	 worker_rss_kb(const struct worker *);
+
+#endif

@@ -1,0 +1,323 @@
+/*
+ * libdw: the worker side of both protocols (see dw.h, docs/protocol.md).
+ * Blocking I/O on fds 0 and 1, large reads, replies batched into one write
+ * per round so that a window of micro-jobs costs two syscalls, not 2N.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dw.h"
+#include "frame.h"
+
+#define DW_READ		(256 * 1024)
+#define DW_FLUSH_AT	(256 * 1024)
+#define DW_MAX_JOB	(1U << 30)
+
+struct dw {
+	bool		 line;		/* line protocol, else frame */
+	bool		 hello;		/* got the supervisor's HELLO */
+	bool		 eof;
+	char		*in;
+	size_t		 inoff, inlen, incap;
+	char		*out;
+	size_t		 outlen, outcap;
+	uint64_t	 seq;		/* line protocol: jobs handed out */
+	char		 err[256];
+};
+
+/* Ensure the output buffer has room for n more bytes. */
+static int
+dw_out_room(struct dw *dw, size_t n)
+{
+	size_t	 cap;
+	char	*p;
+
+	if (dw->outcap - dw->outlen >= n)
+		return (0);
+	cap = dw->outcap ? dw->outcap : 65536;
+	while (cap - dw->outlen < n)
+		cap *= 2;
+	if ((p = realloc(dw->out, cap)) == NULL)
+		return (-1);
+	dw->out = p;
+	dw->outcap = cap;
+	return (0);
+}
+
+/* Write every buffered reply. */
+int
+dw_flush(struct dw *dw)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+
+	while (off < dw->outlen) {
+		n = write(STDOUT_FILENO, dw->out + off, dw->outlen - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(dw->err, sizeof(dw->err), "write: %s",
+			    strerror(errno));
+			return (-1);
+		}
+		off += (size_t)n;
+	}
+	dw->outlen = 0;
+	return (0);
+}
+
+/* Append one frame header and payload to the output. */
+static int
+dw_put_frame(struct dw *dw, uint8_t type, uint8_t status, uint64_t id,
+    const void *p, size_t len)
+{
+	if (len > FRAME_MAXLEN) {
+		snprintf(dw->err, sizeof(dw->err), "reply too large");
+		errno = EMSGSIZE;
+		return (-1);
+	}
+	if (dw_out_room(dw, FRAME_HDRLEN + len) == -1)
+		return (-1);
+	frame_put(dw->out + dw->outlen, type, status, (uint32_t)len, id);
+	if (len != 0)
+		memcpy(dw->out + dw->outlen + FRAME_HDRLEN, p, len);
+	dw->outlen += FRAME_HDRLEN + len;
+	if (dw->outlen >= DW_FLUSH_AT)
+		return (dw_flush(dw));
+	return (0);
+}
+
+/* Open a worker session; desc is sent in HELLO (frame protocol). */
+struct dw *
+dw_open(const char *desc)
+{
+	struct dw	*dw;
+	const char	*proto = getenv("DROVER_PROTOCOL");
+
+	if ((dw = calloc(1, sizeof(*dw))) == NULL)
+		return (NULL);
+	if (proto != NULL && strcmp(proto, "line") == 0)
+		dw->line = true;
+	else if (proto != NULL && *proto != '\0' && strcmp(proto, "frame")) {
+		free(dw);
+		errno = EINVAL;
+		return (NULL);
+	}
+	if (!dw->line) {
+		size_t	 n = strlen(desc);
+
+		if (n > FRAME_HELLO_MAX)
+			n = FRAME_HELLO_MAX;
+		if (dw_put_frame(dw, FRAME_HELLO, 0, FRAME_VERSION, desc, n) ==
+		    -1 || dw_flush(dw) == -1) {
+			dw_close(dw);
+			return (NULL);
+		}
+	}
+	return (dw);
+}
+
+void
+dw_close(struct dw *dw)
+{
+	if (dw == NULL)
+		return;
+	(void)dw_flush(dw);
+	free(dw->in);
+	free(dw->out);
+	free(dw);
+}
+
+const char *
+dw_error(const struct dw *dw)
+{
+	return (dw->err);
+}
+
+/* Read more input; flush replies first, since we may block. */
+static int
+dw_fill(struct dw *dw)
+{
+	ssize_t	 n;
+	char	*p;
+
+	if (dw_flush(dw) == -1)
+		return (-1);
+	if (dw->inoff != 0) {
+		memmove(dw->in, dw->in + dw->inoff, dw->inlen - dw->inoff);
+		dw->inlen -= dw->inoff;
+		dw->inoff = 0;
+	}
+	if (dw->incap - dw->inlen < DW_READ) {
+		size_t cap = dw->incap ? dw->incap * 2 : 2 * DW_READ;
+		if ((p = realloc(dw->in, cap)) == NULL)
+			return (-1);
+		dw->in = p;
+		dw->incap = cap;
+	}
+	do
+		n = read(STDIN_FILENO, dw->in + dw->inlen, dw->incap - dw->inlen);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		snprintf(dw->err, sizeof(dw->err), "read: %s", strerror(errno));
+		return (-1);
+	}
+	if (n == 0)
+		dw->eof = true;
+	dw->inlen += (size_t)n;
+	return (0);
+}
+
+/* Line protocol: the next line is the next job. */
+static int
+dw_next_line(struct dw *dw, struct dw_job *job)
+{
+	char	*nl;
+
+	for (;;) {
+		nl = memchr(dw->in + dw->inoff, '\n', dw->inlen - dw->inoff);
+		if (nl != NULL) {
+			job->data = dw->in + dw->inoff;
+			job->len = (size_t)(nl - job->data);
+			job->tag = dw->seq++;
+			dw->inoff += job->len + 1;
+			return (1);
+		}
+		if (dw->eof) {
+			if (dw->inlen == dw->inoff)
+				return (0);
+			job->data = dw->in + dw->inoff;
+			job->len = dw->inlen - dw->inoff;
+			job->tag = dw->seq++;
+			dw->inoff = dw->inlen;
+			return (1);
+		}
+		if (dw_fill(dw) == -1)
+			return (-1);
+	}
+}
+
+/* Frame protocol: HELLO first, then JOB frames. */
+static int
+dw_next_frame(struct dw *dw, struct dw_job *job)
+{
+	struct frame_hdr h;
+	const char	*why;
+	enum frame_parse r;
+
+	for (;;) {
+		r = frame_parse(dw->in + dw->inoff, dw->inlen - dw->inoff,
+		    DW_MAX_JOB, &h, &why);
+		if (r == FRAME_BAD) {
+			snprintf(dw->err, sizeof(dw->err), "protocol: %s", why);
+			return (-1);
+		}
+		if (r == FRAME_NEED) {
+			if (dw->eof) {
+				if (dw->inlen == dw->inoff)
+					return (0);
+				snprintf(dw->err, sizeof(dw->err),
+				    "protocol: truncated frame");
+				return (-1);
+			}
+			if (dw_fill(dw) == -1)
+				return (-1);
+			continue;
+		}
+		dw->inoff += FRAME_HDRLEN + h.len;
+		if (h.type == FRAME_HELLO && !dw->hello) {
+			if (h.id != FRAME_VERSION) {
+				snprintf(dw->err, sizeof(dw->err), "protocol: "
+				    "supervisor speaks version %llu",
+				    (unsigned long long)h.id);
+				return (-1);
+			}
+			dw->hello = true;
+			continue;
+		}
+		if (h.type != FRAME_JOB || !dw->hello) {
+			snprintf(dw->err, sizeof(dw->err), "protocol: "
+			    "unexpected %s frame", frame_type_name(h.type));
+			return (-1);
+		}
+		job->tag = h.id;
+		job->data = dw->in + dw->inoff - h.len;
+		job->len = h.len;
+		return (1);
+	}
+}
+
+/*
+ * The next job: 1 with *job set, 0 at EOF (time to exit), -1 on error
+ * (dw_error() says what).  Buffered replies are flushed before blocking.
+ */
+int
+dw_next(struct dw *dw, struct dw_job *job)
+{
+	if (dw->line)
+		return (dw_next_line(dw, job));
+	return (dw_next_frame(dw, job));
+}
+
+/* Line protocol: write a line, escaping a leading '!' and newlines. */
+static int
+dw_put_line(struct dw *dw, bool fail, const char *p, size_t len)
+{
+	size_t	 i, extra = (fail || (len > 0 && p[0] == '!')) ? 1 : 0;
+	char	*o;
+
+	if (fail && len > 0 && p[0] == '!') {
+		p++;			/* "!!" would read as an ok line */
+		len--;
+	}
+	if (dw_out_room(dw, len + extra + 1) == -1)
+		return (-1);
+	o = dw->out + dw->outlen;
+	if (extra)
+		*o++ = '!';
+	for (i = 0; i < len; i++)
+		*o++ = (p[i] == '\n') ? ' ' : p[i];
+	*o++ = '\n';
+	dw->outlen += len + extra + 1;
+	if (dw->outlen >= DW_FLUSH_AT)
+		return (dw_flush(dw));
+	return (0);
+}
+
+/* Reply to a job with its output. */
+int
+dw_reply(struct dw *dw, const struct dw_job *job, const void *out, size_t len)
+{
+	if (dw->line)
+		return (dw_put_line(dw, false, out, len));
+	return (dw_put_frame(dw, FRAME_RESULT, FRAME_OK, job->tag, out, len));
+}
+
+/* Fail a job with a reason. */
+int
+dw_fail(struct dw *dw, const struct dw_job *job, const char *reason)
+{
+	size_t	 len = strlen(reason);
+
+	if (dw->line)
+		return (dw_put_line(dw, true, reason, len));
+	return (dw_put_frame(dw, FRAME_RESULT, FRAME_FAIL, job->tag, reason,
+	    len));
+}
+
+int
+dw_failf(struct dw *dw, const struct dw_job *job, const char *fmt, ...)
+{
+	char	 reason[1024];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	return (dw_fail(dw, job, reason));
+}

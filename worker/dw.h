@@ -1,0 +1,50 @@
+/*
+ * libdw: write a drover worker in C.
+ *
+ *	struct dw	*dw;
+ *	struct dw_job	 job;
+ *
+ *	if ((dw = dw_open("my-worker 1.0")) == NULL)
+ *		err(125, "dw_open");
+ *	while (dw_next(dw, &job) == 1) {
+ *		if (ok)
+ *			dw_reply(dw, &job, out, outlen);
+ *		else
+ *			dw_fail(dw, &job, "reason");
+ *	}
+ *	dw_close(dw);
+ *
+ * dw_open() reads DROVER_PROTOCOL ("frame", the default, or "line") and
+ * speaks that protocol on stdin/stdout (docs/protocol.md).  Replies are
+ * buffered and written in bulk: when dw_next() would block, when the buffer
+ * is large, or on dw_flush().  Exit status 125 tells the supervisor not to
+ * restart the worker (a permanent error such as bad arguments).
+ */
+#ifndef DROVER_DW_H
+#define DROVER_DW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DW_EXIT_NORESPAWN	125
+
+struct dw;
+
+struct dw_job {
+	uint64_t	 tag;	/* opaque; echoed in the reply */
+	const char	*data;	/* valid until the next dw_next() */
+	size_t		 len;
+};
+
+struct dw	*dw_open(const char *);
+int		 dw_next(struct dw *, struct dw_job *);
+int		 dw_reply(struct dw *, const struct dw_job *, const void *,
+		    size_t);
+int		 dw_fail(struct dw *, const struct dw_job *, const char *);
+int		 dw_failf(struct dw *, const struct dw_job *, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+int		 dw_flush(struct dw *);
+void		 dw_close(struct dw *);
+const char	*dw_error(const struct dw *);
+
+#endif

@@ -1,0 +1,117 @@
+/*
+ * sha256: a path in, a `sha256sum`-compatible line out ("HASH  PATH", with
+ * sha256sum's escaping when the name holds a backslash, newline or CR).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "buf.h"
+#include "handlers.h"
+
+#define SHA_READ	(128 * 1024)
+
+static int
+sha256_init(int argc, char **argv)
+{
+	(void)argv;
+	return (argc == 0 ? 0 : -1);
+}
+
+/* Hash the file at path (NUL-terminated) into md. */
+static int
+sha256_file(const char *path, unsigned char *md, const char **why)
+{
+	static char	 block[SHA_READ];
+	EVP_MD_CTX	*ctx;
+	ssize_t		 n;
+	int		 fd, rv = -1;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		*why = strerror(errno);
+		return (-1);
+	}
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		*why = "unable to set up SHA-256";
+		goto out;
+	}
+	for (;;) {
+		n = read(fd, block, sizeof(block));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			*why = strerror(errno);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		EVP_DigestUpdate(ctx, block, (size_t)n);
+	}
+	if (EVP_DigestFinal_ex(ctx, md, NULL) == 1)
+		rv = 0;
+	else
+		*why = "SHA-256 failed";
+out:
+	EVP_MD_CTX_free(ctx);
+	close(fd);
+	return (rv);
+}
+
+static void
+sha256_run(struct dw *dw, const struct dw_job *job)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char	 md[32];
+	char		 path[4096], why[128];
+	const char	*err = NULL;
+	struct buf	 out;
+	bool		 esc;
+	size_t		 i;
+
+	if (job->len == 0 || job->len >= sizeof(path) ||
+	    memchr(job->data, '\0', job->len) != NULL) {
+		handler_quote(why, sizeof(why), job->data, job->len);
+		dw_failf(dw, job, "not a usable path: %s", why);
+		return;
+	}
+	memcpy(path, job->data, job->len);
+	path[job->len] = '\0';
+	if (sha256_file(path, md, &err) == -1) {
+		dw_failf(dw, job, "%s: %s", path, err);
+		return;
+	}
+	esc = strpbrk(path, "\\\n\r") != NULL;
+	buf_init(&out);
+	if (esc)
+		buf_addc(&out, '\\');
+	for (i = 0; i < sizeof(md); i++) {
+		buf_addc(&out, hex[md[i] >> 4]);
+		buf_addc(&out, hex[md[i] & 0xf]);
+	}
+	buf_add(&out, "  ", 2);
+	for (i = 0; i < job->len; i++) {
+		if (esc && path[i] == '\\')
+			buf_add(&out, "\\\\", 2);
+		else if (esc && path[i] == '\n')
+			buf_add(&out, "\\n", 2);
+		else if (esc && path[i] == '\r')
+			buf_add(&out, "\\r", 2);
+		else
+			buf_addc(&out, path[i]);
+	}
+	dw_reply(dw, job, buf_data(&out), buf_len(&out));
+	buf_free(&out);
+}
+
+const struct handler handler_sha256 = {
+	.name = "sha256",
+	.usage = "sha256",
+	.init = sha256_init,
+	.run = sha256_run,
+	.flush = true,
+};

@@ -1,0 +1,39 @@
+/*
+ * square: an integer in, its square out.  Inputs are 64-bit; the square is
+ * computed and printed in 128 bits, so it is always exact.
+ */
+#include "handlers.h"
+#include "num.h"
+
+static int
+square_init(int argc, char **argv)
+{
+	(void)argv;
+	return (argc == 0 ? 0 : -1);
+}
+
+static void
+square_run(struct dw *dw, const struct dw_job *job)
+{
+	int64_t	 v;
+	i128	 sq;
+	char	 out[I128_STRLEN], why[128];
+
+	if (num_parse_i64(job->data, job->len, &v) == -1) {
+		handler_quote(why, sizeof(why), job->data, job->len);
+		dw_failf(dw, job, "%s: %s", num_parse_i128(job->data,
+		    job->len, &sq) == 0 ? "integer out of 64-bit range" :
+		    "not an integer", why);
+		return;
+	}
+	sq = (i128)v * v;
+	dw_reply(dw, job, out, num_fmt_i128(out, sq));
+}
+
+const struct handler handler_square = {
+	.name = "square",
+	.usage = "square",
+	.init = square_init,
+	.run = square_run,
+	.flush = false,
+};
