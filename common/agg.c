@@ -18,12 +18,16 @@ agg_init(struct agg *a)
 	hist_init(&a->lat);
 }
 
-/* Add x to the compensated double sum. */
+/* Add x to the compensated double sum (plain once it is not finite). */
 static void
 agg_dadd(struct agg *a, double x)
 {
 	double	 t = a->dsum + x;
 
+	if (!isfinite(t)) {
+		a->dsum = t;
+		return;
+	}
 	if (fabs(a->dsum) >= fabs(x))
 		a->dcomp += (a->dsum - t) + x;
 	else
@@ -152,6 +156,22 @@ agg_inexact(const struct agg *a)
 	return (a->ndbl != 0 || a->dsum != 0 || a->dcomp != 0);
 }
 
+/* The double total, when the totals are inexact. */
+static double
+agg_dtotal(const struct agg *a)
+{
+	if (!isfinite(a->dsum))
+		return (a->dsum);
+	return ((double)a->isum + (a->dsum + a->dcomp));
+}
+
+/* False when the sum overflowed even a double (it prints as inf or nan). */
+bool
+agg_sum_finite(const struct agg *a)
+{
+	return (!agg_inexact(a) || isfinite(agg_dtotal(a)));
+}
+
 static void
 agg_put_double(struct buf *out, double v)
 {
@@ -172,7 +192,7 @@ void
 agg_fmt_sum(const struct agg *a, struct buf *out)
 {
 	if (agg_inexact(a))
-		agg_put_double(out, (double)a->isum + (a->dsum + a->dcomp));
+		agg_put_double(out, agg_dtotal(a));
 	else
 		agg_put_i128(out, a->isum);
 }
@@ -212,7 +232,7 @@ agg_fmt_mean(const struct agg *a, struct buf *out)
 		r = a->isum % (i128)n;
 		mean = (double)q + (double)r / (double)n;
 	} else
-		mean = ((double)a->isum + (a->dsum + a->dcomp)) / (double)n;
+		mean = agg_dtotal(a) / (double)n;
 	agg_put_double(out, mean);
 }
 
@@ -290,14 +310,20 @@ agg_summary_json(const struct agg *a, double wall, struct buf *out)
 		buf_addc(out, '}');
 	}
 	if (agg_has_numbers(a)) {
-		buf_adds(out, ",\"sum\":");
-		agg_fmt_sum(a, out);
+		/* JSON has no inf or nan: an overflowed sum is left out. */
+		if (agg_sum_finite(a)) {
+			buf_adds(out, ",\"sum\":");
+			agg_fmt_sum(a, out);
+		} else
+			buf_adds(out, ",\"sum_overflow\":true");
 		buf_adds(out, ",\"min\":");
 		agg_fmt_min(a, out);
 		buf_adds(out, ",\"max\":");
 		agg_fmt_max(a, out);
-		buf_adds(out, ",\"mean\":");
-		agg_fmt_mean(a, out);
+		if (agg_sum_finite(a)) {
+			buf_adds(out, ",\"mean\":");
+			agg_fmt_mean(a, out);
+		}
 	}
 	buf_printf(out, ",\"wall_s\":%.6f,\"jobs_per_s\":%.0f", wall,
 	    agg_rate(a, wall));

@@ -39,6 +39,7 @@ void	agg_number(struct agg *, const char *, size_t);
 void	agg_merge(struct agg *, const struct agg *);
 uint64_t agg_failed(const struct agg *);
 bool	agg_has_numbers(const struct agg *);
+bool	agg_sum_finite(const struct agg *);
 void	agg_fmt_sum(const struct agg *, struct buf *);
 void	agg_fmt_min(const struct agg *, struct buf *);
 void	agg_fmt_max(const struct agg *, struct buf *);

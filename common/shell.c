@@ -45,9 +45,48 @@ shell_quote(struct buf *out, const char *s, size_t len)
 }
 
 /*
+ * True when the first word of cmd is something only a shell can run: a
+ * variable assignment (NAME=value), a reserved word, or a builtin that is
+ * not also a program.
+ */
+static bool
+shell_first_word(const char *cmd)
+{
+	static const char *const words[] = {
+		"!", "{", "}", "[[", "]]", "case", "do", "done", "elif",
+		"else", "esac", "fi", "for", "function", "if", "in", "select",
+		"then", "until", "while", ".", ":", "alias", "break", "cd",
+		"continue", "eval", "exec", "exit", "export", "readonly",
+		"return", "set", "shift", "source", "trap", "ulimit", "umask",
+		"unset", "wait", NULL
+	};
+	char		**argv, err[64];
+	const char	*p;
+	bool		 need = false;
+	int		 i;
+
+	if ((argv = shell_split(cmd, err, sizeof(err))) == NULL)
+		return (false);
+	for (i = 0; words[i] != NULL; i++)
+		if (strcmp(argv[0], words[i]) == 0)
+			need = true;
+	p = argv[0];
+	if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || *p == '_') {
+		while ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || *p == '_')
+			p++;
+		if (*p == '=')
+			need = true;
+	}
+	shell_argv_free(argv);
+	return (need);
+}
+
+/*
  * True when cmd uses anything beyond words, quotes and backslashes: operators
  * (| & ; < > ( )), expansions ($ `), globs (* ? [), a leading ~ or # in a
- * word, or a newline.  Such a command goes to /bin/sh -c.
+ * word, a newline, or a first word only a shell knows (shell_first_word).
+ * Such a command goes to /bin/sh -c.
  */
 bool
 shell_needed(const char *cmd)
@@ -96,7 +135,7 @@ shell_needed(const char *cmd)
 		}
 		wordstart = false;
 	}
-	return (squote || dquote);
+	return (squote || dquote || shell_first_word(cmd));
 }
 
 /*
@@ -120,14 +159,20 @@ shell_split(const char *cmd, char *err, size_t errlen)
 			if (inword) {
 				argv = xreallocarray(argv, argc + 2,
 				    sizeof(*argv));
-				argv[argc++] = xstrndup(buf_data(&w),
-				    buf_len(&w));
+				/* An empty first word has no buffer yet. */
+				argv[argc++] = buf_len(&w) == 0 ? xstrdup("") :
+				    xstrndup(buf_data(&w), buf_len(&w));
 				buf_reset(&w);
 				inword = false;
 			}
 			if (*p == '\0')
 				break;
 			p++;
+			continue;
+		}
+		if (*p == '\\' && p[1] == '\n') {
+			/* Line continuation: not part of any word. */
+			p += 2;
 			continue;
 		}
 		inword = true;
@@ -155,8 +200,7 @@ shell_split(const char *cmd, char *err, size_t errlen)
 				snprintf(err, errlen, "trailing backslash");
 				goto fail;
 			}
-			if (p[1] != '\n')
-				buf_addc(&w, p[1]);
+			buf_addc(&w, p[1]);
 			p += 2;
 		} else
 			buf_addc(&w, *p++);

@@ -1,0 +1,421 @@
+/*
+ * Unit tests for the frame protocol header (common/frame.h, frame.c): the
+ * byte layout frame_put() writes, and every answer frame_parse() can give,
+ * since that function alone decides whether a peer's bytes are a frame.
+ */
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+
+#define BIGMAX	(1U << 20)	/* a maxlen that never gets in the way */
+
+/* Header plus payload of len bytes (a, b, c, ...) into a fresh buffer. */
+static char *
+mkframe(uint8_t type, uint8_t status, uint32_t len, uint64_t id)
+{
+	char		*p;
+	uint32_t	 i;
+
+	p = malloc(FRAME_HDRLEN + (size_t)len);
+	ck_assert_ptr_nonnull(p);
+	frame_put(p, type, status, len, id);
+	for (i = 0; i < len; i++)
+		p[FRAME_HDRLEN + i] = (char)('a' + i % 26);
+	return (p);
+}
+
+/* Parse a header that must be bad and return the reason given. */
+static const char *
+parse_bad(const char *p, size_t avail, uint32_t maxlen)
+{
+	struct frame_hdr h;
+	const char	*why = NULL;
+
+	ck_assert_int_eq(frame_parse(p, avail, maxlen, &h, &why), FRAME_BAD);
+	ck_assert_ptr_nonnull(why);
+	return (why);
+}
+
+/* Every type, status, length and id survives frame_put and frame_parse. */
+START_TEST(test_roundtrip)
+{
+	static const uint64_t ids[] = {
+		0, 1, FRAME_VERSION, 255, 256, 0xffffffffULL, 0x100000000ULL,
+		0x0102030405060708ULL, 0x8000000000000000ULL,
+		UINT64_MAX - 1, UINT64_MAX,
+	};
+	static const uint32_t lens[] = { 0, 1, 7, 255, 256, 4096 };
+	static const struct { uint8_t type, status; } ts[] = {
+		{ FRAME_HELLO, 0 }, { FRAME_JOB, 0 },
+		{ FRAME_RESULT, FRAME_OK }, { FRAME_RESULT, FRAME_FAIL },
+	};
+	struct frame_hdr h;
+	const char	*why, *payload;
+	char		*p;
+	size_t		 t, i, l;
+	int		 n = 0;
+
+	for (t = 0; t < sizeof(ts) / sizeof(ts[0]); t++)
+	for (l = 0; l < sizeof(lens) / sizeof(lens[0]); l++)
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		if (ts[t].type == FRAME_HELLO && lens[l] > FRAME_HELLO_MAX)
+			continue;
+		p = mkframe(ts[t].type, ts[t].status, lens[l], ids[i]);
+		memset(&h, 0xa5, sizeof(h));
+		why = NULL;
+		ck_assert_int_eq(frame_parse(p, FRAME_HDRLEN + lens[l],
+		    BIGMAX, &h, &why), FRAME_GOOD);
+		ck_assert_ptr_null(why);
+		ck_assert_uint_eq(h.type, ts[t].type);
+		ck_assert_uint_eq(h.status, ts[t].status);
+		ck_assert_uint_eq(h.len, lens[l]);
+		ck_assert_uint_eq(h.id, ids[i]);
+		payload = p + FRAME_HDRLEN;
+		if (lens[l] > 0)
+			ck_assert_int_eq(payload[lens[l] - 1],
+			    'a' + (int)((lens[l] - 1) % 26));
+		free(p);
+		n++;
+	}
+	ck_assert_int_eq(n, 4 * 6 * 11 - 11);
+}
+END_TEST
+
+/* The header is little-endian, byte for byte, and 16 bytes long. */
+START_TEST(test_layout)
+{
+	static const unsigned char want[FRAME_HDRLEN] = {
+		0x01, 0x02, 0x03, 0x04,		/* len, little-endian */
+		0x03,				/* type RESULT */
+		0x01,				/* status FAIL */
+		0x00, 0x00,			/* reserved */
+		0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c,
+	};
+	unsigned char	 p[FRAME_HDRLEN + 2];
+	int		 i;
+
+	memset(p, 0xff, sizeof(p));
+	frame_put((char *)p, FRAME_RESULT, FRAME_FAIL, 0x04030201U,
+	    0x0c0b0a0908070605ULL);
+	for (i = 0; i < FRAME_HDRLEN; i++)
+		ck_assert_msg(p[i] == want[i], "byte %d is %02x, not %02x",
+		    i, p[i], want[i]);
+	/* Nothing past the header is touched. */
+	ck_assert_uint_eq(p[FRAME_HDRLEN], 0xff);
+	ck_assert_uint_eq(p[FRAME_HDRLEN + 1], 0xff);
+}
+END_TEST
+
+/* The layout of a HELLO header. */
+START_TEST(test_layout_hello)
+{
+	static const unsigned char want[FRAME_HDRLEN] = {
+		0x0a, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+		0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	};
+	unsigned char	 p[FRAME_HDRLEN];
+	int		 i;
+
+	memset(p, 0xee, sizeof(p));
+	frame_put((char *)p, FRAME_HELLO, 0, 10, FRAME_VERSION);
+	for (i = 0; i < FRAME_HDRLEN; i++)
+		ck_assert_msg(p[i] == want[i], "byte %d is %02x, not %02x",
+		    i, p[i], want[i]);
+}
+END_TEST
+
+/* All-ones len and id; such a len is over the hard cap. */
+START_TEST(test_layout_max_id)
+{
+	unsigned char	 p[FRAME_HDRLEN];
+	struct frame_hdr h;
+	const char	*why = NULL;
+	int		 i;
+
+	frame_put((char *)p, FRAME_JOB, 0, 0xffffffffU, UINT64_MAX);
+	for (i = 0; i < 4; i++)
+		ck_assert_uint_eq(p[i], 0xff);
+	ck_assert_uint_eq(p[4], FRAME_JOB);
+	ck_assert_uint_eq(p[5], 0);
+	ck_assert_uint_eq(p[6], 0);
+	ck_assert_uint_eq(p[7], 0);
+	for (i = 8; i < 16; i++)
+		ck_assert_uint_eq(p[i], 0xff);
+	/* A len of 2^32 - 1 is over FRAME_MAXLEN whatever maxlen says. */
+	ck_assert_int_eq(frame_parse((char *)p, sizeof(p), UINT32_MAX, &h,
+	    &why), FRAME_BAD);
+	ck_assert_str_eq(why, "frame payload over the size limit");
+}
+END_TEST
+
+/* Every proper prefix of a frame is FRAME_NEED. */
+START_TEST(test_need_every_prefix)
+{
+	struct frame_hdr h;
+	const char	*why;
+	char		*p;
+	size_t		 n, total = FRAME_HDRLEN + 20;
+
+	p = mkframe(FRAME_RESULT, FRAME_OK, 20, 42);
+	for (n = 0; n < total; n++) {
+		why = NULL;
+		ck_assert_msg(frame_parse(p, n, BIGMAX, &h, &why) ==
+		    FRAME_NEED, "prefix of %zu bytes is not FRAME_NEED", n);
+		ck_assert_ptr_null(why);
+	}
+	ck_assert_int_eq(frame_parse(p, total, BIGMAX, &h, &why), FRAME_GOOD);
+	ck_assert_uint_eq(h.len, 20);
+	ck_assert_uint_eq(h.id, 42);
+	free(p);
+}
+END_TEST
+
+/* A frame without payload is whole with its header alone. */
+START_TEST(test_need_empty_payload)
+{
+	struct frame_hdr h;
+	const char	*why = NULL;
+	char		 p[FRAME_HDRLEN + 3];
+	size_t		 n;
+
+	frame_put(p, FRAME_JOB, 0, 0, 9);
+	for (n = 0; n < FRAME_HDRLEN; n++)
+		ck_assert_int_eq(frame_parse(p, n, BIGMAX, &h, &why),
+		    FRAME_NEED);
+	ck_assert_int_eq(frame_parse(p, FRAME_HDRLEN, BIGMAX, &h, &why),
+	    FRAME_GOOD);
+	ck_assert_uint_eq(h.len, 0);
+	ck_assert_uint_eq(h.id, 9);
+	/* Bytes after the frame belong to the next one and are ignored. */
+	memset(p + FRAME_HDRLEN, 0x7f, 3);
+	ck_assert_int_eq(frame_parse(p, sizeof(p), BIGMAX, &h, &why),
+	    FRAME_GOOD);
+	ck_assert_uint_eq(h.len, 0);
+}
+END_TEST
+
+/* Unknown types are FRAME_BAD. */
+START_TEST(test_bad_type)
+{
+	static const uint8_t bad[] = { 0, 4, 5, 0x80, 255 };
+	char		 p[FRAME_HDRLEN];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(bad); i++) {
+		frame_put(p, bad[i], 0, 0, 1);
+		ck_assert_str_eq(parse_bad(p, sizeof(p), BIGMAX),
+		    "unknown frame type");
+	}
+}
+END_TEST
+
+/* Non-zero reserved bytes are FRAME_BAD. */
+START_TEST(test_bad_reserved)
+{
+	char		 p[FRAME_HDRLEN];
+
+	frame_put(p, FRAME_JOB, 0, 0, 1);
+	p[6] = 1;
+	ck_assert_str_eq(parse_bad(p, sizeof(p), BIGMAX),
+	    "non-zero reserved header bytes");
+	frame_put(p, FRAME_JOB, 0, 0, 1);
+	p[7] = (char)0x80;
+	ck_assert_str_eq(parse_bad(p, sizeof(p), BIGMAX),
+	    "non-zero reserved header bytes");
+	frame_put(p, FRAME_RESULT, FRAME_OK, 0, 1);
+	p[6] = (char)0xff;
+	p[7] = (char)0xff;
+	ck_assert_str_eq(parse_bad(p, sizeof(p), BIGMAX),
+	    "non-zero reserved header bytes");
+}
+END_TEST
+
+/* A status over FAIL, or any status on a non-RESULT, is FRAME_BAD. */
+START_TEST(test_bad_status)
+{
+	char		 p[FRAME_HDRLEN];
+
+	frame_put(p, FRAME_RESULT, 2, 0, 1);
+	ck_assert_str_eq(parse_bad(p, sizeof(p), BIGMAX), "bad frame status");
+	frame_put(p, FRAME_RESULT, 255, 0, 1);
+	ck_assert_str_eq(parse_bad(p, sizeof(p), BIGMAX), "bad frame status");
+	frame_put(p, FRAME_JOB, FRAME_FAIL, 0, 1);
+	ck_assert_str_eq(parse_bad(p, sizeof(p), BIGMAX), "bad frame status");
+	frame_put(p, FRAME_HELLO, FRAME_FAIL, 0, FRAME_VERSION);
+	ck_assert_str_eq(parse_bad(p, sizeof(p), BIGMAX), "bad frame status");
+	frame_put(p, FRAME_HELLO, 2, 0, FRAME_VERSION);
+	ck_assert_str_eq(parse_bad(p, sizeof(p), BIGMAX), "bad frame status");
+}
+END_TEST
+
+/* A payload over maxlen or FRAME_MAXLEN is refused from the header. */
+START_TEST(test_maxlen)
+{
+	struct frame_hdr h;
+	const char	*why = NULL;
+	char		*p;
+
+	/* Exactly maxlen is fine; one more is refused from the header alone. */
+	p = mkframe(FRAME_RESULT, FRAME_OK, 100, 5);
+	ck_assert_int_eq(frame_parse(p, FRAME_HDRLEN + 100, 100, &h, &why),
+	    FRAME_GOOD);
+	ck_assert_uint_eq(h.len, 100);
+	ck_assert_int_eq(frame_parse(p, FRAME_HDRLEN + 100, 99, &h, &why),
+	    FRAME_BAD);
+	ck_assert_str_eq(why, "frame payload over the size limit");
+	free(p);
+
+	p = mkframe(FRAME_JOB, 0, 0, 5);
+	frame_put(p, FRAME_JOB, 0, 101, 5);
+	ck_assert_str_eq(parse_bad(p, FRAME_HDRLEN, 100),
+	    "frame payload over the size limit");
+	frame_put(p, FRAME_JOB, 0, 1, 5);
+	ck_assert_str_eq(parse_bad(p, FRAME_HDRLEN, 0),
+	    "frame payload over the size limit");
+	/* FRAME_MAXLEN is a hard cap even when the caller allows more. */
+	frame_put(p, FRAME_JOB, 0, FRAME_MAXLEN + 1, 5);
+	ck_assert_str_eq(parse_bad(p, FRAME_HDRLEN, UINT32_MAX),
+	    "frame payload over the size limit");
+	frame_put(p, FRAME_JOB, 0, FRAME_MAXLEN, 5);
+	why = NULL;
+	ck_assert_int_eq(frame_parse(p, FRAME_HDRLEN, UINT32_MAX, &h, &why),
+	    FRAME_NEED);
+	ck_assert_ptr_null(why);
+	ck_assert_uint_eq(h.len, FRAME_MAXLEN);
+	free(p);
+}
+END_TEST
+
+/* A HELLO payload may not exceed FRAME_HELLO_MAX. */
+START_TEST(test_hello_max)
+{
+	struct frame_hdr h;
+	const char	*why = NULL;
+	char		*p;
+
+	p = mkframe(FRAME_HELLO, 0, FRAME_HELLO_MAX, FRAME_VERSION);
+	ck_assert_int_eq(frame_parse(p, FRAME_HDRLEN + FRAME_HELLO_MAX,
+	    BIGMAX, &h, &why), FRAME_GOOD);
+	ck_assert_uint_eq(h.len, FRAME_HELLO_MAX);
+	ck_assert_uint_eq(h.id, FRAME_VERSION);
+	free(p);
+
+	p = mkframe(FRAME_HELLO, 0, FRAME_HELLO_MAX + 1, FRAME_VERSION);
+	ck_assert_str_eq(parse_bad(p, FRAME_HDRLEN + FRAME_HELLO_MAX + 1,
+	    BIGMAX), "HELLO payload too long");
+	ck_assert_str_eq(parse_bad(p, FRAME_HDRLEN, BIGMAX),
+	    "HELLO payload too long");
+	free(p);
+
+	/* The HELLO limit is not applied to other types. */
+	p = mkframe(FRAME_JOB, 0, FRAME_HELLO_MAX + 1, 3);
+	ck_assert_int_eq(frame_parse(p, FRAME_HDRLEN + FRAME_HELLO_MAX + 1,
+	    BIGMAX, &h, &why), FRAME_GOOD);
+	free(p);
+}
+END_TEST
+
+/* Frames back to back in one buffer parse one after another. */
+START_TEST(test_back_to_back)
+{
+	static const struct {
+		uint8_t		 type, status;
+		uint64_t	 id;
+		const char	*payload;
+	} fs[] = {
+		{ FRAME_HELLO, 0, FRAME_VERSION, "drover-worker 0.1" },
+		{ FRAME_JOB, 0, 1, "first job" },
+		{ FRAME_JOB, 0, 2, "" },
+		{ FRAME_RESULT, FRAME_OK, 2, "ok\n" },
+		{ FRAME_RESULT, FRAME_FAIL, 1, "exit status 3" },
+		{ FRAME_JOB, 0, UINT64_MAX, "x" },
+	};
+	const size_t	 nf = sizeof(fs) / sizeof(fs[0]);
+	struct frame_hdr h;
+	const char	*why = NULL;
+	char		 stream[512];
+	size_t		 off = 0, len, i;
+
+	for (i = 0; i < nf; i++) {
+		len = strlen(fs[i].payload);
+		frame_put(stream + off, fs[i].type, fs[i].status,
+		    (uint32_t)len, fs[i].id);
+		memcpy(stream + off + FRAME_HDRLEN, fs[i].payload, len);
+		off += FRAME_HDRLEN + len;
+	}
+	/* A trailing partial header: the stream ends in FRAME_NEED. */
+	frame_put(stream + off, FRAME_JOB, 0, 4, 77);
+	len = off + 10;
+
+	off = 0;
+	for (i = 0; i < nf; i++) {
+		ck_assert_int_eq(frame_parse(stream + off, len - off, BIGMAX,
+		    &h, &why), FRAME_GOOD);
+		ck_assert_uint_eq(h.type, fs[i].type);
+		ck_assert_uint_eq(h.status, fs[i].status);
+		ck_assert_uint_eq(h.id, fs[i].id);
+		ck_assert_uint_eq(h.len, strlen(fs[i].payload));
+		ck_assert_mem_eq(stream + off + FRAME_HDRLEN, fs[i].payload,
+		    h.len);
+		off += FRAME_HDRLEN + h.len;
+	}
+	ck_assert_uint_eq(len - off, 10);
+	ck_assert_int_eq(frame_parse(stream + off, len - off, BIGMAX, &h,
+	    &why), FRAME_NEED);
+}
+END_TEST
+
+/* frame_type_name() for known and unknown types. */
+START_TEST(test_type_name)
+{
+	ck_assert_str_eq(frame_type_name(FRAME_HELLO), "HELLO");
+	ck_assert_str_eq(frame_type_name(FRAME_JOB), "JOB");
+	ck_assert_str_eq(frame_type_name(FRAME_RESULT), "RESULT");
+	ck_assert_str_eq(frame_type_name(0), "unknown");
+	ck_assert_str_eq(frame_type_name(4), "unknown");
+	ck_assert_str_eq(frame_type_name(256 + FRAME_JOB), "unknown");
+}
+END_TEST
+
+static Suite *
+frame_suite(void)
+{
+	Suite	*s = suite_create("frame");
+	TCase	*tc;
+
+	tc = tcase_create("layout");
+	tcase_add_test(tc, test_roundtrip);
+	tcase_add_test(tc, test_layout);
+	tcase_add_test(tc, test_layout_hello);
+	tcase_add_test(tc, test_layout_max_id);
+	tcase_add_test(tc, test_type_name);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("parse");
+	tcase_add_test(tc, test_need_every_prefix);
+	tcase_add_test(tc, test_need_empty_payload);
+	tcase_add_test(tc, test_bad_type);
+	tcase_add_test(tc, test_bad_reserved);
+	tcase_add_test(tc, test_bad_status);
+	tcase_add_test(tc, test_maxlen);
+	tcase_add_test(tc, test_hello_max);
+	tcase_add_test(tc, test_back_to_back);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	sr = srunner_create(frame_suite());
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+}
