@@ -1,0 +1,121 @@
+/*
+ * tw: a test worker that misbehaves on purpose.  It squares integers like
+ * drover-worker, in whichever protocol DROVER_PROTOCOL names (via libdw),
+ * and then does what its mode says:
+ *
+ *	tw square		behave
+ *	tw pid			answer with its pid instead of the square
+ *	tw crash-pct P		SIGKILL itself before answering P% of jobs
+ *	tw crash-nth N		SIGKILL itself on its Nth job
+ *	tw hang-on V		hang forever on the job whose value is V
+ *	tw junk-on V		write junk bytes instead of answering job V
+ *	tw extra-on V		answer job V twice (line: an extra line)
+ *	tw exit-at-start	print "boom: cannot start" on stderr, exit 1
+ *	tw exit125		print a usage error, exit 125 (do not respawn)
+ *	tw close-stdout		close stdout after the first job, keep running
+ *	tw leak KB		leak KB KiB of touched memory per job
+ *	tw stderr-flood N	write N lines to stderr per job
+ *	tw slow-start MS	sleep MS milliseconds before the first job
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dw.h"
+#include "num.h"
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec	 ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static void __attribute__((noreturn))
+die_now(struct dw *dw)
+{
+	dw_flush(dw);
+	kill(getpid(), SIGKILL);
+	for (;;)
+		pause();
+}
+
+int
+main(int argc, char **argv)
+{
+	const char	*mode = argc > 1 ? argv[1] : "square";
+	long		 arg = argc > 2 ? strtol(argv[2], NULL, 10) : 0;
+	struct dw	*dw;
+	struct dw_job	 job;
+	char		 out[64];
+	int64_t		 v;
+	uint64_t	 n = 0;
+	int		 rv;
+	size_t		 len;
+
+	if (strcmp(mode, "exit-at-start") == 0) {
+		fprintf(stderr, "boom: cannot start\n");
+		return (1);
+	}
+	if (strcmp(mode, "exit125") == 0) {
+		fprintf(stderr, "tw: bad configuration\n");
+		return (DW_EXIT_NORESPAWN);
+	}
+	if (strcmp(mode, "slow-start") == 0)
+		sleep_ms(arg);
+	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
+	if ((dw = dw_open("tw")) == NULL)
+		return (DW_EXIT_NORESPAWN);
+	while ((rv = dw_next(dw, &job)) == 1) {
+		n++;
+		if (num_parse_i64(job.data, job.len, &v) == -1) {
+			dw_fail(dw, &job, "not an integer");
+			continue;
+		}
+		if (strcmp(mode, "crash-pct") == 0 && random() % 10000 <
+		    arg * 100)
+			die_now(dw);
+		if (strcmp(mode, "crash-nth") == 0 && n == (uint64_t)arg)
+			die_now(dw);
+		if (strcmp(mode, "hang-on") == 0 && v == arg) {
+			dw_flush(dw);
+			for (;;)
+				pause();
+		}
+		if (strcmp(mode, "junk-on") == 0 && v == arg) {
+			dw_flush(dw);
+			len = (size_t)write(STDOUT_FILENO,
+			    "\xff\xfe garbage \x01\x02\x03 not a frame\n"
+			    "\xff\xfe more garbage\n", 38);
+			(void)len;
+			continue;
+		}
+		if (strcmp(mode, "leak") == 0) {
+			char *p = malloc((size_t)arg * 1024);
+			if (p != NULL)
+				memset(p, 1, (size_t)arg * 1024);
+		}
+		if (strcmp(mode, "stderr-flood") == 0) {
+			for (long i = 0; i < arg; i++)
+				fprintf(stderr, "tw: noise line %ld of job "
+				    "%lld\n", i, (long long)v);
+		}
+		if (strcmp(mode, "pid") == 0)
+			len = (size_t)snprintf(out, sizeof(out), "%d",
+			    (int)getpid());
+		else
+			len = num_fmt_i128(out, (i128)v * v);
+		dw_reply(dw, &job, out, len);
+		if (strcmp(mode, "extra-on") == 0 && v == arg)
+			dw_reply(dw, &job, out, len);
+		dw_flush(dw);
+		if (strcmp(mode, "close-stdout") == 0 && n == 1)
+			close(STDOUT_FILENO);
+	}
+	dw_close(dw);
+	return (rv == -1 ? 1 : 0);
+}
