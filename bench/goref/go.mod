@@ -1,0 +1,3 @@
+module drover/goref
+
+go 1.19
