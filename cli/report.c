@@ -27,9 +27,19 @@
 #define REPORT_FLUSH_AT		(64 * 1024)
 #define REPORT_PROGRESS_US	250000
 
-enum stream {
-	STREAM_OUT,
-	STREAM_ERR,
+/* Reorder-buffer tags: an output line, or a failure (TAG_FAIL + status). */
+enum {
+	TAG_OUT = 0,
+	TAG_FAIL = 16,
+};
+
+/* Consecutive failures with one status and reason, printed as one line. */
+struct failrun {
+	bool		 active;
+	enum job_status	 status;
+	uint64_t	 first;
+	uint64_t	 last;
+	struct buf	 reason;
 };
 
 struct report {
@@ -42,6 +52,7 @@ struct report {
 	struct buf		 out;		/* pending stdout */
 	struct buf		 err;		/* pending stderr */
 	struct buf		 rec;		/* one record, for --ordered */
+	struct failrun		 run;
 	struct event		*ev_flush;
 	struct event		*ev_progress;
 	uint64_t		 start_us;
@@ -52,6 +63,8 @@ struct report {
 };
 
 static struct report	*report_progress_owner;
+
+static void	report_failrun_flush(struct report *);
 
 /* Erase the progress line before anything else goes to stderr. */
 static void
@@ -121,6 +134,7 @@ report_new(struct event_base *base, const struct report_opts *opts)
 	buf_init(&r->out);
 	buf_init(&r->err);
 	buf_init(&r->rec);
+	buf_init(&r->run.reason);
 	if (opts->ordered)
 		r->ro = reorder_new(opts->reorder_cap);
 	r->ev_flush = evtimer_new(base, report_flush_cb, r);
@@ -152,6 +166,7 @@ report_free(struct report *r)
 	buf_free(&r->out);
 	buf_free(&r->err);
 	buf_free(&r->rec);
+	buf_free(&r->run.reason);
 	free(r);
 }
 
@@ -197,6 +212,7 @@ report_write(struct buf *b, int fd)
 void
 report_flush(struct report *r)
 {
+	report_failrun_flush(r);
 	if (buf_len(&r->err) != 0) {
 		report_progress_clear();
 		(void)report_write(&r->err, STDERR_FILENO);
@@ -241,18 +257,53 @@ report_json(struct buf *b, uint64_t id, enum job_status st, const char *out,
 	buf_add(b, "}\n", 2);
 }
 
-/* Append the stderr line for a job that did not end ok. */
+/* Print the pending run of failures as one stderr line. */
 static void
-report_failure(struct buf *b, uint64_t id, enum job_status st,
+report_failrun_flush(struct report *r)
+{
+	struct failrun	*fr = &r->run;
+	const char	*why = buf_data(&fr->reason);
+	size_t		 i, len = buf_len(&fr->reason);
+
+	if (!fr->active)
+		return;
+	fr->active = false;
+	if (fr->first == fr->last)
+		buf_printf(&r->err, "drover: job %llu %s: ",
+		    (unsigned long long)fr->first, job_status_name(fr->status));
+	else
+		buf_printf(&r->err, "drover: jobs %llu-%llu %s: ",
+		    (unsigned long long)fr->first,
+		    (unsigned long long)fr->last, job_status_name(fr->status));
+	for (i = 0; i < len; i++)	/* one line, whatever the reason holds */
+		buf_addc(&r->err, (why[i] == '\n' || why[i] == '\r') ? ' ' :
+		    why[i]);
+	buf_addc(&r->err, '\n');
+}
+
+/*
+ * A job that did not end ok, in text mode: extend the pending run if it is
+ * the next id with the same status and reason, so that a failed pool or a
+ * cancelled queue prints one line, not one per job.
+ */
+static void
+report_failure(struct report *r, uint64_t id, enum job_status st,
     const char *why, size_t len)
 {
-	size_t	 i;
+	struct failrun	*fr = &r->run;
 
-	buf_printf(b, "drover: job %llu %s: ", (unsigned long long)id,
-	    job_status_name(st));
-	for (i = 0; i < len; i++)	/* one line, whatever the reason holds */
-		buf_addc(b, (why[i] == '\n' || why[i] == '\r') ? ' ' : why[i]);
-	buf_addc(b, '\n');
+	if (fr->active && fr->status == st && id == fr->last + 1 &&
+	    buf_len(&fr->reason) == len &&
+	    memcmp(buf_data(&fr->reason), why, len) == 0) {
+		fr->last = id;
+		return;
+	}
+	report_failrun_flush(r);
+	fr->active = true;
+	fr->status = st;
+	fr->first = fr->last = id;
+	buf_reset(&fr->reason);
+	buf_add(&fr->reason, why, len);
 }
 
 /* Emit in-order records held by the reorder buffer. */
@@ -261,11 +312,19 @@ report_drain_ordered(struct report *r)
 {
 	const char	*data;
 	size_t		 len;
+	uint64_t	 seq;
 	int		 tag;
 	bool		 any = false;
 
-	while (reorder_pop(r->ro, &tag, &data, &len)) {
-		buf_add(tag == STREAM_OUT ? &r->out : &r->err, data, len);
+	for (;;) {
+		seq = reorder_next(r->ro);
+		if (!reorder_pop(r->ro, &tag, &data, &len))
+			break;
+		if (tag >= TAG_FAIL)
+			report_failure(r, seq, (enum job_status)(tag - TAG_FAIL),
+			    data, len);
+		else
+			buf_add(&r->out, data, len);
 		any = true;
 	}
 	if (any && r->hooks != NULL && r->hooks->resume != NULL)
@@ -281,34 +340,38 @@ report_job(struct report *r, uint64_t id, enum job_status st, const char *out,
     size_t len, pid_t pid, uint64_t lat, unsigned runs)
 {
 	struct buf	*b;
-	int		 tag = STREAM_OUT;
 
 	agg_job(&r->agg, st, runs, out, len);
 	if (pid != 0)
 		agg_latency(&r->agg, lat);
 	if (r->opts.quiet && (st == JOB_OK || r->opts.json)) {
 		if (r->ro != NULL) {
-			(void)reorder_put(r->ro, id, tag, "", 0);
+			(void)reorder_put(r->ro, id, TAG_OUT, "", 0);
 			report_drain_ordered(r);
 		}
 		return;
 	}
-	if (r->ro != NULL) {
-		b = &r->rec;
+	if (!r->opts.json && st != JOB_OK) {
+		if (r->ro == NULL)
+			report_failure(r, id, st, out, len);
+		else if (reorder_put(r->ro, id, TAG_FAIL + (int)st, out,
+		    len) == 0)
+			report_drain_ordered(r);
+		report_schedule(r);
+		return;
+	}
+	b = r->ro != NULL ? &r->rec : &r->out;
+	if (r->ro != NULL)
 		buf_reset(b);
-	} else
-		b = (st == JOB_OK || r->opts.json) ? &r->out : &r->err;
 	if (r->opts.json)
 		report_json(b, id, st, out, len, pid, lat, runs);
-	else if (st == JOB_OK) {
+	else {
 		buf_add(b, out, len);
 		buf_addc(b, '\n');
-	} else {
-		report_failure(b, id, st, out, len);
-		tag = STREAM_ERR;
 	}
 	if (r->ro != NULL) {
-		if (reorder_put(r->ro, id, tag, buf_data(b), buf_len(b)) == -1)
+		if (reorder_put(r->ro, id, TAG_OUT, buf_data(b), buf_len(b)) ==
+		    -1)
 			log_warnx("job %llu reported twice or out of window",
 			    (unsigned long long)id);
 		report_drain_ordered(r);
@@ -333,6 +396,7 @@ report_summary(struct report *r, uint64_t restarts)
 	if (r->ev_progress != NULL)
 		event_del(r->ev_progress);
 	r->agg.restarts = restarts;
+	report_failrun_flush(r);
 	buf_init(&s);
 	buf_adds(&s, "drover: ");
 	agg_summary_text(&r->agg, wall, &s);

@@ -103,6 +103,7 @@ struct pool {
 };
 
 static void	pool_pump(struct pool *);
+static void	pool_kick(struct pool *);
 static void	pool_maintain(struct pool *);
 static void	pool_fail(struct pool *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
@@ -349,6 +350,8 @@ pool_spawn_one(struct pool *p)
 	memset(m, 0, sizeof(*m));
 	m->w = w;
 	m->recycle_after = pool_recycle_after(p);
+	if (worker_state(w) == WS_READY)
+		pool_kick(p);	/* line workers take jobs at once */
 	return (0);
 }
 
@@ -961,12 +964,13 @@ pool_on_dead(struct worker *w, void *arg)
 	planned = !live || (m.retired && worker_retired_cleanly(w));
 	failed_start = !planned && !m.results && (!worker_said_hello(w) ||
 	    now - worker_spawned_us(w) < (uint64_t)(p->pc->start_secs * 1e6));
-	crash = !planned && !worker_was_killed(w);
+	/* Crash, protocol error, stuck stdout: blame the oldest job. */
+	crash = !planned;
 	reason = pool_death_reason(&m, failed_start);
 	if (!planned) {
 		log_warnx("%s[%u] (pid %d): %s%s", p->pc->name, worker_id(w),
 		    (int)worker_pid(w), death,
-		    worker_inflight(w) ? "; retrying its jobs" : "");
+		    worker_inflight(w) ? "; settling its jobs" : "");
 		p->stats.restarts[reason]++;
 	} else if (live && m.retired && m.planned != RESTART_NREASONS)
 		p->stats.restarts[m.planned]++;

@@ -878,7 +878,7 @@ worker_kill(struct worker *w, const char *fmt, ...)
 
 /*
  * Kill a worker whose stream is broken and stop reading it: nothing more it
- * sends can be trusted.  Logged once, here.
+ * sends can be trusted.  The pool logs the death with the reason.
  */
 static void
 worker_lose(struct worker *w, const char *fmt, ...)
@@ -888,8 +888,6 @@ worker_lose(struct worker *w, const char *fmt, ...)
 	va_start(ap, fmt);
 	worker_vkill(w, fmt, ap);
 	va_end(ap);
-	log_warnx("%s[%u] (pid %d): %s; killed", w->pc->name, w->id,
-	    (int)w->pid, w->reason);
 	if (w->fd_res != -1) {
 		event_del(w->ev_res);
 		close(w->fd_res);

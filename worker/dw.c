@@ -180,7 +180,8 @@ dw_next_line(struct dw *dw, struct dw_job *job)
 	char	*nl;
 
 	for (;;) {
-		nl = memchr(dw->in + dw->inoff, '\n', dw->inlen - dw->inoff);
+		nl = dw->inlen == dw->inoff ? NULL :
+		    memchr(dw->in + dw->inoff, '\n', dw->inlen - dw->inoff);
 		if (nl != NULL) {
 			job->data = dw->in + dw->inoff;
 			job->len = (size_t)(nl - job->data);
@@ -211,8 +212,8 @@ dw_next_frame(struct dw *dw, struct dw_job *job)
 	enum frame_parse r;
 
 	for (;;) {
-		r = frame_parse(dw->in + dw->inoff, dw->inlen - dw->inoff,
-		    DW_MAX_JOB, &h, &why);
+		r = frame_parse(dw->in != NULL ? dw->in + dw->inoff : "",
+		    dw->inlen - dw->inoff, DW_MAX_JOB, &h, &why);
 		if (r == FRAME_BAD) {
 			snprintf(dw->err, sizeof(dw->err), "protocol: %s", why);
 			return (-1);

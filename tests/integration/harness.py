@@ -170,6 +170,33 @@ def start(args, stdin=subprocess.PIPE, env=None, **kw):
     return p
 
 
+def feed_and_wait(p, data, timeout=300):
+    """Write data to p's stdin from a thread while collecting its stdout and
+    stderr, then wait for it.  Returns (out, err) as bytes."""
+    import threading
+    box = {}
+
+    def feed():
+        try:
+            p.stdin.write(data)
+            p.stdin.close()
+        except (BrokenPipeError, ValueError):
+            pass
+
+    def drain(name, f):
+        box[name] = f.read()
+
+    ts = [threading.Thread(target=feed),
+          threading.Thread(target=drain, args=("out", p.stdout)),
+          threading.Thread(target=drain, args=("err", p.stderr))]
+    for t in ts:
+        t.start()
+    p.wait(timeout=timeout)
+    for t in ts:
+        t.join(timeout=10)
+    return box.get("out", b""), box.get("err", b"")
+
+
 def lines(*items):
     return "".join(f"{i}\n" for i in items).encode()
 

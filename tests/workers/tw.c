@@ -12,7 +12,7 @@
  *	tw extra-on V		answer job V twice (line: an extra line)
  *	tw exit-at-start	print "boom: cannot start" on stderr, exit 1
  *	tw exit125		print a usage error, exit 125 (do not respawn)
- *	tw close-stdout		close stdout after the first job, keep running
+ *	tw close-stdout		close stdout after the first job, then hang
  *	tw leak KB		leak KB KiB of touched memory per job
  *	tw stderr-flood N	write N lines to stderr per job
  *	tw slow-start MS	sleep MS milliseconds before the first job
@@ -88,9 +88,12 @@ main(int argc, char **argv)
 		}
 		if (strcmp(mode, "junk-on") == 0 && v == arg) {
 			dw_flush(dw);
-			len = (size_t)write(STDOUT_FILENO,
+			static const char junk[] =
 			    "\xff\xfe garbage \x01\x02\x03 not a frame\n"
-			    "\xff\xfe more garbage\n", 38);
+			    "\xff\xfe more garbage\n";
+
+			len = (size_t)write(STDOUT_FILENO, junk,
+			    sizeof(junk) - 1);
 			(void)len;
 			continue;
 		}
@@ -113,8 +116,11 @@ main(int argc, char **argv)
 		if (strcmp(mode, "extra-on") == 0 && v == arg)
 			dw_reply(dw, &job, out, len);
 		dw_flush(dw);
-		if (strcmp(mode, "close-stdout") == 0 && n == 1)
+		if (strcmp(mode, "close-stdout") == 0 && n == 1) {
 			close(STDOUT_FILENO);
+			for (;;)
+				pause();
+		}
 	}
 	dw_close(dw);
 	return (rv == -1 ? 1 : 0);
