@@ -1,55 +1,28 @@
 /*
- * The batch of `drover run`: jobs from a file descriptor (stdin or -i FILE),
- * one per line or per NUL-terminated item, results to a report.
- *
- * Input is read only while the pool has room (and, with --ordered, while
- * the reorder window has room), so memory stays flat however long the input
- * is: a pipe is read when it is readable, in one large read(2); a regular
- * file, which epoll cannot watch, is read directly but a few MiB per loop
- * turn so that timers and results keep flowing.
+ * The batch of `drover run`: jobs from an input (stdin or -i FILE) into a
+ * pool, results into a report.  Input is taken only while the pool has room
+ * and, with --ordered, while the reorder window has room.
  */
-#include <sys/stat.h>
-
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include <event2/event.h>
 
 #include "batch.h"
-#include "buf.h"
+#include "input.h"
 #include "iobatch.h"
 #include "job.h"
-#include "log.h"
-#include "lsplit.h"
 #include "pool.h"
 #include "report.h"
 #include "xmalloc.h"
 
-#define IOBATCH_READ		(256 * 1024)
-#define IOBATCH_TURN_BYTES	(4 * 1024 * 1024)
-
 struct iobatch {
 	struct batch		 b;		/* first: the pool sees this */
-	struct event_base	*base;
 	struct pool		*pool;
 	struct report		*report;
-	int			 fd;
-	bool			 regular;	/* read without readiness */
-	struct event		*ev_in;
-	struct event		*ev_more;
+	struct input		*input;
 	struct event		*ev_complete;
-	struct buf		 in;
-	struct lsplit		 ls;
 	uint64_t		 max_job_bytes;
-	uint64_t		 next_id;
-	uint64_t		 bytes;		/* consumed, for progress */
-	uint64_t		 total;		/* size of a regular file */
-	bool			 readable;
-	bool			 eof;		/* input at EOF */
-	bool			 stopped;	/* no more input wanted */
 	bool			 completed;
 	void			(*complete)(void *);
 	void			*arg;
@@ -58,11 +31,21 @@ struct iobatch {
 static void	iobatch_room(struct batch *);
 static void	iobatch_done(struct batch *, struct job *,
 		    const struct jobresult *);
-static void	iobatch_pump(struct iobatch *);
+static uint64_t	iobatch_in_room(void *);
+static void	iobatch_in_record(void *, uint64_t, const char *, size_t);
+static void	iobatch_in_toolong(void *, uint64_t, uint64_t);
+static void	iobatch_in_end(void *);
 
 static const struct batch_ops iobatch_ops = {
 	.room = iobatch_room,
 	.done = iobatch_done,
+};
+
+static const struct input_hooks iobatch_input_hooks = {
+	.room = iobatch_in_room,
+	.record = iobatch_in_record,
+	.toolong = iobatch_in_toolong,
+	.end = iobatch_in_end,
 };
 
 /* Deferred: every job reported and no input left. */
@@ -79,29 +62,10 @@ iobatch_complete_cb(int fd, short what, void *arg)
 static void
 iobatch_check_complete(struct iobatch *ib)
 {
-	if (ib->completed || !(ib->eof || ib->stopped) || !batch_idle(&ib->b))
+	if (ib->completed || !input_done(ib->input) || !batch_idle(&ib->b))
 		return;
 	ib->completed = true;
 	event_active(ib->ev_complete, EV_TIMEOUT, 0);
-}
-
-static void
-iobatch_in_cb(int fd, short what, void *arg)
-{
-	struct iobatch	*ib = arg;
-
-	(void)fd;
-	(void)what;
-	ib->readable = true;
-	iobatch_pump(ib);
-}
-
-static void
-iobatch_more_cb(int fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	iobatch_pump(arg);
 }
 
 /*
@@ -114,30 +78,16 @@ iobatch_new(struct event_base *base, struct pool *pool, struct report *report,
     void *arg)
 {
 	struct iobatch	*ib;
-	struct stat	 st;
 
 	ib = xcalloc(1, sizeof(*ib));
 	ib->b.ops = &iobatch_ops;
-	ib->base = base;
 	ib->pool = pool;
 	ib->report = report;
-	ib->fd = fd;
 	ib->max_job_bytes = max_job_bytes;
 	ib->complete = complete;
 	ib->arg = arg;
-	buf_init(&ib->in);
-	lsplit_init(&ib->ls, delim, max_job_bytes);
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-		ib->regular = true;
-		ib->total = (uint64_t)st.st_size;
-	}
-	ib->ev_in = event_new(base, fd, EV_READ | EV_PERSIST, iobatch_in_cb,
-	    ib);
-	if (!ib->regular && event_add(ib->ev_in, NULL) == -1) {
-		/* Not pollable (e.g. /dev/null): read it like a file. */
-		ib->regular = true;
-	}
-	ib->ev_more = event_new(base, -1, 0, iobatch_more_cb, ib);
+	ib->input = input_new(base, fd, delim, max_job_bytes,
+	    &iobatch_input_hooks, ib);
 	ib->ev_complete = event_new(base, -1, 0, iobatch_complete_cb, ib);
 	pool_attach(pool, &ib->b);
 	return (ib);
@@ -150,10 +100,8 @@ iobatch_free(struct iobatch *ib)
 		return;
 	if (ib->b.pool != NULL)
 		pool_detach(ib->b.pool, &ib->b);
-	event_free(ib->ev_in);
-	event_free(ib->ev_more);
+	input_free(ib->input);
 	event_free(ib->ev_complete);
-	buf_free(&ib->in);
 	free(ib);
 }
 
@@ -161,119 +109,73 @@ iobatch_free(struct iobatch *ib)
 void
 iobatch_start(struct iobatch *ib)
 {
-	event_active(ib->ev_more, EV_TIMEOUT, 0);
+	input_resume(ib->input);
 }
 
 /* Stop reading input (a signal, a failed pool, a broken stdout). */
 void
 iobatch_stop(struct iobatch *ib)
 {
-	if (ib->stopped)
-		return;
-	ib->stopped = true;
-	event_del(ib->ev_in);
+	input_stop(ib->input);
 	iobatch_check_complete(ib);
 }
 
-/* How many records may be submitted now. */
-static uint64_t
-iobatch_room_now(const struct iobatch *ib)
+/* The reorder window moved: input may go on. */
+void
+iobatch_resume(struct iobatch *ib)
 {
-	uint64_t	 room = pool_room(ib->pool), lim;
+	input_resume(ib->input);
+}
 
+/* Room for records: the pool's, bounded by the reorder window. */
+static uint64_t
+iobatch_in_room(void *arg)
+{
+	struct iobatch	*ib = arg;
+	uint64_t	 room = pool_room(ib->pool), lim, next;
+
+	if (room == 0)
+		pool_wait_room(ib->pool, &ib->b);
 	lim = report_limit(ib->report);
+	next = input_count(ib->input);
 	if (lim != UINT64_MAX)
-		room = ib->next_id >= lim ? 0 : (room < lim - ib->next_id ?
-		    room : lim - ib->next_id);
+		room = next >= lim ? 0 : (room < lim - next ? room : lim - next);
 	return (room);
 }
 
-/* One read of input; false when there is nothing to read right now. */
-static bool
-iobatch_read(struct iobatch *ib, uint64_t *turn)
+static void
+iobatch_in_record(void *arg, uint64_t id, const char *data, size_t len)
 {
-	ssize_t	 n;
+	struct iobatch	*ib = arg;
 
-	if (!ib->regular && !ib->readable) {
-		event_add(ib->ev_in, NULL);
-		return (false);
-	}
-	if (ib->regular && *turn >= IOBATCH_TURN_BYTES) {
-		event_active(ib->ev_more, EV_TIMEOUT, 0);
-		return (false);
-	}
-	n = buf_read(&ib->in, ib->fd, IOBATCH_READ);
-	ib->readable = false;
-	if (n > 0) {
-		*turn += (uint64_t)n;
-		return (true);
-	}
-	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-		event_add(ib->ev_in, NULL);
-		return (false);
-	}
-	if (n == -1)
-		log_warn("unable to read input");
-	ib->eof = true;
-	event_del(ib->ev_in);
-	return (true);
+	pool_submit(ib->pool, &ib->b, id, data, len);
+	report_input_bytes(ib->report, input_bytes(ib->input),
+	    input_total(ib->input));
 }
 
-/* Turn input into jobs while there is room; wait for room or input. */
 static void
-iobatch_pump(struct iobatch *ib)
+iobatch_in_toolong(void *arg, uint64_t id, uint64_t len)
 {
-	const char		*rec;
-	uint64_t		 len, room, turn = 0;
-	enum lsplit_result	 r;
-	char			 why[128];
+	struct iobatch	*ib = arg;
+	char		 why[128];
 
-	while (!ib->stopped) {
-		if ((room = iobatch_room_now(ib)) == 0) {
-			event_del(ib->ev_in);
-			if (pool_room(ib->pool) == 0)
-				pool_wait_room(ib->pool, &ib->b);
-			break;
-		}
-		r = lsplit_next(&ib->ls, &ib->in, ib->eof, &rec, &len);
-		if (r == LS_RECORD) {
-			ib->bytes += len + 1;
-			pool_submit(ib->pool, &ib->b, ib->next_id++, rec,
-			    (size_t)len);
-			continue;
-		}
-		if (r == LS_TOOLONG) {
-			ib->bytes += len + 1;
-			snprintf(why, sizeof(why), "job is %llu bytes, over "
-			    "--max-job-bytes %llu", (unsigned long long)len,
-			    (unsigned long long)ib->max_job_bytes);
-			pool_reject(ib->pool, &ib->b, ib->next_id++, why);
-			continue;
-		}
-		if (r == LS_END) {
-			event_del(ib->ev_in);
-			break;
-		}
-		if (!iobatch_read(ib, &turn))
-			break;
-	}
-	report_input_bytes(ib->report, ib->bytes, ib->total);
-	iobatch_check_complete(ib);
+	snprintf(why, sizeof(why), "job is %llu bytes, over --max-job-bytes "
+	    "%llu", (unsigned long long)len,
+	    (unsigned long long)ib->max_job_bytes);
+	pool_reject(ib->pool, &ib->b, id, why);
+}
+
+static void
+iobatch_in_end(void *arg)
+{
+	iobatch_check_complete(arg);
 }
 
 /* The pool has room again. */
 static void
 iobatch_room(struct batch *b)
 {
-	iobatch_pump((struct iobatch *)b);
-}
-
-/* The reorder window moved: input may go on (deferred: no recursion). */
-void
-iobatch_resume(struct iobatch *ib)
-{
-	if (!ib->stopped && !event_pending(ib->ev_more, EV_TIMEOUT, NULL))
-		event_active(ib->ev_more, EV_TIMEOUT, 0);
+	input_resume(((struct iobatch *)b)->input);
 }
 
 static void

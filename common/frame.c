@@ -18,6 +18,21 @@ frame_type_name(unsigned type)
 	return ("unknown");
 }
 
+/* Decode the 16 header bytes at p (no validation). */
+void
+frame_decode(const char *p, struct frame_hdr *hdr)
+{
+	uint32_t	l;
+	uint64_t	i;
+
+	memcpy(&l, p, 4);
+	memcpy(&i, p + 8, 8);
+	hdr->len = le32toh(l);
+	hdr->type = (uint8_t)p[4];
+	hdr->status = (uint8_t)p[5];
+	hdr->id = le64toh(i);
+}
+
 /*
  * Look at the avail bytes at p: return FRAME_GOOD with *hdr set when a whole
  * frame (header and payload) is there, FRAME_NEED when more bytes are needed,
@@ -28,17 +43,9 @@ enum frame_parse
 frame_parse(const char *p, size_t avail, uint32_t maxlen,
     struct frame_hdr *hdr, const char **why)
 {
-	uint32_t	l;
-	uint64_t	i;
-
 	if (avail < FRAME_HDRLEN)
 		return (FRAME_NEED);
-	memcpy(&l, p, 4);
-	memcpy(&i, p + 8, 8);
-	hdr->len = le32toh(l);
-	hdr->type = (uint8_t)p[4];
-	hdr->status = (uint8_t)p[5];
-	hdr->id = le64toh(i);
+	frame_decode(p, hdr);
 	if (hdr->type < FRAME_HELLO || hdr->type > FRAME_RESULT) {
 		*why = "unknown frame type";
 		return (FRAME_BAD);

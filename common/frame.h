@@ -72,6 +72,7 @@ frame_put(char *p, uint8_t type, uint8_t status, uint32_t len, uint64_t id)
 	memcpy(p + 8, &i, 8);
 }
 
+void		 frame_decode(const char *, struct frame_hdr *);
 enum frame_parse frame_parse(const char *, size_t, uint32_t,
 	    struct frame_hdr *, const char **);
 const char	*frame_type_name(unsigned);

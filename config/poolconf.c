@@ -67,6 +67,7 @@ poolconf_dup(const struct poolconf *pc)
 	c->name = str_dup(pc->name);
 	c->argv = argv_dup(pc->argv);
 	c->handler = str_dup(pc->handler);
+	c->exec = str_dup(pc->exec);
 	c->user = str_dup(pc->user);
 	c->group = str_dup(pc->group);
 	return (c);
@@ -85,6 +86,7 @@ poolconf_clear(struct poolconf *pc)
 		free(pc->argv);
 	}
 	free(pc->handler);
+	free(pc->exec);
 	free(pc->user);
 	free(pc->group);
 	memset(pc, 0, sizeof(*pc));

@@ -30,6 +30,8 @@ struct poolconf {
 	char		*name;
 	char		**argv;		/* the worker command */
 	char		*handler;	/* bundled handler, or NULL */
+	char		*exec;		/* the exec handler's command */
+	unsigned	 line;		/* where it was defined (config) */
 	enum protocol	 protocol;
 	unsigned	 workers;
 	unsigned	 window;	/* jobs in flight per worker; 0 = adapt */

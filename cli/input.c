@@ -1,0 +1,221 @@
+/*
+ * Reading jobs from a file descriptor (stdin or -i FILE) with backpressure,
+ * for `drover run` (into a pool) and `drover submit` (onto a socket).
+ *
+ * Records are cut by lsplit (lines, or NUL-terminated with -0) and handed to
+ * the owner one by one, but only while its room() hook says there is room:
+ * memory stays flat however long the input.  A pipe is read when it is
+ * readable, in one large read(2); a regular file, which epoll cannot watch,
+ * is read directly, a few MiB per loop turn so that timers and results keep
+ * flowing.  Record ids are the 0-based input index.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "buf.h"
+#include "input.h"
+#include "log.h"
+#include "lsplit.h"
+#include "xmalloc.h"
+
+#define INPUT_READ		(256 * 1024)
+#define INPUT_TURN_BYTES	(4 * 1024 * 1024)
+
+struct input {
+	struct event_base	*base;
+	const struct input_hooks *hooks;
+	void			*arg;
+	int			 fd;
+	bool			 regular;	/* read without readiness */
+	struct event		*ev_in;
+	struct event		*ev_more;
+	struct buf		 in;
+	struct lsplit		 ls;
+	uint64_t		 max_bytes;
+	uint64_t		 next_id;
+	uint64_t		 bytes;		/* consumed */
+	uint64_t		 total;		/* size of a regular file */
+	bool			 readable;
+	bool			 eof;
+	bool			 stopped;
+	bool			 ended;		/* hooks->end was called */
+};
+
+static void	input_pump(struct input *);
+
+static void
+input_in_cb(int fd, short what, void *arg)
+{
+	struct input	*in = arg;
+
+	(void)fd;
+	(void)what;
+	in->readable = true;
+	input_pump(in);
+}
+
+static void
+input_more_cb(int fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	input_pump(arg);
+}
+
+/* Read records of fd (delimited by delim, at most max_bytes each). */
+struct input *
+input_new(struct event_base *base, int fd, int delim, uint64_t max_bytes,
+    const struct input_hooks *hooks, void *arg)
+{
+	struct input	*in;
+	struct stat	 st;
+
+	in = xcalloc(1, sizeof(*in));
+	in->base = base;
+	in->hooks = hooks;
+	in->arg = arg;
+	in->fd = fd;
+	in->max_bytes = max_bytes;
+	buf_init(&in->in);
+	lsplit_init(&in->ls, delim, max_bytes);
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		in->regular = true;
+		in->total = (uint64_t)st.st_size;
+	}
+	in->ev_in = event_new(base, fd, EV_READ | EV_PERSIST, input_in_cb, in);
+	/* Not pollable (a regular file, /dev/null): read it like a file. */
+	if (!in->regular && event_add(in->ev_in, NULL) == -1)
+		in->regular = true;
+	in->ev_more = event_new(base, -1, 0, input_more_cb, in);
+	return (in);
+}
+
+void
+input_free(struct input *in)
+{
+	if (in == NULL)
+		return;
+	event_free(in->ev_in);
+	event_free(in->ev_more);
+	buf_free(&in->in);
+	free(in);
+}
+
+/* Go on reading at the end of this loop turn (no recursion). */
+void
+input_resume(struct input *in)
+{
+	if (!in->stopped && !in->ended &&
+	    !event_pending(in->ev_more, EV_TIMEOUT, NULL))
+		event_active(in->ev_more, EV_TIMEOUT, 0);
+}
+
+/* Read no more: what is not read yet is not a job. */
+void
+input_stop(struct input *in)
+{
+	if (in->stopped)
+		return;
+	in->stopped = true;
+	event_del(in->ev_in);
+}
+
+/* True once the input is exhausted or stopped. */
+bool
+input_done(const struct input *in)
+{
+	return (in->ended || in->stopped);
+}
+
+uint64_t
+input_count(const struct input *in)
+{
+	return (in->next_id);
+}
+
+uint64_t
+input_bytes(const struct input *in)
+{
+	return (in->bytes);
+}
+
+uint64_t
+input_total(const struct input *in)
+{
+	return (in->total);
+}
+
+/* One read; false when there is nothing to read right now. */
+static bool
+input_read(struct input *in, uint64_t *turn)
+{
+	ssize_t	 n;
+
+	if (!in->regular && !in->readable) {
+		event_add(in->ev_in, NULL);
+		return (false);
+	}
+	if (in->regular && *turn >= INPUT_TURN_BYTES) {
+		event_active(in->ev_more, EV_TIMEOUT, 0);
+		return (false);
+	}
+	n = buf_read(&in->in, in->fd, INPUT_READ);
+	in->readable = false;
+	if (n > 0) {
+		*turn += (uint64_t)n;
+		return (true);
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		event_add(in->ev_in, NULL);
+		return (false);
+	}
+	if (n == -1)
+		log_warn("unable to read input");
+	in->eof = true;
+	event_del(in->ev_in);
+	return (true);
+}
+
+/* Hand records over while there is room; wait for room or input. */
+static void
+input_pump(struct input *in)
+{
+	const char		*rec;
+	uint64_t		 len, turn = 0;
+	enum lsplit_result	 r;
+
+	while (!in->stopped && !in->ended) {
+		if (in->hooks->room(in->arg) == 0) {
+			event_del(in->ev_in);
+			break;
+		}
+		r = lsplit_next(&in->ls, &in->in, in->eof, &rec, &len);
+		if (r == LS_RECORD) {
+			in->bytes += len + 1;
+			in->hooks->record(in->arg, in->next_id++, rec,
+			    (size_t)len);
+			continue;
+		}
+		if (r == LS_TOOLONG) {
+			in->bytes += len + 1;
+			in->hooks->toolong(in->arg, in->next_id++, len);
+			continue;
+		}
+		if (r == LS_END) {
+			event_del(in->ev_in);
+			in->ended = true;
+			buf_free(&in->in);
+			in->hooks->end(in->arg);
+			return;
+		}
+		if (!input_read(in, &turn))
+			break;
+	}
+}

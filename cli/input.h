@@ -1,0 +1,36 @@
+/*
+ * Jobs from a file descriptor with backpressure (input.c), shared by
+ * `drover run` and `drover submit`.
+ */
+#ifndef DROVER_INPUT_H
+#define DROVER_INPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct input;
+
+struct input_hooks {
+	/* How many more records the owner takes now (0: wait for resume). */
+	uint64_t (*room)(void *);
+	/* One record; data is valid during the call only. */
+	void	(*record)(void *, uint64_t, const char *, size_t);
+	/* A record over the limit was skipped; its length. */
+	void	(*toolong)(void *, uint64_t, uint64_t);
+	/* End of input (not called after input_stop()). */
+	void	(*end)(void *);
+};
+
+struct input	*input_new(struct event_base *, int, int, uint64_t,
+		    const struct input_hooks *, void *);
+void		 input_free(struct input *);
+void		 input_resume(struct input *);
+void		 input_stop(struct input *);
+bool		 input_done(const struct input *);
+uint64_t	 input_count(const struct input *);
+uint64_t	 input_bytes(const struct input *);
+uint64_t	 input_total(const struct input *);
+
+#endif

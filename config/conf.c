@@ -1,0 +1,936 @@
+/*
+ * Loading droverd.conf (libconfig) into a struct conf.
+ *
+ * Parse into a new object, validate it whole, and hand it over only if it is
+ * entirely good (nginx ngx_init_cycle): a reload with a broken file changes
+ * nothing.  Every problem found is collected as "file:line: message", so that
+ * `droverd -t` shows them all at once.  libconfig owns the strings it
+ * returns; everything kept is copied before config_destroy().
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <math.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <libconfig.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "config.h"
+#include "handler_list.h"
+#include "log.h"
+#include "poolconf.h"
+#include "shell.h"
+#include "tbucket.h"
+#include "xmalloc.h"
+
+enum stype {
+	T_UINT,		/* unsigned, in a uint field */
+	T_U64,		/* uint64_t */
+	T_DOUBLE,
+	T_BOOL,
+	T_STRING,	/* char *, copied */
+	T_PROTOCOL,	/* "frame" or "line" */
+	T_COMMAND,	/* array of strings, or one string split into words */
+	T_USER,		/* a user name: sets uid and (by default) gid */
+	T_GROUP,	/* a group name: sets gid */
+	T_RLIMIT,	/* rlimits[aux], times mult */
+	T_MODE,		/* an octal string such as "0660" */
+	T_LOGLEVEL,
+	T_LIST,		/* array or list of strings, NULL-ended */
+	T_POOLS,	/* the list of pool groups */
+};
+
+struct setting {
+	const char	*key;
+	enum stype	 type;
+	size_t		 off;
+	double		 min;
+	double		 max;
+	int		 aux;		/* T_RLIMIT: index; mult in max */
+	unsigned	 apply;
+	const char	*doc;
+};
+
+#define PC(f)	offsetof(struct poolconf, f)
+#define CF(f)	offsetof(struct conf, f)
+#define MB	(1024.0 * 1024.0)
+
+/* Keys of a pool group. */
+static const struct setting pool_settings[] = {
+	{ "name", T_STRING, PC(name), 0, 0, 0, APPLY_RESTART,
+	  "The pool's name: letters, digits, '_', '-', '.'; unique." },
+	{ "handler", T_STRING, PC(handler), 0, 0, 0, APPLY_REPLACE,
+	  "A drover-worker handler: " DROVER_HANDLERS "." },
+	{ "exec", T_STRING, PC(exec), 0, 0, 0, APPLY_REPLACE,
+	  "The command of the exec handler; {} is the job." },
+	{ "command", T_COMMAND, PC(argv), 0, 0, 0, APPLY_REPLACE,
+	  "A custom worker: [\"prog\", \"arg\"] or \"prog arg\" (no shell)." },
+	{ "protocol", T_PROTOCOL, PC(protocol), 0, 0, 0, APPLY_REPLACE,
+	  "\"frame\" (default for handlers) or \"line\" (default for "
+	  "commands)." },
+	{ "workers", T_UINT, PC(workers), 1, POOLCONF_MAX_WORKERS, 0,
+	  APPLY_HOT, "Worker processes." },
+	{ "window", T_UINT, PC(window), 0, POOLCONF_MAX_WINDOW, 0, APPLY_HOT,
+	  "Jobs in flight per worker; 0 adapts between 1 and window_max." },
+	{ "window_max", T_UINT, PC(window_max), 1, POOLCONF_MAX_WINDOW, 0,
+	  APPLY_HOT, "Ceiling of the adaptive window." },
+	{ "job_timeout", T_DOUBLE, PC(job_timeout), 0, 31536000, 0,
+	  APPLY_HOT, "Seconds before a job's worker is killed; 0 = none." },
+	{ "max_attempts", T_UINT, PC(max_attempts), 1, 255, 0, APPLY_HOT,
+	  "Runs charged to a job before it counts as crashed." },
+	{ "retry_timeouts", T_BOOL, PC(retry_timeouts), 0, 0, 0, APPLY_HOT,
+	  "Retry timed-out jobs too, within max_attempts." },
+	{ "rate", T_DOUBLE, PC(rate), 0, 1e9, 0, APPLY_HOT,
+	  "Jobs dispatched per second at most; 0 = unlimited." },
+	{ "burst", T_DOUBLE, PC(burst), 1, 1e9, 0, APPLY_HOT,
+	  "Token-bucket burst for rate (default: rate/100, at least 1)." },
+	{ "max_jobs_per_worker", T_U64, PC(max_jobs_per_worker), 0, 1e15, 0,
+	  APPLY_HOT, "Replace a worker after this many jobs (+0-10% jitter); "
+	  "0 = never." },
+	{ "max_rss_mb", T_U64, PC(max_rss_mb), 0, 1048576, 0, APPLY_HOT,
+	  "Replace a worker whose resident memory passes this; 0 = never." },
+	{ "max_job_bytes", T_U64, PC(max_job_bytes), 1, 1073741824, 0,
+	  APPLY_HOT, "Longer jobs are rejected." },
+	{ "max_result_bytes", T_U64, PC(max_result_bytes), 1, 1073741824, 0,
+	  APPLY_REPLACE, "A longer result is a protocol error." },
+	{ "start_secs", T_DOUBLE, PC(start_secs), 0, 3600, 0, APPLY_HOT,
+	  "A worker that dies sooner, before its first result, failed to "
+	  "start." },
+	{ "start_retries", T_UINT, PC(start_retries), 0, 1000, 0, APPLY_HOT,
+	  "Failed starts in a row before the pool fails." },
+	{ "restart_backoff", T_DOUBLE, PC(backoff_initial), 0, 3600, 0,
+	  APPLY_HOT, "First backoff after repeated failed starts, seconds "
+	  "(doubles, with jitter)." },
+	{ "restart_backoff_max", T_DOUBLE, PC(backoff_max), 0, 86400, 0,
+	  APPLY_HOT, "Ceiling of the restart backoff, seconds." },
+	{ "restart_limit", T_UINT, PC(restart_limit), 0, 1000000, 0,
+	  APPLY_HOT, "Restarts allowed within restart_period before the pool "
+	  "fails; 0 = no limit." },
+	{ "restart_period", T_DOUBLE, PC(restart_period), 0.001, 86400, 0,
+	  APPLY_HOT, "The window of restart_limit, seconds." },
+	{ "stop_timeout", T_DOUBLE, PC(stop_timeout), 0, 3600, 0, APPLY_HOT,
+	  "Seconds between EOF and SIGTERM, and SIGTERM and SIGKILL, for a "
+	  "worker asked to exit." },
+	{ "user", T_USER, PC(user), 0, 0, 0, APPLY_REPLACE,
+	  "Run workers as this user (droverd must be root)." },
+	{ "group", T_GROUP, PC(group), 0, 0, 0, APPLY_REPLACE,
+	  "Run workers with this group (default: the user's)." },
+	{ "rlimit_nofile", T_RLIMIT, PC(rlimits), 0, 1, 0, APPLY_REPLACE,
+	  "RLIMIT_NOFILE of workers." },
+	{ "rlimit_as_mb", T_RLIMIT, PC(rlimits), 0, MB, 1, APPLY_REPLACE,
+	  "RLIMIT_AS of workers, MiB." },
+	{ "rlimit_core", T_RLIMIT, PC(rlimits), 0, 1, 2, APPLY_REPLACE,
+	  "RLIMIT_CORE of workers, bytes." },
+	{ "rlimit_nproc", T_RLIMIT, PC(rlimits), 0, 1, 3, APPLY_REPLACE,
+	  "RLIMIT_NPROC of workers." },
+	{ NULL, 0, 0, 0, 0, 0, 0, NULL }
+};
+
+/* Top-level keys. */
+static const struct setting global_settings[] = {
+	{ "socket", T_STRING, CF(socket), 0, 0, 0, APPLY_RESTART,
+	  "Path of the control socket." },
+	{ "socket_mode", T_MODE, CF(socket_mode), 0, 07777, 0, APPLY_RESTART,
+	  "Permissions of the control socket, octal." },
+	{ "socket_group", T_STRING, CF(socket_group), 0, 0, 0, APPLY_RESTART,
+	  "Group owning the control socket (default: droverd's)." },
+	{ "allow", T_LIST, CF(allow), 0, 0, 0, APPLY_HOT,
+	  "Who may use the socket: user names and @groups (root and "
+	  "droverd's own user always may)." },
+	{ "metrics", T_STRING, CF(metrics), 0, 0, 0, APPLY_HOT,
+	  "HTTP endpoint for /metrics, /status, /healthz: \"host:port\" or "
+	  "\"unix:/path\"; \"\" = off." },
+	{ "shutdown_timeout", T_DOUBLE, CF(shutdown_timeout), 0, 86400, 0,
+	  APPLY_HOT, "Seconds of drain on SIGTERM before workers are stopped "
+	  "and the rest cancelled." },
+	{ "log_level", T_LOGLEVEL, CF(log_level), 0, 0, 0, APPLY_HOT,
+	  "error, warning, notice, info or debug." },
+	{ "log_file", T_STRING, CF(log_file), 0, 0, 0, APPLY_HOT,
+	  "Append logs here instead of stderr; reopened on SIGUSR1." },
+	{ "pools", T_POOLS, 0, 0, 0, 0, APPLY_HOT,
+	  "The list of pools: ( { name = ...; ... }, ... )." },
+	{ NULL, 0, 0, 0, 0, 0, 0, NULL }
+};
+
+/* The loader's state: the errors so far and the file being read. */
+struct loader {
+	const char		*path;
+	struct conf_errors	*errs;
+};
+
+/* Record "file:line: message" for setting s (or line 0). */
+static void
+conf_err(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+conf_err(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
+{
+	va_list		 ap;
+	char		*msg, *line;
+	const char	*file = ld->path;
+	unsigned	 n = 0;
+
+	if (s != NULL) {
+		n = config_setting_source_line(s);
+		if (config_setting_source_file(s) != NULL)
+			file = config_setting_source_file(s);
+	}
+	va_start(ap, fmt);
+	xvasprintf(&msg, fmt, ap);
+	va_end(ap);
+	xasprintf(&line, "%s:%u: %s", file, n, msg);
+	free(msg);
+	ld->errs->msgs = xreallocarray(ld->errs->msgs, ld->errs->n + 1,
+	    sizeof(char *));
+	ld->errs->msgs[ld->errs->n++] = line;
+}
+
+static const char *
+type_name(int type)
+{
+	switch (type) {
+	case CONFIG_TYPE_GROUP:
+		return ("a group");
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		return ("an integer");
+	case CONFIG_TYPE_FLOAT:
+		return ("a number");
+	case CONFIG_TYPE_STRING:
+		return ("a string");
+	case CONFIG_TYPE_BOOL:
+		return ("a boolean");
+	case CONFIG_TYPE_ARRAY:
+		return ("an array");
+	case CONFIG_TYPE_LIST:
+		return ("a list");
+	}
+	return ("a value");
+}
+
+/* A number from an int or float setting, or -1 with an error. */
+static int
+get_number(struct loader *ld, const config_setting_t *s, bool integer,
+    double *v)
+{
+	int	 t = config_setting_type(s);
+
+	if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
+		*v = (double)config_setting_get_int64(s);
+	else if (t == CONFIG_TYPE_FLOAT && !integer)
+		*v = config_setting_get_float(s);
+	else {
+		conf_err(ld, s, "%s: expected %s, not %s",
+		    config_setting_name(s), integer ? "an integer" :
+		    "a number", type_name(t));
+		return (-1);
+	}
+	return (0);
+}
+
+/* A string setting's value, or NULL with an error. */
+static const char *
+get_string(struct loader *ld, const config_setting_t *s)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		conf_err(ld, s, "%s: expected a string, not %s",
+		    config_setting_name(s), type_name(config_setting_type(s)));
+		return (NULL);
+	}
+	return (config_setting_get_string(s));
+}
+
+/* An array or list of strings as a NULL-ended, malloc'd vector. */
+static char **
+get_strings(struct loader *ld, const config_setting_t *s, bool nonempty)
+{
+	char		**v;
+	int		  i, n;
+	const config_setting_t *e;
+
+	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+		conf_err(ld, s, "%s: expected a list of strings, not %s",
+		    config_setting_name(s), type_name(config_setting_type(s)));
+		return (NULL);
+	}
+	n = config_setting_length(s);
+	if (n == 0 && nonempty) {
+		conf_err(ld, s, "%s: must not be empty", config_setting_name(s));
+		return (NULL);
+	}
+	v = xcalloc((size_t)n + 1, sizeof(*v));
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, (unsigned)i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			conf_err(ld, e, "%s: element %d is %s, not a string",
+			    config_setting_name(s), i,
+			    type_name(config_setting_type(e)));
+			shell_argv_free(v);
+			return (NULL);
+		}
+		v[i] = xstrdup(config_setting_get_string(e));
+	}
+	return (v);
+}
+
+/* Check a number against a setting's bounds. */
+static int
+check_bounds(struct loader *ld, const config_setting_t *s,
+    const struct setting *st, double v)
+{
+	if (!isfinite(v) || v < st->min || v > st->max) {
+		conf_err(ld, s, "%s: %g is out of range (%g to %g)", st->key, v,
+		    st->min, st->max);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Store one numeric or boolean setting at base + st->off. */
+static void
+load_scalar(struct loader *ld, const config_setting_t *s,
+    const struct setting *st, void *base)
+{
+	char	*p = (char *)base + st->off;
+	double	 v;
+
+	switch (st->type) {
+	case T_UINT:
+	case T_U64:
+		if (get_number(ld, s, true, &v) == -1 ||
+		    check_bounds(ld, s, st, v) == -1)
+			return;
+		if (st->type == T_UINT)
+			*(unsigned *)(void *)p = (unsigned)v;
+		else
+			*(uint64_t *)(void *)p = (uint64_t)v;
+		break;
+	case T_DOUBLE:
+		if (get_number(ld, s, false, &v) == -1 ||
+		    check_bounds(ld, s, st, v) == -1)
+			return;
+		*(double *)(void *)p = v;
+		break;
+	case T_BOOL:
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+			conf_err(ld, s, "%s: expected true or false, not %s",
+			    st->key, type_name(config_setting_type(s)));
+			return;
+		}
+		*(bool *)(void *)p = config_setting_get_bool(s) != 0;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Is name a valid pool name (used in logs and metric labels)? */
+static bool
+valid_name(const char *name)
+{
+	const char	*p;
+
+	if (*name == '\0' || strlen(name) > 64)
+		return (false);
+	for (p = name; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' ||
+		    *p == '.'))
+			return (false);
+	return (true);
+}
+
+/* Load one pool key into pc. */
+static void
+load_pool_key(struct loader *ld, const config_setting_t *s,
+    const struct setting *st, struct poolconf *pc)
+{
+	const char	*str;
+	char		 err[128], **argv;
+	struct passwd	*pw;
+	struct group	*gr;
+	double		 v;
+	int		 proto;
+
+	switch (st->type) {
+	case T_STRING:
+		if ((str = get_string(ld, s)) == NULL)
+			return;
+		*(char **)(void *)((char *)pc + st->off) = xstrdup(str);
+		break;
+	case T_PROTOCOL:
+		if ((str = get_string(ld, s)) == NULL)
+			return;
+		if ((proto = protocol_parse(str)) == -1) {
+			conf_err(ld, s, "protocol: '%s' is not frame or line",
+			    str);
+			return;
+		}
+		pc->protocol = (enum protocol)proto;
+		break;
+	case T_COMMAND:
+		if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+			argv = shell_split(config_setting_get_string(s), err,
+			    sizeof(err));
+			if (argv == NULL)
+				conf_err(ld, s, "command: %s", err);
+		} else
+			argv = get_strings(ld, s, true);
+		if (argv != NULL && argv[0][0] == '\0') {
+			conf_err(ld, s, "command: the program is empty");
+			shell_argv_free(argv);
+			argv = NULL;
+		}
+		pc->argv = argv;
+		break;
+	case T_USER:
+		if ((str = get_string(ld, s)) == NULL)
+			return;
+		if ((pw = getpwnam(str)) == NULL) {
+			conf_err(ld, s, "user: unknown user '%s'", str);
+			return;
+		}
+		pc->user = xstrdup(str);
+		pc->uid = pw->pw_uid;
+		if (pc->group == NULL)
+			pc->gid = pw->pw_gid;
+		pc->setuser = true;
+		break;
+	case T_GROUP:
+		if ((str = get_string(ld, s)) == NULL)
+			return;
+		if ((gr = getgrnam(str)) == NULL) {
+			conf_err(ld, s, "group: unknown group '%s'", str);
+			return;
+		}
+		pc->group = xstrdup(str);
+		pc->gid = gr->gr_gid;
+		break;
+	case T_RLIMIT:
+		if (get_number(ld, s, true, &v) == -1)
+			return;
+		if (v < 0 || v * st->max > 9.2e18) {
+			conf_err(ld, s, "%s: %g is out of range", st->key, v);
+			return;
+		}
+		pc->rlimits[st->aux].value = (rlim_t)(v * st->max);
+		pc->rlimits[st->aux].set = true;
+		break;
+	default:
+		load_scalar(ld, s, st, pc);
+		break;
+	}
+}
+
+/* The setting named key in table, or NULL. */
+static const struct setting *
+setting_find(const struct setting *table, const char *key)
+{
+	for (; table->key != NULL; table++)
+		if (strcmp(table->key, key) == 0)
+			return (table);
+	return (NULL);
+}
+
+/* Check what no single key can: required keys and combinations. */
+static void
+check_pool(struct loader *ld, const config_setting_t *g, struct poolconf *pc,
+    bool has_protocol, bool has_burst)
+{
+	const char	*name = pc->name != NULL ? pc->name : "?";
+
+	if (pc->name == NULL)
+		conf_err(ld, g, "pool without a name");
+	else if (!valid_name(pc->name))
+		conf_err(ld, g, "pool '%s': the name may only hold letters, "
+		    "digits, '_', '-' and '.' (64 at most)", pc->name);
+	if (pc->exec != NULL && pc->handler == NULL)
+		pc->handler = xstrdup("exec");
+	if (pc->handler == NULL && pc->argv == NULL)
+		conf_err(ld, g, "pool '%s': neither handler nor command",
+		    name);
+	else if (pc->handler != NULL && pc->argv != NULL)
+		conf_err(ld, g, "pool '%s': both handler and command; choose "
+		    "one", name);
+	else if (pc->handler != NULL && !handler_known(pc->handler))
+		conf_err(ld, g, "pool '%s': unknown handler '%s' (handlers: "
+		    DROVER_HANDLERS ")", name, pc->handler);
+	else if (pc->handler != NULL && strcmp(pc->handler, "exec") == 0 &&
+	    (pc->exec == NULL || *pc->exec == '\0'))
+		conf_err(ld, g, "pool '%s': handler exec needs exec = "
+		    "\"command {}\"", name);
+	else if (pc->exec != NULL && strcmp(pc->handler, "exec") != 0)
+		conf_err(ld, g, "pool '%s': exec goes with handler \"exec\"",
+		    name);
+	if (!has_protocol)
+		pc->protocol = pc->argv != NULL ? PROTO_LINE : PROTO_FRAME;
+	else if (pc->handler != NULL && pc->protocol != PROTO_FRAME)
+		conf_err(ld, g, "pool '%s': handlers speak the frame protocol",
+		    name);
+	if (pc->window != 0 && pc->window > pc->window_max)
+		pc->window_max = pc->window;
+	if (pc->rate > 0 && !has_burst)
+		pc->burst = tbucket_default_burst(pc->rate);
+	if (pc->setuser && geteuid() != 0 && pc->uid != geteuid())
+		conf_err(ld, g, "pool '%s': user '%s' needs droverd to run as "
+		    "root", name, pc->user);
+}
+
+/* Load one pool group; NULL if it had errors. */
+static struct poolconf *
+load_pool(struct loader *ld, const config_setting_t *g)
+{
+	struct poolconf		*pc;
+	const struct setting	*st;
+	const config_setting_t	*s;
+	size_t			 before = ld->errs->n;
+	bool			 has_protocol = false, has_burst = false;
+	int			 i;
+
+	if (!config_setting_is_group(g)) {
+		conf_err(ld, g, "pools: each pool is a group { ... }, not %s",
+		    type_name(config_setting_type(g)));
+		return (NULL);
+	}
+	pc = xmalloc(sizeof(*pc));
+	poolconf_defaults(pc);
+	pc->line = config_setting_source_line(g);
+	/* The name first, so that messages can name the pool. */
+	if ((s = config_setting_get_member(g, "name")) != NULL)
+		load_pool_key(ld, s, setting_find(pool_settings, "name"), pc);
+	for (i = 0; i < config_setting_length(g); i++) {
+		s = config_setting_get_elem(g, (unsigned)i);
+		if (strcmp(config_setting_name(s), "name") == 0)
+			continue;
+		if ((st = setting_find(pool_settings,
+		    config_setting_name(s))) == NULL) {
+			conf_err(ld, s, "unknown key '%s' in pool '%s'",
+			    config_setting_name(s),
+			    pc->name != NULL ? pc->name : "?");
+			continue;
+		}
+		has_protocol |= (st->type == T_PROTOCOL);
+		has_burst |= (st->off == PC(burst));
+		load_pool_key(ld, s, st, pc);
+	}
+	check_pool(ld, g, pc, has_protocol, has_burst);
+	if (ld->errs->n != before) {
+		poolconf_free(pc);
+		return (NULL);
+	}
+	return (pc);
+}
+
+/* Load the pools list, refusing duplicate names. */
+static void
+load_pools(struct loader *ld, const config_setting_t *s, struct conf *c)
+{
+	struct poolconf	*pc;
+	int		 i, n;
+	size_t		 k;
+
+	if (!config_setting_is_list(s) && !config_setting_is_array(s)) {
+		conf_err(ld, s, "pools: expected a list ( {...}, ... ), not %s",
+		    type_name(config_setting_type(s)));
+		return;
+	}
+	n = config_setting_length(s);
+	c->pools = xcalloc((size_t)n + 1, sizeof(*c->pools));
+	for (i = 0; i < n; i++) {
+		pc = load_pool(ld, config_setting_get_elem(s, (unsigned)i));
+		if (pc == NULL)
+			continue;
+		for (k = 0; k < c->npools; k++)
+			if (strcmp(c->pools[k]->name, pc->name) == 0)
+				break;
+		if (k != c->npools) {
+			conf_err(ld, config_setting_get_elem(s, (unsigned)i),
+			    "duplicate pool '%s' (first defined at line %u)",
+			    pc->name, c->pools[k]->line);
+			poolconf_free(pc);
+			continue;
+		}
+		c->pools[c->npools++] = pc;
+	}
+}
+
+/* Load one top-level key into c. */
+static void
+load_global(struct loader *ld, const config_setting_t *s,
+    const struct setting *st, struct conf *c)
+{
+	const char	*str;
+	char		*end;
+	long		 mode;
+	int		 lvl;
+	struct group	*gr;
+
+	switch (st->type) {
+	case T_STRING:
+		if ((str = get_string(ld, s)) == NULL)
+			return;
+		if (st->off == CF(socket_group)) {
+			if ((gr = getgrnam(str)) == NULL) {
+				conf_err(ld, s, "socket_group: unknown group "
+				    "'%s'", str);
+				return;
+			}
+			c->socket_gid = gr->gr_gid;
+		}
+		free(*(char **)(void *)((char *)c + st->off));
+		*(char **)(void *)((char *)c + st->off) = xstrdup(str);
+		break;
+	case T_MODE:
+		if ((str = get_string(ld, s)) == NULL)
+			return;
+		errno = 0;
+		mode = strtol(str, &end, 8);
+		if (*str == '\0' || *end != '\0' || errno != 0 || mode < 0 ||
+		    mode > 07777) {
+			conf_err(ld, s, "socket_mode: '%s' is not an octal "
+			    "mode such as \"0660\"", str);
+			return;
+		}
+		c->socket_mode = (mode_t)mode;
+		break;
+	case T_LOGLEVEL:
+		if ((str = get_string(ld, s)) == NULL)
+			return;
+		if ((lvl = log_level_parse(str)) == -1 || lvl < LOG_ERR) {
+			conf_err(ld, s, "log_level: '%s' is not error, "
+			    "warning, notice, info or debug", str);
+			return;
+		}
+		c->log_level = lvl;
+		break;
+	case T_LIST:
+		shell_argv_free(c->allow);
+		c->allow = get_strings(ld, s, false);
+		break;
+	case T_POOLS:
+		load_pools(ld, s, c);
+		break;
+	default:
+		load_scalar(ld, s, st, c);
+		break;
+	}
+}
+
+/* A conf holding only defaults (no pools), for path. */
+struct conf *
+conf_default(const char *path)
+{
+	struct conf	*c;
+
+	c = xcalloc(1, sizeof(*c));
+	c->path = xstrdup(path);
+	c->socket = xstrdup(DROVER_DEFAULT_SOCKET);
+	c->socket_mode = 0660;
+	c->allow = xcalloc(1, sizeof(*c->allow));
+	c->metrics = xstrdup("");
+	c->shutdown_timeout = 30.0;
+	c->log_level = LOG_INFO;
+	c->pools = xcalloc(1, sizeof(*c->pools));
+	return (c);
+}
+
+/*
+ * Load and validate path.  Returns the conf, or NULL with every problem in
+ * errs (which the caller frees with conf_errors_free).
+ */
+struct conf *
+conf_load(const char *path, struct conf_errors *errs)
+{
+	config_t		 cfg;
+	struct conf		*c;
+	struct loader		 ld = { path, errs };
+	const struct setting	*st;
+	config_setting_t	*root, *s;
+	int			 i;
+
+	memset(errs, 0, sizeof(*errs));
+	config_init(&cfg);
+	config_set_options(&cfg, CONFIG_OPTION_SEMICOLON_SEPARATORS |
+	    CONFIG_OPTION_COLON_ASSIGNMENT_FOR_GROUPS |
+	    CONFIG_OPTION_OPEN_BRACE_ON_SEPARATE_LINE);
+	if (config_read_file(&cfg, path) != CONFIG_TRUE) {
+		char	*line;
+
+		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
+			xasprintf(&line, "%s:0: unable to read: %s", path,
+			    strerror(errno != 0 ? errno : ENOENT));
+		else
+			xasprintf(&line, "%s:%d: %s",
+			    config_error_file(&cfg) != NULL ?
+			    config_error_file(&cfg) : path,
+			    config_error_line(&cfg), config_error_text(&cfg));
+		errs->msgs = xcalloc(1, sizeof(char *));
+		errs->msgs[errs->n++] = line;
+		config_destroy(&cfg);
+		return (NULL);
+	}
+	c = conf_default(path);
+	root = config_root_setting(&cfg);
+	for (i = 0; i < config_setting_length(root); i++) {
+		s = config_setting_get_elem(root, (unsigned)i);
+		if ((st = setting_find(global_settings,
+		    config_setting_name(s))) == NULL) {
+			conf_err(&ld, s, "unknown key '%s'",
+			    config_setting_name(s));
+			continue;
+		}
+		load_global(&ld, s, st, c);
+	}
+	if (*c->socket != '/')
+		conf_err(&ld, config_lookup(&cfg, "socket"), "socket: '%s' is "
+		    "not an absolute path", c->socket);
+	config_destroy(&cfg);
+	if (errs->n != 0) {
+		conf_free(c);
+		return (NULL);
+	}
+	return (c);
+}
+
+void
+conf_free(struct conf *c)
+{
+	size_t	 i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->npools; i++)
+		poolconf_free(c->pools[i]);
+	free(c->pools);
+	free(c->path);
+	free(c->socket);
+	free(c->socket_group);
+	shell_argv_free(c->allow);
+	free(c->metrics);
+	free(c->log_file);
+	free(c);
+}
+
+void
+conf_errors_free(struct conf_errors *errs)
+{
+	size_t	 i;
+
+	for (i = 0; i < errs->n; i++)
+		free(errs->msgs[i]);
+	free(errs->msgs);
+	memset(errs, 0, sizeof(*errs));
+}
+
+/* The pool named name, or NULL. */
+const struct poolconf *
+conf_pool(const struct conf *c, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->npools; i++)
+		if (strcmp(c->pools[i]->name, name) == 0)
+			return (c->pools[i]);
+	return (NULL);
+}
+
+static bool
+str_eq(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return (a == b);
+	return (strcmp(a, b) == 0);
+}
+
+static bool
+argv_eq(char *const *a, char *const *b)
+{
+	if (a == NULL || b == NULL)
+		return (a == b);
+	for (; *a != NULL && *b != NULL; a++, b++)
+		if (strcmp(*a, *b) != 0)
+			return (false);
+	return (*a == *b);
+}
+
+/* Does setting st differ between a and b (structs of its table)? */
+static bool
+setting_differs(const struct setting *st, const void *a, const void *b)
+{
+	const char	*pa = (const char *)a + st->off;
+	const char	*pb = (const char *)b + st->off;
+	const struct poolconf *ca = a, *cb = b;
+
+	switch (st->type) {
+	case T_UINT:
+		return (*(const unsigned *)(const void *)pa !=
+		    *(const unsigned *)(const void *)pb);
+	case T_U64:
+		return (*(const uint64_t *)(const void *)pa !=
+		    *(const uint64_t *)(const void *)pb);
+	case T_DOUBLE:
+		return (*(const double *)(const void *)pa !=
+		    *(const double *)(const void *)pb);
+	case T_BOOL:
+		return (*(const bool *)(const void *)pa !=
+		    *(const bool *)(const void *)pb);
+	case T_MODE:
+		return (*(const mode_t *)(const void *)pa !=
+		    *(const mode_t *)(const void *)pb);
+	case T_LOGLEVEL:
+		return (*(const int *)(const void *)pa !=
+		    *(const int *)(const void *)pb);
+	case T_PROTOCOL:
+		return (ca->protocol != cb->protocol);
+	case T_STRING:
+	case T_USER:
+	case T_GROUP:
+		return (!str_eq(*(char *const *)(const void *)pa,
+		    *(char *const *)(const void *)pb));
+	case T_COMMAND:
+	case T_LIST:
+		return (!argv_eq(*(char **const *)(const void *)pa,
+		    *(char **const *)(const void *)pb));
+	case T_RLIMIT:
+		return (ca->rlimits[st->aux].set != cb->rlimits[st->aux].set ||
+		    ca->rlimits[st->aux].value != cb->rlimits[st->aux].value);
+	case T_POOLS:
+		return (false);
+	}
+	return (false);
+}
+
+/* Compare with a table; name changed keys in out; OR their apply flags. */
+static unsigned
+table_diff(const struct setting *table, const void *a, const void *b,
+    struct buf *out)
+{
+	unsigned	 flags = 0;
+
+	for (; table->key != NULL; table++) {
+		if (!setting_differs(table, a, b))
+			continue;
+		flags |= table->apply;
+		if (out != NULL)
+			buf_printf(out, "%s%s", buf_len(out) ? ", " : "",
+			    table->key);
+	}
+	return (flags);
+}
+
+/* How a pool's settings changed: APPLY_* flags; changed keys in out. */
+unsigned
+conf_pool_diff(const struct poolconf *a, const struct poolconf *b,
+    struct buf *out)
+{
+	return (table_diff(pool_settings, a, b, out));
+}
+
+/* How the top-level settings changed (pools aside). */
+unsigned
+conf_global_diff(const struct conf *a, const struct conf *b, struct buf *out)
+{
+	return (table_diff(global_settings, a, b, out));
+}
+
+/* The default of a pool setting, as text. */
+static void
+setting_default(const struct setting *st, const void *defs, char *dst,
+    size_t size)
+{
+	const char	*p = (const char *)defs + st->off;
+	const struct poolconf *pc = defs;
+
+	switch (st->type) {
+	case T_UINT:
+		snprintf(dst, size, "%u", *(const unsigned *)(const void *)p);
+		break;
+	case T_U64:
+		snprintf(dst, size, "%llu", (unsigned long long)
+		    *(const uint64_t *)(const void *)p);
+		break;
+	case T_DOUBLE:
+		snprintf(dst, size, "%g", *(const double *)(const void *)p);
+		break;
+	case T_BOOL:
+		snprintf(dst, size, "%s", *(const bool *)(const void *)p ?
+		    "true" : "false");
+		break;
+	case T_PROTOCOL:
+		snprintf(dst, size, "see text");
+		break;
+	case T_MODE:
+		snprintf(dst, size, "\"%04o\"", (unsigned)
+		    *(const mode_t *)(const void *)p);
+		break;
+	case T_LOGLEVEL:
+		snprintf(dst, size, "\"%s\"", log_level_name(
+		    *(const int *)(const void *)p));
+		break;
+	case T_STRING:
+		snprintf(dst, size, "%s", *(char *const *)(const void *)p ?
+		    *(char *const *)(const void *)p : "none");
+		if (*(char *const *)(const void *)p != NULL &&
+		    **(char *const *)(const void *)p == '\0')
+			snprintf(dst, size, "\"\" (off)");
+		break;
+	case T_RLIMIT:
+		snprintf(dst, size, "%s", pc->rlimits[st->aux].set ? "set" :
+		    "inherited");
+		break;
+	default:
+		snprintf(dst, size, "none");
+		break;
+	}
+}
+
+static const char *
+apply_name(unsigned apply)
+{
+	switch (apply) {
+	case APPLY_HOT:
+		return ("hot");
+	case APPLY_REPLACE:
+		return ("replace");
+	case APPLY_RESTART:
+		return ("restart");
+	}
+	return ("?");
+}
+
+/* `droverd --settings`: every key, its default and how it applies. */
+void
+conf_print_settings(FILE *f)
+{
+	const struct setting	*st;
+	struct poolconf		 pd;
+	struct conf		*cd;
+	char			 def[128];
+
+	cd = conf_default("/dev/null");
+	for (st = global_settings; st->key != NULL; st++) {
+		setting_default(st, cd, def, sizeof(def));
+		fprintf(f, "global\t%s\t%s\t%s\t%s\n", st->key, def,
+		    apply_name(st->apply), st->doc);
+	}
+	conf_free(cd);
+	poolconf_defaults(&pd);
+	for (st = pool_settings; st->key != NULL; st++) {
+		setting_default(st, &pd, def, sizeof(def));
+		fprintf(f, "pool\t%s\t%s\t%s\t%s\n", st->key, def,
+		    apply_name(st->apply), st->doc);
+	}
+}
