@@ -7,6 +7,9 @@
 #include <stdint.h>
 
 int	 run_main(int, char **);
+int	 submit_main(int, char **);
+int	 status_main(int, char **);
+int	 reload_main(int, char **);
 
 void	 cli_usage_error(const char *, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));

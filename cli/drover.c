@@ -18,8 +18,11 @@ usage(int status)
 {
 	fprintf(status == 0 ? stdout : stderr,
 	    "usage: drover run [options] HANDLER | --exec CMD | --worker CMD\n"
+	    "       drover submit --pool POOL [options] < jobs\n"
+	    "       drover status [--json] [--watch[=SECS]]\n"
+	    "       drover reload\n"
 	    "       drover --version\n"
-	    "See 'drover run --help' and drover(1).\n");
+	    "See 'drover COMMAND --help' and drover(1).\n");
 	exit(status);
 }
 
@@ -61,6 +64,12 @@ main(int argc, char **argv)
 		usage(2);
 	if (strcmp(argv[1], "run") == 0)
 		return (run_main(argc - 1, argv + 1));
+	if (strcmp(argv[1], "submit") == 0)
+		return (submit_main(argc - 1, argv + 1));
+	if (strcmp(argv[1], "status") == 0)
+		return (status_main(argc - 1, argv + 1));
+	if (strcmp(argv[1], "reload") == 0)
+		return (reload_main(argc - 1, argv + 1));
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("drover %s\n", DROVER_VERSION);
 		return (0);

@@ -12,10 +12,10 @@ const char *
 ctl_type_name(unsigned type)
 {
 	static const char *const names[] = {
-		"?", "REQUEST", "REPLY", "JOB", "END", "RESULT", "BYE"
+		"?", "REQUEST", "REPLY", "JOB", "END", "RESULT", "BYE", "CANCEL"
 	};
 
-	return (type <= CTL_BYE ? names[type] : "unknown");
+	return (type <= CTL_CANCEL ? names[type] : "unknown");
 }
 
 /*
@@ -29,7 +29,7 @@ ctl_parse(const char *p, size_t avail, struct frame_hdr *h, const char **why)
 	if (avail < FRAME_HDRLEN)
 		return (FRAME_NEED);
 	frame_decode(p, h);
-	if (h->type < CTL_REQUEST || h->type > CTL_BYE) {
+	if (h->type < CTL_REQUEST || h->type > CTL_CANCEL) {
 		*why = "unknown message type";
 		return (FRAME_BAD);
 	}
@@ -48,8 +48,8 @@ ctl_parse(const char *p, size_t avail, struct frame_hdr *h, const char **why)
 		*why = "message over the size limit";
 		return (FRAME_BAD);
 	}
-	if (h->type == CTL_END && h->len != 0) {
-		*why = "END with a payload";
+	if ((h->type == CTL_END || h->type == CTL_CANCEL) && h->len != 0) {
+		*why = "END or CANCEL with a payload";
 		return (FRAME_BAD);
 	}
 	if (h->type == CTL_RESULT && h->len < CTL_META_LEN) {

@@ -17,6 +17,7 @@
  *					latency_us u64), then output or reason;
  *					status = enum job_status
  *	BYE	d->c	0		JSON: {"restarts":N[,"stopped":why]}
+ *	CANCEL	c->d	0		none: cancel my queued jobs, no more input
  *
  * One request per connection.  A submit streams JOBs and reads RESULTs at
  * the same time (each side applies backpressure by not reading); after END
@@ -41,6 +42,7 @@ enum ctl_type {
 	CTL_END = 4,
 	CTL_RESULT = 5,
 	CTL_BYE = 6,
+	CTL_CANCEL = 7,
 };
 
 struct ctl_meta {

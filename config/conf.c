@@ -846,6 +846,36 @@ conf_global_diff(const struct conf *a, const struct conf *b, struct buf *out)
 	return (table_diff(global_settings, a, b, out));
 }
 
+/* Copy every hot-applicable pool setting of src into dst. */
+void
+conf_pool_apply_hot(struct poolconf *dst, const struct poolconf *src)
+{
+	const struct setting	*st;
+	size_t			 n;
+
+	for (st = pool_settings; st->key != NULL; st++) {
+		if (st->apply != APPLY_HOT)
+			continue;
+		switch (st->type) {
+		case T_UINT:
+			n = sizeof(unsigned);
+			break;
+		case T_U64:
+			n = sizeof(uint64_t);
+			break;
+		case T_DOUBLE:
+			n = sizeof(double);
+			break;
+		case T_BOOL:
+			n = sizeof(bool);
+			break;
+		default:
+			continue;	/* no string is hot */
+		}
+		memcpy((char *)dst + st->off, (const char *)src + st->off, n);
+	}
+}
+
 /* The default of a pool setting, as text. */
 static void
 setting_default(const struct setting *st, const void *defs, char *dst,

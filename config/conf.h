@@ -53,6 +53,8 @@ struct conf	*conf_default(const char *);
 const struct poolconf *conf_pool(const struct conf *, const char *);
 unsigned	 conf_pool_diff(const struct poolconf *,
 		    const struct poolconf *, struct buf *);
+void		 conf_pool_apply_hot(struct poolconf *,
+		    const struct poolconf *);
 unsigned	 conf_global_diff(const struct conf *, const struct conf *,
 		    struct buf *);
 void		 conf_print_settings(FILE *);

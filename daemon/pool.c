@@ -38,6 +38,7 @@
 
 #include "batch.h"
 #include "clock.h"
+#include "conf.h"
 #include "job.h"
 #include "jobq.h"
 #include "log.h"
@@ -56,11 +57,13 @@
 /* A worker as the pool tracks it. */
 struct member {
 	struct worker	*w;
+	struct poolconf	*pc;		/* the settings it was started with */
 	uint64_t	 recycle_after;	/* jobs before a planned replacement */
 	uint64_t	 busy_since_us;	/* start of the current busy stretch */
 	bool		 results;	/* has returned at least one result */
 	enum restart_reason planned;	/* why we retired it, if we did */
 	bool		 retired;
+	bool		 rolling;	/* retired to apply new settings */
 };
 
 struct pool {
@@ -75,6 +78,10 @@ struct pool {
 	size_t			 nmembers;
 	size_t			 capmembers;
 	unsigned		 target;
+	struct poolconf		**oldpcs;	/* settings old workers still use */
+	size_t			 noldpcs;
+	uint64_t		*id_restarts;	/* unplanned restarts by worker id */
+	size_t			 nid_restarts;
 
 	struct jobq		 queue;
 	uint64_t		 queued_bytes;
@@ -109,6 +116,9 @@ static void	pool_fail(struct pool *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	pool_check_drained(struct pool *);
 static void	pool_check_stopped(struct pool *);
+static void	pool_roll(struct pool *);
+static void	pool_count_id_restart(struct pool *, unsigned);
+static void	pool_release_pc(struct pool *, struct poolconf *);
 static void	pool_failed_start(struct pool *, const char *, const char *,
 		    uint64_t);
 static void	pool_finish(struct pool *, struct job *, enum job_status,
@@ -212,6 +222,8 @@ pool_stopped_cb(int fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (p->state == POOL_STOPPING)
+		p->state = POOL_STOPPED;
 	if (p->hooks->stopped != NULL)
 		p->hooks->stopped(p, p->arg);
 }
@@ -258,6 +270,10 @@ pool_free(struct pool *p)
 	for (i = 0; i < p->nmembers; i++)
 		worker_free(p->members[i].w);
 	free(p->members);
+	for (i = 0; i < p->noldpcs; i++)
+		poolconf_free(p->oldpcs[i]);
+	free(p->oldpcs);
+	free(p->id_restarts);
 	while ((j = jobq_pop(&p->queue)) != NULL)
 		job_free(j);
 	jobq_free(&p->queue);
@@ -349,10 +365,39 @@ pool_spawn_one(struct pool *p)
 	m = &p->members[p->nmembers++];
 	memset(m, 0, sizeof(*m));
 	m->w = w;
+	m->pc = p->pc;
 	m->recycle_after = pool_recycle_after(p);
 	if (worker_state(w) == WS_READY)
 		pool_kick(p);	/* line workers take jobs at once */
 	return (0);
+}
+
+/*
+ * After a reload that needs new workers: retire one worker still on old
+ * settings, unless one is already on its way out; pool_maintain() starts its
+ * replacement.  One at a time, so capacity dips by at most one worker.
+ */
+static void
+pool_roll(struct pool *p)
+{
+	size_t	 i, stale = p->nmembers;
+
+	for (i = 0; i < p->nmembers; i++) {
+		if (p->members[i].rolling)
+			return;
+		if (p->members[i].pc != p->pc && !p->members[i].retired &&
+		    stale == p->nmembers)
+			stale = i;
+	}
+	if (stale == p->nmembers)
+		return;
+	log_info("%s[%u] (pid %d): replacing it to apply new settings",
+	    p->pc->name, worker_id(p->members[stale].w),
+	    (int)worker_pid(p->members[stale].w));
+	p->members[stale].retired = true;
+	p->members[stale].rolling = true;
+	p->members[stale].planned = RESTART_NREASONS;
+	worker_retire(p->members[stale].w);
 }
 
 /* Members that count toward the target: not retiring, not stopping. */
@@ -386,6 +431,7 @@ pool_maintain(struct pool *p)
 
 	if (p->state != POOL_RUNNING && p->state != POOL_DRAINING)
 		return;
+	pool_roll(p);
 	while ((active = pool_active(p)) < p->target) {
 		now = clock_us();
 		if (now < p->next_spawn_us) {
@@ -460,6 +506,45 @@ pool_replace_workers(struct pool *p)
 		worker_retire(p->members[i].w);
 	}
 	pool_maintain(p);
+}
+
+/*
+ * Apply new settings (same name).  apply says how they changed (conf.h):
+ * hot changes take effect at once; changes that need new workers keep the
+ * old settings alive for the old workers and roll them one by one.
+ */
+void
+pool_reconfigure(struct pool *p, const struct poolconf *npc, unsigned apply)
+{
+	struct poolconf	*old = p->pc;
+	bool		 rate = old->rate != npc->rate || old->burst != npc->burst;
+	bool		 limit = old->restart_limit != npc->restart_limit;
+
+	if (apply & APPLY_REPLACE) {
+		p->oldpcs = xreallocarray(p->oldpcs, p->noldpcs + 1,
+		    sizeof(*p->oldpcs));
+		p->oldpcs[p->noldpcs++] = old;
+		p->pc = poolconf_dup(npc);
+		pool_release_pc(p, old);
+	} else
+		conf_pool_apply_hot(p->pc, npc);
+	if (rate)
+		tbucket_init(&p->tb, p->pc->rate, p->pc->burst, clock_us());
+	if (limit) {
+		free(p->restart_times);
+		p->restart_times = p->pc->restart_limit == 0 ? NULL :
+		    xcalloc(p->pc->restart_limit, sizeof(*p->restart_times));
+		p->restart_head = p->restart_count = 0;
+	}
+	if (p->pc->window != 0)
+		p->window = p->pc->window;
+	else if (p->window > p->pc->window_max)
+		p->window = p->pc->window_max;
+	if (p->pc->max_rss_mb != 0 && !evtimer_pending(p->ev_rss, NULL))
+		timer_arm_us(p->ev_rss, POOL_RSS_CHECK_US);
+	p->target = p->pc->workers;
+	pool_maintain(p);
+	pool_kick(p);
 }
 
 void
@@ -944,6 +1029,40 @@ pool_check_stopped(struct pool *p)
 		event_active(p->ev_stopped, EV_TIMEOUT, 0);
 }
 
+/* Count an unplanned restart against the worker id (for status). */
+static void
+pool_count_id_restart(struct pool *p, unsigned id)
+{
+	if (id >= p->nid_restarts) {
+		p->id_restarts = xreallocarray(p->id_restarts, id + 16,
+		    sizeof(*p->id_restarts));
+		memset(p->id_restarts + p->nid_restarts, 0,
+		    (id + 16 - p->nid_restarts) * sizeof(*p->id_restarts));
+		p->nid_restarts = id + 16;
+	}
+	p->id_restarts[id]++;
+}
+
+/* Free old settings once no worker uses them any more. */
+static void
+pool_release_pc(struct pool *p, struct poolconf *pc)
+{
+	size_t	 i;
+
+	if (pc == p->pc)
+		return;
+	for (i = 0; i < p->nmembers; i++)
+		if (p->members[i].pc == pc)
+			return;
+	for (i = 0; i < p->noldpcs; i++) {
+		if (p->oldpcs[i] != pc)
+			continue;
+		poolconf_free(pc);
+		p->oldpcs[i] = p->oldpcs[--p->noldpcs];
+		return;
+	}
+}
+
 /* A worker is gone: settle its jobs, count the restart, replace it. */
 static void
 pool_on_dead(struct worker *w, void *arg)
@@ -975,10 +1094,13 @@ pool_on_dead(struct worker *w, void *arg)
 	} else if (live && m.retired && m.planned != RESTART_NREASONS)
 		p->stats.restarts[m.planned]++;
 
+	if (!planned)
+		pool_count_id_restart(p, worker_id(w));
 	pool_settle(p, w, crash, death);
 	if (!planned && p->state != POOL_FAILED)
 		pool_count_death(p, w, failed_start, now);
 	worker_free(w);
+	pool_release_pc(p, m.pc);
 	pool_maintain(p);
 	pool_pump(p);
 	pool_check_stopped(p);
@@ -1100,6 +1222,26 @@ pool_failure(const struct pool *p)
 	return (p->state == POOL_FAILED ? p->failure : NULL);
 }
 
+/* Batches still attached (clients with jobs or results pending). */
+size_t
+pool_nbatches(const struct pool *p)
+{
+	const struct batch	*b;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(b, &p->batches, entry)
+		n++;
+	return (n);
+}
+
+/* Stopped, or failed with every worker gone: nothing more will happen. */
+bool
+pool_finished(const struct pool *p)
+{
+	return (p->state == POOL_STOPPED ||
+	    (p->state == POOL_FAILED && p->nmembers == 0));
+}
+
 size_t
 pool_queued(const struct pool *p)
 {
@@ -1145,6 +1287,19 @@ pool_worker_info(const struct pool *p, size_t i, struct pool_worker_info *wi)
 	wi->age_us = worker_head_age_us(w, now);
 	wi->uptime_us = now - worker_spawned_us(w);
 	wi->rss_kb = worker_rss_kb(w);
+	wi->restarts = wi->id < p->nid_restarts ? p->id_restarts[wi->id] : 0;
+}
+
+/* Workers that have said HELLO (or speak the line protocol). */
+size_t
+pool_ready(const struct pool *p)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < p->nmembers; i++)
+		if (worker_state(p->members[i].w) == WS_READY)
+			n++;
+	return (n);
 }
 
 const struct pool_stats *

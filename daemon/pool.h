@@ -65,6 +65,7 @@ struct pool_worker_info {
 	uint64_t	 age_us;	/* the oldest job's run time */
 	uint64_t	 uptime_us;
 	uint64_t	 rss_kb;
+	uint64_t	 restarts;	/* unplanned, for this worker id */
 };
 
 struct pool	*pool_new(struct event_base *, const struct poolconf *,
@@ -74,6 +75,8 @@ int		 pool_start(struct pool *);
 void		 pool_stop(struct pool *, bool);
 void		 pool_resize(struct pool *, unsigned);
 void		 pool_replace_workers(struct pool *);
+void		 pool_reconfigure(struct pool *, const struct poolconf *,
+		    unsigned);
 
 void		 pool_attach(struct pool *, struct batch *);
 void		 pool_detach(struct pool *, struct batch *);
@@ -91,10 +94,13 @@ enum pool_state	 pool_state(const struct pool *);
 const char	*pool_state_name(enum pool_state);
 const char	*pool_failure(const struct pool *);
 size_t		 pool_queued(const struct pool *);
+size_t		 pool_nbatches(const struct pool *);
+bool		 pool_finished(const struct pool *);
 size_t		 pool_inflight(const struct pool *);
 unsigned	 pool_target(const struct pool *);
 unsigned	 pool_window(const struct pool *);
 size_t		 pool_nworkers(const struct pool *);
+size_t		 pool_ready(const struct pool *);
 void		 pool_worker_info(const struct pool *, size_t,
 		    struct pool_worker_info *);
 const struct pool_stats *pool_stats(const struct pool *);

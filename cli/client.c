@@ -1,0 +1,734 @@
+/*
+ * The clients of droverd: `drover submit` streams a batch to a pool and
+ * prints exactly what `drover run` would; `drover status` and `drover reload`
+ * ask one question and print the answer.  The protocol is common/ctl.h.
+ *
+ * submit is event-driven (libevent): it sends jobs while the socket's output
+ * stays under a high-water mark and reads results all the while, so that
+ * neither side can block the other.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "config.h"
+#include "ctl.h"
+#include "input.h"
+#include "log.h"
+#include "report.h"
+#include "status.h"
+#include "xmalloc.h"
+
+#define SUBMIT_OUT_HIGH		(1024 * 1024)
+#define SUBMIT_REORDER_CAP	65536
+
+/* Where droverd listens: --socket, $DROVER_SOCKET, or the default. */
+static const char *
+client_socket_path(const char *opt)
+{
+	const char	*env;
+
+	if (opt != NULL)
+		return (opt);
+	if ((env = getenv("DROVER_SOCKET")) != NULL && *env != '\0')
+		return (env);
+	return (DROVER_DEFAULT_SOCKET);
+}
+
+/* Connect to droverd; exit 3 with a clear message if we cannot. */
+static int
+client_connect(const char *path)
+{
+	struct sockaddr_un	 sun;
+	int			 fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		cli_usage_error("socket path too long: %s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		fatal("socket");
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("unable to connect to droverd at %s", path);
+	return (fd);
+}
+
+/* Build a message: header and payload. */
+static void
+client_msg(struct buf *b, uint8_t type, uint64_t id, const void *p,
+    size_t len)
+{
+	frame_put(buf_reserve(b, FRAME_HDRLEN), type, 0, (uint32_t)len, id);
+	buf_commit(b, FRAME_HDRLEN);
+	buf_add(b, p, len);
+}
+
+/* Send a REQUEST with this JSON object (consumed). */
+static void
+client_request(struct buf *b, json_t *req)
+{
+	char	*s = json_dumps(req, JSON_COMPACT);
+
+	json_decref(req);
+	client_msg(b, CTL_REQUEST, CTL_VERSION, s, strlen(s));
+	free(s);
+}
+
+/* Blocking: send one request, read one REPLY, return its JSON. */
+static json_t *
+client_ask(const char *path, json_t *req)
+{
+	struct buf	 b;
+	struct frame_hdr h;
+	const char	*why;
+	json_error_t	 jerr;
+	json_t		*o;
+	int		 fd = client_connect(path);
+	ssize_t		 n;
+
+	buf_init(&b);
+	client_request(&b, req);
+	while (buf_len(&b) != 0)
+		if (buf_write(&b, fd) == -1)
+			fatal("unable to write to droverd");
+	for (;;) {
+		if (ctl_parse(buf_data(&b), buf_len(&b), &h, &why) ==
+		    FRAME_BAD)
+			fatalx("bad reply from droverd: %s", why);
+		if (buf_len(&b) >= FRAME_HDRLEN &&
+		    buf_len(&b) - FRAME_HDRLEN >= h.len)
+			break;
+		if ((n = buf_read(&b, fd, 65536)) <= 0)
+			fatalx("droverd closed the connection without "
+			    "answering");
+	}
+	close(fd);
+	if (h.type != CTL_REPLY)
+		fatalx("unexpected %s from droverd", ctl_type_name(h.type));
+	o = json_loadb(buf_data(&b) + FRAME_HDRLEN, h.len, 0, &jerr);
+	if (o == NULL)
+		fatalx("bad JSON from droverd: %s", jerr.text);
+	buf_free(&b);
+	return (o);
+}
+
+/* The state of one `drover submit`. */
+struct submit {
+	struct event_base	*base;
+	struct bufferevent	*bev;
+	struct report		*report;
+	struct input		*input;
+	const char		*pool;
+	int			 infd;
+	int			 delim;
+	uint64_t		 sent;
+	uint64_t		 received;
+	uint64_t		 restarts;
+	bool			 accepted;
+	bool			 ended;		/* END or CANCEL sent */
+	bool			 bye;
+	int			 signals;
+	int			 status;	/* exit status if decided */
+};
+
+/* Send one message on the connection. */
+static void
+submit_send(struct submit *s, uint8_t type, uint64_t id, const void *p,
+    size_t len)
+{
+	char	 hdr[FRAME_HDRLEN];
+
+	frame_put(hdr, type, 0, (uint32_t)len, id);
+	evbuffer_add(bufferevent_get_output(s->bev), hdr, sizeof(hdr));
+	if (len != 0)
+		evbuffer_add(bufferevent_get_output(s->bev), p, len);
+}
+
+static uint64_t
+submit_in_room(void *arg)
+{
+	struct submit	*s = arg;
+	uint64_t	 lim = report_limit(s->report), next;
+
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) >
+	    SUBMIT_OUT_HIGH)
+		return (0);
+	next = input_count(s->input);
+	if (lim != UINT64_MAX && next >= lim)
+		return (0);
+	return (lim == UINT64_MAX ? UINT64_MAX : lim - next);
+}
+
+static void
+submit_in_record(void *arg, uint64_t id, const char *data, size_t len)
+{
+	struct submit	*s = arg;
+
+	submit_send(s, CTL_JOB, id, data, len);
+	s->sent++;
+	report_input_bytes(s->report, input_bytes(s->input),
+	    input_total(s->input));
+}
+
+/* Over the pool's max_job_bytes: rejected here, as drover run would. */
+static void
+submit_in_toolong(void *arg, uint64_t id, uint64_t len)
+{
+	struct submit	*s = arg;
+	char		 why[128];
+	int		 n;
+
+	n = snprintf(why, sizeof(why), "job is %llu bytes, over the pool's "
+	    "max_job_bytes", (unsigned long long)len);
+	report_job(s->report, id, JOB_REJECTED, why, (size_t)n, 0, 0, 0);
+}
+
+static void
+submit_in_end(void *arg)
+{
+	struct submit	*s = arg;
+
+	if (!s->ended) {
+		s->ended = true;
+		submit_send(s, CTL_END, 0, NULL, 0);
+	}
+}
+
+static const struct input_hooks submit_input_hooks = {
+	.room = submit_in_room,
+	.record = submit_in_record,
+	.toolong = submit_in_toolong,
+	.end = submit_in_end,
+};
+
+/* The REPLY to our submit: go, or say why not. */
+static void
+submit_reply(struct submit *s, const char *p, size_t len)
+{
+	json_t		*o;
+	json_error_t	 jerr;
+	const char	*err = NULL;
+	json_int_t	 max = 0;
+	int		 ok = 0;
+
+	if ((o = json_loadb(p, len, 0, &jerr)) == NULL ||
+	    json_unpack(o, "{s:b,s?s,s?I}", "ok", &ok, "error", &err,
+	    "max_job_bytes", &max) == -1) {
+		log_warnx("bad reply from droverd");
+		s->status = 3;
+	} else if (!ok) {
+		log_warnx("%s", err != NULL ? err : "refused");
+		s->status = (err != NULL && strncmp(err, "unknown pool", 12) ==
+		    0) ? 2 : 3;
+	} else {
+		s->accepted = true;
+		s->input = input_new(s->base, s->infd, s->delim,
+		    max > 0 ? (uint64_t)max : 1024 * 1024, &submit_input_hooks,
+		    s);
+		input_resume(s->input);
+	}
+	json_decref(o);
+	if (s->status != -1)
+		event_base_loopexit(s->base, NULL);
+}
+
+/* A RESULT: print it like drover run. */
+static void
+submit_result(struct submit *s, const struct frame_hdr *h, const char *p)
+{
+	struct ctl_meta	 m;
+
+	ctl_meta_get(p, &m);
+	report_job(s->report, h->id, (enum job_status)h->status,
+	    p + CTL_META_LEN, h->len - CTL_META_LEN, (pid_t)m.pid,
+	    m.latency_us, m.attempts);
+	s->received++;
+}
+
+/* BYE: every result is in. */
+static void
+submit_bye(struct submit *s, const char *p, size_t len)
+{
+	json_t		*o;
+	json_int_t	 restarts = 0;
+	const char	*stopped = NULL;
+
+	if ((o = json_loadb(p, len, 0, NULL)) != NULL) {
+		(void)json_unpack(o, "{s?I,s?s}", "restarts", &restarts,
+		    "stopped", &stopped);
+		if (stopped != NULL && s->signals == 0)
+			log_warnx("droverd took no more jobs: %s", stopped);
+		if (stopped != NULL && (s->input == NULL ||
+		    !input_done(s->input)))
+			s->status = 1;	/* some input was never submitted */
+	}
+	s->restarts = (uint64_t)restarts;
+	s->bye = true;
+	json_decref(o);
+	event_base_loopexit(s->base, NULL);
+}
+
+/* Handle every complete message from droverd. */
+static void
+submit_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct submit	*s = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	struct frame_hdr h;
+	char		 hdr[FRAME_HDRLEN];
+	const char	*why, *p;
+
+	while (!s->bye && evbuffer_copyout(in, hdr, sizeof(hdr)) ==
+	    (ssize_t)sizeof(hdr)) {
+		if (ctl_parse(hdr, sizeof(hdr), &h, &why) == FRAME_BAD) {
+			log_warnx("bad message from droverd: %s", why);
+			s->status = 3;
+			event_base_loopexit(s->base, NULL);
+			return;
+		}
+		if (evbuffer_get_length(in) < FRAME_HDRLEN + (size_t)h.len)
+			return;
+		p = (const char *)evbuffer_pullup(in, FRAME_HDRLEN + h.len) +
+		    FRAME_HDRLEN;
+		if (h.type == CTL_RESULT && s->accepted)
+			submit_result(s, &h, p);
+		else if (h.type == CTL_REPLY && !s->accepted)
+			submit_reply(s, p, h.len);
+		else if (h.type == CTL_BYE && s->accepted)
+			submit_bye(s, p, h.len);
+		else {
+			log_warnx("unexpected %s from droverd",
+			    ctl_type_name(h.type));
+			s->status = 3;
+			event_base_loopexit(s->base, NULL);
+			return;
+		}
+		evbuffer_drain(in, FRAME_HDRLEN + h.len);
+	}
+}
+
+/* Our output drained: send more input. */
+static void
+submit_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct submit	*s = arg;
+
+	(void)bev;
+	if (s->input != NULL && !s->ended)
+		input_resume(s->input);
+}
+
+static void
+submit_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct submit	*s = arg;
+
+	(void)bev;
+	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) || s->bye)
+		return;
+	log_warnx("lost the connection to droverd with %llu jobs "
+	    "outstanding", (unsigned long long)(s->sent - s->received));
+	s->status = 3;
+	event_base_loopexit(s->base, NULL);
+}
+
+/* SIGINT/SIGTERM: cancel what is queued; the second one leaves at once. */
+static void
+submit_signal_cb(int sig, short what, void *arg)
+{
+	struct submit	*s = arg;
+
+	(void)what;
+	if (s->signals++ != 0 || !s->accepted) {
+		log_warnx("%s: leaving now", strsignal(sig));
+		s->status = 1;
+		event_base_loopexit(s->base, NULL);
+		return;
+	}
+	log_warnx("%s: cancelling queued jobs, finishing %llu in flight "
+	    "(again to leave at once)", strsignal(sig),
+	    (unsigned long long)(s->sent - s->received));
+	if (s->input != NULL)
+		input_stop(s->input);
+	submit_send(s, CTL_CANCEL, 0, NULL, 0);
+	s->ended = true;
+}
+
+static void
+submit_resume(void *arg)
+{
+	struct submit	*s = arg;
+
+	if (s->input != NULL && !s->ended)
+		input_resume(s->input);
+}
+
+static const struct report_hooks submit_report_hooks = {
+	.resume = submit_resume,
+	.broken = NULL,
+};
+
+static void
+submit_usage(FILE *f)
+{
+	fprintf(f,
+"usage: drover submit --pool POOL [--socket PATH] [-i FILE] [-0] [--json]\n"
+"                     [--ordered] [--quiet] [--progress|--no-progress]\n"
+"\n"
+"Stream jobs (one per input line) to a pool of a running droverd; print\n"
+"results and the summary exactly as drover run does.  The socket is\n"
+"--socket, $DROVER_SOCKET, or " DROVER_DEFAULT_SOCKET ".\n");
+}
+
+int
+submit_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "pool", required_argument, NULL, 'p' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "input", required_argument, NULL, 'i' },
+		{ "null", no_argument, NULL, '0' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "ordered", no_argument, NULL, 'o' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "progress", no_argument, NULL, 'P' },
+		{ "no-progress", no_argument, NULL, 'N' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct submit		 s;
+	struct report_opts	 ro;
+	struct event		*ev_int, *ev_term;
+	const char		*sock = NULL, *input = NULL;
+	int			 ch, progress = -1, fd;
+
+	memset(&s, 0, sizeof(s));
+	memset(&ro, 0, sizeof(ro));
+	ro.reorder_cap = SUBMIT_REORDER_CAP;
+	s.delim = '\n';
+	s.infd = STDIN_FILENO;
+	s.status = -1;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "p:s:i:0qh", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'p':
+			s.pool = optarg;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		case 'i':
+			input = optarg;
+			break;
+		case '0':
+			s.delim = '\0';
+			break;
+		case 'j':
+			ro.json = true;
+			break;
+		case 'o':
+			ro.ordered = true;
+			break;
+		case 'q':
+			ro.quiet = true;
+			break;
+		case 'P':
+			progress = 1;
+			break;
+		case 'N':
+			progress = 0;
+			break;
+		case 'h':
+			submit_usage(stdout);
+			return (0);
+		default:
+			cli_usage_error("see 'drover submit --help'");
+		}
+	}
+	if (optind != argc)
+		cli_usage_error("unexpected argument '%s'", argv[optind]);
+	if (s.pool == NULL)
+		cli_usage_error("submit needs --pool NAME");
+	if (input != NULL &&
+	    (s.infd = open(input, O_RDONLY | O_CLOEXEC)) == -1) {
+		log_warn("unable to open %s", input);
+		return (2);
+	}
+	ro.progress = progress == -1 ? isatty(STDERR_FILENO) : progress;
+
+	signal(SIGPIPE, SIG_IGN);
+	fd = client_connect(client_socket_path(sock));
+	evutil_make_socket_nonblocking(fd);
+	if ((s.base = event_base_new()) == NULL)
+		fatalx("unable to create the event loop");
+	s.bev = bufferevent_socket_new(s.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(s.bev, submit_read_cb, submit_write_cb,
+	    submit_event_cb, &s);
+	bufferevent_setwatermark(s.bev, EV_WRITE, SUBMIT_OUT_HIGH / 2, 0);
+	bufferevent_set_max_single_read(s.bev, 256 * 1024);
+	bufferevent_enable(s.bev, EV_READ | EV_WRITE);
+	s.report = report_new(s.base, &ro);
+	report_set_hooks(s.report, &submit_report_hooks, &s);
+	ev_int = evsignal_new(s.base, SIGINT, submit_signal_cb, &s);
+	ev_term = evsignal_new(s.base, SIGTERM, submit_signal_cb, &s);
+	evsignal_add(ev_int, NULL);
+	evsignal_add(ev_term, NULL);
+	{
+		json_t		*req = json_pack("{s:s,s:s}", "op", "submit",
+				    "pool", s.pool);
+		char		*js = json_dumps(req, JSON_COMPACT);
+
+		json_decref(req);
+		submit_send(&s, CTL_REQUEST, CTL_VERSION, js, strlen(js));
+		free(js);
+	}
+	event_base_dispatch(s.base);
+
+	if (s.accepted)
+		report_summary(s.report, s.restarts);
+	else
+		report_flush(s.report);
+	if (s.status == -1)
+		s.status = report_failed(s.report) != 0 || s.signals != 0 ?
+		    1 : 0;
+	else if (s.status == 1 && s.bye && s.signals == 0 &&
+	    report_failed(s.report) == 0)
+		s.status = 1;
+	input_free(s.input);
+	report_free(s.report);
+	bufferevent_free(s.bev);
+	event_free(ev_int);
+	event_free(ev_term);
+	event_base_free(s.base);
+	if (s.infd != STDIN_FILENO)
+		close(s.infd);
+	return (s.status);
+}
+
+/* Seconds as "3d4h", "2h05m", "4m07s", "12.3s". */
+static void
+fmt_age(char *dst, size_t size, double s)
+{
+	long	 t = (long)s;
+
+	if (s < 60)
+		snprintf(dst, size, "%.1fs", s);
+	else if (t < 3600)
+		snprintf(dst, size, "%ldm%02lds", t / 60, t % 60);
+	else if (t < 86400)
+		snprintf(dst, size, "%ldh%02ldm", t / 3600, t % 3600 / 60);
+	else
+		snprintf(dst, size, "%ldd%ldh", t / 86400, t % 86400 / 3600);
+}
+
+/* Sum the values of a JSON object of counters. */
+static json_int_t
+json_sum(json_t *o)
+{
+	const char	*k;
+	json_t		*v;
+	json_int_t	 n = 0;
+
+	json_object_foreach(o, k, v)
+		n += json_integer_value(v);
+	return (n);
+}
+
+/* Print the status JSON as a table. */
+static void
+status_table(json_t *st, FILE *f)
+{
+	json_t		*pools = json_object_get(st, "pools"), *p, *w, *jobs;
+	size_t		 i, k;
+	char		 up[32], age[32];
+	double		 rss;
+
+	fmt_age(up, sizeof(up), json_real_value(json_object_get(st,
+	    "uptime_s")));
+	fprintf(f, "droverd %s, pid %lld, up %s, %s, %lld clients, config %s\n",
+	    json_string_value(json_object_get(st, "version")),
+	    (long long)json_integer_value(json_object_get(st, "pid")), up,
+	    json_string_value(json_object_get(st, "state")),
+	    (long long)json_integer_value(json_object_get(st, "clients")),
+	    json_string_value(json_object_get(st, "config")));
+	json_array_foreach(pools, i, p) {
+		jobs = json_object_get(p, "jobs");
+		fprintf(f, "\npool %s: %s, %s (%s), %zu/%lld workers, window "
+		    "%lld, %lld queued, %lld in flight, %.0f jobs/s\n"
+		    "  jobs: %lld ok, %lld not ok; %lld retried; %lld "
+		    "restarts\n",
+		    json_string_value(json_object_get(p, "name")),
+		    json_string_value(json_object_get(p, "state")),
+		    json_string_value(json_object_get(p, "worker")),
+		    json_string_value(json_object_get(p, "protocol")),
+		    json_array_size(json_object_get(p, "workers")),
+		    (long long)json_integer_value(json_object_get(p,
+		    "workers_target")),
+		    (long long)json_integer_value(json_object_get(p, "window")),
+		    (long long)json_integer_value(json_object_get(p, "queued")),
+		    (long long)json_integer_value(json_object_get(p,
+		    "inflight")),
+		    json_real_value(json_object_get(p, "jobs_per_s")),
+		    (long long)json_integer_value(json_object_get(jobs, "ok")),
+		    (long long)(json_sum(jobs) -
+		    json_integer_value(json_object_get(jobs, "ok"))),
+		    (long long)json_integer_value(json_object_get(p, "retried")),
+		    (long long)json_sum(json_object_get(p, "restarts")));
+		if (json_object_get(p, "failure") != NULL)
+			fprintf(f, "  FAILED: %s\n", json_string_value(
+			    json_object_get(p, "failure")));
+		fprintf(f, "  %-8s %-4s %-9s %10s %8s %9s %8s %9s\n", "PID",
+		    "ID", "STATE", "JOBS", "INFLIGHT", "JOB AGE", "RESTARTS",
+		    "RSS");
+		json_array_foreach(json_object_get(p, "workers"), k, w) {
+			double a = json_real_value(json_object_get(w,
+			    "current_job_age_s"));
+
+			if (json_integer_value(json_object_get(w,
+			    "inflight")) == 0)
+				snprintf(age, sizeof(age), "-");
+			else
+				fmt_age(age, sizeof(age), a);
+			rss = (double)json_integer_value(json_object_get(w,
+			    "rss_kb")) / 1024.0;
+			fprintf(f, "  %-8lld %-4lld %-9s %10lld %8lld %9s %8lld "
+			    "%8.1fM\n",
+			    (long long)json_integer_value(json_object_get(w,
+			    "pid")),
+			    (long long)json_integer_value(json_object_get(w,
+			    "id")),
+			    json_string_value(json_object_get(w, "state")),
+			    (long long)json_integer_value(json_object_get(w,
+			    "jobs")),
+			    (long long)json_integer_value(json_object_get(w,
+			    "inflight")), age,
+			    (long long)json_integer_value(json_object_get(w,
+			    "restarts")), rss);
+		}
+	}
+}
+
+int
+status_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "watch", optional_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*sock = NULL;
+	bool		 json = false;
+	double		 watch = 0;
+	json_t		*st;
+	char		*s;
+	int		 ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "s:jw::h", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			sock = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'w':
+			watch = optarg != NULL ? cli_real("--watch", optarg, 0,
+			    86400) : 2.0;
+			break;
+		case 'h':
+			printf("usage: drover status [--socket PATH] [--json] "
+			    "[--watch[=SECS]]\n");
+			return (0);
+		default:
+			cli_usage_error("see 'drover status --help'");
+		}
+	}
+	if (optind != argc)
+		cli_usage_error("unexpected argument '%s'", argv[optind]);
+	for (;;) {
+		st = client_ask(client_socket_path(sock), json_pack("{s:s}",
+		    "op", "status"));
+		if (watch > 0 && !json)
+			fputs("\033[H\033[2J", stdout);
+		if (json) {
+			s = json_dumps(st, JSON_COMPACT);
+			printf("%s\n", s);
+			free(s);
+		} else
+			status_table(st, stdout);
+		json_decref(st);
+		fflush(stdout);
+		if (watch <= 0)
+			return (0);
+		struct timespec ts = { (time_t)watch,
+		    (long)((watch - (double)(time_t)watch) * 1e9) };
+		nanosleep(&ts, NULL);
+	}
+}
+
+int
+reload_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*sock = NULL, *msg = NULL;
+	json_t		*r;
+	int		 ch, ok = 0;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			sock = optarg;
+			break;
+		case 'h':
+			printf("usage: drover reload [--socket PATH]\n");
+			return (0);
+		default:
+			cli_usage_error("see 'drover reload --help'");
+		}
+	}
+	if (optind != argc)
+		cli_usage_error("unexpected argument '%s'", argv[optind]);
+	r = client_ask(client_socket_path(sock), json_pack("{s:s}", "op",
+	    "reload"));
+	if (json_unpack(r, "{s:b,s?s,s?s}", "ok", &ok, "changes", &msg,
+	    "error", &msg) == -1)
+		fatalx("bad reply from droverd");
+	if (ok) {
+		printf("reloaded%s\n%s", msg != NULL && *msg ? ":" :
+		    " (nothing changed)", msg != NULL ? msg : "");
+		json_decref(r);
+		return (0);
+	}
+	fprintf(stderr, "drover: reload failed; droverd keeps its running "
+	    "configuration:\n%s", msg != NULL ? msg : "");
+	json_decref(r);
+	return (2);
+}

@@ -1,0 +1,190 @@
+/*
+ * droverd: the supervisor daemon.  Runs in the foreground (systemd
+ * Type=notify); `droverd -t -c FILE` checks a configuration and exits 0, or
+ * 2 with "file:line: message" for every problem.
+ */
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "config.h"
+#include "job.h"
+#include "log.h"
+#include "supervisor.h"
+#include "worker.h"
+
+static int	terms;
+
+static void __attribute__((noreturn))
+usage(int status)
+{
+	fprintf(status == 0 ? stdout : stderr,
+	    "usage: droverd [-dt] [-c FILE]\n"
+	    "       droverd --settings | --version\n"
+	    "  -c FILE   configuration (default " DROVER_SYSCONFDIR
+	    "/droverd.conf)\n"
+	    "  -t        check the configuration and exit\n"
+	    "  -d        log at debug level\n");
+	exit(status);
+}
+
+/* Make sure fds 0, 1 and 2 are open, so no socket of ours lands there. */
+static void
+sanitize_stdio(void)
+{
+	int	 fd;
+
+	for (fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) == -1 &&
+		    open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) == -1)
+			exit(1);
+}
+
+/* SIGTERM/SIGINT drain; the second one, and SIGQUIT, stop at once. */
+static void
+on_term(int sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	if (sig == SIGQUIT || terms++ > 0)
+		supervisor_stop_now();
+	else
+		supervisor_drain();
+}
+
+static void
+on_hup(int sig, short what, void *arg)
+{
+	struct buf	 out;
+
+	(void)sig;
+	(void)what;
+	(void)arg;
+	buf_init(&out);
+	(void)supervisor_reload(&out);
+	buf_free(&out);
+}
+
+static void
+on_usr1(int sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	supervisor_reopen_logs();
+}
+
+static void
+on_ttin(int sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	supervisor_resize(sig == SIGTTIN ? 1 : -1);
+}
+
+static void
+on_chld(int sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	worker_reap();
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "settings", no_argument, NULL, 'S' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static const int sigs[] = {
+		SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGTTIN, SIGTTOU,
+		SIGCHLD
+	};
+	const char		*path = DROVER_SYSCONFDIR "/droverd.conf";
+	struct event_base	*base;
+	struct event		*evs[sizeof(sigs) / sizeof(sigs[0])];
+	struct conf		*c;
+	struct conf_errors	 errs;
+	bool			 test = false, debug = false;
+	size_t			 i;
+	int			 ch;
+
+	sanitize_stdio();
+	log_init("droverd", LOG_STYLE_DAEMON, LOG_INFO);
+	while ((ch = getopt_long(argc, argv, "c:dth", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+			debug = true;
+			break;
+		case 't':
+			test = true;
+			break;
+		case 'S':
+			conf_print_settings(stdout);
+			return (0);
+		case 'V':
+			printf("droverd %s\n", DROVER_VERSION);
+			return (0);
+		case 'h':
+			usage(0);
+		default:
+			usage(2);
+		}
+	}
+	if (optind != argc)
+		usage(2);
+
+	if ((c = conf_load(path, &errs)) == NULL) {
+		for (i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.msgs[i]);
+		conf_errors_free(&errs);
+		return (2);
+	}
+	if (test) {
+		printf("%s: configuration ok (%zu pool%s)\n", path, c->npools,
+		    c->npools == 1 ? "" : "s");
+		conf_free(c);
+		return (0);
+	}
+	if (debug)
+		c->log_level = LOG_DEBUG;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((base = event_base_new()) == NULL)
+		fatalx("unable to create the event loop");
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		event_callback_fn fn = sigs[i] == SIGHUP ? on_hup :
+		    sigs[i] == SIGUSR1 ? on_usr1 : sigs[i] == SIGCHLD ? on_chld :
+		    (sigs[i] == SIGTTIN || sigs[i] == SIGTTOU) ? on_ttin :
+		    on_term;
+
+		evs[i] = evsignal_new(base, sigs[i], fn, NULL);
+		evsignal_add(evs[i], NULL);
+	}
+	log_info("starting %s with %s", DROVER_VERSION, path);
+	if (supervisor_init(base, c) == -1)
+		return (1);
+	event_base_dispatch(base);
+	log_info("exiting");
+	supervisor_free();
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		event_free(evs[i]);
+	event_base_free(base);
+	job_cache_trim();
+	return (0);
+}

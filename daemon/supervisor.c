@@ -1,0 +1,668 @@
+/*
+ * droverd's supervisor: the running configuration and its pools, reload,
+ * drain and stop, the service manager's notifications, and the status every
+ * observer sees (drover status, GET /status, sd_notify STATUS=).
+ *
+ * Reload (nginx's cycle): load the file into a new conf and validate it
+ * whole; on any problem keep everything as it is and report file:line.  A
+ * good conf is applied pool by pool: added pools start, removed pools drain
+ * and go, changed pools take hot settings at once and replace their workers
+ * one by one for the rest; a failed pool is started afresh.  No job is lost:
+ * queues and in-flight jobs stay with their pool through all of it.
+ *
+ * Drain (SIGTERM) is a predicate, not a sleep: stop accepting, let the pools
+ * finish what they hold, and exit once every pool has stopped and every
+ * client has its results; a deadline (shutdown_timeout) escalates to
+ * stopping at once, where what is left is cancelled.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "conf.h"
+#include "config.h"
+#include "control.h"
+#include "log.h"
+#include "metrics.h"
+#include "notify.h"
+#include "pool.h"
+#include "poolconf.h"
+#include "supervisor.h"
+#include "workerpath.h"
+#include "xmalloc.h"
+
+#define SV_TICK_US		1000000
+#define SV_READY_CHECK_US	20000
+#define SV_READY_MAX_US		30000000
+#define SV_FINAL_GRACE_US	5000000
+
+enum sv_state {
+	SV_RUNNING,
+	SV_DRAINING,
+	SV_STOPPING,
+};
+
+/* A pool as the supervisor tracks it. */
+struct spool {
+	struct pool	*pool;
+	bool		 removed;	/* gone from the config: draining */
+	uint64_t	 last_total;	/* jobs finished at the last tick */
+	double		 rate;		/* jobs a second over the last tick */
+};
+
+static struct {
+	struct event_base	*base;
+	struct conf		*conf;
+	struct spool		*pools;
+	size_t			 npools;
+	struct control		*ctl;
+	struct metrics		*metrics;
+	enum sv_state		 state;
+	struct event		*ev_ready;
+	struct event		*ev_tick;
+	struct event		*ev_watchdog;
+	struct event		*ev_deadline;
+	struct event		*ev_final;
+	uint64_t		 start_us;
+	uint64_t		 last_tick_us;
+	bool			 ready_sent;
+	unsigned long long	 reloads_ok;
+	unsigned long long	 reloads_failed;
+} sv;
+
+static void	sv_on_failed(struct pool *, const char *, void *);
+static void	sv_on_stopped(struct pool *, void *);
+
+static const struct pool_hooks sv_pool_hooks = {
+	.failed = sv_on_failed,
+	.stopped = sv_on_stopped,
+};
+
+static void
+sv_timer(struct event *ev, uint64_t us)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = (time_t)(us / 1000000);
+	tv.tv_usec = (suseconds_t)(us % 1000000);
+	evtimer_add(ev, &tv);
+}
+
+/* Settings for a pool with its worker command resolved. */
+static struct poolconf *
+sv_resolve(const struct poolconf *pc)
+{
+	struct poolconf	*r;
+
+	r = poolconf_dup(pc);
+	if (r->handler != NULL) {
+		r->argv = xcalloc(4, sizeof(*r->argv));
+		r->argv[0] = xstrdup(workerpath());
+		r->argv[1] = xstrdup(r->handler);
+		if (r->exec != NULL)
+			r->argv[2] = xstrdup(r->exec);
+	}
+	return (r);
+}
+
+/* Create and start the pool for pc. */
+static void
+sv_start_pool(const struct poolconf *pc)
+{
+	struct poolconf	*r = sv_resolve(pc);
+	struct spool	*sp;
+
+	sv.pools = xreallocarray(sv.pools, sv.npools + 1, sizeof(*sv.pools));
+	sp = &sv.pools[sv.npools++];
+	memset(sp, 0, sizeof(*sp));
+	sp->pool = pool_new(sv.base, r, &sv_pool_hooks, NULL);
+	poolconf_free(r);
+	if (pool_start(sp->pool) == 0)
+		log_info("pool %s: started %u workers (%s)", pc->name,
+		    pc->workers, pc->handler != NULL ? pc->handler :
+		    pc->argv[0]);
+}
+
+/* The live (not removed) entry for a pool name. */
+static struct spool *
+sv_find(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < sv.npools; i++)
+		if (!sv.pools[i].removed &&
+		    strcmp(pool_name(sv.pools[i].pool), name) == 0)
+			return (&sv.pools[i]);
+	return (NULL);
+}
+
+struct pool *
+supervisor_pool(const char *name)
+{
+	struct spool	*sp = sv_find(name);
+
+	return (sp != NULL ? sp->pool : NULL);
+}
+
+bool
+supervisor_accepting(void)
+{
+	return (sv.state == SV_RUNNING);
+}
+
+const struct conf *
+supervisor_conf(void)
+{
+	return (sv.conf);
+}
+
+unsigned long long
+supervisor_reloads(bool ok)
+{
+	return (ok ? sv.reloads_ok : sv.reloads_failed);
+}
+
+/* Free removed pools that have stopped and have no client left. */
+static void
+sv_reap_pools(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < sv.npools;) {
+		if (!sv.pools[i].removed || !pool_finished(sv.pools[i].pool) ||
+		    pool_nbatches(sv.pools[i].pool) != 0) {
+			i++;
+			continue;
+		}
+		log_info("pool %s: removed", pool_name(sv.pools[i].pool));
+		pool_free(sv.pools[i].pool);
+		sv.pools[i] = sv.pools[--sv.npools];
+	}
+}
+
+/* One line for sd_notify STATUS= and the logs. */
+static void
+sv_status_line(struct buf *b)
+{
+	size_t		 i, workers = 0, queued = 0, live = 0, failed = 0;
+	double		 rate = 0;
+
+	for (i = 0; i < sv.npools; i++) {
+		if (sv.pools[i].removed)
+			continue;
+		live++;
+		workers += pool_nworkers(sv.pools[i].pool);
+		queued += pool_queued(sv.pools[i].pool);
+		rate += sv.pools[i].rate;
+		if (pool_state(sv.pools[i].pool) == POOL_FAILED)
+			failed++;
+	}
+	buf_printf(b, "%s%zu pools, %zu workers, %zu queued, %.0f jobs/s",
+	    sv.state == SV_DRAINING ? "draining: " : sv.state == SV_STOPPING ?
+	    "stopping: " : "", live, workers, queued, rate);
+	if (failed != 0)
+		buf_printf(b, "; %zu failed", failed);
+	if (sv.ctl != NULL && control_nclients(sv.ctl) != 0)
+		buf_printf(b, "; %zu clients", control_nclients(sv.ctl));
+}
+
+/* Every second: rates, removed pools, STATUS=. */
+static void
+sv_tick_cb(int fd, short what, void *arg)
+{
+	struct buf	 b;
+	uint64_t	 now = clock_us(), total;
+	double		 dt;
+	size_t		 i;
+	int		 st;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	dt = (double)(now - sv.last_tick_us) / 1e6;
+	sv.last_tick_us = now;
+	for (i = 0; i < sv.npools; i++) {
+		total = 0;
+		for (st = 0; st < JOB_NSTATUS; st++)
+			total += pool_stats(sv.pools[i].pool)->jobs[st];
+		sv.pools[i].rate = dt > 0 ?
+		    (double)(total - sv.pools[i].last_total) / dt : 0;
+		sv.pools[i].last_total = total;
+	}
+	sv_reap_pools();
+	buf_init(&b);
+	sv_status_line(&b);
+	buf_addc(&b, '\0');
+	notify_status("%s", buf_data(&b));
+	buf_free(&b);
+	sv_timer(sv.ev_tick, SV_TICK_US);
+}
+
+/* At start: READY=1 once every pool's workers are up (or it failed). */
+static void
+sv_ready_cb(int fd, short what, void *arg)
+{
+	size_t		 i;
+	struct pool	*p;
+	bool		 up = true;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	for (i = 0; i < sv.npools; i++) {
+		p = sv.pools[i].pool;
+		if (pool_state(p) != POOL_FAILED &&
+		    pool_ready(p) < pool_target(p))
+			up = false;
+	}
+	if (!up && clock_us() - sv.start_us < SV_READY_MAX_US) {
+		sv_timer(sv.ev_ready, SV_READY_CHECK_US);
+		return;
+	}
+	if (!up)
+		log_warnx("not every worker is up after %d s; ready anyway",
+		    SV_READY_MAX_US / 1000000);
+	sv.ready_sent = true;
+	notify_ready();
+	log_info("ready: %zu pools, listening on %s", sv.npools,
+	    sv.conf->socket);
+}
+
+static void
+sv_watchdog_cb(int fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	notify_watchdog();
+	sv_timer(sv.ev_watchdog, notify_watchdog_usec());
+}
+
+static void
+sv_deadline_cb(int fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_warnx("shutdown_timeout (%gs) reached; stopping workers",
+	    sv.conf->shutdown_timeout);
+	supervisor_stop_now();
+}
+
+/* Clients that will not read their results cannot hold us forever. */
+static void
+sv_final_cb(int fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_warnx("clients did not take their results; exiting");
+	event_base_loopexit(sv.base, NULL);
+}
+
+static void
+sv_on_failed(struct pool *p, const char *why, void *arg)
+{
+	(void)p;
+	(void)why;
+	(void)arg;
+	sv_tick_cb(-1, 0, NULL);
+}
+
+static void
+sv_on_stopped(struct pool *p, void *arg)
+{
+	(void)p;
+	(void)arg;
+	supervisor_check_exit();
+}
+
+/* Apply log_level and log_file from c. */
+static void
+sv_apply_logging(const struct conf *c)
+{
+	log_setlevel(c->log_level);
+	if (c->log_file != NULL) {
+		if (log_open_file(c->log_file) == -1)
+			log_warn("unable to open log file %s", c->log_file);
+	}
+}
+
+/* Take over conf c, open the control socket, start every pool. */
+int
+supervisor_init(struct event_base *base, struct conf *c)
+{
+	char	 err[512];
+	size_t	 i;
+
+	memset(&sv, 0, sizeof(sv));
+	sv.base = base;
+	sv.conf = c;
+	sv.start_us = sv.last_tick_us = clock_us();
+	sv_apply_logging(c);
+	if ((sv.ctl = control_new(base, c, err, sizeof(err))) == NULL) {
+		log_warnx("%s", err);
+		return (-1);
+	}
+	if ((sv.metrics = metrics_new(base, c->metrics, err,
+	    sizeof(err))) == NULL && *c->metrics != '\0') {
+		log_warnx("%s", err);
+		control_free(sv.ctl);
+		return (-1);
+	}
+	for (i = 0; i < c->npools; i++)
+		sv_start_pool(c->pools[i]);
+	sv.ev_ready = evtimer_new(base, sv_ready_cb, NULL);
+	sv.ev_tick = evtimer_new(base, sv_tick_cb, NULL);
+	sv.ev_watchdog = evtimer_new(base, sv_watchdog_cb, NULL);
+	sv.ev_deadline = evtimer_new(base, sv_deadline_cb, NULL);
+	sv.ev_final = evtimer_new(base, sv_final_cb, NULL);
+	sv_timer(sv.ev_ready, 0);
+	sv_timer(sv.ev_tick, SV_TICK_US);
+	if (notify_watchdog_usec() != 0)
+		sv_timer(sv.ev_watchdog, notify_watchdog_usec());
+	return (0);
+}
+
+void
+supervisor_free(void)
+{
+	size_t	 i;
+
+	control_free(sv.ctl);
+	metrics_free(sv.metrics);
+	for (i = 0; i < sv.npools; i++)
+		pool_free(sv.pools[i].pool);
+	free(sv.pools);
+	if (sv.ev_ready != NULL) {
+		event_free(sv.ev_ready);
+		event_free(sv.ev_tick);
+		event_free(sv.ev_watchdog);
+		event_free(sv.ev_deadline);
+		event_free(sv.ev_final);
+	}
+	conf_free(sv.conf);
+	memset(&sv, 0, sizeof(sv));
+}
+
+/* Apply a changed pool: its settings, or a fresh start if it failed. */
+static void
+sv_reload_pool(struct spool *sp, const struct poolconf *oldpc,
+    const struct poolconf *npc, struct buf *out)
+{
+	struct buf	 keys;
+	struct poolconf	*r;
+	unsigned	 apply;
+
+	buf_init(&keys);
+	apply = conf_pool_diff(oldpc, npc, &keys);
+	buf_addc(&keys, '\0');
+	if (pool_state(sp->pool) == POOL_FAILED) {
+		buf_printf(out, "pool %s: restarted (it had failed)\n",
+		    npc->name);
+		sp->removed = true;
+		pool_stop(sp->pool, false);
+		control_pool_closing(sv.ctl, sp->pool);
+		sv_start_pool(npc);
+	} else if (apply != 0) {
+		r = sv_resolve(npc);
+		pool_reconfigure(sp->pool, r, apply);
+		poolconf_free(r);
+		buf_printf(out, "pool %s: %s changed%s\n", npc->name,
+		    buf_data(&keys), (apply & APPLY_REPLACE) ?
+		    "; replacing workers one by one" : "");
+	}
+	buf_free(&keys);
+}
+
+/*
+ * Reload the config file.  Returns 0 with what changed in out, or -1 with
+ * every problem ("file:line: message") in out; nothing changes then.
+ */
+int
+supervisor_reload(struct buf *out)
+{
+	struct conf		*nc;
+	struct conf_errors	 errs;
+	const struct poolconf	*oldpc;
+	struct spool		*sp;
+	struct buf		 keys;
+	size_t			 i, n;
+
+	notify_reloading();
+	if ((nc = conf_load(sv.conf->path, &errs)) == NULL) {
+		for (i = 0; i < errs.n; i++) {
+			log_warnx("reload: %s", errs.msgs[i]);
+			buf_printf(out, "%s\n", errs.msgs[i]);
+		}
+		log_warnx("reload failed; the running configuration is "
+		    "unchanged");
+		conf_errors_free(&errs);
+		sv.reloads_failed++;
+		notify_ready();
+		return (-1);
+	}
+	buf_init(&keys);
+	if (conf_global_diff(sv.conf, nc, &keys) & APPLY_RESTART) {
+		buf_addc(&keys, '\0');
+		buf_printf(out, "%s changed: applies at the next restart\n",
+		    buf_data(&keys));
+	}
+	buf_free(&keys);
+	sv_apply_logging(nc);
+	if (strcmp(sv.conf->metrics, nc->metrics) != 0)
+		metrics_reconfigure(&sv.metrics, sv.base, nc->metrics, out);
+	for (i = 0; i < nc->npools; i++) {
+		if ((sp = sv_find(nc->pools[i]->name)) == NULL) {
+			sv_start_pool(nc->pools[i]);
+			buf_printf(out, "pool %s: added\n", nc->pools[i]->name);
+			continue;
+		}
+		oldpc = conf_pool(sv.conf, nc->pools[i]->name);
+		sv_reload_pool(sp, oldpc, nc->pools[i], out);
+	}
+	for (i = 0, n = sv.npools; i < n; i++) {
+		sp = &sv.pools[i];
+		if (sp->removed || conf_pool(nc, pool_name(sp->pool)) != NULL)
+			continue;
+		sp->removed = true;
+		pool_stop(sp->pool, false);
+		control_pool_closing(sv.ctl, sp->pool);
+		buf_printf(out, "pool %s: removed (draining)\n",
+		    pool_name(sp->pool));
+	}
+	conf_free(sv.conf);
+	sv.conf = nc;
+	sv.reloads_ok++;
+	log_info("reloaded %s%s", nc->path, buf_len(out) ? ":" : "");
+	if (buf_len(out) != 0)
+		log_info("%.*s", (int)buf_len(out) - 1, buf_data(out));
+	notify_ready();
+	sv_tick_cb(-1, 0, NULL);
+	return (0);
+}
+
+/* SIGTERM: stop accepting, finish what is held, then exit. */
+void
+supervisor_drain(void)
+{
+	size_t	 i;
+
+	if (sv.state != SV_RUNNING)
+		return;
+	sv.state = SV_DRAINING;
+	log_info("draining: finishing queued and in-flight jobs (at most "
+	    "%gs)", sv.conf->shutdown_timeout);
+	notify_stopping();
+	control_drain(sv.ctl);
+	for (i = 0; i < sv.npools; i++)
+		pool_stop(sv.pools[i].pool, false);
+	sv_timer(sv.ev_deadline, (uint64_t)(sv.conf->shutdown_timeout * 1e6));
+	supervisor_check_exit();
+}
+
+/* SIGQUIT, a second SIGTERM, or the drain deadline: stop at once. */
+void
+supervisor_stop_now(void)
+{
+	size_t	 i;
+
+	if (sv.state == SV_STOPPING)
+		return;
+	if (sv.state == SV_RUNNING)
+		notify_stopping();
+	sv.state = SV_STOPPING;
+	log_info("stopping now: cancelling what is left");
+	evtimer_del(sv.ev_deadline);
+	control_drain(sv.ctl);
+	for (i = 0; i < sv.npools; i++)
+		pool_stop(sv.pools[i].pool, true);
+	sv_timer(sv.ev_final, SV_FINAL_GRACE_US);
+	supervisor_check_exit();
+}
+
+/* The drain predicate: every pool stopped and every client served. */
+void
+supervisor_check_exit(void)
+{
+	size_t	 i;
+
+	if (sv.state == SV_RUNNING)
+		return;
+	for (i = 0; i < sv.npools; i++)
+		if (!pool_finished(sv.pools[i].pool))
+			return;
+	if (control_nclients(sv.ctl) != 0)
+		return;
+	event_base_loopexit(sv.base, NULL);
+}
+
+/* SIGTTIN/SIGTTOU: one worker more or less in every pool. */
+void
+supervisor_resize(int delta)
+{
+	size_t		 i;
+	unsigned	 n;
+	struct pool	*p;
+
+	for (i = 0; i < sv.npools; i++) {
+		p = sv.pools[i].pool;
+		if (sv.pools[i].removed || pool_state(p) != POOL_RUNNING)
+			continue;
+		n = pool_target(p);
+		if (delta < 0 && n <= 1)
+			continue;
+		n = delta < 0 ? n - 1 : n + 1;
+		pool_resize(p, n);
+		log_info("pool %s: %u workers", pool_name(p), n);
+	}
+}
+
+void
+supervisor_reopen_logs(void)
+{
+	if (log_reopen() == -1)
+		log_warn("unable to reopen the log file");
+	else
+		log_info("log file reopened");
+}
+
+/* False with the reason in why when some pool has failed. */
+bool
+supervisor_healthy(struct buf *why)
+{
+	size_t	 i;
+	bool	 ok = true;
+
+	for (i = 0; i < sv.npools; i++) {
+		if (sv.pools[i].removed ||
+		    pool_state(sv.pools[i].pool) != POOL_FAILED)
+			continue;
+		buf_printf(why, "pool %s failed: %s\n",
+		    pool_name(sv.pools[i].pool),
+		    pool_failure(sv.pools[i].pool));
+		ok = false;
+	}
+	if (sv.state != SV_RUNNING) {
+		buf_printf(why, "droverd is shutting down\n");
+		ok = false;
+	}
+	return (ok);
+}
+
+/* One pool's status object. */
+static json_t *
+sv_pool_status(const struct spool *sp)
+{
+	const struct pool	*p = sp->pool;
+	const struct poolconf	*pc = pool_conf(p);
+	const struct pool_stats	*ps = pool_stats(p);
+	struct pool_worker_info	 wi;
+	json_t			*o, *jobs, *restarts, *workers;
+	size_t			 i;
+	int			 k;
+
+	jobs = json_object();
+	for (k = 0; k < JOB_NSTATUS; k++)
+		json_object_set_new(jobs, job_status_name(k),
+		    json_integer((json_int_t)ps->jobs[k]));
+	restarts = json_object();
+	for (k = 0; k < RESTART_NREASONS; k++)
+		json_object_set_new(restarts, restart_reason_name(k),
+		    json_integer((json_int_t)ps->restarts[k]));
+	workers = json_array();
+	for (i = 0; i < pool_nworkers(p); i++) {
+		pool_worker_info(p, i, &wi);
+		json_array_append_new(workers, json_pack("{s:i,s:i,s:s,s:I,"
+		    "s:I,s:f,s:f,s:I,s:I}", "pid", (int)wi.pid, "id", (int)wi.id,
+		    "state", wi.state, "jobs", (json_int_t)wi.jobs, "inflight",
+		    (json_int_t)wi.inflight, "current_job_age_s",
+		    (double)wi.age_us / 1e6, "uptime_s",
+		    (double)wi.uptime_us / 1e6, "restarts",
+		    (json_int_t)wi.restarts, "rss_kb", (json_int_t)wi.rss_kb));
+	}
+	o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:I,s:i,s:f,s:I,s:o,s:o,s:o}",
+	    "name", pool_name(p), "state", sp->removed ? "removing" :
+	    pool_state_name(pool_state(p)),
+	    "worker", pc->handler != NULL ? pc->handler : pc->argv[0],
+	    "protocol", protocol_name(pc->protocol),
+	    "workers_target", (int)pool_target(p),
+	    "queued", (json_int_t)pool_queued(p),
+	    "inflight", (json_int_t)pool_inflight(p),
+	    "window", (int)pool_window(p), "jobs_per_s", sp->rate,
+	    "retried", (json_int_t)ps->retried,
+	    "jobs", jobs, "restarts", restarts, "workers", workers);
+	if (pool_failure(p) != NULL)
+		json_object_set_new(o, "failure", json_string(pool_failure(p)));
+	return (o);
+}
+
+/* The status object of drover status --json and GET /status. */
+json_t *
+supervisor_status(void)
+{
+	json_t	*pools;
+	size_t	 i;
+
+	pools = json_array();
+	for (i = 0; i < sv.npools; i++)
+		json_array_append_new(pools, sv_pool_status(&sv.pools[i]));
+	return (json_pack("{s:s,s:i,s:s,s:f,s:s,s:i,s:{s:I,s:I},s:o}",
+	    "version", DROVER_VERSION, "pid", (int)getpid(),
+	    "state", sv.state == SV_RUNNING ? "running" :
+	    sv.state == SV_DRAINING ? "draining" : "stopping",
+	    "uptime_s", (double)(clock_us() - sv.start_us) / 1e6,
+	    "config", sv.conf->path,
+	    "clients", (int)control_nclients(sv.ctl),
+	    "reloads", "ok", (json_int_t)sv.reloads_ok, "failed",
+	    (json_int_t)sv.reloads_failed, "pools", pools));
+}
