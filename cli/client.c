@@ -363,9 +363,8 @@ submit_signal_cb(int sig, short what, void *arg)
 		event_base_loopexit(s->base, NULL);
 		return;
 	}
-	log_warnx("%s: cancelling queued jobs, finishing %llu in flight "
-	    "(again to leave at once)", strsignal(sig),
-	    (unsigned long long)(s->sent - s->received));
+	log_warnx("%s: cancelling queued jobs, finishing those running "
+	    "(again to leave at once)", strsignal(sig));
 	if (s->input != NULL)
 		input_stop(s->input);
 	submit_send(s, CTL_CANCEL, 0, NULL, 0);
@@ -392,6 +391,7 @@ submit_usage(FILE *f)
 	fprintf(f,
 "usage: drover submit --pool POOL [--socket PATH] [-i FILE] [-0] [--json]\n"
 "                     [--ordered] [--quiet] [--progress|--no-progress]\n"
+"                     [--stats-interval SECS]\n"
 "\n"
 "Stream jobs (one per input line) to a pool of a running droverd; print\n"
 "results and the summary exactly as drover run does.  The socket is\n"
@@ -411,6 +411,7 @@ submit_main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "progress", no_argument, NULL, 'P' },
 		{ "no-progress", no_argument, NULL, 'N' },
+		{ "stats-interval", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -456,6 +457,10 @@ submit_main(int argc, char **argv)
 			break;
 		case 'N':
 			progress = 0;
+			break;
+		case 'S':
+			ro.stats_interval = cli_real("--stats-interval",
+			    optarg, 0, 86400);
 			break;
 		case 'h':
 			submit_usage(stdout);

@@ -55,6 +55,11 @@ struct report {
 	struct failrun		 run;
 	struct event		*ev_flush;
 	struct event		*ev_progress;
+	struct event		*ev_stats;
+	struct hist		 ihist;		/* latencies this interval */
+	uint64_t		 ijobs;		/* jobs at the last stats line */
+	uint64_t		 ifailed;
+	uint64_t		 istart_us;
 	uint64_t		 start_us;
 	uint64_t		 in_bytes;
 	uint64_t		 in_total;	/* 0 when unknown (a pipe) */
@@ -113,6 +118,40 @@ report_progress_cb(int fd, short what, void *arg)
 	}
 }
 
+/*
+ * --stats-interval: throughput and latency percentiles of the last
+ * interval, on stderr.
+ */
+static void
+report_stats_cb(int fd, short what, void *arg)
+{
+	struct report	*r = arg;
+	uint64_t	 now = clock_us(), n = r->agg.jobs - r->ijobs;
+	double		 dt = (double)(now - r->istart_us) / 1e6;
+
+	(void)fd;
+	(void)what;
+	report_failrun_flush(r);
+	buf_printf(&r->err, "drover: stats: %llu jobs (+%llu in %.1f s, %.0f "
+	    "jobs/s), %llu failed (+%llu)", (unsigned long long)r->agg.jobs,
+	    (unsigned long long)n, dt, dt > 0 ? (double)n / dt : 0,
+	    (unsigned long long)agg_failed(&r->agg),
+	    (unsigned long long)(agg_failed(&r->agg) - r->ifailed));
+	if (r->ihist.count != 0)
+		buf_printf(&r->err, "; latency p50 %lluus p90 %lluus p99 "
+		    "%lluus max %lluus",
+		    (unsigned long long)hist_percentile(&r->ihist, 0.5),
+		    (unsigned long long)hist_percentile(&r->ihist, 0.9),
+		    (unsigned long long)hist_percentile(&r->ihist, 0.99),
+		    (unsigned long long)r->ihist.max);
+	buf_addc(&r->err, '\n');
+	hist_init(&r->ihist);
+	r->ijobs = r->agg.jobs;
+	r->ifailed = agg_failed(&r->agg);
+	r->istart_us = now;
+	report_flush(r);
+}
+
 static void
 report_flush_cb(int fd, short what, void *arg)
 {
@@ -138,7 +177,18 @@ report_new(struct event_base *base, const struct report_opts *opts)
 	if (opts->ordered)
 		r->ro = reorder_new(opts->reorder_cap);
 	r->ev_flush = evtimer_new(base, report_flush_cb, r);
-	r->start_us = clock_us();
+	r->start_us = r->istart_us = clock_us();
+	hist_init(&r->ihist);
+	if (opts->stats_interval > 0) {
+		struct timeval	 iv;
+
+		iv.tv_sec = (time_t)opts->stats_interval;
+		iv.tv_usec = (suseconds_t)((opts->stats_interval -
+		    (double)iv.tv_sec) * 1e6);
+		r->ev_stats = event_new(base, -1, EV_PERSIST, report_stats_cb,
+		    r);
+		event_add(r->ev_stats, &iv);
+	}
 	if (opts->progress) {
 		r->ev_progress = event_new(base, -1, EV_PERSIST,
 		    report_progress_cb, r);
@@ -161,6 +211,8 @@ report_free(struct report *r)
 	}
 	if (r->ev_progress != NULL)
 		event_free(r->ev_progress);
+	if (r->ev_stats != NULL)
+		event_free(r->ev_stats);
 	event_free(r->ev_flush);
 	reorder_free(r->ro);
 	buf_free(&r->out);
@@ -342,8 +394,11 @@ report_job(struct report *r, uint64_t id, enum job_status st, const char *out,
 	struct buf	*b;
 
 	agg_job(&r->agg, st, runs, out, len);
-	if (pid != 0)
+	if (pid != 0) {
 		agg_latency(&r->agg, lat);
+		if (r->ev_stats != NULL)
+			hist_add(&r->ihist, lat);
+	}
 	if (r->opts.quiet && (st == JOB_OK || r->opts.json)) {
 		if (r->ro != NULL) {
 			(void)reorder_put(r->ro, id, TAG_OUT, "", 0);
@@ -395,6 +450,8 @@ report_summary(struct report *r, uint64_t restarts)
 
 	if (r->ev_progress != NULL)
 		event_del(r->ev_progress);
+	if (r->ev_stats != NULL)
+		event_del(r->ev_stats);
 	r->agg.restarts = restarts;
 	report_failrun_flush(r);
 	buf_init(&s);

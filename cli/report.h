@@ -31,6 +31,7 @@ struct report_opts {
 	bool		ordered;
 	bool		progress;
 	size_t		reorder_cap;	/* jobs held at most for --ordered */
+	double		stats_interval;	/* seconds between stats lines; 0 off */
 };
 
 struct report	*report_new(struct event_base *, const struct report_opts *);

@@ -66,6 +66,7 @@ enum {
 	OPT_RETRY_TIMEOUTS,
 	OPT_RESTART_LIMIT,
 	OPT_START_RETRIES,
+	OPT_STATS_INTERVAL,
 };
 
 static const struct option run_longopts[] = {
@@ -93,6 +94,7 @@ static const struct option run_longopts[] = {
 	{ "max-rss-mb",		required_argument, NULL, OPT_MAX_RSS },
 	{ "restart-limit",	required_argument, NULL, OPT_RESTART_LIMIT },
 	{ "start-retries",	required_argument, NULL, OPT_START_RETRIES },
+	{ "stats-interval",	required_argument, NULL, OPT_STATS_INTERVAL },
 	{ NULL,			0,		   NULL, 0 }
 };
 
@@ -129,6 +131,7 @@ run_usage(FILE *f)
 "      --max-rss-mb N       replace a worker above N MiB resident\n"
 "      --restart-limit N    fail after N restarts in 60 s (1000; 0 = no limit)\n"
 "      --start-retries N    failed starts in a row before giving up (5)\n"
+"      --stats-interval S   print throughput and latency every S seconds\n"
 "\n"
 "Exit status: 0 all jobs ok, 1 some job not ok, 2 usage error, 3 fatal.\n");
 }
@@ -409,6 +412,10 @@ run_main(int argc, char **argv)
 		case OPT_RESTART_LIMIT:
 			pc.restart_limit = (unsigned)cli_number(
 			    "--restart-limit", optarg, 0, 1000000);
+			break;
+		case OPT_STATS_INTERVAL:
+			ro.stats_interval = cli_real("--stats-interval",
+			    optarg, 0, 86400);
 			break;
 		case OPT_START_RETRIES:
 			pc.start_retries = (unsigned)cli_number(

@@ -454,7 +454,7 @@ client_submit_msg(struct client *cl, const struct frame_hdr *h,
 		evbuffer_drain(in, FRAME_HDRLEN);
 		cl->input_done = true;
 		client_check_bye(cl);
-		return (false);
+		return (true);		/* a CANCEL may follow in this read */
 	case CTL_CANCEL:
 		evbuffer_drain(in, FRAME_HDRLEN);
 		cl->input_done = true;
@@ -463,7 +463,7 @@ client_submit_msg(struct client *cl, const struct frame_hdr *h,
 		pool_cancel(cl->pool, &cl->b);
 		cl->busy = false;
 		client_check_bye(cl);
-		return (false);
+		return (true);
 	default:
 		client_lost(cl, "unexpected message while submitting");
 		return (false);

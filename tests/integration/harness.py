@@ -209,3 +209,96 @@ class DroverTestCase(unittest.TestCase):
         for k, v in expect.items():
             self.assertEqual(s[k], v, f"summary {k}: {res.errtext[-1500:]}")
         return s
+
+
+class Droverd:
+    """A droverd on a private config, socket and log in a temp dir."""
+
+    def __init__(self, pools, extra="", shutdown_timeout=5.0, metrics=None,
+                 env=None, log_level="info"):
+        import tempfile
+        self.dir = tempfile.mkdtemp(prefix="droverd-test-")
+        self.sock = os.path.join(self.dir, "droverd.sock")
+        self.conf = os.path.join(self.dir, "droverd.conf")
+        self.log = os.path.join(self.dir, "droverd.log")
+        self.env = env or tagged_env()
+        self.tag = self.env["DROVER_TEST_TAG"]
+        self.metrics = metrics
+        self.write(pools, extra, shutdown_timeout, log_level)
+        self.proc = None
+
+    def write(self, pools, extra="", shutdown_timeout=5.0, log_level="info"):
+        """(Re)write the config file with these pools."""
+        text = (f'socket = "{self.sock}";\n'
+                f'shutdown_timeout = {float(shutdown_timeout)};\n'
+                f'log_level = "{log_level}";\n')
+        if self.metrics:
+            text += f'metrics = "{self.metrics}";\n'
+        text += extra + "\npools = (\n" + ",\n".join(
+            "  { " + p + " }" for p in pools) + "\n);\n"
+        with open(self.conf, "w") as f:
+            f.write(text)
+
+    def start(self):
+        self.logf = open(self.log, "wb")
+        self.proc = subprocess.Popen([DROVERD, "-c", self.conf],
+                                     stdout=self.logf, stderr=self.logf,
+                                     env=self.env)
+        wait_for(lambda: os.path.exists(self.sock) or
+                 self.proc.poll() is not None, what="the control socket")
+        if self.proc.poll() is not None:
+            raise AssertionError("droverd exited: " + self.logtext())
+        return self
+
+    def logtext(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def client(self, args, stdin=b"", timeout=120, env=None):
+        env = dict(env or self.env)
+        env["DROVER_SOCKET"] = self.sock
+        p = subprocess.run([DROVER] + list(args), input=stdin,
+                           capture_output=True, timeout=timeout, env=env)
+        return Result(p.returncode, p.stdout, p.stderr, self.tag)
+
+    def submit(self, pool, stdin, *opts, **kw):
+        return self.client(["submit", "--pool", pool] + list(opts), stdin,
+                           **kw)
+
+    def start_submit(self, pool, *opts, **kw):
+        env = dict(self.env)
+        env["DROVER_SOCKET"] = self.sock
+        return subprocess.Popen([DROVER, "submit", "--pool", pool] +
+                                list(opts), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env, **kw)
+
+    def status(self):
+        r = self.client(["status", "--json"])
+        assert r.rc == 0, r.errtext
+        return json.loads(r.out)
+
+    def pool(self, name):
+        for p in self.status()["pools"]:
+            if p["name"] == name:
+                return p
+        raise KeyError(name)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=30):
+        """SIGTERM, wait for the exit status, check no process is left."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=timeout)
+        self.logf.close()
+        wait_for(lambda: not tagged_pids(self.tag), timeout=5,
+                 what="every process of droverd to exit")
+        return rc
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()

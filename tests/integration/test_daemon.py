@@ -1,0 +1,449 @@
+#!/usr/bin/env python3
+"""droverd end to end: config checking, the control socket, concurrent
+clients, access control, signals (drain, stop, reload, resize, log reopen)
+and reloads under load.  A real droverd on a private socket each time."""
+import json
+import os
+import pwd
+import signal
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import (DROVERD, TW, Droverd, DroverTestCase,  # noqa
+                     feed_and_wait, lines, sum_squares, tagged_pids,
+                     wait_for)
+
+SQUARE = 'name = "square"; workers = 2; handler = "square";'
+SLOW = 'name = "slow"; workers = 2; handler = "sleep";'
+
+
+def check(conf_text):
+    """Run droverd -t on conf_text; return (rc, stderr lines, path)."""
+    import tempfile
+    fd, path = tempfile.mkstemp(suffix=".conf")
+    with os.fdopen(fd, "w") as f:
+        f.write(conf_text)
+    p = subprocess.run([DROVERD, "-t", "-c", path], capture_output=True,
+                       text=True, timeout=30)
+    os.unlink(path)
+    return p.returncode, p.stderr.splitlines(), path
+
+
+class TestConfigCheck(DroverTestCase):
+    GOOD = ('socket = "/tmp/x.sock";\npools = (\n'
+            '  { name = "a"; workers = 2; handler = "square"; },\n'
+            '  { name = "b"; command = [ "/bin/cat" ]; protocol = "line";'
+            ' job_timeout = 60; rate = 100.0; },\n'
+            '  { name = "c"; handler = "exec"; exec = "gzip -9 {}"; }\n);\n')
+
+    def test_good(self):
+        rc, err, _ = check(self.GOOD)
+        self.assertEqual(rc, 0, err)
+
+    def assertProblem(self, text, line, *needles):
+        rc, err, path = check(text)
+        self.assertEqual(rc, 2, err)
+        hits = [e for e in err if e.startswith(f"{path}:{line}: ")]
+        self.assertTrue(hits, f"no {path}:{line}: in {err}")
+        for n in needles:
+            self.assertTrue(any(n in e for e in hits), (n, err))
+        return err
+
+    def test_syntax_error(self):
+        self.assertProblem('socket = "/tmp/x.sock";\n\npools = ( { name = '
+                           '"a"; workers = ; } );\n', 3, "syntax")
+
+    def test_unknown_key(self):
+        self.assertProblem('socket = "/tmp/x";\nsokcet = "/y";\n', 2,
+                           "unknown key 'sokcet'")
+        self.assertProblem('pools = (\n { name = "a"; handler = "square";\n'
+                           '   wrkers = 3; }\n);\n', 3,
+                           "unknown key 'wrkers' in pool 'a'")
+
+    def test_wrong_type(self):
+        self.assertProblem('pools = (\n { name = "a"; handler = "square";\n'
+                           '   workers = "many"; }\n);\n', 3, "workers",
+                           "expected an integer")
+        self.assertProblem('shutdown_timeout = "soon";\n', 1,
+                           "shutdown_timeout", "expected a number")
+
+    def test_impossible_values(self):
+        self.assertProblem('pools = (\n { name = "a"; handler = "square";\n'
+                           '   workers = 0; }\n);\n', 3, "out of range")
+        self.assertProblem('pools = (\n { name = "a"; handler = "nope"; }\n'
+                           ');\n', 2, "unknown handler 'nope'")
+        self.assertProblem('socket_mode = "0999";\n', 1, "octal")
+        self.assertProblem('pools = ( { name = "bad name"; handler = '
+                           '"square"; } );\n', 1, "name")
+        self.assertProblem('pools = (\n { name = "a"; command = "x";\n'
+                           '   user = "no-such-user-here"; }\n);\n', 3,
+                           "unknown user")
+
+    def test_duplicate_pool(self):
+        self.assertProblem('pools = (\n { name = "a"; handler = "square"; },'
+                           '\n { name = "a"; handler = "sleep"; }\n);\n', 3,
+                           "duplicate pool 'a'", "line 2")
+
+    def test_neither_or_both(self):
+        self.assertProblem('pools = (\n { name = "a"; workers = 2; }\n);\n',
+                           2, "neither handler nor command")
+        self.assertProblem('pools = (\n { name = "a"; handler = "square"; '
+                           'command = "x"; }\n);\n', 2, "both")
+
+    def test_every_problem_at_once(self):
+        rc, err, path = check('pools = (\n { name = "a"; workers = -1; '
+                              'handler = "square"; },\n { name = "b"; },\n'
+                              ' { name = "c"; handler = "sleep"; '
+                              'colour = 1; }\n);\n')
+        self.assertEqual(rc, 2)
+        self.assertEqual(len(err), 3, err)
+        self.assertEqual([e.split(":")[1] for e in err], ["2", "3", "4"])
+
+    def test_missing_file(self):
+        p = subprocess.run([DROVERD, "-t", "-c", "/nonexistent/d.conf"],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("/nonexistent/d.conf:0: unable to read", p.stderr)
+
+
+class DaemonCase(DroverTestCase):
+    pools = [SQUARE, SLOW]
+    shutdown_timeout = 5.0
+
+    def setUp(self):
+        self.d = Droverd(self.pools, shutdown_timeout=self.shutdown_timeout)
+        self.d.start()
+        wait_for(lambda: all(len(p["workers"]) == p["workers_target"]
+                             for p in self.d.status()["pools"]),
+                 what="the workers")
+
+    def tearDown(self):
+        rc = self.d.stop()
+        self.assertEqual(rc, 0, self.d.logtext()[-3000:])
+
+
+class TestSubmit(DaemonCase):
+    def test_batch_exact_aggregate(self):
+        n = 10001
+        r = self.d.submit("square", lines(*range(1, n + 1)), "--json")
+        self.assertEqual(r.rc, 0, r.errtext)
+        jobs, summary = r.jobs_and_summary()
+        self.assertEqual(sorted(j["id"] for j in jobs), list(range(n)))
+        for j in jobs:
+            self.assertEqual(j["output"], str((j["id"] + 1) ** 2))
+        self.assertEqual(summary["sum"], sum_squares(n))
+        self.assertEqual(summary["ok"], n)
+        r = self.d.submit("square", lines(*range(1, 101)))
+        self.assertEqual(r.rc, 0)
+        self.assertEqual(r.summary()["sum"], "338350")
+
+    def test_same_output_as_run(self):
+        data = lines(3, "x", 4)
+        r = self.d.submit("square", data, "--ordered")
+        self.assertEqual(r.rc, 1)
+        self.assertEqual(r.text, "9\n16\n")
+        self.assertIn("drover: job 1 failed: not an integer: 'x'",
+                      r.errtext)
+
+    def test_two_clients_get_only_their_own_results(self):
+        a = self.d.start_submit("square", "--json")
+        b = self.d.start_submit("square", "--json")
+        box = {}
+        ta = threading.Thread(target=lambda: box.__setitem__(
+            "a", feed_and_wait(a, lines(*range(1, 20001)))))
+        tb = threading.Thread(target=lambda: box.__setitem__(
+            "b", feed_and_wait(b, lines(*range(100001, 120001)))))
+        ta.start()
+        tb.start()
+        ta.join()
+        tb.join()
+        self.assertEqual((a.returncode, b.returncode), (0, 0))
+        for name, base in (("a", 1), ("b", 100001)):
+            objs = [json.loads(x) for x in box[name][0].splitlines()]
+            jobs, summary = objs[:-1], objs[-1]["summary"]
+            self.assertEqual(sorted(j["id"] for j in jobs),
+                             list(range(20000)))
+            for j in jobs:
+                self.assertEqual(int(j["output"]), (base + j["id"]) ** 2)
+            self.assertEqual(summary["sum"], sum((base + i) ** 2
+                                                 for i in range(20000)))
+
+    def test_unknown_pool(self):
+        r = self.d.submit("nope", b"1\n")
+        self.assertEqual(r.rc, 2)
+        self.assertIn("unknown pool 'nope'", r.errtext)
+
+    def test_no_daemon(self):
+        r = self.d.client(["status", "--socket", "/nonexistent/s"])
+        self.assertEqual(r.rc, 3)
+        self.assertIn("unable to connect to droverd at /nonexistent/s",
+                      r.errtext)
+
+    def test_client_gone_mid_batch_cancels_its_queue(self):
+        p = self.d.start_submit("slow")
+        p.stdin.write(lines(*([200] * 40)))
+        p.stdin.flush()
+        wait_for(lambda: self.d.pool("slow")["inflight"] == 2,
+                 what="jobs in flight")
+        self.assertGreater(self.d.pool("slow")["queued"], 0)
+        p.kill()
+        p.wait()
+        wait_for(lambda: self.d.pool("slow")["queued"] == 0 and
+                 self.d.pool("slow")["inflight"] == 0,
+                 what="the queue to be cancelled")
+        jobs = self.d.pool("slow")["jobs"]
+        self.assertGreater(jobs["cancelled"], 0)
+        self.assertEqual(jobs["ok"] + jobs["cancelled"], 40)
+        wait_for(lambda: self.d.status()["clients"] == 1,
+                 what="the gone client to be freed")
+
+    def test_sigint_on_submit_cancels_queue_finishes_in_flight(self):
+        p = self.d.start_submit("slow", "--json")
+        p.stdin.write(lines(*([300] * 30)))
+        p.stdin.flush()
+        wait_for(lambda: self.d.pool("slow")["inflight"] == 2,
+                 what="jobs in flight")
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 1, err)
+        objs = [json.loads(x) for x in out.decode().splitlines()]
+        jobs = objs[:-1]
+        self.assertEqual(sorted(j["id"] for j in jobs), list(range(30)))
+        st = [j["status"] for j in jobs]
+        self.assertEqual(set(st), {"ok", "cancelled"})
+        self.assertGreaterEqual(st.count("ok"), 2)
+
+    def test_oversized_job_rejected(self):
+        self.d.write([SQUARE.replace("workers = 2;", "workers = 2; "
+                                     "max_job_bytes = 64;"), SLOW])
+        r = self.d.client(["reload"])
+        self.assertEqual(r.rc, 0, r.errtext)
+        r = self.d.submit("square", b"5\n" + b"9" * 100 + b"\n6\n",
+                          "--json")
+        jobs, summary = r.jobs_and_summary()
+        by = {j["id"]: j for j in jobs}
+        self.assertEqual(by[1]["status"], "rejected")
+        self.assertEqual((by[0]["output"], by[2]["output"]), ("25", "36"))
+
+
+class TestAccess(DroverTestCase):
+    def _as_nobody(self, d):
+        nobody = pwd.getpwnam("nobody")
+
+        def drop():
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+        env = dict(d.env, DROVER_SOCKET=d.sock)
+        return subprocess.run(
+            [os.path.join(os.path.dirname(DROVERD), "drover"), "submit",
+             "--pool", "square"], input=b"3\n", capture_output=True,
+            env=env, preexec_fn=drop, timeout=30)
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to switch users")
+    def test_peercred_against_allow(self):
+        os.chmod(os.path.dirname(DROVERD), 0o755)
+        for who, ok in (('"root"', False), ('"nobody"', True),
+                        ('"@nogroup"', True)):
+            d = Droverd([SQUARE], extra=f'socket_mode = "0666";\n'
+                        f'allow = [ {who} ];\n')
+            os.chmod(d.dir, 0o755)
+            d.start()
+            try:
+                r = self._as_nobody(d)
+                if ok:
+                    self.assertEqual(r.returncode, 0, (who, r.stderr))
+                    self.assertIn(b"sum 9 ", r.stderr)
+                else:
+                    self.assertEqual(r.returncode, 3, (who, r.stderr))
+                    self.assertIn(b"permission denied", r.stderr)
+            finally:
+                self.assertEqual(d.stop(), 0)
+
+
+class TestDrain(DroverTestCase):
+    def test_sigterm_mid_batch_finishes_queued_and_in_flight(self):
+        d = Droverd([SLOW], shutdown_timeout=30).start()
+        p = d.start_submit("slow", "--json")
+        p.stdin.write(lines(*([250] * 10)))
+        p.stdin.flush()
+        p.stdin.close()
+        p.stdin = None
+        wait_for(lambda: d.pool("slow")["inflight"] == 2, what="in flight")
+        d.signal(signal.SIGTERM)
+        wait_for(lambda: "draining" in d.logtext(), what="the drain")
+        r = d.submit("slow", b"1\n")
+        self.assertEqual(r.rc, 3)
+        self.assertIn("shutting down", r.errtext)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 0, err)
+        objs = [json.loads(x) for x in out.decode().splitlines()]
+        self.assertEqual(objs[-1]["summary"]["ok"], 10)
+        self.assertEqual(objs[-1]["summary"]["sum"], 2500)
+        self.assertEqual(d.proc.wait(timeout=30), 0)
+        wait_for(lambda: not tagged_pids(d.tag), timeout=5,
+                 what="no process left")
+
+    def test_short_shutdown_timeout_cancels_the_rest(self):
+        d = Droverd([SLOW], shutdown_timeout=0.5).start()
+        p = d.start_submit("slow", "--json")
+        p.stdin.write(lines(*([1000] * 20)))
+        p.stdin.flush()
+        p.stdin.close()
+        p.stdin = None
+        wait_for(lambda: d.pool("slow")["inflight"] == 2, what="in flight")
+        t0 = time.monotonic()
+        d.signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(d.proc.wait(timeout=30), 0)
+        self.assertLess(time.monotonic() - t0, 5)
+        objs = [json.loads(x) for x in out.decode().splitlines()]
+        jobs = objs[:-1]
+        self.assertEqual(sorted(j["id"] for j in jobs), list(range(20)))
+        self.assertEqual(p.returncode, 1)
+        st = [j["status"] for j in jobs]
+        self.assertGreater(st.count("cancelled"), 10)
+        self.assertEqual(set(st) - {"ok", "cancelled"}, set())
+        wait_for(lambda: not tagged_pids(d.tag), timeout=5,
+                 what="no process left")
+
+    def test_second_sigterm_and_sigquit_stop_at_once(self):
+        for sigs in ((signal.SIGTERM, signal.SIGTERM), (signal.SIGQUIT,)):
+            d = Droverd([SLOW], shutdown_timeout=60).start()
+            p = d.start_submit("slow")
+            p.stdin.write(lines(*([30000] * 4)))
+            p.stdin.flush()
+            p.stdin.close()
+            p.stdin = None
+            wait_for(lambda: d.pool("slow")["inflight"] == 2,
+                     what="in flight")
+            t0 = time.monotonic()
+            for s in sigs:
+                d.signal(s)
+                time.sleep(0.1)
+            self.assertEqual(d.proc.wait(timeout=20), 0, d.logtext())
+            self.assertLess(time.monotonic() - t0, 10)
+            p.communicate(timeout=10)
+            wait_for(lambda: not tagged_pids(d.tag), timeout=5,
+                     what="no process left")
+
+
+class TestReload(DaemonCase):
+    def test_broken_config_changes_nothing(self):
+        before = self.d.status()
+        good = open(self.d.conf).read()
+        with open(self.d.conf, "a") as f:
+            f.write("\nbogus_key = 1;\n")
+        lines_ = good.count("\n") + 2
+        r = self.d.client(["reload"])
+        self.assertEqual(r.rc, 2)
+        self.assertIn(f"{self.d.conf}:{lines_}: unknown key 'bogus_key'",
+                      r.errtext)
+        self.d.signal(signal.SIGHUP)
+        wait_for(lambda: self.d.logtext().count("unknown key 'bogus_key'")
+                 >= 2, what="the SIGHUP reload error in the log")
+        after = self.d.status()
+        self.assertEqual([p["name"] for p in after["pools"]],
+                         [p["name"] for p in before["pools"]])
+        self.assertEqual([sorted(w["pid"] for w in p["workers"])
+                          for p in after["pools"]],
+                         [sorted(w["pid"] for w in p["workers"])
+                          for p in before["pools"]])
+        self.assertEqual(after["reloads"]["failed"], 2)
+        r = self.d.submit("square", lines(*range(1, 101)))
+        self.assertEqual(r.summary()["sum"], "338350")
+
+    def _under_load(self, change, check):
+        n = 60000
+        p = self.d.start_submit("square", "--json")
+        box = {}
+        t = threading.Thread(target=lambda: box.__setitem__(
+            "r", feed_and_wait(p, lines(*range(1, n + 1)))))
+        # Slow the stream a little so the reload lands mid-batch.
+        t.start()
+        wait_for(lambda: self.d.pool("square")["jobs"]["ok"] > 0,
+                 what="the batch to start")
+        change()
+        r = self.d.client(["reload"])
+        self.assertEqual(r.rc, 0, r.errtext)
+        check()
+        t.join()
+        self.assertEqual(p.returncode, 0, box["r"][1][-2000:])
+        objs = [json.loads(x) for x in box["r"][0].splitlines()]
+        jobs, summary = objs[:-1], objs[-1]["summary"]
+        self.assertEqual(sorted(j["id"] for j in jobs), list(range(n)))
+        self.assertEqual(summary["sum"], sum_squares(n))
+
+    def test_resize_under_load(self):
+        def change():
+            self.d.write([SQUARE.replace("workers = 2", "workers = 4"),
+                          SLOW])
+
+        def check():
+            wait_for(lambda: len(self.d.pool("square")["workers"]) == 4,
+                     what="4 workers in status")
+            self.assertEqual(self.d.pool("square")["workers_target"], 4)
+        self._under_load(change, check)
+
+    def test_changed_command_replaces_workers_one_by_one(self):
+        old = {w["pid"] for w in self.d.pool("square")["workers"]}
+
+        def change():
+            self.d.write([SQUARE + " max_result_bytes = 4096;", SLOW])
+
+        def check():
+            wait_for(lambda: not old & {w["pid"] for w in
+                                        self.d.pool("square")["workers"]},
+                     timeout=20, what="every old worker to be replaced")
+        self._under_load(change, check)
+        self.assertIn("replacing it to apply new settings", self.d.logtext())
+
+    def test_pools_added_and_removed(self):
+        self.d.write([SQUARE, 'name = "echo"; workers = 1; handler = '
+                      '"exec"; exec = "echo {}";'])
+        r = self.d.client(["reload"])
+        self.assertEqual(r.rc, 0, r.errtext)
+        self.assertIn("pool echo: added", r.text)
+        self.assertIn("pool slow: removed", r.text)
+        r = self.d.submit("echo", lines("hi"))
+        self.assertEqual(r.text, "hi\n")
+        wait_for(lambda: "slow" not in [p["name"] for p in
+                                        self.d.status()["pools"]],
+                 what="the removed pool to go")
+        r = self.d.submit("slow", b"1\n")
+        self.assertEqual(r.rc, 2)
+
+
+class TestSignalsMisc(DaemonCase):
+    def test_ttin_ttou(self):
+        self.d.signal(signal.SIGTTIN)
+        wait_for(lambda: len(self.d.pool("square")["workers"]) == 3,
+                 what="3 workers")
+        # Signals of one kind coalesce: wait for each to land.
+        self.d.signal(signal.SIGTTOU)
+        wait_for(lambda: self.d.pool("square")["workers_target"] == 2,
+                 what="target 2")
+        self.d.signal(signal.SIGTTOU)
+        wait_for(lambda: len(self.d.pool("square")["workers"]) == 1,
+                 what="1 worker")
+        r = self.d.submit("square", lines(*range(1, 101)))
+        self.assertEqual(r.summary()["sum"], "338350")
+
+    def test_sigusr1_reopens_the_log_file(self):
+        logfile = os.path.join(self.d.dir, "file.log")
+        self.d.write(self.pools, extra=f'log_file = "{logfile}";\n')
+        self.assertEqual(self.d.client(["reload"]).rc, 0)
+        wait_for(lambda: os.path.exists(logfile), what="the log file")
+        os.rename(logfile, logfile + ".1")
+        self.d.signal(signal.SIGUSR1)
+        wait_for(lambda: os.path.exists(logfile), what="a new log file")
+        self.d.signal(signal.SIGTTIN)
+        wait_for(lambda: "3 workers" in open(logfile).read(),
+                 what="new lines in the new file")
+
+
+if __name__ == "__main__":
+    unittest.main()
