@@ -16,6 +16,7 @@
  *	tw leak KB		leak KB KiB of touched memory per job
  *	tw stderr-flood N	write N lines to stderr per job
  *	tw slow-start MS	sleep MS milliseconds before the first job
+ *	tw stamp		answer "PID NS": CLOCK_MONOTONIC when the job came
  */
 #include <signal.h>
 #include <stdio.h>
@@ -110,6 +111,14 @@ main(int argc, char **argv)
 		if (strcmp(mode, "pid") == 0)
 			len = (size_t)snprintf(out, sizeof(out), "%d",
 			    (int)getpid());
+		else if (strcmp(mode, "stamp") == 0) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			len = (size_t)snprintf(out, sizeof(out), "%d %lld",
+			    (int)getpid(), (long long)ts.tv_sec * 1000000000LL +
+			    ts.tv_nsec);
+		}
 		else
 			len = num_fmt_i128(out, (i128)v * v);
 		dw_reply(dw, &job, out, len);
