@@ -548,6 +548,7 @@ load_pools(struct loader *ld, const config_setting_t *s, struct conf *c)
 		return;
 	}
 	n = config_setting_length(s);
+	free(c->pools);
 	c->pools = xcalloc((size_t)n + 1, sizeof(*c->pools));
 	for (i = 0; i < n; i++) {
 		pc = load_pool(ld, config_setting_get_elem(s, (unsigned)i));

@@ -157,6 +157,13 @@ child_main(const struct spawn_req *req, int statfd, pid_t parent)
 		child_fail(statfd, STAGE_PDEATHSIG);
 	if (getppid() != parent)
 		_exit(127);	/* the supervisor is already gone */
+	/* The service manager's messages are droverd's, not its workers'. */
+	(void)unsetenv("NOTIFY_SOCKET");
+	(void)unsetenv("WATCHDOG_PID");
+	(void)unsetenv("WATCHDOG_USEC");
+	(void)unsetenv("LISTEN_PID");
+	(void)unsetenv("LISTEN_FDS");
+	(void)unsetenv("LISTEN_FDNAMES");
 	for (e = req->env; e != NULL && *e != NULL; e++)
 		(void)putenv(*e);
 	execvp(req->argv[0], req->argv);
