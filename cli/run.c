@@ -252,7 +252,7 @@ run_on_complete(void *arg)
 {
 	struct run	*run = arg;
 
-	pool_stop(run->pool, false);
+	pool_stop(run->pool, POOL_STOP_DRAIN);
 }
 
 static void
@@ -272,7 +272,7 @@ run_on_broken(void *arg)
 
 	run->broken = true;
 	iobatch_stop(run->ib);
-	pool_stop(run->pool, true);
+	pool_stop(run->pool, POOL_STOP_KILL);
 }
 
 static const struct report_hooks run_report_hooks = {
@@ -295,7 +295,7 @@ run_on_signal(int sig, short what, void *arg)
 		return;
 	}
 	log_warnx("%s: stopping now", strsignal(sig));
-	pool_stop(run->pool, true);
+	pool_stop(run->pool, POOL_STOP_KILL);
 }
 
 static void
@@ -403,11 +403,11 @@ run_main(int argc, char **argv)
 			break;
 		case OPT_MAX_JOBS:
 			pc.max_jobs_per_worker = cli_number(
-			    "--max-jobs-per-worker", optarg, 1, UINT64_MAX / 2);
+			    "--max-jobs-per-worker", optarg, 1, 1000000000000000ULL);
 			break;
 		case OPT_MAX_RSS:
 			pc.max_rss_mb = cli_number("--max-rss-mb", optarg, 1,
-			    1ULL << 30);
+			    1048576);
 			break;
 		case OPT_RESTART_LIMIT:
 			pc.restart_limit = (unsigned)cli_number(

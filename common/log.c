@@ -83,12 +83,22 @@ log_set_hook(void (*hook)(void))
 	log_hook = hook;
 }
 
-/* Send log lines to a file (appending) instead of stderr. */
+/* Send log lines to a file (appending) instead of stderr; NULL: stderr. */
 int
 log_open_file(const char *path)
 {
 	char	*copy;
 
+	if (path == NULL) {
+		if (log_fd != STDERR_FILENO)
+			close(log_fd);
+		log_fd = STDERR_FILENO;
+		free(log_path);
+		log_path = NULL;
+		return (0);
+	}
+	if (log_path != NULL && strcmp(path, log_path) == 0)
+		return (0);
 	if ((copy = strdup(path)) == NULL)
 		return (-1);
 	free(log_path);

@@ -407,7 +407,7 @@ load_pool_key(struct loader *ld, const config_setting_t *s,
 		pc->uid = pw->pw_uid;
 		if (pc->group == NULL)
 			pc->gid = pw->pw_gid;
-		pc->setuser = true;
+		pc->setuser = pc->setgroup = true;
 		break;
 	case T_GROUP:
 		if ((str = get_string(ld, s)) == NULL)
@@ -418,6 +418,7 @@ load_pool_key(struct loader *ld, const config_setting_t *s,
 		}
 		pc->group = xstrdup(str);
 		pc->gid = gr->gr_gid;
+		pc->setgroup = true;
 		break;
 	case T_RLIMIT:
 		if (get_number(ld, s, true, &v) == -1)
@@ -484,9 +485,12 @@ check_pool(struct loader *ld, const config_setting_t *g, struct poolconf *pc,
 		pc->window_max = pc->window;
 	if (pc->rate > 0 && !has_burst)
 		pc->burst = tbucket_default_burst(pc->rate);
-	if (pc->setuser && geteuid() != 0 && pc->uid != geteuid())
-		conf_err(ld, g, "pool '%s': user '%s' needs droverd to run as "
-		    "root", name, pc->user);
+	if (geteuid() != 0 && ((pc->setuser && pc->uid != geteuid()) ||
+	    (pc->setgroup && pc->gid != getegid())))
+		conf_err(ld, g, "pool '%s': user and group need droverd to run "
+		    "as root", name);
+	if (has_burst && pc->rate == 0)
+		conf_err(ld, g, "pool '%s': burst goes with rate", name);
 }
 
 /* Load one pool group; NULL if it had errors. */
@@ -630,6 +634,26 @@ load_global(struct loader *ld, const config_setting_t *s,
 	}
 }
 
+/* Is s "", "host:port" (port 0-65535) or "unix:/absolute/path"? */
+static bool
+metrics_addr_valid(const char *s)
+{
+	const char	*colon;
+	char		*end;
+	long		 port;
+
+	if (*s == '\0')
+		return (true);
+	if (strncmp(s, "unix:", 5) == 0)
+		return (s[5] == '/' && strlen(s + 5) < 108);
+	if ((colon = strrchr(s, ':')) == NULL || colon == s ||
+	    colon[1] == '\0')
+		return (false);
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	return (*end == '\0' && errno == 0 && port >= 0 && port <= 65535);
+}
+
 /* A conf holding only defaults (no pools), for path. */
 struct conf *
 conf_default(const char *path)
@@ -698,6 +722,9 @@ conf_load(const char *path, struct conf_errors *errs)
 	if (*c->socket != '/')
 		conf_err(&ld, config_lookup(&cfg, "socket"), "socket: '%s' is "
 		    "not an absolute path", c->socket);
+	if (!metrics_addr_valid(c->metrics))
+		conf_err(&ld, config_lookup(&cfg, "metrics"), "metrics: '%s' is "
+		    "not \"host:port\", \"unix:/path\" or \"\"", c->metrics);
 	config_destroy(&cfg);
 	if (errs->n != 0) {
 		conf_free(c);

@@ -56,7 +56,8 @@ struct poolconf {
 	char		*group;
 	uid_t		 uid;
 	gid_t		 gid;
-	bool		 setuser;
+	bool		 setuser;	/* user given: setuid */
+	bool		 setgroup;	/* user or group given: setgid */
 	struct poolconf_rlimit rlimits[POOLCONF_NRLIMITS];
 };
 

@@ -117,11 +117,17 @@ static int
 control_bind(const struct conf *c, char *err, size_t errlen)
 {
 	struct sockaddr_un	 sun;
+	struct stat		 st;
 	int			 fd;
 	mode_t			 old;
 
 	if (strlen(c->socket) >= sizeof(sun.sun_path)) {
 		snprintf(err, errlen, "socket path too long: %s", c->socket);
+		return (-1);
+	}
+	if (lstat(c->socket, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket",
+		    c->socket);
 		return (-1);
 	}
 	if (socket_alive(c->socket)) {
@@ -724,4 +730,19 @@ size_t
 control_nclients(const struct control *ctl)
 {
 	return (ctl != NULL ? ctl->nclients : 0);
+}
+
+/* Clients with a batch in progress (what status calls "clients"). */
+size_t
+control_nsubmitting(const struct control *ctl)
+{
+	const struct client	*cl;
+	size_t			 n = 0;
+
+	if (ctl == NULL)
+		return (0);
+	TAILQ_FOREACH(cl, &ctl->clients, entry)
+		if (cl->state == CS_SUBMIT)
+			n++;
+	return (n);
 }

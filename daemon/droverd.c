@@ -162,7 +162,7 @@ main(int argc, char **argv)
 		return (0);
 	}
 	if (debug)
-		c->log_level = LOG_DEBUG;
+		log_setlevel(LOG_DEBUG);
 
 	signal(SIGPIPE, SIG_IGN);
 	if ((base = event_base_new()) == NULL)
@@ -177,7 +177,7 @@ main(int argc, char **argv)
 		evsignal_add(evs[i], NULL);
 	}
 	log_info("starting %s with %s", DROVER_VERSION, path);
-	if (supervisor_init(base, c) == -1)
+	if (supervisor_init(base, c, debug) == -1)
 		return (1);
 	event_base_dispatch(base);
 	log_info("exiting");

@@ -1162,12 +1162,14 @@ pool_check_drained(struct pool *p)
 }
 
 /*
- * Stop the pool.  Gracefully: finish what is queued and in flight, then let
- * the workers exit at EOF.  At once: cancel the queue, kill the workers and
- * cancel what they held.  hooks->stopped runs when every worker is gone.
+ * Stop the pool.  DRAIN: finish what is queued and in flight, then let the
+ * workers exit at EOF.  TERM: cancel the queue and ask the workers to stop
+ * (SIGTERM to their groups, SIGKILL after stop_timeout); what they held is
+ * cancelled.  KILL: the same with SIGKILL at once.  hooks->stopped runs when
+ * every worker is gone.
  */
 void
-pool_stop(struct pool *p, bool now)
+pool_stop(struct pool *p, enum pool_stop how)
 {
 	struct job	*j;
 	size_t		 i;
@@ -1178,7 +1180,7 @@ pool_stop(struct pool *p, bool now)
 		pool_check_stopped(p);
 		return;
 	}
-	if (!now) {
+	if (how == POOL_STOP_DRAIN) {
 		if (p->state == POOL_RUNNING)
 			p->state = POOL_DRAINING;
 		pool_check_drained(p);
@@ -1193,8 +1195,13 @@ pool_stop(struct pool *p, bool now)
 		p->queued_bytes -= j->len;
 		pool_finish_now(p, j, JOB_CANCELLED, "cancelled");
 	}
-	for (i = 0; i < p->nmembers; i++)
-		worker_kill(p->members[i].w, "stopped");
+	for (i = 0; i < p->nmembers; i++) {
+		p->members[i].retired = true;
+		if (how == POOL_STOP_TERM)
+			worker_terminate(p->members[i].w);
+		else
+			worker_kill(p->members[i].w, "stopped");
+	}
 	pool_check_stopped(p);
 }
 

@@ -48,6 +48,13 @@ struct pool_stats {
 	struct hist	duration;	/* latency of finished runs, us */
 };
 
+/* How pool_stop() ends the pool. */
+enum pool_stop {
+	POOL_STOP_DRAIN,	/* finish queued and in-flight jobs first */
+	POOL_STOP_TERM,		/* cancel the queue; SIGTERM, then SIGKILL */
+	POOL_STOP_KILL,		/* cancel the queue; SIGKILL now */
+};
+
 struct pool_hooks {
 	/* The pool gave up (restart limits, spawn failure). */
 	void	(*failed)(struct pool *, const char *, void *);
@@ -72,7 +79,7 @@ struct pool	*pool_new(struct event_base *, const struct poolconf *,
 		    const struct pool_hooks *, void *);
 void		 pool_free(struct pool *);
 int		 pool_start(struct pool *);
-void		 pool_stop(struct pool *, bool);
+void		 pool_stop(struct pool *, enum pool_stop);
 void		 pool_resize(struct pool *, unsigned);
 void		 pool_replace_workers(struct pool *);
 void		 pool_reconfigure(struct pool *, const struct poolconf *,

@@ -142,16 +142,17 @@ child_main(const struct spawn_req *req, int statfd, pid_t parent)
 		child_fail(statfd, STAGE_FDS);
 	if (child_rlimits(req->pc) == -1)
 		child_fail(statfd, STAGE_RLIMIT);
-	if (req->pc->setuser) {
-		if ((req->pc->user != NULL ?
+	if (req->pc->setgroup) {
+		if ((req->pc->setuser ?
 		    initgroups(req->pc->user, req->pc->gid) :
 		    setgroups(1, &req->pc->gid)) == -1)
 			child_fail(statfd, STAGE_SETGROUPS);
 		if (setresgid(req->pc->gid, req->pc->gid, req->pc->gid) == -1)
 			child_fail(statfd, STAGE_SETGID);
-		if (setresuid(req->pc->uid, req->pc->uid, req->pc->uid) == -1)
-			child_fail(statfd, STAGE_SETUID);
 	}
+	if (req->pc->setuser &&
+	    setresuid(req->pc->uid, req->pc->uid, req->pc->uid) == -1)
+		child_fail(statfd, STAGE_SETUID);
 	/* After the credential change, which would clear it. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
 		child_fail(statfd, STAGE_PDEATHSIG);

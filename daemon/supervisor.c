@@ -75,6 +75,7 @@ static struct {
 	uint64_t		 start_us;
 	uint64_t		 last_tick_us;
 	bool			 ready_sent;
+	bool			 debug;		/* droverd -d */
 	unsigned long long	 reloads_ok;
 	unsigned long long	 reloads_failed;
 } sv;
@@ -211,15 +212,27 @@ sv_status_line(struct buf *b)
 	    "stopping: " : "", live, workers, queued, rate);
 	if (failed != 0)
 		buf_printf(b, "; %zu failed", failed);
-	if (sv.ctl != NULL && control_nclients(sv.ctl) != 0)
-		buf_printf(b, "; %zu clients", control_nclients(sv.ctl));
+	if (sv.ctl != NULL && control_nsubmitting(sv.ctl) != 0)
+		buf_printf(b, "; %zu clients", control_nsubmitting(sv.ctl));
+}
+
+/* Tell the service manager how we are (STATUS=). */
+static void
+sv_notify_status(void)
+{
+	struct buf	 b;
+
+	buf_init(&b);
+	sv_status_line(&b);
+	buf_addc(&b, '\0');
+	notify_status("%s", buf_data(&b));
+	buf_free(&b);
 }
 
 /* Every second: rates, removed pools, STATUS=. */
 static void
 sv_tick_cb(int fd, short what, void *arg)
 {
-	struct buf	 b;
 	uint64_t	 now = clock_us(), total;
 	double		 dt;
 	size_t		 i;
@@ -239,11 +252,7 @@ sv_tick_cb(int fd, short what, void *arg)
 		sv.pools[i].last_total = total;
 	}
 	sv_reap_pools();
-	buf_init(&b);
-	sv_status_line(&b);
-	buf_addc(&b, '\0');
-	notify_status("%s", buf_data(&b));
-	buf_free(&b);
+	sv_notify_status();
 	sv_timer(sv.ev_tick, SV_TICK_US);
 }
 
@@ -287,15 +296,30 @@ sv_watchdog_cb(int fd, short what, void *arg)
 	sv_timer(sv.ev_watchdog, notify_watchdog_usec());
 }
 
+/* The longest stop_timeout of any pool (for the final grace). */
+static double
+sv_max_stop_timeout(void)
+{
+	double	 t = 0;
+	size_t	 i;
+
+	for (i = 0; i < sv.npools; i++)
+		if (pool_conf(sv.pools[i].pool)->stop_timeout > t)
+			t = pool_conf(sv.pools[i].pool)->stop_timeout;
+	return (t);
+}
+
+static void	sv_stop(enum pool_stop);
+
 static void
 sv_deadline_cb(int fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	(void)arg;
-	log_warnx("shutdown_timeout (%gs) reached; stopping workers",
+	log_warnx("shutdown_timeout (%gs) reached; terminating workers",
 	    sv.conf->shutdown_timeout);
-	supervisor_stop_now();
+	sv_stop(POOL_STOP_TERM);
 }
 
 /* Clients that will not read their results cannot hold us forever. */
@@ -315,7 +339,7 @@ sv_on_failed(struct pool *p, const char *why, void *arg)
 	(void)p;
 	(void)why;
 	(void)arg;
-	sv_tick_cb(-1, 0, NULL);
+	sv_notify_status();
 }
 
 static void
@@ -326,26 +350,26 @@ sv_on_stopped(struct pool *p, void *arg)
 	supervisor_check_exit();
 }
 
-/* Apply log_level and log_file from c. */
+/* Apply log_level (unless droverd -d forced debug) and log_file. */
 static void
 sv_apply_logging(const struct conf *c)
 {
-	log_setlevel(c->log_level);
-	if (c->log_file != NULL) {
-		if (log_open_file(c->log_file) == -1)
-			log_warn("unable to open log file %s", c->log_file);
-	}
+	if (!sv.debug)
+		log_setlevel(c->log_level);
+	if (log_open_file(c->log_file) == -1)
+		log_warn("unable to open log file %s", c->log_file);
 }
 
 /* Take over conf c, open the control socket, start every pool. */
 int
-supervisor_init(struct event_base *base, struct conf *c)
+supervisor_init(struct event_base *base, struct conf *c, bool debug)
 {
 	char	 err[512];
 	size_t	 i;
 
 	memset(&sv, 0, sizeof(sv));
 	sv.base = base;
+	sv.debug = debug;
 	sv.conf = c;
 	sv.start_us = sv.last_tick_us = clock_us();
 	sv_apply_logging(c);
@@ -359,13 +383,13 @@ supervisor_init(struct event_base *base, struct conf *c)
 		control_free(sv.ctl);
 		return (-1);
 	}
-	for (i = 0; i < c->npools; i++)
-		sv_start_pool(c->pools[i]);
 	sv.ev_ready = evtimer_new(base, sv_ready_cb, NULL);
 	sv.ev_tick = evtimer_new(base, sv_tick_cb, NULL);
 	sv.ev_watchdog = evtimer_new(base, sv_watchdog_cb, NULL);
 	sv.ev_deadline = evtimer_new(base, sv_deadline_cb, NULL);
 	sv.ev_final = evtimer_new(base, sv_final_cb, NULL);
+	for (i = 0; i < c->npools; i++)
+		sv_start_pool(c->pools[i]);
 	sv_timer(sv.ev_ready, 0);
 	sv_timer(sv.ev_tick, SV_TICK_US);
 	if (notify_watchdog_usec() != 0)
@@ -410,7 +434,7 @@ sv_reload_pool(struct spool *sp, const struct poolconf *oldpc,
 		buf_printf(out, "pool %s: restarted (it had failed)\n",
 		    npc->name);
 		sp->removed = true;
-		pool_stop(sp->pool, false);
+		pool_stop(sp->pool, POOL_STOP_DRAIN);
 		control_pool_closing(sv.ctl, sp->pool);
 		sv_start_pool(npc);
 	} else if (apply != 0) {
@@ -475,7 +499,7 @@ supervisor_reload(struct buf *out)
 		if (sp->removed || conf_pool(nc, pool_name(sp->pool)) != NULL)
 			continue;
 		sp->removed = true;
-		pool_stop(sp->pool, false);
+		pool_stop(sp->pool, POOL_STOP_DRAIN);
 		control_pool_closing(sv.ctl, sp->pool);
 		buf_printf(out, "pool %s: removed (draining)\n",
 		    pool_name(sp->pool));
@@ -487,7 +511,7 @@ supervisor_reload(struct buf *out)
 	if (buf_len(out) != 0)
 		log_info("%.*s", (int)buf_len(out) - 1, buf_data(out));
 	notify_ready();
-	sv_tick_cb(-1, 0, NULL);
+	sv_notify_status();
 	return (0);
 }
 
@@ -505,29 +529,41 @@ supervisor_drain(void)
 	notify_stopping();
 	control_drain(sv.ctl);
 	for (i = 0; i < sv.npools; i++)
-		pool_stop(sv.pools[i].pool, false);
+		pool_stop(sv.pools[i].pool, POOL_STOP_DRAIN);
 	sv_timer(sv.ev_deadline, (uint64_t)(sv.conf->shutdown_timeout * 1e6));
 	supervisor_check_exit();
 }
 
-/* SIGQUIT, a second SIGTERM, or the drain deadline: stop at once. */
-void
-supervisor_stop_now(void)
+/*
+ * Stop now: the drain deadline asks workers to stop (SIGTERM, then SIGKILL
+ * after their stop_timeout); SIGQUIT or a second SIGTERM kills them at once.
+ */
+static void
+sv_stop(enum pool_stop how)
 {
 	size_t	 i;
 
-	if (sv.state == SV_STOPPING)
+	if (sv.state == SV_STOPPING && how != POOL_STOP_KILL)
 		return;
 	if (sv.state == SV_RUNNING)
 		notify_stopping();
 	sv.state = SV_STOPPING;
-	log_info("stopping now: cancelling what is left");
+	log_info("stopping: cancelling what is left");
 	evtimer_del(sv.ev_deadline);
 	control_drain(sv.ctl);
 	for (i = 0; i < sv.npools; i++)
-		pool_stop(sv.pools[i].pool, true);
-	sv_timer(sv.ev_final, SV_FINAL_GRACE_US);
+		pool_stop(sv.pools[i].pool, how);
+	if (!evtimer_pending(sv.ev_final, NULL))
+		sv_timer(sv.ev_final, SV_FINAL_GRACE_US + (how == POOL_STOP_TERM ?
+		    (uint64_t)(sv_max_stop_timeout() * 2e6) : 0));
 	supervisor_check_exit();
+}
+
+/* SIGQUIT or a second SIGTERM: kill the workers, cancel the rest. */
+void
+supervisor_stop_now(void)
+{
+	sv_stop(POOL_STOP_KILL);
 }
 
 /* The drain predicate: every pool stopped and every client served. */
@@ -662,7 +698,7 @@ supervisor_status(void)
 	    sv.state == SV_DRAINING ? "draining" : "stopping",
 	    "uptime_s", (double)(clock_us() - sv.start_us) / 1e6,
 	    "config", sv.conf->path,
-	    "clients", (int)control_nclients(sv.ctl),
+	    "clients", (int)control_nsubmitting(sv.ctl),
 	    "reloads", "ok", (json_int_t)sv.reloads_ok, "failed",
 	    (json_int_t)sv.reloads_failed, "pools", pools));
 }

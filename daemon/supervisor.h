@@ -16,7 +16,7 @@ struct conf;
 struct event_base;
 struct pool;
 
-int		 supervisor_init(struct event_base *, struct conf *);
+int		 supervisor_init(struct event_base *, struct conf *, bool);
 void		 supervisor_free(void);
 struct pool	*supervisor_pool(const char *);
 bool		 supervisor_accepting(void);
