@@ -294,6 +294,14 @@ class TestSupervisorDeath(DroverTestCase):
 
 
 class TestLeaks(DroverTestCase):
+    def test_worker_holds_only_stdin_stdout_stderr(self):
+        res = run(["-w", "3", "--json", "--worker", f"{TW} fds"],
+                  lines(*range(1, 31)))
+        self.assertEqual(res.rc, 0, res.errtext)
+        jobs, _ = res.jobs_and_summary()
+        self.assertEqual({",".join(sorted(j["output"].split(",")))
+                          for j in jobs}, {"0,1,2"})
+
     def test_fds_and_memory_flat_over_a_thousand_restarts(self):
         # Under ASan, freed memory sits in a quarantine that looks like
         # growth; without it, RSS measures what we actually hold.

@@ -197,6 +197,18 @@ class TestHealth(MetricsCase):
         self.assertEqual(r.summary()["sum"], "25")
 
 
+class TestWorkerFds(MetricsCase):
+    pools = [f'name = "fds"; workers = 2; command = "{TW} fds";']
+
+    def test_workers_inherit_no_socket_of_droverd(self):
+        get(self.port, "/metrics")
+        r = self.d.submit("fds", lines(*range(1, 11)), "--json")
+        self.assertEqual(r.rc, 0, r.errtext)
+        jobs, _ = r.jobs_and_summary()
+        self.assertEqual({",".join(sorted(j["output"].split(",")))
+                          for j in jobs}, {"0,1,2"})
+
+
 class TestUnixMetrics(DroverTestCase):
     def test_unix_socket_endpoint(self):
         d = Droverd(['name = "s"; workers = 1; handler = "square";'])

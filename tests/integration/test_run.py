@@ -100,6 +100,17 @@ class TestReference(DroverTestCase):
         for k in ("sum", "min", "max", "mean", "latency_us"):
             self.assertNotIn(k, summary)
 
+    def test_stats_interval(self):
+        res = run(["-w", "2", "--quiet", "--stats-interval", "0.1",
+                   "sleep"], lines(*([30] * 20)))
+        self.assertEqual(res.rc, 0, res.errtext)
+        stats = [ln for ln in res.errtext.splitlines()
+                 if ln.startswith("drover: stats: ")]
+        self.assertGreaterEqual(len(stats), 2, res.errtext)
+        self.assertRegex(stats[-1], r"^drover: stats: \d+ jobs \(\+\d+ in "
+                         r"[\d.]+ s, \d+ jobs/s\), 0 failed \(\+0\); latency "
+                         r"p50 \d+us p90 \d+us p99 \d+us max \d+us$")
+
     def test_sleep_handler(self):
         res = run(["-w", "4", "--json", "sleep"], lines(*([20] * 8)))
         self.assertEqual(res.rc, 0, res.errtext)

@@ -17,7 +17,9 @@
  *	tw stderr-flood N	write N lines to stderr per job
  *	tw slow-start MS	sleep MS milliseconds before the first job
  *	tw stamp		answer "PID NS": CLOCK_MONOTONIC when the job came
+ *	tw fds			answer with the list of its open fds, e.g. "0,1,2"
  */
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,7 +113,24 @@ main(int argc, char **argv)
 		if (strcmp(mode, "pid") == 0)
 			len = (size_t)snprintf(out, sizeof(out), "%d",
 			    (int)getpid());
-		else if (strcmp(mode, "stamp") == 0) {
+		else if (strcmp(mode, "fds") == 0) {
+			DIR		*d = opendir("/proc/self/fd");
+			struct dirent	*de;
+			int		 k;
+
+			len = 0;
+			while (d != NULL && (de = readdir(d)) != NULL) {
+				if (de->d_name[0] == '.' ||
+				    atoi(de->d_name) == dirfd(d))
+					continue;
+				k = snprintf(out + len, sizeof(out) - len, "%s%s",
+				    len ? "," : "", de->d_name);
+				if (k > 0 && len + (size_t)k < sizeof(out))
+					len += (size_t)k;
+			}
+			if (d != NULL)
+				closedir(d);
+		} else if (strcmp(mode, "stamp") == 0) {
 			struct timespec ts;
 
 			clock_gettime(CLOCK_MONOTONIC, &ts);
