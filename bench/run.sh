@@ -1,21 +1,27 @@
 #!/usr/bin/env bash
-# bench/run.sh: drover against the Go reference program, side by side in one run
-# (DESIGN.md section 7, "Targets").
+# bench/run.sh: drover's benchmark suite, every figure of DESIGN.md section 7
+# ("Targets") measured side by side in one run on one machine.
 #
-# Builds drover and bench/goref, generates seq inputs in bench/work/, then for each
-# size runs four benchmarks BENCH_RUNS times each, interleaved run by run so that
-# drift on the machine hits all of them alike:
+#   1. throughput: drover run square (quiet and with per-job output) against
+#      the Go reference program (bench/goref), 10^5..10^7 jobs;
+#   2. the gap to the raw C pipeline (bench/rawpipe.c, poll and libevent),
+#      interleaved with 1;
+#   3. --exec per job against xargs -P (direct and sh -c) and GNU parallel;
+#   4. droverd's round trip for one job (bench/rtt.c) against raw Unix-socket
+#      round trips (bench/unixrtt.c), free and pinned;
+#   5. the supervisor's peak RSS from 10^5 to 10^7 jobs (bench/peakrss.c);
+#   6. restart latency after SIGKILL of a worker;
+#   7. the adaptive window: a slow/fast mix and micro-jobs.
 #
-#   drover run -w W --quiet square < in
-#   drover run -w W square < in > /dev/null
-#   goref -w W < in
-#   goref -w W -print < in > /dev/null
-#
-# Each run is timed from outside (wall clock around the process, $EPOCHREALTIME),
-# its exit status and the exact sum of squares in its summary line are checked, and
-# an untimed pass first checks the per-job output of both printing benchmarks.
-# The markdown table goes to stdout and bench/out/latest.md; every run is kept in
-# bench/out/runs.tsv.  Knobs: see bench/README.md.
+# Section 1 runs here: each run is timed from outside (wall clock around the
+# process, $EPOCHREALTIME), its exit status and the exact sum of squares in
+# its summary line are checked, and an untimed pass first checks the per-job
+# output of both printing benchmarks; benchmarks are interleaved run by run.
+# Sections 2-7 run in bench/suite.py (python3, stdlib only).  The C helpers
+# are compiled here with cc -O2 into bench/work/bin; nothing in bench/ is
+# part of the meson build.  The markdown report goes to stdout and
+# bench/out/latest.md; every run is kept in bench/out/runs.tsv.
+# BENCH_QUICK=1 is a smoke run of about a minute.  Knobs: see bench/README.md.
 set -euo pipefail
 export LC_ALL=C
 
@@ -25,17 +31,23 @@ work=$bench/work
 out=$bench/out
 build=${BENCH_BUILD_DIR:-$root/build}
 
-runs=${BENCH_RUNS:-5}
+quick=${BENCH_QUICK:-0}
+if [[ $quick == 1 ]]; then
+	runs=${BENCH_RUNS:-3}
+else
+	runs=${BENCH_RUNS:-5}
+fi
 workers=${BENCH_WORKERS:-2}
 if [[ -n ${BENCH_SIZES:-} ]]; then
 	sizes=$BENCH_SIZES
-elif [[ ${BENCH_FULL:-1} == 1 ]]; then
+elif [[ ${BENCH_FULL:-1} == 1 && $quick != 1 ]]; then
 	sizes="100000 1000000 10000000"
 else
 	sizes="100000 1000000"
 fi
+sections=${BENCH_SECTIONS:-"throughput exec rtt rss restart window"}
 
-labels=(drover-quiet drover-out goref goref-print)
+labels=(drover-quiet drover-out goref goref-print rawpipe)
 
 # die prints its arguments as an error and exits.
 die() {
@@ -55,28 +67,47 @@ check_settings() {
 		[[ $v =~ ^[1-9][0-9]*$ ]] || die "not a positive integer: '$v' (BENCH_RUNS, BENCH_WORKERS, BENCH_SIZES)"
 	done
 	[[ -n $sizes ]] || die "BENCH_SIZES is empty"
+	[[ $quick == [01] ]] || die "BENCH_QUICK must be 0 or 1"
+	for v in $sections; do
+		[[ " throughput exec rtt rss restart window " == *" $v "* ]] ||
+			die "unknown section '$v' in BENCH_SECTIONS (throughput exec rtt rss restart window)"
+	done
 }
 
-# ensure_tools installs what is missing when that is allowed (root, not in CI),
-# and otherwise says what to install.
+# ensure_tools installs what is missing when that is allowed (root, not in
+# CI), and otherwise says what to install; GNU parallel and GNU time are
+# optional (their figures are left out without them).
 ensure_tools() {
-	local missing=() t
+	local missing=() optional=() t
 	command -v go >/dev/null || missing+=(golang-go)
-	for t in ninja seq awk sort; do
+	command -v python3 >/dev/null || missing+=(python3)
+	command -v cc >/dev/null || missing+=(gcc)
+	for t in ninja seq awk sort xargs; do
 		command -v "$t" >/dev/null || die "'$t' not found"
 	done
 	command -v bc >/dev/null || command -v python3 >/dev/null || missing+=(bc)
-	((${#missing[@]} == 0)) && return 0
+	command -v parallel >/dev/null || optional+=(parallel)
+	[[ -x /usr/bin/time ]] || optional+=(time)
+	((${#missing[@]} + ${#optional[@]} == 0)) && return 0
 	if [[ $(id -u) == 0 && -z ${CI:-} ]] && command -v apt-get >/dev/null; then
-		note "installing ${missing[*]}"
-		apt-get install -y "${missing[@]}" >&2 || die "unable to install ${missing[*]}"
-	else
+		note "installing ${missing[*]} ${optional[*]}"
+		if ! apt-get install -y "${missing[@]}" "${optional[@]}" >&2; then
+			apt-get update >&2 || true
+			apt-get install -y "${missing[@]}" "${optional[@]}" >&2 ||
+				((${#missing[@]} == 0)) ||
+				die "unable to install ${missing[*]}"
+		fi
+	elif ((${#missing[@]} != 0)); then
 		die "missing ${missing[*]}: install them (apt-get install ${missing[*]})"
+	else
+		note "without ${optional[*]} (apt-get install ${optional[*]}): those figures are left out"
 	fi
 }
 
-# build_all builds drover (configuring the build directory if needed) and goref.
+# build_all builds drover (configuring the build directory if needed),
+# goref and the C helpers of bench/.
 build_all() {
+	local cflags h
 	if [[ ! -f $build/build.ninja ]]; then
 		command -v meson >/dev/null || die "'meson' not found, needed to configure $build"
 		note "configuring $build"
@@ -84,14 +115,35 @@ build_all() {
 	fi
 	ninja -C "$build" >&2 || die "unable to build drover"
 	drover=$build/drover
-	[[ -x $drover ]] || die "no drover binary at $drover"
+	for h in drover droverd drover-worker; do
+		[[ -x $build/$h ]] || die "no $h binary in $build"
+	done
 
-	mkdir -p "$work" "$out"
+	mkdir -p "$work" "$out" "$work/bin"
 	goref=$work/goref
 	(cd "$bench/goref" &&
 		GOCACHE=$work/gocache GOPATH=$work/gopath GOFLAGS=-mod=mod \
 			GOPROXY=off GO111MODULE=on go build -o "$goref" .) ||
 		die "unable to build bench/goref"
+
+	cflags="-O2 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -I$root/common"
+	rawpipe=$work/bin/rawpipe
+	if pkg-config --exists libevent 2>/dev/null; then
+		# shellcheck disable=SC2046,SC2086
+		cc $cflags -DRAWPIPE_LIBEVENT $(pkg-config --cflags libevent) \
+			-o "$rawpipe" "$bench/rawpipe.c" $(pkg-config --libs libevent) >&2 ||
+			die "unable to build bench/rawpipe.c"
+		labels+=(rawpipe-ev)
+	else
+		# shellcheck disable=SC2086
+		cc $cflags -o "$rawpipe" "$bench/rawpipe.c" >&2 ||
+			die "unable to build bench/rawpipe.c"
+	fi
+	for h in rtt unixrtt peakrss; do
+		# shellcheck disable=SC2086
+		cc $cflags -o "$work/bin/$h" "$bench/$h.c" >&2 ||
+			die "unable to build bench/$h.c"
+	done
 }
 
 # make_input writes seq 1..N to bench/work/in.N unless it is already there.
@@ -120,6 +172,8 @@ exec_bench() {
 	drover-out) "$drover" run -w "$workers" square <"$2" >"$3" 2>"$4" ;;
 	goref) "$goref" -w "$workers" <"$2" >"$3" 2>"$4" ;;
 	goref-print) "$goref" -w "$workers" -print <"$2" >"$3" 2>"$4" ;;
+	rawpipe) "$rawpipe" -w "$workers" <"$2" >"$3" 2>"$4" ;;
+	rawpipe-ev) "$rawpipe" -e -w "$workers" <"$2" >"$3" 2>"$4" ;;
 	*) die "unknown benchmark $1" ;;
 	esac
 }
@@ -131,6 +185,8 @@ describe() {
 	drover-out) echo "\`drover run -w $workers square > /dev/null\`" ;;
 	goref) echo "\`goref -w $workers\`" ;;
 	goref-print) echo "\`goref -w $workers -print > /dev/null\`" ;;
+	rawpipe) echo "\`rawpipe -w $workers\` (raw C, poll)" ;;
+	rawpipe-ev) echo "\`rawpipe -e -w $workers\` (raw C, libevent)" ;;
 	esac
 }
 
@@ -144,9 +200,9 @@ check_summary() {
 		[[ $line == "drover: $n jobs, $n ok, 0 failed, "* ]] ||
 			die "$label n=$n: bad summary: '${line:-none}'; stderr: $(head -c 2000 "$err")"
 		;;
-	goref*)
-		line=$(grep '^goref: [0-9]* jobs' "$err" | tail -n 1) || true
-		[[ $line == "goref: $n jobs in "* ]] ||
+	goref* | rawpipe*)
+		line=$(grep -E '^(goref|rawpipe): [0-9]* jobs' "$err" | tail -n 1) || true
+		[[ $line == "${label%%-*}: $n jobs in "* ]] ||
 			die "$label n=$n: bad summary: '${line:-none}'; stderr: $(head -c 2000 "$err")"
 		;;
 	esac
@@ -196,7 +252,7 @@ time_run() {
 	check_summary "$label" "$n" "$work/stderr" "$want"
 	read -r wall rate < <(awk -v a="$t0" -v b="$t1" -v n="$n" \
 		'BEGIN { w = b - a; printf "%.6f %.0f\n", w, n / w }')
-	self=$(grep -E '^(drover|goref): [0-9]+ jobs' "$work/stderr" | tail -n 1)
+	self=$(grep -E '^(drover|goref|rawpipe): [0-9]+ jobs' "$work/stderr" | tail -n 1)
 	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$n" "$run" "$wall" "$rate" "$self" >>"$tsv"
 	note "$(printf '%-12s n=%-9s run %s/%s: %8.3f s %12s jobs/s' "$label" "$n" "$run" "$runs" "$wall" "$rate")"
 }
@@ -224,20 +280,27 @@ machine() {
 	bt=$(sed -n 's/.*"name": "buildtype", [^}]*"value": "\([a-z]*\)".*/\1/p' \
 		"$build/meson-info/intro-buildoptions.json" 2>/dev/null | head -n 1)
 	rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-	echo "# drover benchmark: trivial jobs against the Go reference"
+	echo "# drover benchmark suite"
 	echo
-	echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-	echo "- machine: $(nproc) CPUs, ${cpu:-unknown CPU}; kernel $(uname -sr) $(uname -m); load $(cut -d ' ' -f 1-3 /proc/loadavg)"
-	echo "- drover: $("$drover" --version 2>&1 | head -n 1) at $rev (working tree may differ), buildtype ${bt:-unknown}"
-	echo "- goref: $(go version | sed 's/^go version //'), stdlib only"
-	echo "- $runs timed runs per cell after one untimed check/warm-up pass; $workers workers; input \`seq 1 N\` on stdin"
-	echo "- jobs/s = N / wall time of the whole process (start-up included), timed from outside"
+	echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')$([[ $quick == 1 ]] && echo ' (BENCH_QUICK=1 smoke run: fewer runs and smaller sizes)')"
+	echo "- machine: $(nproc) CPUs, ${cpu:-unknown CPU}; $(awk '/^MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo); kernel $(uname -sr) $(uname -m); load at start $load0"
+	echo "- drover: $("$drover" --version 2>&1 | head -n 1) at $rev$(git -C "$root" diff --quiet HEAD -- 2>/dev/null || echo ' (working tree differs)'), buildtype ${bt:-unknown}; libevent $(pkg-config --modversion libevent 2>/dev/null || echo '?')"
+	echo "- goref: $(go version | sed 's/^go version //'), stdlib only; helpers: $(cc --version | head -n 1), -O2"
+	echo "- others: $(xargs --version 2>/dev/null | head -n 1); $(parallel --version 2>/dev/null | head -n 1 || echo 'GNU parallel not installed'); $(python3 --version)"
+	echo "- one command: \`bench/run.sh\`$([[ $quick == 1 ]] && echo ' with BENCH_QUICK=1'); took ${elapsed}s"
 	echo
 }
 
-# table prints the markdown results table from runs.tsv.
+# table prints section 1's markdown table from runs.tsv and records its
+# targets.
 table() {
-	local n label ref med lo hi mw rmed ratio target
+	local n label ref med lo hi mw rmed ratio target need
+	echo "## 1. Trivial jobs: drover against the Go reference"
+	echo
+	echo "Input \`seq 1 N\` on stdin; $runs timed runs per cell after one untimed check/warm-up"
+	echo "pass; $workers workers; jobs/s = N / wall time of the whole process (start-up"
+	echo "included), timed from outside; all benchmarks interleaved run by run."
+	echo
 	echo "| benchmark | N | median jobs/s | min–max jobs/s | median wall s | vs Go reference | target |"
 	echo "|---|--:|--:|--:|--:|--:|---|"
 	for n in $sizes; do
@@ -249,18 +312,22 @@ table() {
 			*) ref= ;;
 			esac
 			ratio="(reference)"
+			[[ $label == rawpipe* ]] && ratio="(raw reference)"
 			target=
 			if [[ -n $ref ]]; then
 				read -r rmed _ < <(stats "$ref" "$n")
 				ratio=$(awk -v a="$med" -v b="$rmed" -v r="$ref" 'BEGIN { printf "%.2fx `%s`", a / b, r }')
 				if ((n >= 1000000)); then
-					local need=2
+					need=2
 					[[ $label == drover-out ]] && need=1
 					if awk -v a="$med" -v b="$rmed" -v k="$need" 'BEGIN { exit !(a >= k * b) }'; then
 						target="≥ ${need}x: met"
 					else
 						target="≥ ${need}x: **missed**"
 					fi
+					printf '1 throughput\t%s vs %s, N=%s\t≥ %sx\t%s\t%s\n' \
+						"$(describe "$label" | sed 's/ > \/dev\/null//')" "\`$ref\`" \
+						"$(group "$n")" "$need" "${ratio%% *}" "${target#*: }" >>"$out/targets.tsv"
 				fi
 			fi
 			printf '| %s | %s | %s | %s – %s | %s | %s | %s |\n' \
@@ -270,16 +337,13 @@ table() {
 	done
 	echo
 	echo "Targets (DESIGN.md section 7) apply at N ≥ 10^6: \`--quiet\` at least 2x \`goref\`;"
-	echo "per-job output at least as fast as \`goref -print\`."
+	echo "per-job output at least as fast as \`goref -print\`.  The raw C pipeline is section 2."
+	echo
 }
 
-main() {
+# throughput runs section 1 (and the raw pipeline of section 2) into runs.tsv.
+throughput() {
 	local n run label want
-	check_settings
-	ensure_tools
-	build_all
-	tsv=$out/runs.tsv
-	printf 'benchmark\tn\trun\twall_s\tjobs_per_s\tsummary\n' >"$tsv"
 	for n in $sizes; do
 		make_input "$n"
 		want=$(expected_sum "$n")
@@ -290,9 +354,59 @@ main() {
 			done
 		done
 	done
+}
+
+# suite runs bench/suite.py section $1, its markdown into $work/md/$1.md.
+suite() {
+	local opts=(--build "$build" --helpers "$work/bin" --work "$work"
+		--out "$out" --runs "$runs" --workers "$workers" --sizes "$sizes")
+	[[ $quick == 1 ]] && opts+=(--quick)
+	command -v parallel >/dev/null && opts+=(--have-parallel)
+	[[ -x /usr/bin/time ]] && opts+=(--have-time)
+	python3 "$bench/suite.py" "$1" "${opts[@]}" >"$work/md/$1.md" ||
+		die "section $1 failed"
+}
+
+# has_section says whether section $1 is in BENCH_SECTIONS.
+has_section() {
+	[[ " $sections " == *" $1 "* ]]
+}
+
+main() {
+	local s t0 t1 start=$EPOCHREALTIME
+	check_settings
+	ensure_tools
+	build_all
+	load0=$(cut -d ' ' -f 1-3 /proc/loadavg)
+	tsv=$out/runs.tsv
+	printf 'benchmark\tn\trun\twall_s\tjobs_per_s\tsummary\n' >"$tsv"
+	: >"$out/targets.tsv"
+	rm -rf "$work/md"
+	mkdir -p "$work/md"
+	if has_section throughput; then
+		t0=$EPOCHREALTIME
+		throughput
+		table >"$work/md/1.md"
+		suite gap
+		t1=$EPOCHREALTIME
+		note "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "throughput: %.0f s", b - a }')"
+	fi
+	for s in exec rtt rss restart window; do
+		has_section "$s" || continue
+		[[ -f $work/in.100000 ]] || make_input 100000
+		t0=$EPOCHREALTIME
+		suite "$s"
+		t1=$EPOCHREALTIME
+		note "$(awk -v a="$t0" -v b="$t1" -v s="$s" 'BEGIN { printf "%s: %.0f s", s, b - a }')"
+	done
+	suite summary
+	elapsed=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
 	{
 		machine
-		table
+		cat "$work/md/summary.md"
+		for s in 1 gap exec rtt rss restart window; do
+			[[ -f $work/md/$s.md ]] && cat "$work/md/$s.md"
+		done
 	} >"$out/latest.md.tmp"
 	mv "$out/latest.md.tmp" "$out/latest.md"
 	cat "$out/latest.md"
