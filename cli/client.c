@@ -168,13 +168,14 @@ submit_in_room(void *arg)
 	struct submit	*s = arg;
 	uint64_t	 lim = report_limit(s->report), next;
 
+	/* One at a time: each job grows the output buffer checked here. */
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) >
 	    SUBMIT_OUT_HIGH)
 		return (0);
 	next = input_count(s->input);
 	if (lim != UINT64_MAX && next >= lim)
 		return (0);
-	return (lim == UINT64_MAX ? UINT64_MAX : lim - next);
+	return (1);
 }
 
 static void
@@ -184,8 +185,6 @@ submit_in_record(void *arg, uint64_t id, const char *data, size_t len)
 
 	submit_send(s, CTL_JOB, id, data, len);
 	s->sent++;
-	report_input_bytes(s->report, input_bytes(s->input),
-	    input_total(s->input));
 }
 
 /* Over the pool's max_job_bytes: rejected here, as drover run would. */
@@ -243,6 +242,7 @@ submit_reply(struct submit *s, const char *p, size_t len)
 		s->input = input_new(s->base, s->infd, s->delim,
 		    max > 0 ? (uint64_t)max : 1024 * 1024, &submit_input_hooks,
 		    s);
+		report_set_source(s->report, input_progress, s->input);
 		input_resume(s->input);
 	}
 	json_decref(o);

@@ -152,6 +152,16 @@ input_total(const struct input *in)
 	return (in->total);
 }
 
+/* For report_set_source(): bytes consumed, and the total if known. */
+void
+input_progress(const void *arg, uint64_t *done, uint64_t *total)
+{
+	const struct input	*in = arg;
+
+	*done = in->bytes;
+	*total = in->total;
+}
+
 /* One read; false when there is nothing to read right now. */
 static bool
 input_read(struct input *in, uint64_t *turn)
@@ -183,28 +193,33 @@ input_read(struct input *in, uint64_t *turn)
 	return (true);
 }
 
-/* Hand records over while there is room; wait for room or input. */
+/*
+ * Hand records over while there is room; wait for room or input.  Room is
+ * asked once and counted down, not asked per record.
+ */
 static void
 input_pump(struct input *in)
 {
 	const char		*rec;
-	uint64_t		 len, turn = 0;
+	uint64_t		 len, turn = 0, room = 0;
 	enum lsplit_result	 r;
 
 	while (!in->stopped && !in->ended) {
-		if (in->hooks->room(in->arg) == 0) {
+		if (room == 0 && (room = in->hooks->room(in->arg)) == 0) {
 			event_del(in->ev_in);
 			break;
 		}
 		r = lsplit_next(&in->ls, &in->in, in->eof, &rec, &len);
 		if (r == LS_RECORD) {
 			in->bytes += len + 1;
+			room--;
 			in->hooks->record(in->arg, in->next_id++, rec,
 			    (size_t)len);
 			continue;
 		}
 		if (r == LS_TOOLONG) {
 			in->bytes += len + 1;
+			room--;
 			in->hooks->toolong(in->arg, in->next_id++, len);
 			continue;
 		}

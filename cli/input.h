@@ -13,7 +13,10 @@ struct event_base;
 struct input;
 
 struct input_hooks {
-	/* How many more records the owner takes now (0: wait for resume). */
+	/*
+	 * How many more records the owner takes now, counted down before it
+	 * is asked again (0: wait for input_resume()).
+	 */
 	uint64_t (*room)(void *);
 	/* One record; data is valid during the call only. */
 	void	(*record)(void *, uint64_t, const char *, size_t);
@@ -32,5 +35,6 @@ bool		 input_done(const struct input *);
 uint64_t	 input_count(const struct input *);
 uint64_t	 input_bytes(const struct input *);
 uint64_t	 input_total(const struct input *);
+void		 input_progress(const void *, uint64_t *, uint64_t *);
 
 #endif

@@ -88,6 +88,7 @@ iobatch_new(struct event_base *base, struct pool *pool, struct report *report,
 	ib->arg = arg;
 	ib->input = input_new(base, fd, delim, max_job_bytes,
 	    &iobatch_input_hooks, ib);
+	report_set_source(report, input_progress, ib->input);
 	ib->ev_complete = event_new(base, -1, 0, iobatch_complete_cb, ib);
 	pool_attach(pool, &ib->b);
 	return (ib);
@@ -149,8 +150,6 @@ iobatch_in_record(void *arg, uint64_t id, const char *data, size_t len)
 	struct iobatch	*ib = arg;
 
 	pool_submit(ib->pool, &ib->b, id, data, len);
-	report_input_bytes(ib->report, input_bytes(ib->input),
-	    input_total(ib->input));
 }
 
 static void

@@ -61,8 +61,9 @@ struct report {
 	uint64_t		 ifailed;
 	uint64_t		 istart_us;
 	uint64_t		 start_us;
-	uint64_t		 in_bytes;
-	uint64_t		 in_total;	/* 0 when unknown (a pipe) */
+	void			(*source)(const void *, uint64_t *,
+				    uint64_t *);
+	const void		*source_arg;
 	bool			 progress_shown;
 	bool			 broken;
 };
@@ -92,19 +93,21 @@ report_progress_cb(int fd, short what, void *arg)
 	struct report	*r = arg;
 	char		 line[256];
 	double		 el, rate, frac;
+	uint64_t	 done = 0, total = 0;
 	int		 n, eta;
 	ssize_t		 w;
 
 	(void)fd;
 	(void)what;
+	if (r->source != NULL)
+		r->source(r->source_arg, &done, &total);
 	el = (double)(clock_us() - r->start_us) / 1e6;
 	rate = el > 0 ? (double)r->agg.jobs / el : 0;
 	n = snprintf(line, sizeof(line), "\r\033[Kdrover: %llu jobs, %llu "
 	    "failed, %.0f jobs/s", (unsigned long long)r->agg.jobs,
 	    (unsigned long long)agg_failed(&r->agg), rate);
-	if (r->in_total != 0 && r->in_bytes != 0 && n > 0 &&
-	    (size_t)n < sizeof(line)) {
-		frac = (double)r->in_bytes / (double)r->in_total;
+	if (total != 0 && done != 0 && n > 0 && (size_t)n < sizeof(line)) {
+		frac = (double)done / (double)total;
 		if (frac > 1)
 			frac = 1;
 		eta = frac > 0 ? (int)(el * (1 - frac) / frac) : 0;
@@ -230,12 +233,16 @@ report_set_hooks(struct report *r, const struct report_hooks *hooks,
 	r->arg = arg;
 }
 
-/* For the progress line: input consumed so far, and its total if known. */
+/*
+ * Where the progress line learns how much input is consumed, and of what
+ * total (0 when unknown, a pipe): asked only when the line is drawn.
+ */
 void
-report_input_bytes(struct report *r, uint64_t done, uint64_t total)
+report_set_source(struct report *r, void (*fn)(const void *, uint64_t *,
+    uint64_t *), const void *arg)
 {
-	r->in_bytes = done;
-	r->in_total = total;
+	r->source = fn;
+	r->source_arg = arg;
 }
 
 /* Write all of b to fd (blocking); false if the reader is gone. */

@@ -41,7 +41,8 @@ void		 report_job(struct report *, uint64_t, enum job_status,
 uint64_t	 report_limit(const struct report *);
 void		 report_set_hooks(struct report *, const struct report_hooks *,
 		    void *);
-void		 report_input_bytes(struct report *, uint64_t, uint64_t);
+void		 report_set_source(struct report *, void (*)(const void *,
+		    uint64_t *, uint64_t *), const void *);
 void		 report_flush(struct report *);
 void		 report_summary(struct report *, uint64_t);
 uint64_t	 report_failed(const struct report *);

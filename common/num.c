@@ -4,21 +4,47 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "num.h"
 
+/* True when the 8 bytes of v (little-endian) are all ASCII digits. */
+static inline bool
+num_eight_digits(uint64_t v)
+{
+	return (((v & 0xf0f0f0f0f0f0f0f0ULL) |
+	    (((v + 0x0606060606060606ULL) & 0xf0f0f0f0f0f0f0f0ULL) >> 4)) ==
+	    0x3333333333333333ULL);
+}
+
+/*
+ * The value of 8 ASCII digits loaded little-endian: pairs, then quads, then
+ * the whole, with three multiplications instead of eight.
+ */
+static inline uint32_t
+num_parse_eight(uint64_t v)
+{
+	v -= 0x3030303030303030ULL;
+	v = (v * 10) + (v >> 8);
+	v = (((v & 0x000000ff000000ffULL) * (100 + (1000000ULL << 32))) +
+	    (((v >> 16) & 0x000000ff000000ffULL) * (1 + (10000ULL << 32)))) >>
+	    32;
+	return ((uint32_t)v);
+}
+
 /*
  * Parse an optionally signed decimal integer that must fit in 128 bits.
- * Returns 0 and sets *v, or -1 (not an integer, or out of range).
+ * Returns 0 and sets *v, or -1 (not an integer, or out of range).  Up to 19
+ * digits take the fast path: 8 digits at a time, no 128-bit arithmetic.
  */
 int
 num_parse_i128(const char *s, size_t len, i128 *v)
 {
-	u128	 acc = 0, limit;
-	uint64_t fast = 0;
+	u128	 acc, limit;
+	uint64_t fast = 0, w;
 	size_t	 i = 0, start;
 	int	 neg = 0;
 
@@ -31,9 +57,26 @@ num_parse_i128(const char *s, size_t len, i128 *v)
 	if (i == len)
 		return (-1);
 	start = i;
+	if (len - start <= 19) {
+		while (len - i >= 8) {
+			memcpy(&w, s + i, 8);
+			if (!num_eight_digits(w))
+				return (-1);
+			fast = fast * 100000000 + num_parse_eight(w);
+			i += 8;
+		}
+		for (; i < len; i++) {
+			unsigned d = (unsigned)(unsigned char)s[i] - '0';
+			if (d > 9)
+				return (-1);
+			fast = fast * 10 + d;
+		}
+		*v = neg ? -(i128)fast : (i128)fast;
+		return (0);
+	}
 	/* Up to 19 digits always fit in 64 bits: no overflow checks. */
 	for (; i < len && i - start < 19; i++) {
-		unsigned d = (unsigned char)s[i] - '0';
+		unsigned d = (unsigned)(unsigned char)s[i] - '0';
 		if (d > 9)
 			return (-1);
 		fast = fast * 10 + d;
@@ -41,7 +84,7 @@ num_parse_i128(const char *s, size_t len, i128 *v)
 	acc = fast;
 	limit = neg ? (u128)1 << 127 : ((u128)1 << 127) - 1;
 	for (; i < len; i++) {
-		unsigned d = (unsigned char)s[i] - '0';
+		unsigned d = (unsigned)(unsigned char)s[i] - '0';
 		if (d > 9)
 			return (-1);
 		if (acc > (limit - d) / 10)
@@ -125,31 +168,75 @@ num_fmt_i128(char *p, i128 v)
 	return (len);
 }
 
-/* Write v in decimal at p (at least 20 bytes); return the length. */
+/* How many decimal digits v has (1 to 20). */
+static inline size_t
+num_digits(uint64_t v)
+{
+	size_t	 n = 1;
+
+	for (;;) {
+		if (v < 10)
+			return (n);
+		if (v < 100)
+			return (n + 1);
+		if (v < 1000)
+			return (n + 2);
+		if (v < 10000)
+			return (n + 3);
+		v /= 10000;
+		n += 4;
+	}
+}
+
+static const char num_digits2[] =
+    "00010203040506070809101112131415161718192021222324"
+    "25262728293031323334353637383940414243444546474849"
+    "50515253545556575859606162636465666768697071727374"
+    "75767778798081828384858687888990919293949596979899";
+
+/* Write exactly 8 digits of v (< 10^8) ending at e, in 32-bit arithmetic. */
+static inline void
+num_fmt_eight(char *e, uint32_t v)
+{
+	int	 i;
+
+	for (i = 0; i < 4; i++) {
+		unsigned r = (v % 100) * 2;
+		v /= 100;
+		*--e = num_digits2[r + 1];
+		*--e = num_digits2[r];
+	}
+}
+
+/*
+ * Write v in decimal at p (at least 20 bytes); return the length.  Digits
+ * are written straight into place from the end, two per division, and in
+ * 32-bit arithmetic for each group of eight below the top one.
+ */
 size_t
 num_fmt_u64(char *p, uint64_t v)
 {
-	static const char digits2[] =
-	    "00010203040506070809101112131415161718192021222324"
-	    "25262728293031323334353637383940414243444546474849"
-	    "50515253545556575859606162636465666768697071727374"
-	    "75767778798081828384858687888990919293949596979899";
-	char	 tmp[20];
-	size_t	 n = sizeof(tmp), len;
+	size_t	 len = num_digits(v);
+	char	*e = p + len;
+	uint32_t t;
 
-	while (v >= 100) {
-		unsigned r = (unsigned)(v % 100) * 2;
-		v /= 100;
-		tmp[--n] = digits2[r + 1];
-		tmp[--n] = digits2[r];
+	while (v >= 100000000) {
+		num_fmt_eight(e, (uint32_t)(v % 100000000));
+		v /= 100000000;
+		e -= 8;
 	}
-	if (v >= 10) {
-		tmp[--n] = digits2[v * 2 + 1];
-		tmp[--n] = digits2[v * 2];
+	t = (uint32_t)v;
+	while (t >= 100) {
+		unsigned r = (t % 100) * 2;
+		t /= 100;
+		*--e = num_digits2[r + 1];
+		*--e = num_digits2[r];
+	}
+	if (t >= 10) {
+		*--e = num_digits2[t * 2 + 1];
+		*--e = num_digits2[t * 2];
 	} else
-		tmp[--n] = (char)('0' + v);
-	len = sizeof(tmp) - n;
-	memcpy(p, tmp + n, len);
+		*--e = (char)('0' + t);
 	return (len);
 }
 

@@ -106,6 +106,7 @@ struct pool {
 	unsigned		 restart_count;
 
 	bool			 stop_now;
+	bool			 kicked;	/* ev_pump is active */
 	struct pool_stats	 stats;
 };
 
@@ -172,9 +173,12 @@ timer_arm_us(struct event *ev, uint64_t us)
 static void
 pool_pump_cb(int fd, short what, void *arg)
 {
+	struct pool	*p = arg;
+
 	(void)fd;
 	(void)what;
-	pool_pump(arg);
+	p->kicked = false;
+	pool_pump(p);
 }
 
 static void
@@ -623,8 +627,10 @@ pool_wake_waiters(struct pool *p)
 static void
 pool_kick(struct pool *p)
 {
-	if (!event_pending(p->ev_pump, EV_TIMEOUT, NULL))
+	if (!p->kicked) {
+		p->kicked = true;
 		event_active(p->ev_pump, EV_TIMEOUT, 0);
+	}
 }
 
 /* Report a job as finished and free it. */
