@@ -16,6 +16,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,38 +117,72 @@ self_cpu(void)
 	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
 }
 
-/* Per-pool families, walking the status JSON so every view agrees. */
+/* True for a pool shown in status that is on its way out after a reload. */
+static bool
+pool_leaving(json_t *p)
+{
+	return (strcmp(json_string_value(json_object_get(p, "state")),
+	    "removing") == 0);
+}
+
+/* One sample per live pool: the integer field of its status object. */
+static void
+per_pool_gauge(struct buf *b, json_t *pools, const char *metric,
+    const char *field)
+{
+	json_t	*p;
+	size_t	 i;
+
+	json_array_foreach(pools, i, p) {
+		if (pool_leaving(p))
+			continue;
+		buf_printf(b, "%s{pool=\"%s\"} %lld\n", metric,
+		    json_string_value(json_object_get(p, "name")),
+		    (long long)json_integer_value(json_object_get(p, field)));
+	}
+}
+
+/* One sample per live pool and key of an object of counters. */
+static void
+per_pool_counters(struct buf *b, json_t *pools, const char *metric,
+    const char *field, const char *label)
+{
+	json_t		*p, *v;
+	const char	*key;
+	size_t		 i;
+
+	json_array_foreach(pools, i, p) {
+		if (pool_leaving(p))
+			continue;
+		json_object_foreach(json_object_get(p, field), key, v)
+			buf_printf(b, "%s{pool=\"%s\",%s=\"%s\"} %lld\n", metric,
+			    json_string_value(json_object_get(p, "name")),
+			    label, key, (long long)json_integer_value(v));
+	}
+}
+
+/*
+ * Per-pool families, walking the status JSON so every view agrees.  A pool
+ * being replaced after a reload is left out: its successor has its name.
+ */
 static void
 metrics_pools(struct buf *b, json_t *status)
 {
-	json_t		*pools = json_object_get(status, "pools"), *p, *v, *w;
-	const char	*key, *name;
+	json_t		*pools = json_object_get(status, "pools"), *p, *w;
 	size_t		 i, k, n[4];
 	unsigned	 s;
 
 	family(b, "drover_jobs_total", "counter",
 	    "Jobs finished, by pool and final status.");
-	json_array_foreach(pools, i, p) {
-		name = json_string_value(json_object_get(p, "name"));
-		json_object_foreach(json_object_get(p, "jobs"), key, v)
-			buf_printf(b, "drover_jobs_total{pool=\"%s\",status="
-			    "\"%s\"} %lld\n", name, key,
-			    (long long)json_integer_value(v));
-	}
+	per_pool_counters(b, pools, "drover_jobs_total", "jobs", "status");
 	family(b, "drover_queue_depth", "gauge", "Jobs waiting in the queue.");
-	json_array_foreach(pools, i, p)
-		buf_printf(b, "drover_queue_depth{pool=\"%s\"} %lld\n",
-		    json_string_value(json_object_get(p, "name")),
-		    (long long)json_integer_value(json_object_get(p,
-		    "queued")));
+	per_pool_gauge(b, pools, "drover_queue_depth", "queued");
 	family(b, "drover_inflight", "gauge", "Jobs held by workers.");
-	json_array_foreach(pools, i, p)
-		buf_printf(b, "drover_inflight{pool=\"%s\"} %lld\n",
-		    json_string_value(json_object_get(p, "name")),
-		    (long long)json_integer_value(json_object_get(p,
-		    "inflight")));
+	per_pool_gauge(b, pools, "drover_inflight", "inflight");
 	family(b, "drover_workers", "gauge", "Worker processes by state.");
 	json_array_foreach(pools, i, p) {
+		if (pool_leaving(p))
+			continue;
 		memset(n, 0, sizeof(n));
 		json_array_foreach(json_object_get(p, "workers"), k, w) {
 			for (s = 0; s < 4; s++)
@@ -162,19 +197,15 @@ metrics_pools(struct buf *b, json_t *status)
 	}
 	family(b, "drover_worker_restarts_total", "counter",
 	    "Worker replacements, by pool and reason.");
-	json_array_foreach(pools, i, p) {
-		name = json_string_value(json_object_get(p, "name"));
-		json_object_foreach(json_object_get(p, "restarts"), key, v)
-			buf_printf(b, "drover_worker_restarts_total{pool=\"%s\","
-			    "reason=\"%s\"} %lld\n", name, key,
-			    (long long)json_integer_value(v));
-	}
+	per_pool_counters(b, pools, "drover_worker_restarts_total",
+	    "restarts", "reason");
 	family(b, "drover_pool_up", "gauge",
 	    "1 while the pool works, 0 once it has failed.");
 	json_array_foreach(pools, i, p)
-		buf_printf(b, "drover_pool_up{pool=\"%s\"} %d\n",
-		    json_string_value(json_object_get(p, "name")),
-		    json_object_get(p, "failure") == NULL);
+		if (!pool_leaving(p))
+			buf_printf(b, "drover_pool_up{pool=\"%s\"} %d\n",
+			    json_string_value(json_object_get(p, "name")),
+			    json_object_get(p, "failure") == NULL);
 }
 
 /* Families that come from pool counters rather than status. */
@@ -191,7 +222,7 @@ metrics_pool_counters(struct buf *b, json_t *status)
 	    "Dispatch to result of finished runs (buckets at 6% resolution).");
 	json_array_foreach(pools, i, p) {
 		name = json_string_value(json_object_get(p, "name"));
-		if ((pool = supervisor_pool(name)) == NULL)
+		if (pool_leaving(p) || (pool = supervisor_pool(name)) == NULL)
 			continue;
 		h = &pool_stats(pool)->duration;
 		for (k = 0; k < sizeof(duration_le) / sizeof(duration_le[0]);
@@ -211,7 +242,7 @@ metrics_pool_counters(struct buf *b, json_t *status)
 	    "Dispatch rounds held back by the pool's rate limit.");
 	json_array_foreach(pools, i, p) {
 		name = json_string_value(json_object_get(p, "name"));
-		if ((pool = supervisor_pool(name)) == NULL)
+		if (pool_leaving(p) || (pool = supervisor_pool(name)) == NULL)
 			continue;
 		buf_printf(b, "drover_rate_limited_total{pool=\"%s\"} %llu\n",
 		    name, (unsigned long long)pool_stats(pool)->rate_limited);

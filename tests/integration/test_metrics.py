@@ -191,6 +191,12 @@ class TestHealth(MetricsCase):
         r = self.d.client(["reload"])
         self.assertEqual(r.rc, 0, r.errtext)
         self.assertIn("restarted", r.text)
+        # The failed pool and its successor share a name: one series each.
+        body = get(self.port, "/metrics")[2]
+        p = subprocess.run([shutil.which("promtool"), "check", "metrics"],
+                           input=body, capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(body.count('drover_pool_up{pool="fragile"}'), 1)
         wait_for(lambda: get(self.port, "/healthz")[0] == 200,
                  what="healthz back to 200")
         r = self.d.submit("fragile", lines(3, 4))

@@ -5,6 +5,8 @@
  * 1..10^7 needs 69 bits and must print to the last digit.
  */
 #include <check.h>
+
+#include "check_main.h"
 #include <jansson.h>
 #include <math.h>
 #include <stdint.h>
@@ -1181,15 +1183,4 @@ agg_suite(void)
 	return (s);
 }
 
-int
-main(void)
-{
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(agg_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
-}
+CHECK_MAIN(agg_suite)

@@ -6,6 +6,8 @@
  * and the replacements on exhaustive and random inputs.
  */
 #include <check.h>
+
+#include "check_main.h"
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -398,15 +400,4 @@ jsonw_suite(void)
 	return (s);
 }
 
-int
-main(void)
-{
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(jsonw_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
-}
+CHECK_MAIN(jsonw_suite)
