@@ -322,7 +322,6 @@ run_main(int argc, char **argv)
 
 	poolconf_defaults(&pc);
 	pc.workers = run_default_workers();
-	pc.restart_period = 60.0;
 	memset(&ro, 0, sizeof(ro));
 	ro.reorder_cap = RUN_REORDER_CAP;
 

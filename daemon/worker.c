@@ -122,6 +122,7 @@ static void	worker_lose(struct worker *, const char *, ...)
 static void	worker_got_eof(struct worker *);
 static void	worker_check_dead(struct worker *);
 static void	worker_close_stdin(struct worker *);
+static void	worker_set_death(struct worker *);
 
 static const char *const state_names[] = {
 	"starting", "ready", "retiring", "stopping", "dead"
@@ -944,6 +945,7 @@ worker_check_dead(struct worker *w)
 	evtimer_del(w->ev_timeout);
 	evtimer_del(w->ev_grace);
 	w->state = WS_DEAD;
+	worker_set_death(w);
 	TAILQ_REMOVE(&workers, w, entry);
 	w->hooks->dead(w, w->arg);
 }
@@ -1110,29 +1112,32 @@ worker_wait_status(const struct worker *w)
 	return (w->wstatus);
 }
 
-/* One phrase for how it ended: our reason, or its exit status or signal. */
-const char *
-worker_death(const struct worker *w)
+/* Write the phrase for how w ended: our reason, or its status or signal. */
+static void
+worker_set_death(struct worker *w)
 {
-	struct worker	*mw = (struct worker *)(uintptr_t)w;
 	const char	*name;
 
 	if (w->reason[0] != '\0')
-		snprintf(mw->death, sizeof(mw->death), "%s", w->reason);
-	else if (!w->exited)
-		snprintf(mw->death, sizeof(mw->death), "still running");
+		snprintf(w->death, sizeof(w->death), "%s", w->reason);
 	else if (WIFEXITED(w->wstatus))
-		snprintf(mw->death, sizeof(mw->death),
-		    "exited with status %d", WEXITSTATUS(w->wstatus));
+		snprintf(w->death, sizeof(w->death), "exited with status %d",
+		    WEXITSTATUS(w->wstatus));
 	else if (WIFSIGNALED(w->wstatus)) {
 		name = sigabbrev_np(WTERMSIG(w->wstatus));
-		snprintf(mw->death, sizeof(mw->death),
+		snprintf(w->death, sizeof(w->death),
 		    "killed by signal %d (SIG%s)", WTERMSIG(w->wstatus),
 		    name != NULL ? name : "?");
 	} else
-		snprintf(mw->death, sizeof(mw->death), "ended (status %#x)",
+		snprintf(w->death, sizeof(w->death), "ended (status %#x)",
 		    w->wstatus);
-	return (w->death);
+}
+
+/* How it ended ("exited with status 1", "killed by signal 9 ..."). */
+const char *
+worker_death(const struct worker *w)
+{
+	return (w->state == WS_DEAD ? w->death : "still running");
 }
 
 const char *

@@ -336,12 +336,20 @@ class TestLeaks(DroverTestCase):
         self.assertGreaterEqual(int(m.group(1)), 1000)
         self.assertIn(f"sum {sum_squares(n)} ", err.decode())
         # Compare a sample after warm-up with the last ones.
+        # fds vary while a worker is being replaced (its pipes exist twice
+        # for a moment): a leak raises the floor, so compare the minimum of
+        # an early window with the minimum of a late one.
         samples = [s for s in samples if s[0] > 0]
-        early = samples[len(samples) // 5]
-        late = samples[-3]
-        self.assertEqual(early[0], late[0], f"fds {early[0]} -> {late[0]}")
-        self.assertLess(late[1] - early[1], 512,
-                        f"RSS grew {early[1]} -> {late[1]} KiB")
+        self.assertGreater(len(samples), 30)
+        n = len(samples)
+        early, late = samples[n // 10:n // 3], samples[-(n // 3):]
+        self.assertLessEqual(min(s[0] for s in late),
+                             min(s[0] for s in early),
+                             f"fds {early} -> {late}")
+        self.assertLessEqual(max(s[0] for s in late),
+                             max(s[0] for s in early) + 1, "fds grew")
+        self.assertLess(max(s[1] for s in late) - max(s[1] for s in early),
+                        512, "RSS grew")
 
 
 if __name__ == "__main__":

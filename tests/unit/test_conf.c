@@ -1,0 +1,325 @@
+/*
+ * Unit suite for config/conf.c: loading droverd.conf into a struct conf,
+ * every problem reported as file:line, defaults, the reload diff and the
+ * hot-apply of pool settings.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "check_main.h"
+
+#include "buf.h"
+#include "conf.h"
+#include "poolconf.h"
+
+static char	 conf_path[64];
+
+/* Write text to a fresh temp file; remember its path. */
+static const char *
+write_conf(const char *text)
+{
+	int	 fd;
+	FILE	*f;
+
+	snprintf(conf_path, sizeof(conf_path), "/tmp/test_conf.XXXXXX");
+	fd = mkstemp(conf_path);
+	ck_assert_int_ne(fd, -1);
+	f = fdopen(fd, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	return (conf_path);
+}
+
+/* Load text; the conf, or NULL with errs filled. */
+static struct conf *
+load(const char *text, struct conf_errors *errs)
+{
+	struct conf	*c;
+
+	c = conf_load(write_conf(text), errs);
+	unlink(conf_path);
+	return (c);
+}
+
+/* Assert that loading text fails with an error at line, containing needle. */
+static void
+assert_error(const char *text, unsigned line, const char *needle)
+{
+	struct conf_errors	 errs;
+	struct conf		*c;
+	char			 prefix[96];
+	size_t			 i;
+	int			 found = 0;
+
+	c = load(text, &errs);
+	ck_assert_ptr_null(c);
+	ck_assert_uint_ge(errs.n, 1);
+	snprintf(prefix, sizeof(prefix), "%s:%u: ", conf_path, line);
+	for (i = 0; i < errs.n; i++)
+		if (strncmp(errs.msgs[i], prefix, strlen(prefix)) == 0 &&
+		    strstr(errs.msgs[i], needle) != NULL)
+			found = 1;
+	ck_assert_msg(found, "no '%s' with '%s' in: %s", prefix, needle,
+	    errs.msgs[0]);
+	conf_errors_free(&errs);
+}
+
+START_TEST(test_good)
+{
+	struct conf_errors	 errs;
+	struct conf		*c;
+	const struct poolconf	*a, *b;
+
+	c = load("socket = \"/tmp/d.sock\";\nsocket_mode = \"0600\";\n"
+	    "allow = [ \"alice\", \"@ops\" ];\nshutdown_timeout = 7;\n"
+	    "log_level = \"debug\";\npools = (\n"
+	    "  { name = \"a\"; workers = 3; handler = \"square\"; rate = 250.0; },\n"
+	    "  { name = \"b\"; command = \"/bin/prog --x 'a b'\"; "
+	    "job_timeout = 1.5; max_rss_mb = 64; }\n);\n", &errs);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->socket, "/tmp/d.sock");
+	ck_assert_uint_eq(c->socket_mode, 0600);
+	ck_assert_str_eq(c->allow[0], "alice");
+	ck_assert_str_eq(c->allow[1], "@ops");
+	ck_assert_ptr_null(c->allow[2]);
+	ck_assert(c->shutdown_timeout == 7.0);
+	ck_assert_int_eq(c->log_level, 7);
+	ck_assert_uint_eq(c->npools, 2);
+	a = conf_pool(c, "a");
+	b = conf_pool(c, "b");
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_ptr_null(conf_pool(c, "c"));
+	ck_assert_uint_eq(a->workers, 3);
+	ck_assert_str_eq(a->handler, "square");
+	ck_assert_int_eq(a->protocol, PROTO_FRAME);
+	ck_assert(a->burst == 3.0);	/* rate/100, rounded up */
+	ck_assert_uint_eq(a->line, 7);
+	ck_assert_int_eq(b->protocol, PROTO_LINE);
+	ck_assert_str_eq(b->argv[0], "/bin/prog");
+	ck_assert_str_eq(b->argv[1], "--x");
+	ck_assert_str_eq(b->argv[2], "a b");
+	ck_assert_ptr_null(b->argv[3]);
+	ck_assert(b->job_timeout == 1.5);
+	ck_assert_uint_eq(b->max_rss_mb, 64);
+	ck_assert_uint_eq(b->max_attempts, 3);		/* a default */
+	ck_assert_uint_eq(b->workers, 1);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_defaults)
+{
+	struct conf_errors	 errs;
+	struct conf		*c;
+
+	c = load("", &errs);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->socket, "/run/drover/droverd.sock");
+	ck_assert_uint_eq(c->socket_mode, 0660);
+	ck_assert_str_eq(c->metrics, "");
+	ck_assert(c->shutdown_timeout == 30.0);
+	ck_assert_uint_eq(c->npools, 0);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_errors_name_the_line)
+{
+	assert_error("pools = (\n{ name = \"a\"; workers = ; }\n);\n", 2,
+	    "syntax");
+	assert_error("socket = \"/x\";\nsokcet = \"/y\";\n", 2,
+	    "unknown key 'sokcet'");
+	assert_error("pools = (\n { name = \"a\";\n  handler = \"square\";\n"
+	    "  wrkers = 2; }\n);\n", 4, "unknown key 'wrkers' in pool 'a'");
+	assert_error("pools = ( { name = \"a\"; handler = \"square\";\n"
+	    "workers = \"x\"; } );\n", 2, "expected an integer");
+	assert_error("pools = ( { name = \"a\"; handler = \"square\";\n"
+	    "workers = 2.5; } );\n", 2, "expected an integer");
+	assert_error("pools = ( { name = \"a\"; handler = \"square\";\n"
+	    "workers = 5000; } );\n", 2, "out of range");
+	assert_error("pools = ( { name = \"a\"; handler = \"square\";\n"
+	    "retry_timeouts = 1; } );\n", 2, "true or false");
+	assert_error("socket_mode = \"0999\";\n", 1, "octal");
+	assert_error("socket = \"relative.sock\";\n", 1, "absolute");
+	assert_error("metrics = \"localhost\";\n", 1, "host:port");
+	assert_error("metrics = \"127.0.0.1:99999\";\n", 1, "host:port");
+	assert_error("log_level = \"loud\";\n", 1, "log_level");
+	assert_error("pools = (\n { name = \"a\"; handler = \"square\"; },\n"
+	    " { name = \"a\"; handler = \"sleep\"; }\n);\n", 3,
+	    "duplicate pool 'a' (first defined at line 2)");
+	assert_error("pools = (\n { name = \"a\"; workers = 2; }\n);\n", 2,
+	    "neither handler nor command");
+	assert_error("pools = (\n { name = \"a\"; handler = \"square\"; "
+	    "command = \"x\"; }\n);\n", 2, "both handler and command");
+	assert_error("pools = (\n { name = \"a\"; handler = \"exec\"; }\n);\n",
+	    2, "needs exec");
+	assert_error("pools = (\n { name = \"a\"; handler = \"nope\"; }\n);\n",
+	    2, "unknown handler 'nope'");
+	assert_error("pools = (\n { name = \"a\"; handler = \"square\"; "
+	    "burst = 5.0; }\n);\n", 2, "burst goes with rate");
+	assert_error("pools = (\n { name = \"a\"; handler = \"square\"; "
+	    "protocol = \"line\"; }\n);\n", 2, "frame protocol");
+	assert_error("pools = (\n { handler = \"square\"; }\n);\n", 2,
+	    "without a name");
+	assert_error("pools = (\n { name = \"a b\"; handler = \"square\"; }\n"
+	    ");\n", 2, "name");
+	assert_error("pools = ( { name = \"a\"; command = [];\n} );\n", 1,
+	    "must not be empty");
+	assert_error("pools = ( { name = \"a\";\ncommand = ( \"x\", 3 ); } );\n",
+	    2, "not a string");
+}
+END_TEST
+
+START_TEST(test_every_problem_reported)
+{
+	struct conf_errors	 errs;
+	struct conf		*c;
+
+	c = load("sokcet = 1;\npools = (\n { name = \"a\"; workers = 0; "
+	    "handler = \"square\"; },\n { name = \"b\"; },\n { name = \"c\"; "
+	    "handler = \"sleep\"; colour = 1; }\n);\n", &errs);
+	ck_assert_ptr_null(c);
+	ck_assert_uint_eq(errs.n, 4);
+	conf_errors_free(&errs);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+	struct conf_errors	 errs;
+
+	ck_assert_ptr_null(conf_load("/nonexistent/d.conf", &errs));
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_str_eq(errs.msgs[0], "/nonexistent/d.conf:0: unable to "
+	    "read: No such file or directory");
+	conf_errors_free(&errs);
+}
+END_TEST
+
+/* Two single-pool confs that differ as given. */
+static void
+diff_case(const char *pa, const char *pb, unsigned expect, const char *keys)
+{
+	struct conf_errors	 errs;
+	struct conf		*a, *b;
+	struct buf		 out;
+	char			 ta[256], tb[256];
+
+	snprintf(ta, sizeof(ta), "pools = ( { name = \"p\"; %s } );\n", pa);
+	snprintf(tb, sizeof(tb), "pools = ( { name = \"p\"; %s } );\n", pb);
+	a = load(ta, &errs);
+	ck_assert_ptr_nonnull(a);
+	b = load(tb, &errs);
+	ck_assert_ptr_nonnull(b);
+	buf_init(&out);
+	ck_assert_uint_eq(conf_pool_diff(a->pools[0], b->pools[0], &out),
+	    expect);
+	buf_addc(&out, '\0');
+	ck_assert_str_eq(buf_data(&out), keys);
+	buf_free(&out);
+	conf_free(a);
+	conf_free(b);
+}
+
+START_TEST(test_diff)
+{
+	diff_case("handler = \"square\";", "handler = \"square\";", 0, "");
+	diff_case("handler = \"square\"; workers = 2;",
+	    "handler = \"square\"; workers = 4; job_timeout = 3.0;",
+	    APPLY_HOT, "workers, job_timeout");
+	diff_case("command = \"/bin/a\";", "command = [ \"/bin/b\" ];",
+	    APPLY_REPLACE, "command");
+	diff_case("handler = \"square\";", "handler = \"sleep\"; workers = 2;",
+	    APPLY_HOT | APPLY_REPLACE, "handler, workers");
+	diff_case("handler = \"square\";",
+	    "handler = \"square\"; rlimit_nofile = 100;", APPLY_REPLACE,
+	    "rlimit_nofile");
+}
+END_TEST
+
+START_TEST(test_global_diff)
+{
+	struct conf_errors	 errs;
+	struct conf		*a, *b;
+	struct buf		 out;
+
+	a = load("socket = \"/tmp/a\";\nshutdown_timeout = 5;\n", &errs);
+	b = load("socket = \"/tmp/b\";\nshutdown_timeout = 9;\n", &errs);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	buf_init(&out);
+	ck_assert_uint_eq(conf_global_diff(a, b, &out),
+	    APPLY_RESTART | APPLY_HOT);
+	buf_addc(&out, '\0');
+	ck_assert_str_eq(buf_data(&out), "socket, shutdown_timeout");
+	buf_free(&out);
+	conf_free(a);
+	conf_free(b);
+}
+END_TEST
+
+START_TEST(test_apply_hot)
+{
+	struct poolconf	 dst, src;
+
+	poolconf_defaults(&dst);
+	poolconf_defaults(&src);
+	src.workers = 9;
+	src.job_timeout = 4.5;
+	src.retry_timeouts = true;
+	src.max_jobs_per_worker = 77;
+	src.max_result_bytes = 5;	/* replace: must not be copied */
+	src.protocol = PROTO_LINE;	/* replace: must not be copied */
+	conf_pool_apply_hot(&dst, &src);
+	ck_assert_uint_eq(dst.workers, 9);
+	ck_assert(dst.job_timeout == 4.5);
+	ck_assert(dst.retry_timeouts);
+	ck_assert_uint_eq(dst.max_jobs_per_worker, 77);
+	ck_assert_uint_eq(dst.max_result_bytes, 16 * 1024 * 1024);
+	ck_assert_int_eq(dst.protocol, PROTO_FRAME);
+}
+END_TEST
+
+START_TEST(test_settings_listing)
+{
+	char	*text = NULL;
+	size_t	 len = 0;
+	FILE	*f = open_memstream(&text, &len);
+
+	conf_print_settings(f);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(text, "pool\tworkers\t1\thot\t"));
+	ck_assert_ptr_nonnull(strstr(text, "pool\tcommand\tnone\treplace\t"));
+	ck_assert_ptr_nonnull(strstr(text, "global\tsocket\t"
+	    "/run/drover/droverd.sock\trestart\t"));
+	ck_assert_ptr_nonnull(strstr(text, "global\tshutdown_timeout\t30\thot"));
+	free(text);
+}
+END_TEST
+
+static Suite *
+conf_suite(void)
+{
+	Suite	*s = suite_create("conf");
+	TCase	*tc = tcase_create("conf");
+
+	tcase_add_test(tc, test_good);
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_errors_name_the_line);
+	tcase_add_test(tc, test_every_problem_reported);
+	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_diff);
+	tcase_add_test(tc, test_global_diff);
+	tcase_add_test(tc, test_apply_hot);
+	tcase_add_test(tc, test_settings_listing);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+CHECK_MAIN(conf_suite)
