@@ -183,17 +183,6 @@ agg_squares_100(struct agg *a)
 		ok_int(a, (i128)i * i);
 }
 
-/* A tiny deterministic generator (splitmix64). */
-static uint64_t
-rnd(uint64_t *state)
-{
-	uint64_t	 z = (*state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return (z ^ (z >> 31));
-}
-
 /* num: 128-bit integers. */
 
 /* The exact 128-bit limits parse; one past either end does not. */

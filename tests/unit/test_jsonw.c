@@ -178,17 +178,6 @@ check_reference(const unsigned char *s, size_t len, bool parse)
 	buf_free(&got);
 }
 
-/* A tiny deterministic generator (splitmix64). */
-static uint64_t
-rnd(uint64_t *state)
-{
-	uint64_t	 z = (*state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return (z ^ (z >> 31));
-}
-
 /* Text that needs no escaping is copied between quotes. */
 START_TEST(test_plain)
 {

@@ -50,17 +50,6 @@ pop_none(struct reorder *r)
 	ck_assert_uint_eq(len, 99);
 }
 
-/* A tiny deterministic generator (splitmix64). */
-static uint64_t
-rnd(uint64_t *state)
-{
-	uint64_t	 z = (*state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return (z ^ (z >> 31));
-}
-
 /* A new buffer is empty, at sequence 0. */
 START_TEST(test_empty)
 {
