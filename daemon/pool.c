@@ -1097,11 +1097,10 @@ pool_on_dead(struct worker *w, void *arg)
 		    (int)worker_pid(w), death,
 		    worker_inflight(w) ? "; settling its jobs" : "");
 		p->stats.restarts[reason]++;
+		pool_count_id_restart(p, worker_id(w));
 	} else if (live && m.retired && m.planned != RESTART_NREASONS)
 		p->stats.restarts[m.planned]++;
 
-	if (!planned)
-		pool_count_id_restart(p, worker_id(w));
 	pool_settle(p, w, crash, death);
 	if (!planned && p->state != POOL_FAILED)
 		pool_count_death(p, w, failed_start, now);
