@@ -313,7 +313,8 @@ child_drain(struct child *c)
 			die("unable to read results");
 		if (n == 0) {
 			if (c->inlen != 0 || c->got != c->sent)
-				die("child %d: %llu jobs unanswered", (int)c->pid,
+				die("child %d: %llu jobs unanswered",
+				    (int)c->pid,
 				    (unsigned long long)(c->sent - c->got));
 			c->done = true;
 			return;
@@ -347,7 +348,8 @@ pump(void)
 
 	for (i = 0; i < nkids; i++) {
 		c = &kids[i];
-		/* As many batches as it has room for, while the socket takes them. */
+		/* As many batches as it has room for, while the socket takes
+		 * them. */
 		for (;;) {
 			child_fill(c);
 			if (c->outlen == 0 || !child_flush(c))

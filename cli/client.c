@@ -545,90 +545,91 @@ fmt_age(char *dst, size_t size, double s)
 		snprintf(dst, size, "%ldd%ldh", t / 86400, t % 86400 / 3600);
 }
 
+/* The integer, number or string at key k of o (0 or "" if absent). */
+static long long
+jint(json_t *o, const char *k)
+{
+	return ((long long)json_integer_value(json_object_get(o, k)));
+}
+
+static double
+jreal(json_t *o, const char *k)
+{
+	return (json_number_value(json_object_get(o, k)));
+}
+
+static const char *
+jstr(json_t *o, const char *k)
+{
+	const char	*s = json_string_value(json_object_get(o, k));
+
+	return (s != NULL ? s : "");
+}
+
 /* Sum the values of a JSON object of counters. */
-static json_int_t
+static long long
 json_sum(json_t *o)
 {
 	const char	*k;
 	json_t		*v;
-	json_int_t	 n = 0;
+	long long	 n = 0;
 
 	json_object_foreach(o, k, v)
 		n += json_integer_value(v);
 	return (n);
 }
 
+/* One pool's workers as table rows. */
+static void
+status_workers(json_t *p, FILE *f)
+{
+	json_t	*w;
+	size_t	 k;
+	char	 age[32];
+
+	fprintf(f, "  %-8s %-4s %-9s %10s %8s %9s %8s %9s\n", "PID", "ID",
+	    "STATE", "JOBS", "INFLIGHT", "JOB AGE", "RESTARTS", "RSS");
+	json_array_foreach(json_object_get(p, "workers"), k, w) {
+		if (jint(w, "inflight") == 0)
+			snprintf(age, sizeof(age), "-");
+		else
+			fmt_age(age, sizeof(age),
+			    jreal(w, "current_job_age_s"));
+		fprintf(f, "  %-8lld %-4lld %-9s %10lld %8lld %9s %8lld "
+		    "%8.1fM\n", jint(w, "pid"), jint(w, "id"), jstr(w, "state"),
+		    jint(w, "jobs"), jint(w, "inflight"), age,
+		    jint(w, "restarts"), (double)jint(w, "rss_kb") / 1024.0);
+	}
+}
+
 /* Print the status JSON as a table. */
 static void
 status_table(json_t *st, FILE *f)
 {
-	json_t		*pools = json_object_get(st, "pools"), *p, *w, *jobs;
-	size_t		 i, k;
-	char		 up[32], age[32];
-	double		 rss;
+	json_t		*p, *jobs;
+	size_t		 i;
+	char		 up[32];
 
-	fmt_age(up, sizeof(up), json_real_value(json_object_get(st,
-	    "uptime_s")));
-	fprintf(f, "droverd %s, pid %lld, up %s, %s, %lld clients, config %s\n",
-	    json_string_value(json_object_get(st, "version")),
-	    (long long)json_integer_value(json_object_get(st, "pid")), up,
-	    json_string_value(json_object_get(st, "state")),
-	    (long long)json_integer_value(json_object_get(st, "clients")),
-	    json_string_value(json_object_get(st, "config")));
-	json_array_foreach(pools, i, p) {
+	fmt_age(up, sizeof(up), jreal(st, "uptime_s"));
+	fprintf(f, "droverd %s, pid %lld, up %s, %s, %lld clients, config "
+	    "%s\n", jstr(st, "version"), jint(st, "pid"), up,
+	    jstr(st, "state"), jint(st, "clients"), jstr(st, "config"));
+	json_array_foreach(json_object_get(st, "pools"), i, p) {
 		jobs = json_object_get(p, "jobs");
 		fprintf(f, "\npool %s: %s, %s (%s), %zu/%lld workers, window "
 		    "%lld, %lld queued, %lld in flight, %.0f jobs/s\n"
 		    "  jobs: %lld ok, %lld not ok; %lld retried; %lld "
-		    "restarts\n",
-		    json_string_value(json_object_get(p, "name")),
-		    json_string_value(json_object_get(p, "state")),
-		    json_string_value(json_object_get(p, "worker")),
-		    json_string_value(json_object_get(p, "protocol")),
+		    "restarts\n", jstr(p, "name"), jstr(p, "state"),
+		    jstr(p, "worker"), jstr(p, "protocol"),
 		    json_array_size(json_object_get(p, "workers")),
-		    (long long)json_integer_value(json_object_get(p,
-		    "workers_target")),
-		    (long long)json_integer_value(json_object_get(p, "window")),
-		    (long long)json_integer_value(json_object_get(p, "queued")),
-		    (long long)json_integer_value(json_object_get(p,
-		    "inflight")),
-		    json_real_value(json_object_get(p, "jobs_per_s")),
-		    (long long)json_integer_value(json_object_get(jobs, "ok")),
-		    (long long)(json_sum(jobs) -
-		    json_integer_value(json_object_get(jobs, "ok"))),
-		    (long long)json_integer_value(json_object_get(p, "retried")),
-		    (long long)json_sum(json_object_get(p, "restarts")));
+		    jint(p, "workers_target"), jint(p, "window"),
+		    jint(p, "queued"), jint(p, "inflight"),
+		    jreal(p, "jobs_per_s"), jint(jobs, "ok"),
+		    json_sum(jobs) - jint(jobs, "ok"), jint(p, "retried"),
+		    json_sum(json_object_get(p, "restarts")));
 		if (json_object_get(p, "failure") != NULL)
-			fprintf(f, "  FAILED: %s\n", json_string_value(
-			    json_object_get(p, "failure")));
-		fprintf(f, "  %-8s %-4s %-9s %10s %8s %9s %8s %9s\n", "PID",
-		    "ID", "STATE", "JOBS", "INFLIGHT", "JOB AGE", "RESTARTS",
-		    "RSS");
-		json_array_foreach(json_object_get(p, "workers"), k, w) {
-			double a = json_real_value(json_object_get(w,
-			    "current_job_age_s"));
-
-			if (json_integer_value(json_object_get(w,
-			    "inflight")) == 0)
-				snprintf(age, sizeof(age), "-");
-			else
-				fmt_age(age, sizeof(age), a);
-			rss = (double)json_integer_value(json_object_get(w,
-			    "rss_kb")) / 1024.0;
-			fprintf(f, "  %-8lld %-4lld %-9s %10lld %8lld %9s %8lld "
-			    "%8.1fM\n",
-			    (long long)json_integer_value(json_object_get(w,
-			    "pid")),
-			    (long long)json_integer_value(json_object_get(w,
-			    "id")),
-			    json_string_value(json_object_get(w, "state")),
-			    (long long)json_integer_value(json_object_get(w,
-			    "jobs")),
-			    (long long)json_integer_value(json_object_get(w,
-			    "inflight")), age,
-			    (long long)json_integer_value(json_object_get(w,
-			    "restarts")), rss);
-		}
+			fprintf(f, "  FAILED: %s\n", jstr(p, "failure"));
+		status_workers(p, f);
 	}
 }
 

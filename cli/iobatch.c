@@ -140,7 +140,8 @@ iobatch_in_room(void *arg)
 	lim = report_limit(ib->report);
 	next = input_count(ib->input);
 	if (lim != UINT64_MAX)
-		room = next >= lim ? 0 : (room < lim - next ? room : lim - next);
+		room = next >= lim ? 0 : (room < lim - next ? room :
+		    lim - next);
 	return (room);
 }
 

@@ -57,7 +57,7 @@ struct report {
 	struct event		*ev_progress;
 	struct event		*ev_stats;
 	struct hist		 ihist;		/* latencies this interval */
-	uint64_t		 ijobs;		/* jobs at the last stats line */
+	uint64_t		 ijobs;		/* jobs at the last stats */
 	uint64_t		 ifailed;
 	uint64_t		 istart_us;
 	uint64_t		 start_us;
@@ -334,7 +334,7 @@ report_failrun_flush(struct report *r)
 		buf_printf(&r->err, "drover: jobs %llu-%llu %s: ",
 		    (unsigned long long)fr->first,
 		    (unsigned long long)fr->last, job_status_name(fr->status));
-	for (i = 0; i < len; i++)	/* one line, whatever the reason holds */
+	for (i = 0; i < len; i++)	/* one line, whatever the reason */
 		buf_addc(&r->err, (why[i] == '\n' || why[i] == '\r') ? ' ' :
 		    why[i]);
 	buf_addc(&r->err, '\n');
@@ -380,8 +380,8 @@ report_drain_ordered(struct report *r)
 		if (!reorder_pop(r->ro, &tag, &data, &len))
 			break;
 		if (tag >= TAG_FAIL)
-			report_failure(r, seq, (enum job_status)(tag - TAG_FAIL),
-			    data, len);
+			report_failure(r, seq,
+			    (enum job_status)(tag - TAG_FAIL), data, len);
 		else
 			buf_add(&r->out, data, len);
 		any = true;

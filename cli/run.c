@@ -102,7 +102,9 @@ static void
 run_usage(FILE *f)
 {
 	fprintf(f,
-"usage: drover run [options] HANDLER | --exec 'CMD {}' | --worker 'PROGRAM ARGS'\n"
+"usage: drover run [options] HANDLER\n"
+"       drover run [options] --exec 'CMD {}'\n"
+"       drover run [options] --worker 'PROGRAM ARGS'\n"
 "\n"
 "Run one job per input line on a pool of worker processes; print each\n"
 "result and a summary.  Handlers: " DROVER_HANDLERS ".\n"
@@ -129,7 +131,7 @@ run_usage(FILE *f)
 "      --window N           jobs in flight per worker (default: adaptive)\n"
 "      --max-jobs-per-worker N   replace a worker after N jobs\n"
 "      --max-rss-mb N       replace a worker above N MiB resident\n"
-"      --restart-limit N    fail after N restarts in 60 s (1000; 0 = no limit)\n"
+"      --restart-limit N    fail after N restarts in 60 s (1000; 0: none)\n"
 "      --start-retries N    failed starts in a row before giving up (5)\n"
 "      --stats-interval S   print throughput and latency every S seconds\n"
 "\n"
@@ -402,7 +404,8 @@ run_main(int argc, char **argv)
 			break;
 		case OPT_MAX_JOBS:
 			pc.max_jobs_per_worker = cli_number(
-			    "--max-jobs-per-worker", optarg, 1, 1000000000000000ULL);
+			    "--max-jobs-per-worker", optarg, 1,
+			    1000000000000000ULL);
 			break;
 		case OPT_MAX_RSS:
 			pc.max_rss_mb = cli_number("--max-rss-mb", optarg, 1,
@@ -438,7 +441,8 @@ run_main(int argc, char **argv)
 			cli_usage_error("unknown handler '%s' (handlers: "
 			    DROVER_HANDLERS ")", handler);
 		if (strcmp(handler, "exec") == 0)
-			cli_usage_error("use --exec 'CMD' for the exec handler");
+			cli_usage_error("use --exec 'CMD' for the exec "
+			    "handler");
 	}
 	if (exec != NULL && *exec == '\0')
 		cli_usage_error("--exec: empty command");

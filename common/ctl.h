@@ -17,7 +17,8 @@
  *					latency_us u64), then output or reason;
  *					status = enum job_status
  *	BYE	d->c	0		JSON: {"restarts":N[,"stopped":why]}
- *	CANCEL	c->d	0		none: cancel my queued jobs, no more input
+ *	CANCEL	c->d	0		none: cancel my queued jobs, no more
+ *					input
  *
  * One request per connection.  A submit streams JOBs and reads RESULTs at
  * the same time (each side applies backpressure by not reading); after END

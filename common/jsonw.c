@@ -88,7 +88,8 @@ jsonw_string(struct buf *out, const char *s, size_t len)
 			break;
 		if (p[i] >= 0x80) {
 			if ((n = utf8_seq(p + i, len - i)) == 0) {
-				buf_add(out, "\xef\xbf\xbd", 3);	/* U+FFFD */
+				/* U+FFFD REPLACEMENT CHARACTER */
+				buf_add(out, "\xef\xbf\xbd", 3);
 				i++;
 			} else {
 				buf_add(out, s + i, n);

@@ -15,7 +15,7 @@
 enum lsplit_result {
 	LS_NEED,	/* no whole record buffered: read more */
 	LS_RECORD,	/* *rec, *len: a record, without its delimiter */
-	LS_TOOLONG,	/* a record over the limit was skipped; *len is its size */
+	LS_TOOLONG,	/* a record over the limit was skipped (*len) */
 	LS_END,		/* EOF and nothing left */
 };
 

@@ -268,7 +268,8 @@ get_strings(struct loader *ld, const config_setting_t *s, bool nonempty)
 	}
 	n = config_setting_length(s);
 	if (n == 0 && nonempty) {
-		conf_err(ld, s, "%s: must not be empty", config_setting_name(s));
+		conf_err(ld, s, "%s: must not be empty",
+		    config_setting_name(s));
 		return (NULL);
 	}
 	v = xcalloc((size_t)n + 1, sizeof(*v));
@@ -723,8 +724,9 @@ conf_load(const char *path, struct conf_errors *errs)
 		conf_err(&ld, config_lookup(&cfg, "socket"), "socket: '%s' is "
 		    "not an absolute path", c->socket);
 	if (!metrics_addr_valid(c->metrics))
-		conf_err(&ld, config_lookup(&cfg, "metrics"), "metrics: '%s' is "
-		    "not \"host:port\", \"unix:/path\" or \"\"", c->metrics);
+		conf_err(&ld, config_lookup(&cfg, "metrics"), "metrics: '%s' "
+		    "is not \"host:port\", \"unix:/path\" or \"\"",
+		    c->metrics);
 	config_destroy(&cfg);
 	if (errs->n != 0) {
 		conf_free(c);

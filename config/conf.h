@@ -32,7 +32,7 @@ struct conf {
 	mode_t		  socket_mode;
 	char		 *socket_group;		/* NULL: droverd's group */
 	gid_t		  socket_gid;
-	char		**allow;		/* users and @groups, NULL-ended */
+	char		**allow;		/* users, @groups; NULL-ended */
 	char		 *metrics;		/* "" = off */
 	double		  shutdown_timeout;
 	int		  log_level;

@@ -34,7 +34,7 @@ struct poolconf {
 	unsigned	 line;		/* where it was defined (config) */
 	enum protocol	 protocol;
 	unsigned	 workers;
-	unsigned	 window;	/* jobs in flight per worker; 0 = adapt */
+	unsigned	 window;	/* jobs in flight; 0 = adapt */
 	unsigned	 window_max;	/* the adaptive window's ceiling */
 	double		 job_timeout;	/* seconds; 0 = none */
 	unsigned	 max_attempts;
@@ -45,7 +45,7 @@ struct poolconf {
 	uint64_t	 max_rss_mb;		/* 0 = no limit */
 	uint64_t	 max_job_bytes;
 	uint64_t	 max_result_bytes;
-	double		 start_secs;	/* a worker alive this long has started */
+	double		 start_secs;	/* alive this long: started */
 	unsigned	 start_retries;	/* consecutive failed starts allowed */
 	double		 backoff_initial;
 	double		 backoff_max;

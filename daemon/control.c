@@ -82,7 +82,7 @@ struct client {
 	uint64_t		 skip;		/* bytes of a JOB to discard */
 	uint64_t		 skip_id;
 	uint64_t		 skip_len;
-	bool			 input_done;	/* END, drain, or pool removed */
+	bool			 input_done;	/* END, drain, pool removed */
 	bool			 paused;	/* not reading: no room */
 	const char		*stopped;	/* why input ended early */
 	bool			 bye_sent;

@@ -169,7 +169,8 @@ main(int argc, char **argv)
 		fatalx("unable to create the event loop");
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		event_callback_fn fn = sigs[i] == SIGHUP ? on_hup :
-		    sigs[i] == SIGUSR1 ? on_usr1 : sigs[i] == SIGCHLD ? on_chld :
+		    sigs[i] == SIGUSR1 ? on_usr1 :
+		    sigs[i] == SIGCHLD ? on_chld :
 		    (sigs[i] == SIGTTIN || sigs[i] == SIGTTOU) ? on_ttin :
 		    on_term;
 

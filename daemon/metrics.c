@@ -155,9 +155,10 @@ per_pool_counters(struct buf *b, json_t *pools, const char *metric,
 		if (pool_leaving(p))
 			continue;
 		json_object_foreach(json_object_get(p, field), key, v)
-			buf_printf(b, "%s{pool=\"%s\",%s=\"%s\"} %lld\n", metric,
-			    json_string_value(json_object_get(p, "name")),
-			    label, key, (long long)json_integer_value(v));
+			buf_printf(b, "%s{pool=\"%s\",%s=\"%s\"} %lld\n",
+			    metric, json_string_value(json_object_get(p,
+			    "name")), label, key,
+			    (long long)json_integer_value(v));
 	}
 }
 

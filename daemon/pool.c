@@ -78,9 +78,9 @@ struct pool {
 	size_t			 nmembers;
 	size_t			 capmembers;
 	unsigned		 target;
-	struct poolconf		**oldpcs;	/* settings old workers still use */
+	struct poolconf		**oldpcs;	/* old workers' settings */
 	size_t			 noldpcs;
-	uint64_t		*id_restarts;	/* unplanned restarts by worker id */
+	uint64_t		*id_restarts;	/* restarts by worker id */
 	size_t			 nid_restarts;
 
 	struct jobq		 queue;
@@ -521,7 +521,8 @@ void
 pool_reconfigure(struct pool *p, const struct poolconf *npc, unsigned apply)
 {
 	struct poolconf	*old = p->pc;
-	bool		 rate = old->rate != npc->rate || old->burst != npc->burst;
+	bool		 rate = old->rate != npc->rate ||
+			    old->burst != npc->burst;
 	bool		 limit = old->restart_limit != npc->restart_limit;
 
 	if (apply & APPLY_REPLACE) {
@@ -686,8 +687,8 @@ pool_submit(struct pool *p, struct batch *b, uint64_t id, const char *data,
 		return;
 	}
 	if (p->pc->protocol == PROTO_LINE && memchr(data, '\n', len) != NULL) {
-		pool_finish_now(p, j, JOB_REJECTED,
-		    "job contains a newline; the line protocol cannot carry it");
+		pool_finish_now(p, j, JOB_REJECTED, "job contains a newline; "
+		    "the line protocol cannot carry it");
 		return;
 	}
 	jobq_push(&p->queue, j);
@@ -954,7 +955,8 @@ pool_settle(struct pool *p, struct worker *w, bool crash, const char *death)
 		if (p->state == POOL_FAILED) {
 			snprintf(why, sizeof(why), "pool %s failed: %s",
 			    p->pc->name, p->failure);
-			pool_finish(p, j, JOB_CRASHED, why, strlen(why), w, now);
+			pool_finish(p, j, JOB_CRASHED, why, strlen(why), w,
+			    now);
 			continue;
 		}
 		charge = (j->flags & JOB_TIMEDOUT) ||
@@ -965,13 +967,15 @@ pool_settle(struct pool *p, struct worker *w, bool crash, const char *death)
 		    j->charges >= p->pc->max_attempts)) {
 			snprintf(why, sizeof(why), "timed out after %gs",
 			    p->pc->job_timeout);
-			pool_finish(p, j, JOB_TIMEOUT, why, strlen(why), w, now);
+			pool_finish(p, j, JOB_TIMEOUT, why, strlen(why), w,
+			    now);
 			continue;
 		}
 		if (charge && j->charges >= p->pc->max_attempts) {
 			snprintf(why, sizeof(why), "worker %s (attempt %u of "
 			    "%u)", death, j->charges, p->pc->max_attempts);
-			pool_finish(p, j, JOB_CRASHED, why, strlen(why), w, now);
+			pool_finish(p, j, JOB_CRASHED, why, strlen(why), w,
+			    now);
 			continue;
 		}
 		p->stats.retried++;
@@ -1012,8 +1016,9 @@ pool_count_death(struct pool *p, struct worker *w, bool failed_start,
 
 	if (WIFEXITED(st) && WEXITSTATUS(st) == POOL_EXIT_NORESPAWN &&
 	    !worker_was_killed(w)) {
-		pool_fail(p, "worker exited with status %d (do not respawn)%s%s",
-		    POOL_EXIT_NORESPAWN, *last ? ": " : "", last);
+		pool_fail(p, "worker exited with status %d (do not "
+		    "respawn)%s%s", POOL_EXIT_NORESPAWN, *last ? ": " : "",
+		    last);
 		return;
 	}
 	if (failed_start) {

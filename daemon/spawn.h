@@ -13,7 +13,7 @@
 
 struct spawn_req {
 	char *const		*argv;
-	char *const		*env;		/* extra NAME=value, NULL-ended */
+	char *const		*env;		/* extra NAME=value, NULL-end */
 	const struct poolconf	*pc;		/* credentials and rlimits */
 	int			 fd_in;		/* becomes the child's 0 */
 	int			 fd_out;	/* 1 */

@@ -554,7 +554,8 @@ sv_stop(enum pool_stop how)
 	for (i = 0; i < sv.npools; i++)
 		pool_stop(sv.pools[i].pool, how);
 	if (!evtimer_pending(sv.ev_final, NULL))
-		sv_timer(sv.ev_final, SV_FINAL_GRACE_US + (how == POOL_STOP_TERM ?
+		sv_timer(sv.ev_final, SV_FINAL_GRACE_US +
+		    (how == POOL_STOP_TERM ?
 		    (uint64_t)(sv_max_stop_timeout() * 2e6) : 0));
 	supervisor_check_exit();
 }
@@ -659,7 +660,8 @@ sv_pool_status(const struct spool *sp)
 	for (i = 0; i < pool_nworkers(p); i++) {
 		pool_worker_info(p, i, &wi);
 		json_array_append_new(workers, json_pack("{s:i,s:i,s:s,s:I,"
-		    "s:I,s:f,s:f,s:I,s:I}", "pid", (int)wi.pid, "id", (int)wi.id,
+		    "s:I,s:f,s:f,s:I,s:I}", "pid", (int)wi.pid,
+		    "id", (int)wi.id,
 		    "state", wi.state, "jobs", (json_int_t)wi.jobs, "inflight",
 		    (json_int_t)wi.inflight, "current_job_age_s",
 		    (double)wi.age_us / 1e6, "uptime_s",

@@ -65,7 +65,7 @@ enum grace {
 };
 
 struct worker {
-	TAILQ_ENTRY(worker)	 entry;		/* every live worker, for reaping */
+	TAILQ_ENTRY(worker)	 entry;		/* all live ones, for reaping */
 	struct event_base	*base;
 	const struct poolconf	*pc;		/* the pool's, outlives us */
 	const struct worker_hooks *hooks;
@@ -86,12 +86,12 @@ struct worker {
 	struct buf		 rbuf;
 	struct buf		 lbuf;
 
-	struct job		**ring;		/* in flight, by tag % ringcap */
+	struct job		**ring;		/* in flight, by tag */
 	size_t			 ringcap;
 	uint64_t		 tag_head;	/* oldest tag still held */
 	uint64_t		 tag_tail;	/* next tag to hand out */
 	size_t			 inflight;
-	uint64_t		 head_since_us;	/* when the oldest became oldest */
+	uint64_t		 head_since_us;	/* since the oldest is oldest */
 
 	uint64_t		 jobs_done;
 	uint64_t		 spawned_us;
@@ -103,7 +103,7 @@ struct worker {
 	bool			 lost;		/* its stream is broken */
 	enum grace		 grace;		/* what ev_grace does next */
 	int			 wstatus;
-	char			 reason[256];	/* why we killed it, if we did */
+	char			 reason[256];	/* why we killed it, if so */
 	char			 death[320];
 	char			 lastlog[WORKER_LOG_LINE];
 	struct tbucket		 logtb;
@@ -501,10 +501,9 @@ worker_parse_lines(struct worker *w, uint64_t now)
 			worker_lose(w, "protocol error: extra result line");
 			return (n);
 		}
-		if (len > 1 && p[0] == '!' && p[1] == '!')
-			worker_result(w, w->tag_head, true, p + 1, len - 1, now);
-		else if (len > 0 && p[0] == '!')
-			worker_result(w, w->tag_head, false, p + 1, len - 1, now);
+		if (len > 0 && p[0] == '!')	/* "!!": a literal '!' */
+			worker_result(w, w->tag_head, len > 1 && p[1] == '!',
+			    p + 1, len - 1, now);
 		else
 			worker_result(w, w->tag_head, true, p, len, now);
 		buf_consume(&w->rbuf, len + 1);

@@ -161,7 +161,8 @@ dw_fill(struct dw *dw)
 		dw->incap = cap;
 	}
 	do
-		n = read(STDIN_FILENO, dw->in + dw->inlen, dw->incap - dw->inlen);
+		n = read(STDIN_FILENO, dw->in + dw->inlen,
+		    dw->incap - dw->inlen);
 	while (n == -1 && errno == EINTR);
 	if (n == -1) {
 		snprintf(dw->err, sizeof(dw->err), "read: %s", strerror(errno));

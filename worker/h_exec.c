@@ -50,7 +50,8 @@ exec_init(int argc, char **argv)
 	exec_shell = shell_needed(exec_tmpl);
 	if (!exec_shell &&
 	    (exec_words = shell_split(exec_tmpl, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "drover-worker: exec: %s: %s\n", err, exec_tmpl);
+		fprintf(stderr, "drover-worker: exec: %s: %s\n", err,
+		    exec_tmpl);
 		return (-1);
 	}
 	return (0);

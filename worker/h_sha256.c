@@ -28,7 +28,8 @@ static struct {
 	const EVP_MD	*(*md)(void);
 	int		 (*init)(EVP_MD_CTX *, const EVP_MD *, ENGINE *);
 	int		 (*update)(EVP_MD_CTX *, const void *, size_t);
-	int		 (*final)(EVP_MD_CTX *, unsigned char *, unsigned int *);
+	int		 (*final)(EVP_MD_CTX *, unsigned char *,
+			    unsigned int *);
 } crypto;
 
 /* Resolve one symbol of h into the function pointer at fn. */

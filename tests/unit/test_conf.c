@@ -78,7 +78,8 @@ START_TEST(test_good)
 	c = load("socket = \"/tmp/d.sock\";\nsocket_mode = \"0600\";\n"
 	    "allow = [ \"alice\", \"@ops\" ];\nshutdown_timeout = 7;\n"
 	    "log_level = \"debug\";\npools = (\n"
-	    "  { name = \"a\"; workers = 3; handler = \"square\"; rate = 250.0; },\n"
+	    "  { name = \"a\"; workers = 3; handler = \"square\";\n"
+	    "    rate = 250.0; },\n"
 	    "  { name = \"b\"; command = \"/bin/prog --x 'a b'\"; "
 	    "job_timeout = 1.5; max_rss_mb = 64; }\n);\n", &errs);
 	ck_assert_ptr_nonnull(c);
@@ -171,8 +172,8 @@ START_TEST(test_errors_name_the_line)
 	    ");\n", 2, "name");
 	assert_error("pools = ( { name = \"a\"; command = [];\n} );\n", 1,
 	    "must not be empty");
-	assert_error("pools = ( { name = \"a\";\ncommand = ( \"x\", 3 ); } );\n",
-	    2, "not a string");
+	assert_error("pools = ( { name = \"a\";\n"
+	    "command = ( \"x\", 3 ); } );\n", 2, "not a string");
 }
 END_TEST
 
@@ -298,7 +299,8 @@ START_TEST(test_settings_listing)
 	ck_assert_ptr_nonnull(strstr(text, "pool\tcommand\tnone\treplace\t"));
 	ck_assert_ptr_nonnull(strstr(text, "global\tsocket\t"
 	    "/run/drover/droverd.sock\trestart\t"));
-	ck_assert_ptr_nonnull(strstr(text, "global\tshutdown_timeout\t30\thot"));
+	ck_assert_ptr_nonnull(strstr(text,
+	    "global\tshutdown_timeout\t30\thot"));
 	free(text);
 }
 END_TEST

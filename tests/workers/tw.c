@@ -16,8 +16,9 @@
  *	tw leak KB		leak KB KiB of touched memory per job
  *	tw stderr-flood N	write N lines to stderr per job
  *	tw slow-start MS	sleep MS milliseconds before the first job
- *	tw stamp		answer "PID NS": CLOCK_MONOTONIC when the job came
- *	tw fds			answer with the list of its open fds, e.g. "0,1,2"
+ *	tw stamp		answer "PID NS", NS the CLOCK_MONOTONIC of
+ *				the job's arrival
+ *	tw fds			answer with its open fds, e.g. "0,1,2"
  */
 #include <dirent.h>
 #include <signal.h>
@@ -123,8 +124,8 @@ main(int argc, char **argv)
 				if (de->d_name[0] == '.' ||
 				    atoi(de->d_name) == dirfd(d))
 					continue;
-				k = snprintf(out + len, sizeof(out) - len, "%s%s",
-				    len ? "," : "", de->d_name);
+				k = snprintf(out + len, sizeof(out) - len,
+				    "%s%s", len ? "," : "", de->d_name);
 				if (k > 0 && len + (size_t)k < sizeof(out))
 					len += (size_t)k;
 			}
