@@ -264,6 +264,32 @@ class TestAccess(DroverTestCase):
                 self.assertEqual(d.stop(), 0)
 
 
+class TestPrivileges(DroverTestCase):
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to switch users")
+    def test_user_group_and_rlimits_reach_the_workers(self):
+        nobody = pwd.getpwnam("nobody")
+        d = Droverd(['name = "who"; workers = 1; handler = "exec"; '
+                     'exec = "sh -c \'echo $(id -u) $(id -g) $(ulimit -n)'
+                     ' {}\'"; user = "nobody"; group = "nogroup"; '
+                     'rlimit_nofile = 123;',
+                     'name = "me"; workers = 1; handler = "exec"; '
+                     'exec = "id -u";'])
+        os.chmod(d.dir, 0o755)
+        d.start()
+        try:
+            r = d.submit("who", lines("x"))
+            self.assertEqual(r.rc, 0, r.errtext)
+            import grp
+            self.assertEqual(r.text.split(),
+                             [str(nobody.pw_uid),
+                              str(grp.getgrnam("nogroup").gr_gid), "123",
+                              "x"])
+            r = d.submit("me", lines("x"))
+            self.assertEqual(r.text.split(), ["0"])
+        finally:
+            self.assertEqual(d.stop(), 0)
+
+
 class TestDrain(DroverTestCase):
     def test_sigterm_mid_batch_finishes_queued_and_in_flight(self):
         d = Droverd([SLOW], shutdown_timeout=30).start()
@@ -415,6 +441,22 @@ class TestReload(DaemonCase):
                  what="the removed pool to go")
         r = self.d.submit("slow", b"1\n")
         self.assertEqual(r.rc, 2)
+
+
+class TestStatusWatch(DaemonCase):
+    def test_watch_refreshes(self):
+        env = dict(self.d.env, DROVER_SOCKET=self.d.sock)
+        p = subprocess.Popen([os.path.join(os.path.dirname(DROVERD),
+                                           "drover"), "status",
+                              "--watch=0.1"], stdout=subprocess.PIPE,
+                             env=env)
+        out, deadline = "", time.monotonic() + 10
+        while out.count("pool square: running") < 3:
+            self.assertLess(time.monotonic(), deadline, out)
+            out += p.stdout.readline().decode()
+        p.terminate()
+        p.communicate(timeout=10)
+        self.assertIn("\033[H\033[2J", out)
 
 
 class TestSignalsMisc(DaemonCase):
