@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "config.h"
 #include "log.h"
+#include "startup.h"
 
 static void __attribute__((noreturn))
 usage(int status)
@@ -40,22 +41,11 @@ cli_usage_error(const char *fmt, ...)
 	exit(2);
 }
 
-/* Make sure fds 0, 1 and 2 are open, so no socket of ours lands there. */
-static void
-sanitize_stdio(void)
-{
-	int	 fd;
-
-	for (fd = 0; fd < 3; fd++)
-		if (fcntl(fd, F_GETFD) == -1 &&
-		    open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) == -1)
-			exit(3);
-}
-
 int
 main(int argc, char **argv)
 {
-	sanitize_stdio();
+	if (stdio_sanitize() == -1)
+		return (3);
 	log_init("drover", LOG_STYLE_CLI, LOG_NOTICE);
 	log_setexit(3);
 	if (getenv("DROVER_DEBUG") != NULL)

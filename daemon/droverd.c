@@ -18,6 +18,7 @@
 #include "config.h"
 #include "job.h"
 #include "log.h"
+#include "startup.h"
 #include "supervisor.h"
 #include "worker.h"
 
@@ -34,18 +35,6 @@ usage(int status)
 	    "  -t        check the configuration and exit\n"
 	    "  -d        log at debug level\n");
 	exit(status);
-}
-
-/* Make sure fds 0, 1 and 2 are open, so no socket of ours lands there. */
-static void
-sanitize_stdio(void)
-{
-	int	 fd;
-
-	for (fd = 0; fd < 3; fd++)
-		if (fcntl(fd, F_GETFD) == -1 &&
-		    open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) == -1)
-			exit(1);
 }
 
 /* SIGTERM/SIGINT drain; the second one, and SIGQUIT, stop at once. */
@@ -121,7 +110,8 @@ main(int argc, char **argv)
 	size_t			 i;
 	int			 ch;
 
-	sanitize_stdio();
+	if (stdio_sanitize() == -1)
+		return (1);
 	log_init("droverd", LOG_STYLE_DAEMON, LOG_INFO);
 	while ((ch = getopt_long(argc, argv, "c:dth", longopts, NULL)) != -1) {
 		switch (ch) {
