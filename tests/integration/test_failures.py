@@ -6,7 +6,9 @@ reported exactly once, and that no process of the run survives it."""
 import json
 import os
 import random
+import re
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -329,25 +331,27 @@ class TestLeaks(DroverTestCase):
         stop.set()
         t.join()
         self.assertEqual(p.returncode, 0, err.decode()[-2000:])
-        m = None
-        import re
         m = re.search(r"(\d+) restarts", err.decode())
         self.assertIsNotNone(m, err.decode()[-1000:])
         self.assertGreaterEqual(int(m.group(1)), 1000)
         self.assertIn(f"sum {sum_squares(n)} ", err.decode())
-        # Compare a sample after warm-up with the last ones.
-        # fds vary while a worker is being replaced (its pipes exist twice
-        # for a moment): a leak raises the floor, so compare the minimum of
-        # an early window with the minimum of a late one.
+        # Compare a window after warm-up with the last one.  The count
+        # moves while a worker is replaced: 3 fewer between its death and
+        # the next fork, up to 8 more during the fork (the new worker's
+        # three pairs and the status pipe, while the old worker's pipes may
+        # still be open).  A single sample can land anywhere in that range,
+        # so compare the medians, where the pool sits between replacements
+        # and where a leak of one fd in a few hundred restarts shows, and
+        # bound the peak by that structure.
         samples = [s for s in samples if s[0] > 0]
         self.assertGreater(len(samples), 30)
         n = len(samples)
         early, late = samples[n // 10:n // 3], samples[-(n // 3):]
-        self.assertLessEqual(min(s[0] for s in late),
-                             min(s[0] for s in early),
-                             f"fds {early} -> {late}")
-        self.assertLessEqual(max(s[0] for s in late),
-                             max(s[0] for s in early) + 1, "fds grew")
+        med_early = statistics.median_low(s[0] for s in early)
+        med_late = statistics.median_low(s[0] for s in late)
+        self.assertLessEqual(med_late, med_early, f"fds {early} -> {late}")
+        self.assertLessEqual(max(s[0] for s in late), med_early + 8,
+                             f"fds grew: {early} -> {late}")
         self.assertLess(max(s[1] for s in late) - max(s[1] for s in early),
                         512, "RSS grew")
 
