@@ -48,6 +48,7 @@
 #include "pool.h"
 #include "poolconf.h"
 #include "supervisor.h"
+#include "usock.h"
 #include "xmalloc.h"
 
 #define CLIENT_OUT_HIGH		(4 * 1024 * 1024)	/* stop reading jobs */
@@ -118,7 +119,8 @@ socket_alive(const char *path)
 	struct sockaddr_un	 sun;
 	int			 fd, rv;
 
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+	if (strlen(path) >= sizeof(sun.sun_path) ||
+	    (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return (false);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -128,63 +130,18 @@ socket_alive(const char *path)
 	return (rv == 0);
 }
 
-/* Bind and listen on the socket of c; set its mode and group. */
+/* Listen on the socket of c, with its mode and group, refusing to take
+ * over a socket that another droverd still answers on. */
 static int
 control_bind(const struct conf *c, char *err, size_t errlen)
 {
-	struct sockaddr_un	 sun;
-	struct stat		 st;
-	int			 fd;
-	mode_t			 old;
-
-	if (strlen(c->socket) >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "socket path too long: %s", c->socket);
-		return (-1);
-	}
-	if (lstat(c->socket, &st) == 0 && !S_ISSOCK(st.st_mode)) {
-		snprintf(err, errlen, "%s exists and is not a socket",
-		    c->socket);
-		return (-1);
-	}
 	if (socket_alive(c->socket)) {
 		snprintf(err, errlen, "%s is in use: is another droverd "
 		    "running?", c->socket);
 		return (-1);
 	}
-	(void)unlink(c->socket);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) == -1) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return (-1);
-	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", c->socket);
-	old = umask(0177);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		umask(old);
-		snprintf(err, errlen, "unable to bind %s: %s", c->socket,
-		    strerror(errno));
-		close(fd);
-		return (-1);
-	}
-	umask(old);
-	if ((c->socket_group != NULL &&
-	    chown(c->socket, (uid_t)-1, c->socket_gid) == -1) ||
-	    chmod(c->socket, c->socket_mode) == -1) {
-		snprintf(err, errlen, "unable to set the owner or mode of %s: "
-		    "%s", c->socket, strerror(errno));
-		close(fd);
-		(void)unlink(c->socket);
-		return (-1);
-	}
-	if (listen(fd, 128) == -1) {
-		snprintf(err, errlen, "listen: %s", strerror(errno));
-		close(fd);
-		(void)unlink(c->socket);
-		return (-1);
-	}
-	return (fd);
+	return (usock_listen(c->socket, c->socket_mode, c->socket_group ==
+	    NULL ? USOCK_KEEP_GID : c->socket_gid, 128, err, errlen));
 }
 
 /* Does uid pass the allow list (users and @groups)? */

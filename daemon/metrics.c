@@ -12,7 +12,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/un.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -36,6 +35,7 @@
 #include "metrics.h"
 #include "pool.h"
 #include "supervisor.h"
+#include "usock.h"
 #include "xmalloc.h"
 
 struct metrics {
@@ -338,36 +338,6 @@ metrics_request_cb(struct evhttp_request *req, void *arg)
 	buf_free(&b);
 }
 
-/* Listen on a Unix socket path for evhttp; -1 with err. */
-static int
-metrics_unix(const char *path, char *err, size_t errlen)
-{
-	struct sockaddr_un	 sun;
-	int			 fd;
-
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "metrics: path too long: %s", path);
-		return (-1);
-	}
-	(void)unlink(path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd == -1) {
-		snprintf(err, errlen, "metrics: socket: %s", strerror(errno));
-		return (-1);
-	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    listen(fd, 64) == -1) {
-		snprintf(err, errlen, "metrics: unable to listen on %s: %s",
-		    path, strerror(errno));
-		close(fd);
-		return (-1);
-	}
-	return (fd);
-}
-
 /* Bind the HTTP endpoint at addr; NULL (err set) on failure or if off. */
 struct metrics *
 metrics_new(struct event_base *base, const char *addr, char *err,
@@ -391,9 +361,20 @@ metrics_new(struct event_base *base, const char *addr, char *err,
 	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
 	evhttp_set_timeout(m->http, 10);
 	if (strncmp(addr, "unix:", 5) == 0) {
-		if ((fd = metrics_unix(addr + 5, err, errlen)) == -1 ||
-		    evhttp_accept_socket_with_handle(m->http, fd) == NULL)
+		char	 why[256];
+
+		if ((fd = usock_listen(addr + 5, USOCK_KEEP_MODE,
+		    USOCK_KEEP_GID, 64, why, sizeof(why))) == -1) {
+			snprintf(err, errlen, "metrics: %s", why);
 			goto fail;
+		}
+		if (evhttp_accept_socket_with_handle(m->http, fd) == NULL) {
+			snprintf(err, errlen, "metrics: unable to accept on "
+			    "%s", addr + 5);
+			close(fd);
+			(void)unlink(addr + 5);
+			goto fail;
+		}
 		m->unix_path = xstrdup(addr + 5);
 		return (m);
 	}

@@ -1,0 +1,98 @@
+/*
+ * A listening Unix stream socket at a path, made so that the path never
+ * names a socket that refuses connections.
+ *
+ * bind() creates the path at once but connect() gets ECONNREFUSED until
+ * listen(), and the mode and group are set in between: anyone who waits
+ * for the file to appear (a test, a `while [ ! -S ]` loop, a scraper) can
+ * fall into that window, and an old socket unlinked first leaves a moment
+ * with no path at all.  So bind a temporary name in the same directory,
+ * set its owner and mode, listen, and only then rename() it over the path,
+ * which is atomic and replaces a stale socket in one step.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "usock.h"
+
+/*
+ * Listen on path with the given backlog.  mode (USOCK_KEEP_MODE: leave what
+ * the umask gives) and gid (USOCK_KEEP_GID: leave it) are set before the
+ * path appears.  A path that exists and is not a socket is refused; a socket
+ * is replaced (the caller checks first whether it is still in use).  Returns
+ * the fd, close-on-exec and non-blocking, or -1 with a reason in err.
+ */
+int
+usock_listen(const char *path, mode_t mode, gid_t gid, int backlog,
+    char *err, size_t errlen)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	const char		*slash;
+	int			 fd, n, dirlen;
+	mode_t			 old;
+
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket", path);
+		return (-1);
+	}
+	slash = strrchr(path, '/');
+	dirlen = slash == NULL ? 0 : (int)(slash - path + 1);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%.*s.%s.%ld",
+	    dirlen, path, path + dirlen, (long)getpid());
+	if (strlen(path) >= sizeof(sun.sun_path) || n < 0 ||
+	    (size_t)n >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "socket path too long (over %zu bytes "
+		    "with a temporary suffix): %s", sizeof(sun.sun_path) - 1,
+		    path);
+		return (-1);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return (-1);
+	}
+	(void)unlink(sun.sun_path);	/* left by a crash of this pid */
+	/* Nobody may connect before the mode is set: start closed. */
+	old = umask(0177);
+	n = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (n == -1) {
+		snprintf(err, errlen, "unable to bind %s: %s", sun.sun_path,
+		    strerror(errno));
+		close(fd);
+		return (-1);
+	}
+	if (mode == USOCK_KEEP_MODE)
+		mode = 0666 & ~old;
+	if ((gid != USOCK_KEEP_GID && chown(sun.sun_path, (uid_t)-1, gid) ==
+	    -1) || chmod(sun.sun_path, mode) == -1) {
+		snprintf(err, errlen, "unable to set the owner or mode of %s: "
+		    "%s", path, strerror(errno));
+		goto fail;
+	}
+	if (listen(fd, backlog) == -1) {
+		snprintf(err, errlen, "listen on %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	if (rename(sun.sun_path, path) == -1) {
+		snprintf(err, errlen, "unable to rename %s to %s: %s",
+		    sun.sun_path, path, strerror(errno));
+		goto fail;
+	}
+	return (fd);
+
+fail:
+	(void)unlink(sun.sun_path);
+	close(fd);
+	return (-1);
+}
