@@ -6,9 +6,7 @@ reported exactly once, and that no process of the run survives it."""
 import json
 import os
 import random
-import re
 import signal
-import statistics
 import subprocess
 import sys
 import threading
@@ -305,56 +303,71 @@ class TestLeaks(DroverTestCase):
                           for j in jobs}, {"0,1,2"})
 
     def test_fds_and_memory_flat_over_a_thousand_restarts(self):
-        # Under ASan, freed memory sits in a quarantine that looks like
-        # growth; without it, RSS measures what we actually hold.
+        # Measure at quiet points, not while workers come and go: feed a
+        # first lot, wait until every one is answered (the worker that
+        # answered the last is alive and idle, nothing is being replaced),
+        # let the counts settle, measure; then a thousand crashes more and
+        # the same again.  Both points are the same state, so the fd count
+        # must be equal, not merely close.  Under ASan, freed memory sits
+        # in a quarantine that looks like growth; without it, RSS measures
+        # what we actually hold.
         env = tagged_env({"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
                           ":quarantine_size_mb=0:thread_local_quarantine_"
                           "size_kb=0"})
-        p = start(["-w", "1", "--quiet", "--window", "1", "--restart-limit",
-                   "0", "--worker", f"{TW} crash-nth 2", "--rate", "400"],
-                  env=env)
-        n = 2400
-        samples = []
-        stop = threading.Event()
+        p = start(["-w", "1", "--json", "--window", "1", "--restart-limit",
+                   "0", "--worker", f"{TW} crash-nth 2"], env=env)
+        answered = [0]
+        ids = []
+        err = []
+        summary = {}
 
-        def sample():
-            while not stop.is_set():
-                try:
-                    samples.append((fd_count(p.pid), rss_kb(p.pid)))
-                except (FileNotFoundError, ProcessLookupError):
-                    break
-                time.sleep(0.05)
+        def read_out():
+            for line in p.stdout:
+                rec = json.loads(line)
+                if "id" in rec:
+                    ids.append(rec["id"])
+                    answered[0] += 1
+                else:
+                    summary.update(rec["summary"])
 
-        t = threading.Thread(target=sample)
-        t.start()
-        out, err = feed_and_wait(p, lines(*range(1, n + 1)), timeout=120)
-        stop.set()
-        t.join()
-        self.assertEqual(p.returncode, 0, err.decode()[-2000:])
-        m = re.search(r"(\d+) restarts", err.decode())
-        self.assertIsNotNone(m, err.decode()[-1000:])
-        self.assertGreaterEqual(int(m.group(1)), 1000)
-        self.assertIn(f"sum {sum_squares(n)} ", err.decode())
-        # Compare a window after warm-up with the last one.  The count
-        # moves while a worker is replaced: 3 fewer between its death and
-        # the next fork, up to 8 more during the fork (the new worker's
-        # three pairs and the status pipe, while the old worker's pipes may
-        # still be open).  A single sample can land anywhere in that range,
-        # so compare the medians, where the pool sits between replacements
-        # and where a leak of one fd in a few hundred restarts shows, and
-        # bound the peak by that structure.
-        samples = [s for s in samples if s[0] > 0]
-        self.assertGreater(len(samples), 30)
-        n = len(samples)
-        early, late = samples[n // 10:n // 3], samples[-(n // 3):]
-        med_early = statistics.median_low(s[0] for s in early)
-        med_late = statistics.median_low(s[0] for s in late)
-        self.assertLessEqual(med_late, med_early, f"fds {early} -> {late}")
-        self.assertLessEqual(max(s[0] for s in late), med_early + 8,
-                             f"fds grew: {early} -> {late}")
-        self.assertLess(max(s[1] for s in late) - max(s[1] for s in early),
-                        512, "RSS grew")
+        readers = [threading.Thread(target=read_out),
+                   threading.Thread(target=lambda: err.append(
+                       p.stderr.read()))]
+        for t in readers:
+            t.start()
 
+        def quiet_point(upto):
+            wait_for(lambda: answered[0] >= upto, timeout=120,
+                     what=f"{upto} answers")
+            last = [None]
+
+            def settled():
+                now = (fd_count(p.pid), rss_kb(p.pid))
+                same, last[0] = now == last[0], now
+                return same
+            wait_for(settled, interval=0.2, what="fd and RSS to settle")
+            return last[0]
+
+        n0, n = 300, 2700
+        p.stdin.write(lines(*range(1, n0 + 1)))
+        p.stdin.flush()
+        fds0, rss0 = quiet_point(n0)
+        p.stdin.write(lines(*range(n0 + 1, n + 1)))
+        p.stdin.flush()
+        fds1, rss1 = quiet_point(n)
+        p.stdin.close()
+        p.wait(timeout=60)
+        for t in readers:
+            t.join()
+        err = err[0].decode()
+        self.assertEqual(p.returncode, 0, err[-2000:])
+        self.assertEqual(sorted(ids), list(range(n)))
+        # Every job but the first is some worker's second: one crash each.
+        self.assertEqual(summary["restarts"], n - 1, summary)
+        self.assertEqual(summary["ok"], n)
+        self.assertEqual(summary["sum"], sum_squares(n))
+        self.assertEqual(fds1, fds0, "fds leaked over the restarts")
+        self.assertLess(rss1 - rss0, 512, "RSS grew over the restarts")
 
 if __name__ == "__main__":
     unittest.main()
