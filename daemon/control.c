@@ -22,7 +22,6 @@
  * when the socket is full.
  */
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/un.h>
 

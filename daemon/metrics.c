@@ -10,7 +10,6 @@
  * waits on the job path and the job path never waits on it.
  */
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <dirent.h>
