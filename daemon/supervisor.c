@@ -128,9 +128,9 @@ sv_start_pool(const struct poolconf *pc)
 	sp->pool = pool_new(sv.base, r, &sv_pool_hooks, NULL);
 	poolconf_free(r);
 	if (pool_start(sp->pool) == 0)
-		log_info("pool %s: started %u workers (%s)", pc->name,
-		    pc->workers, pc->handler != NULL ? pc->handler :
-		    pc->argv[0]);
+		log_info("pool %s: started %u worker%s (%s)", pc->name,
+		    pc->workers, pc->workers == 1 ? "" : "s",
+		    pc->handler != NULL ? pc->handler : pc->argv[0]);
 }
 
 /* The live (not removed) entry for a pool name. */
