@@ -66,7 +66,7 @@ usock_listen(const char *path, mode_t mode, gid_t gid, int backlog,
 	n = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
 	if (n == -1) {
-		snprintf(err, errlen, "unable to bind %s: %s", sun.sun_path,
+		snprintf(err, errlen, "unable to bind %s: %s", path,
 		    strerror(errno));
 		close(fd);
 		return (-1);

@@ -129,8 +129,10 @@ socket_alive(const char *path)
 	return (rv == 0);
 }
 
-/* Listen on the socket of c, with its mode and group, refusing to take
- * over a socket that another droverd still answers on. */
+/*
+ * Listen on the socket of c, with its mode and group, refusing to take over
+ * a socket that another droverd still answers on.
+ */
 static int
 control_bind(const struct conf *c, char *err, size_t errlen)
 {
