@@ -43,6 +43,7 @@
 #include "control.h"
 #include "ctl.h"
 #include "job.h"
+#include "jsonw.h"
 #include "log.h"
 #include "pool.h"
 #include "poolconf.h"
@@ -86,7 +87,7 @@ struct client {
 	bool			 paused;	/* not reading: no room */
 	const char		*stopped;	/* why input ended early */
 	bool			 bye_sent;
-	bool			 busy;		/* inside pool_cancel: keep */
+	unsigned		 hold;		/* callbacks running: keep */
 };
 
 struct control {
@@ -103,6 +104,8 @@ static void	client_done(struct batch *, struct job *,
 		    const struct jobresult *);
 static void	client_read(struct client *);
 static void	client_maybe_free(struct client *);
+static void	client_hold(struct client *);
+static void	client_release(struct client *);
 static void	client_close(struct client *);
 static void	client_lost(struct client *, const char *);
 
@@ -265,10 +268,15 @@ client_send_json(struct client *cl, uint8_t type, json_t *o)
 {
 	char	*s;
 
-	s = json_dumps(o, JSON_COMPACT);
+	s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
-	if (s == NULL)
-		fatalx("unable to encode JSON");
+	if (s == NULL) {
+		/* A bug, not the client's doing; it must not stop droverd. */
+		log_warnx("client pid %d: unable to encode a reply",
+		    (int)cl->pid);
+		client_lost(cl, "unable to encode a reply");
+		return;
+	}
 	client_send(cl, type, 0, 0, s, strlen(s));
 	free(s);
 }
@@ -289,8 +297,8 @@ client_fail(struct client *cl, const char *fmt, ...)
 	va_end(ap);
 	cl->state = CS_CLOSING;
 	client_set_reading(cl, false);
-	client_send_json(cl, CTL_REPLY, json_pack("{s:b,s:s}", "ok", 0,
-	    "error", msg));
+	client_send_json(cl, CTL_REPLY, json_pack("{s:b,s:o}", "ok", 0,
+	    "error", jsonw_text(msg)));
 }
 
 /* Close the connection (the client object may live on for its jobs). */
@@ -317,12 +325,31 @@ client_lost(struct client *cl, const char *why)
 	if (cl->fd != -1)
 		log_debug("client pid %d: %s", (int)cl->pid, why);
 	cl->input_done = true;
-	cl->busy = true;
+	client_hold(cl);
 	client_close(cl);
 	if (cl->pool != NULL && cl->state == CS_SUBMIT)
 		pool_cancel(cl->pool, &cl->b);
-	cl->busy = false;
-	client_maybe_free(cl);
+	client_release(cl);
+}
+
+/*
+ * Every way into a client from the event loop or the pool (its socket's
+ * events, pool room, a job done, drain) holds it for the duration: inside,
+ * a write error or a protocol violation may close the connection and end
+ * the batch, and the client must not be freed under the code still using
+ * it.  The last release frees it if it is done.
+ */
+static void
+client_hold(struct client *cl)
+{
+	cl->hold++;
+}
+
+static void
+client_release(struct client *cl)
+{
+	if (--cl->hold == 0)
+		client_maybe_free(cl);
 }
 
 /* Free the client once nothing refers to it any more. */
@@ -331,7 +358,7 @@ client_maybe_free(struct client *cl)
 {
 	struct control	*ctl = cl->ctl;
 
-	if (cl->fd != -1 || cl->busy)
+	if (cl->fd != -1 || cl->hold != 0)
 		return;
 	if (cl->state == CS_SUBMIT && !batch_idle(&cl->b))
 		return;
@@ -358,7 +385,7 @@ client_check_bye(struct client *cl)
 	o = json_pack("{s:I}", "restarts",
 	    (json_int_t)(pool_restarts(cl->pool) - cl->restarts0));
 	if (cl->stopped != NULL)
-		json_object_set_new(o, "stopped", json_string(cl->stopped));
+		json_object_set_new(o, "stopped", jsonw_text(cl->stopped));
 	cl->bye_sent = true;
 	cl->state = CS_CLOSING;
 	client_set_reading(cl, false);
@@ -411,8 +438,8 @@ client_reload(struct client *cl)
 	    (int)cl->uid);
 	rv = supervisor_reload(&out);
 	buf_addc(&out, '\0');
-	client_send_json(cl, CTL_REPLY, json_pack("{s:b,s:s}", "ok", rv == 0,
-	    rv == 0 ? "changes" : "error", buf_data(&out)));
+	client_send_json(cl, CTL_REPLY, json_pack("{s:b,s:o}", "ok", rv == 0,
+	    rv == 0 ? "changes" : "error", jsonw_text(buf_data(&out))));
 	buf_free(&out);
 	cl->state = CS_CLOSING;
 }
@@ -502,9 +529,7 @@ client_submit_msg(struct client *cl, const struct frame_hdr *h,
 	case CTL_CANCEL:
 		cl->input_done = true;
 		cl->stopped = "cancelled by the client";
-		cl->busy = true;
 		pool_cancel(cl->pool, &cl->b);
-		cl->busy = false;
 		client_check_bye(cl);
 		break;
 	default:
@@ -568,13 +593,14 @@ client_read_cb(int fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	client_hold(cl);
 	for (i = 0; i < CLIENT_READS_PER_EVENT && cl->fd != -1; i++) {
 		n = buf_read(&cl->rbuf, cl->fd, CLIENT_READ_MAX);
 		if (n == 0 || (n == -1 && errno != EAGAIN &&
 		    errno != EWOULDBLOCK)) {
 			client_lost(cl, n == 0 ? "disconnected" :
 			    "connection error");
-			return;
+			break;
 		}
 		if (n == -1)
 			break;
@@ -582,22 +608,20 @@ client_read_cb(int fd, short what, void *arg)
 		if (!cl->reading || (size_t)n < CLIENT_READ_MAX)
 			break;
 	}
+	client_release(cl);
 }
 
+/* The socket is writable again, or the end of a loop turn: write. */
 static void
 client_write_cb(int fd, short what, void *arg)
 {
-	(void)fd;
-	(void)what;
-	client_flush(arg);
-}
+	struct client	*cl = arg;
 
-static void
-client_flush_cb(int fd, short what, void *arg)
-{
 	(void)fd;
 	(void)what;
-	client_flush(arg);
+	client_hold(cl);
+	client_flush(cl);
+	client_release(cl);
 }
 
 /* The pool has room again. */
@@ -611,8 +635,10 @@ client_room(struct batch *b)
 	if (buf_len(&cl->wbuf) > CLIENT_OUT_LOW)
 		return;		/* client_flush resumes */
 	cl->paused = false;
+	client_hold(cl);
 	client_set_reading(cl, true);
 	client_read(cl);
+	client_release(cl);
 }
 
 /* A job of this client finished: send its RESULT (unless it left). */
@@ -624,10 +650,9 @@ client_done(struct batch *b, struct job *j, const struct jobresult *r)
 	char		*p;
 	size_t		 len = FRAME_HDRLEN + CTL_META_LEN + r->outlen;
 
-	if (cl->fd == -1) {
-		client_maybe_free(cl);
-		return;
-	}
+	client_hold(cl);
+	if (cl->fd == -1)
+		goto out;
 	m.pid = (uint32_t)r->worker;
 	m.attempts = r->runs;
 	m.latency_us = r->latency_us;
@@ -640,6 +665,8 @@ client_done(struct batch *b, struct job *j, const struct jobresult *r)
 	buf_commit(&cl->wbuf, len);
 	client_schedule(cl);
 	client_check_bye(cl);
+out:
+	client_release(cl);
 }
 
 /* A new connection: check who it is, then wait for its request. */
@@ -667,7 +694,7 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	    client_read_cb, cl);
 	cl->ev_write = event_new(ctl->base, fd, EV_WRITE | EV_PERSIST,
 	    client_write_cb, cl);
-	cl->ev_flush = event_new(ctl->base, -1, 0, client_flush_cb, cl);
+	cl->ev_flush = event_new(ctl->base, -1, 0, client_write_cb, cl);
 	TAILQ_INSERT_TAIL(&ctl->clients, cl, entry);
 	ctl->nclients++;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
@@ -747,29 +774,35 @@ client_end_input(struct client *cl, const char *why)
 		return;
 	cl->input_done = true;
 	cl->stopped = why;
+	client_hold(cl);
 	client_check_bye(cl);
+	client_release(cl);
 }
 
 /* Draining: new submits are refused, running ones take no more jobs. */
 void
 control_drain(struct control *ctl)
 {
-	struct client	*cl;
+	struct client	*cl, *next;
 
 	ctl->draining = true;
-	TAILQ_FOREACH(cl, &ctl->clients, entry)
+	for (cl = TAILQ_FIRST(&ctl->clients); cl != NULL; cl = next) {
+		next = TAILQ_NEXT(cl, entry);	/* cl may be freed */
 		client_end_input(cl, "droverd is shutting down");
+	}
 }
 
 /* A pool is going away: its clients take no more jobs. */
 void
 control_pool_closing(struct control *ctl, struct pool *p)
 {
-	struct client	*cl;
+	struct client	*cl, *next;
 
-	TAILQ_FOREACH(cl, &ctl->clients, entry)
+	for (cl = TAILQ_FIRST(&ctl->clients); cl != NULL; cl = next) {
+		next = TAILQ_NEXT(cl, entry);	/* cl may be freed */
 		if (cl->pool == p)
 			client_end_input(cl, "the pool was removed");
+	}
 }
 
 size_t
