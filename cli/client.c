@@ -31,6 +31,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "input.h"
+#include "jsonw.h"
 #include "log.h"
 #include "report.h"
 #include "status.h"
@@ -498,8 +499,8 @@ submit_main(int argc, char **argv)
 	evsignal_add(ev_int, NULL);
 	evsignal_add(ev_term, NULL);
 	{
-		json_t		*req = json_pack("{s:s,s:s}", "op", "submit",
-				    "pool", s.pool);
+		json_t		*req = json_pack("{s:s,s:o}", "op", "submit",
+				    "pool", jsonw_text(s.pool));
 		char		*js = json_dumps(req, JSON_COMPACT);
 
 		json_decref(req);

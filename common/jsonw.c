@@ -2,6 +2,7 @@
  * JSON string escaping with UTF-8 validation (RFC 8259, RFC 3629).
  */
 #include <stdint.h>
+#include <string.h>
 
 #include "jsonw.h"
 
@@ -122,4 +123,43 @@ jsonw_string(struct buf *out, const char *s, size_t len)
 		i++;
 	}
 	buf_addc(out, '"');
+}
+
+/* Append s with every invalid UTF-8 sequence replaced by U+FFFD. */
+void
+utf8_lossy(struct buf *out, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t	 i = 0, n;
+
+	while (i < len) {
+		n = utf8_valid_prefix(p + i, len - i);
+		buf_add(out, s + i, n);
+		if ((i += n) == len)
+			break;
+		buf_add(out, "\xef\xbf\xbd", 3);
+		i++;
+	}
+}
+
+/*
+ * A JSON string of s (NULL: null), never failing on invalid UTF-8: jansson
+ * refuses such strings, and a pool name, a command, a worker's last stderr
+ * line or a config error quoting the file can all carry them.
+ */
+json_t *
+jsonw_text(const char *s)
+{
+	struct buf	 b;
+	json_t		*o;
+
+	if (s == NULL)
+		return (json_null());
+	if ((o = json_string(s)) != NULL)
+		return (o);
+	buf_init(&b);
+	utf8_lossy(&b, s, strlen(s));
+	o = json_stringn(buf_data(&b), buf_len(&b));
+	buf_free(&b);
+	return (o);
 }

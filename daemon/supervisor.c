@@ -31,6 +31,7 @@
 #include "conf.h"
 #include "config.h"
 #include "control.h"
+#include "jsonw.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -668,10 +669,12 @@ sv_pool_status(const struct spool *sp)
 		    (double)wi.uptime_us / 1e6, "restarts",
 		    (json_int_t)wi.restarts, "rss_kb", (json_int_t)wi.rss_kb));
 	}
-	o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:I,s:i,s:f,s:I,s:o,s:o,s:o}",
-	    "name", pool_name(p), "state", sp->removed ? "removing" :
+	o = json_pack("{s:o,s:s,s:o,s:s,s:i,s:I,s:I,s:i,s:f,s:I,s:o,s:o,s:o}",
+	    "name", jsonw_text(pool_name(p)), "state", sp->removed ?
+	    "removing" :
 	    pool_state_name(pool_state(p)),
-	    "worker", pc->handler != NULL ? pc->handler : pc->argv[0],
+	    "worker", jsonw_text(pc->handler != NULL ? pc->handler :
+	    pc->argv[0]),
 	    "protocol", protocol_name(pc->protocol),
 	    "workers_target", (int)pool_target(p),
 	    "queued", (json_int_t)pool_queued(p),
@@ -680,7 +683,8 @@ sv_pool_status(const struct spool *sp)
 	    "retried", (json_int_t)ps->retried,
 	    "jobs", jobs, "restarts", restarts, "workers", workers);
 	if (pool_failure(p) != NULL)
-		json_object_set_new(o, "failure", json_string(pool_failure(p)));
+		json_object_set_new(o, "failure",
+		    jsonw_text(pool_failure(p)));
 	return (o);
 }
 
@@ -694,12 +698,12 @@ supervisor_status(void)
 	pools = json_array();
 	for (i = 0; i < sv.npools; i++)
 		json_array_append_new(pools, sv_pool_status(&sv.pools[i]));
-	return (json_pack("{s:s,s:i,s:s,s:f,s:s,s:i,s:{s:I,s:I},s:o}",
+	return (json_pack("{s:s,s:i,s:s,s:f,s:o,s:i,s:{s:I,s:I},s:o}",
 	    "version", DROVER_VERSION, "pid", (int)getpid(),
 	    "state", sv.state == SV_RUNNING ? "running" :
 	    sv.state == SV_DRAINING ? "draining" : "stopping",
 	    "uptime_s", (double)(clock_us() - sv.start_us) / 1e6,
-	    "config", sv.conf->path,
+	    "config", jsonw_text(sv.conf->path),
 	    "clients", (int)control_nsubmitting(sv.ctl),
 	    "reloads", "ok", (json_int_t)sv.reloads_ok, "failed",
 	    (json_int_t)sv.reloads_failed, "pools", pools));
