@@ -22,6 +22,37 @@
 #include "usock.h"
 
 /*
+ * The temporary name for path in sun: ".NAME.PID" in the same directory.
+ * -1 if it, or path itself, does not fit in a sockaddr_un.
+ */
+static int
+usock_tmpname(const char *path, pid_t pid, struct sockaddr_un *sun)
+{
+	const char	*slash;
+	int		 n, dirlen;
+
+	slash = strrchr(path, '/');
+	dirlen = slash == NULL ? 0 : (int)(slash - path + 1);
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	n = snprintf(sun->sun_path, sizeof(sun->sun_path), "%.*s.%s.%ld",
+	    dirlen, path, path + dirlen, (long)pid);
+	if (strlen(path) >= sizeof(sun->sun_path) || n < 0 ||
+	    (size_t)n >= sizeof(sun->sun_path))
+		return (-1);
+	return (0);
+}
+
+/* Will path do for usock_listen() (as far as its length goes)? */
+bool
+usock_path_fits(const char *path)
+{
+	struct sockaddr_un	 sun;
+
+	return (usock_tmpname(path, (pid_t)4194304, &sun) == 0);  /* pid_max */
+}
+
+/*
  * Listen on path with the given backlog.  mode (USOCK_KEEP_MODE: leave what
  * the umask gives) and gid (USOCK_KEEP_GID: leave it) are set before the
  * path appears.  A path that exists and is not a socket is refused; a socket
@@ -34,25 +65,16 @@ usock_listen(const char *path, mode_t mode, gid_t gid, int backlog,
 {
 	struct sockaddr_un	 sun;
 	struct stat		 st;
-	const char		*slash;
-	int			 fd, n, dirlen;
+	int			 fd, n;
 	mode_t			 old;
 
 	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
 		snprintf(err, errlen, "%s exists and is not a socket", path);
 		return (-1);
 	}
-	slash = strrchr(path, '/');
-	dirlen = slash == NULL ? 0 : (int)(slash - path + 1);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%.*s.%s.%ld",
-	    dirlen, path, path + dirlen, (long)getpid());
-	if (strlen(path) >= sizeof(sun.sun_path) || n < 0 ||
-	    (size_t)n >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "socket path too long (over %zu bytes "
-		    "with a temporary suffix): %s", sizeof(sun.sun_path) - 1,
-		    path);
+	if (usock_tmpname(path, getpid(), &sun) == -1) {
+		snprintf(err, errlen, "socket path too long (over %d bytes): "
+		    "%s", USOCK_PATH_MAX, path);
 		return (-1);
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

@@ -9,6 +9,7 @@
  */
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
@@ -33,6 +34,7 @@
 #include "poolconf.h"
 #include "shell.h"
 #include "tbucket.h"
+#include "usock.h"
 #include "xmalloc.h"
 
 enum stype {
@@ -168,6 +170,9 @@ static const struct setting global_settings[] = {
 struct loader {
 	const char		*path;
 	struct conf_errors	*errs;
+	char			*src_file;	/* lines of the file last */
+	char			**src_lines;	/* re-read for a literal */
+	size_t			 src_n;
 };
 
 /* Record "file:line: message" for setting s (or line 0). */
@@ -221,14 +226,112 @@ type_name(int type)
 	return ("a value");
 }
 
+/* Line n (from 1) of file, as read from disk; NULL if there is none. */
+static const char *
+source_line(struct loader *ld, const char *file, unsigned n)
+{
+	FILE	*f;
+	char	*line = NULL;
+	size_t	 cap = 0;
+
+	if (ld->src_file == NULL || strcmp(ld->src_file, file) != 0) {
+		while (ld->src_n > 0)
+			free(ld->src_lines[--ld->src_n]);
+		free(ld->src_lines);
+		free(ld->src_file);
+		ld->src_lines = NULL;
+		ld->src_file = xstrdup(file);
+		if ((f = fopen(file, "re")) != NULL) {
+			while (getline(&line, &cap, f) != -1) {
+				ld->src_lines = xreallocarray(ld->src_lines,
+				    ld->src_n + 1, sizeof(char *));
+				ld->src_lines[ld->src_n++] = line;
+				line = NULL;
+				cap = 0;
+			}
+			free(line);
+			fclose(f);
+		}
+	}
+	return (n >= 1 && n <= ld->src_n ? ld->src_lines[n - 1] : NULL);
+}
+
+static void
+loader_free(struct loader *ld)
+{
+	while (ld->src_n > 0)
+		free(ld->src_lines[--ld->src_n]);
+	free(ld->src_lines);
+	free(ld->src_file);
+}
+
+/*
+ * libconfig 1.5 keeps an integer literal without an L suffix in 32 bits,
+ * silently: 4294967298 reads as 2.  Find the literal written for setting s
+ * on its line and return its real value in *v; 0 if it was found (and
+ * *v set), -1 if not (the caller keeps libconfig's value).  A literal out
+ * of even 64 bits gives *erange.
+ */
+static int
+int_literal(struct loader *ld, const config_setting_t *s, double *v,
+    bool *erange)
+{
+	const char	*name = config_setting_name(s), *file, *p, *q;
+	char		*end;
+	size_t		 nlen;
+	long long	 ll;
+
+	*erange = false;
+	if (name == NULL)
+		return (-1);
+	file = config_setting_source_file(s) != NULL ?
+	    config_setting_source_file(s) : ld->path;
+	if ((p = source_line(ld, file, config_setting_source_line(s))) ==
+	    NULL)
+		return (-1);
+	nlen = strlen(name);
+	for (; (q = strstr(p, name)) != NULL; p = q + 1) {
+		if (q != p && (isalnum((unsigned char)q[-1]) || q[-1] == '_' ||
+		    q[-1] == '-' || q[-1] == '*'))
+			continue;
+		q += nlen;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q != '=' && *q != ':')
+			continue;
+		q++;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		errno = 0;
+		ll = strtoll(q, &end, 0);
+		if (end == q || *end == '.' || *end == 'e' || *end == 'E')
+			continue;
+		if (errno == ERANGE)
+			*erange = true;
+		*v = (double)ll;
+		return (0);
+	}
+	return (-1);
+}
+
 /* A number from an int or float setting, or -1 with an error. */
 static int
 get_number(struct loader *ld, const config_setting_t *s, bool integer,
     double *v)
 {
 	int	 t = config_setting_type(s);
+	double	 lit;
+	bool	 erange;
 
-	if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
+	if (t == CONFIG_TYPE_INT && int_literal(ld, s, &lit, &erange) == 0 &&
+	    (erange || lit != (double)config_setting_get_int(s))) {
+		if (erange) {
+			conf_err(ld, s, "%s: %s", config_setting_name(s),
+			    "the number is out of range");
+			return (-1);
+		}
+		*v = lit;	/* what was written, not its low 32 bits */
+	} else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
 		*v = (double)config_setting_get_int64(s);
 	else if (t == CONFIG_TYPE_FLOAT && !integer)
 		*v = config_setting_get_float(s);
@@ -287,14 +390,28 @@ get_strings(struct loader *ld, const config_setting_t *s, bool nonempty)
 	return (v);
 }
 
+/* A number as written in a config: integers exactly, others in short. */
+static const char *
+fmt_number(char *buf, size_t len, double v)
+{
+	if (isfinite(v) && v == floor(v) && fabs(v) < 1e18)
+		snprintf(buf, len, "%.0f", v);
+	else
+		snprintf(buf, len, "%.6g", v);
+	return (buf);
+}
+
 /* Check a number against a setting's bounds. */
 static int
 check_bounds(struct loader *ld, const config_setting_t *s,
     const struct setting *st, double v)
 {
+	char	 a[32], b[32], c[32];
+
 	if (!isfinite(v) || v < st->min || v > st->max) {
-		conf_err(ld, s, "%s: %g is out of range (%g to %g)", st->key, v,
-		    st->min, st->max);
+		conf_err(ld, s, "%s: %s is out of range (%s to %s)", st->key,
+		    fmt_number(a, sizeof(a), v), fmt_number(b, sizeof(b),
+		    st->min), fmt_number(c, sizeof(c), st->max));
 		return (-1);
 	}
 	return (0);
@@ -604,7 +721,7 @@ load_global(struct loader *ld, const config_setting_t *s,
 			return;
 		errno = 0;
 		mode = strtol(str, &end, 8);
-		if (*str == '\0' || *end != '\0' || errno != 0 || mode < 0 ||
+		if (*str < '0' || *str > '7' || *end != '\0' || errno != 0 ||
 		    mode > 07777) {
 			conf_err(ld, s, "socket_mode: '%s' is not an octal "
 			    "mode such as \"0660\"", str);
@@ -646,7 +763,7 @@ metrics_addr_valid(const char *s)
 	if (*s == '\0')
 		return (true);
 	if (strncmp(s, "unix:", 5) == 0)
-		return (s[5] == '/' && strlen(s + 5) < 108);
+		return (s[5] == '/' && usock_path_fits(s + 5));
 	if ((colon = strrchr(s, ':')) == NULL || colon == s ||
 	    colon[1] == '\0')
 		return (false);
@@ -673,6 +790,98 @@ conf_default(const char *path)
 	return (c);
 }
 
+/* Append one "file:line: message" to errs. */
+static void
+errs_add(struct conf_errors *errs, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+errs_add(struct conf_errors *errs, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*line;
+
+	va_start(ap, fmt);
+	xvasprintf(&line, fmt, ap);
+	va_end(ap);
+	errs->msgs = xreallocarray(errs->msgs, errs->n + 1, sizeof(char *));
+	errs->msgs[errs->n++] = line;
+}
+
+#define CONF_MAX_BYTES		(16 * 1024 * 1024)
+#define CONF_MAX_INCLUDE_DEPTH	10		/* libconfig's own limit */
+
+/*
+ * What libconfig cannot be trusted with: its scanner calls exit() when a
+ * read fails (a directory given as the file or to @include), and blocks
+ * forever on a FIFO.  Check that the file and everything it @includes
+ * (resolved against dir, as libconfig will) are regular files first.
+ * Missing includes are left to libconfig, which reports them.  Returns 0,
+ * or -1 with the errors added.
+ */
+static int
+conf_preflight(const char *path, const char *from, unsigned fromline,
+    const char *dir, int depth, struct conf_errors *errs)
+{
+	struct stat	 st;
+	FILE		*f;
+	char		*line = NULL, *p, *q, *inc;
+	size_t		 cap = 0;
+	ssize_t		 len;
+	unsigned	 lineno = 0;
+	int		 rv = 0;
+
+	if (stat(path, &st) == -1) {
+		if (from == NULL) {
+			errs_add(errs, "%s:0: unable to read: %s", path,
+			    strerror(errno));
+			return (-1);
+		}
+		return (0);	/* libconfig: "cannot open include file" */
+	}
+	if (!S_ISREG(st.st_mode)) {
+		if (from == NULL)
+			errs_add(errs, "%s:0: unable to read: %s", path,
+			    S_ISDIR(st.st_mode) ? strerror(EISDIR) :
+			    "not a regular file");
+		else
+			errs_add(errs, "%s:%u: @include \"%s\": %s", from,
+			    fromline, path, S_ISDIR(st.st_mode) ?
+			    strerror(EISDIR) : "not a regular file");
+		return (-1);
+	}
+	if (st.st_size > CONF_MAX_BYTES) {
+		errs_add(errs, "%s:0: over %d bytes: is this a configuration "
+		    "file?", path, CONF_MAX_BYTES);
+		return (-1);
+	}
+	if (depth >= CONF_MAX_INCLUDE_DEPTH || (f = fopen(path, "re")) ==
+	    NULL)
+		return (0);	/* libconfig reports these itself */
+	while ((len = getline(&line, &cap, f)) != -1) {
+		lineno++;
+		for (p = line; *p == ' ' || *p == '\t'; p++)
+			;
+		if (strncmp(p, "@include", 8) != 0)
+			continue;
+		for (p += 8; *p == ' ' || *p == '\t'; p++)
+			;
+		if (*p++ != '"' || (q = strchr(p, '"')) == NULL)
+			continue;	/* libconfig's syntax error */
+		if (*p == '/' || dir == NULL)
+			xasprintf(&inc, "%.*s", (int)(q - p), p);
+		else
+			xasprintf(&inc, "%s/%.*s", dir, (int)(q - p), p);
+		if (conf_preflight(inc, path, lineno, dir, depth + 1,
+		    errs) == -1)
+			rv = -1;
+		free(inc);
+	}
+	free(line);
+	fclose(f);
+	return (rv);
+}
+
 /*
  * Load and validate path.  Returns the conf, or NULL with every problem in
  * errs (which the caller frees with conf_errors_free).
@@ -682,16 +891,28 @@ conf_load(const char *path, struct conf_errors *errs)
 {
 	config_t		 cfg;
 	struct conf		*c;
-	struct loader		 ld = { path, errs };
+	struct loader		 ld = { path, errs, NULL, NULL, 0 };
 	const struct setting	*st;
 	config_setting_t	*root, *s;
+	const char		*slash;
+	char			*dir;
 	int			 i;
 
 	memset(errs, 0, sizeof(*errs));
+	/* Relative @include paths are relative to the file's directory. */
+	slash = strrchr(path, '/');
+	dir = slash == NULL ? NULL : slash == path ? xstrdup("/") :
+	    xstrndup(path, (size_t)(slash - path));
+	if (conf_preflight(path, NULL, 0, dir, 0, errs) == -1) {
+		free(dir);
+		return (NULL);
+	}
 	config_init(&cfg);
 	config_set_options(&cfg, CONFIG_OPTION_SEMICOLON_SEPARATORS |
 	    CONFIG_OPTION_COLON_ASSIGNMENT_FOR_GROUPS |
 	    CONFIG_OPTION_OPEN_BRACE_ON_SEPARATE_LINE);
+	if (dir != NULL)	/* else the cwd, which is the file's */
+		config_set_include_dir(&cfg, dir);
 	if (config_read_file(&cfg, path) != CONFIG_TRUE) {
 		char	*line;
 
@@ -706,6 +927,7 @@ conf_load(const char *path, struct conf_errors *errs)
 		errs->msgs = xcalloc(1, sizeof(char *));
 		errs->msgs[errs->n++] = line;
 		config_destroy(&cfg);
+		free(dir);
 		return (NULL);
 	}
 	c = conf_default(path);
@@ -723,11 +945,16 @@ conf_load(const char *path, struct conf_errors *errs)
 	if (*c->socket != '/')
 		conf_err(&ld, config_lookup(&cfg, "socket"), "socket: '%s' is "
 		    "not an absolute path", c->socket);
+	else if (!usock_path_fits(c->socket))
+		conf_err(&ld, config_lookup(&cfg, "socket"), "socket: the path "
+		    "is over %d bytes", USOCK_PATH_MAX);
 	if (!metrics_addr_valid(c->metrics))
 		conf_err(&ld, config_lookup(&cfg, "metrics"), "metrics: '%s' "
 		    "is not \"host:port\", \"unix:/path\" or \"\"",
 		    c->metrics);
 	config_destroy(&cfg);
+	free(dir);
+	loader_free(&ld);
 	if (errs->n != 0) {
 		conf_free(c);
 		return (NULL);

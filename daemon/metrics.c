@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <dirent.h>
+#include <netdb.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -343,9 +344,10 @@ metrics_new(struct event_base *base, const char *addr, char *err,
     size_t errlen)
 {
 	struct metrics	*m;
+	struct addrinfo	 hints, *res;
 	char		*host, *colon, *end;
 	long		 port;
-	int		 fd;
+	int		 fd, gai;
 
 	*err = '\0';
 	if (addr == NULL || *addr == '\0')
@@ -391,10 +393,24 @@ metrics_new(struct event_base *base, const char *addr, char *err,
 		free(host);
 		goto fail;
 	}
+	/* evhttp resolves too, but loses the reason when it fails. */
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((gai = getaddrinfo(*host == '\0' ? NULL : host, colon + 1, &hints,
+	    &res)) != 0) {
+		snprintf(err, errlen, "metrics: unable to listen on %s: %s",
+		    addr, gai_strerror(gai));
+		free(host);
+		goto fail;
+	}
+	freeaddrinfo(res);
+	errno = 0;
 	if (evhttp_bind_socket_with_handle(m->http, host,
 	    (ev_uint16_t)port) == NULL) {
 		snprintf(err, errlen, "metrics: unable to listen on %s: %s",
-		    addr, strerror(errno));
+		    addr, errno != 0 ? strerror(errno) : "bind failed");
 		free(host);
 		goto fail;
 	}

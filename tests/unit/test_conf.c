@@ -3,6 +3,8 @@
  * every problem reported as file:line, defaults, the reload diff and the
  * hot-apply of pool settings.
  */
+#include <sys/stat.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,6 +307,107 @@ START_TEST(test_settings_listing)
 }
 END_TEST
 
+/* Integers past 32 bits mean what they say, and errors print them whole. */
+START_TEST(test_wide_integers)
+{
+	struct conf_errors	 errs;
+	struct conf		*c;
+
+	c = load("pools = ( { name = \"a\"; handler = \"square\";\n"
+	    "  max_jobs_per_worker = 1000000000000000; } );\n", &errs);
+	ck_assert_msg(c != NULL, "%s", errs.n ? errs.msgs[0] : "");
+	ck_assert_uint_eq(conf_pool(c, "a")->max_jobs_per_worker,
+	    1000000000000000ULL);
+	conf_free(c);
+	/* libconfig alone would read 4294967298 as 2, and 5e9 as 705032704. */
+	assert_error("pools = ( { name = \"a\"; handler = \"square\";\n"
+	    "  workers = 4294967298; } );\n", 2,
+	    "workers: 4294967298 is out of range (1 to 1024)");
+	assert_error("pools = ( { name = \"a\"; handler = \"square\";\n"
+	    "  max_job_bytes = 5000000000; } );\n", 2,
+	    "max_job_bytes: 5000000000 is out of range (1 to 1073741824)");
+	assert_error("pools = ( { name = \"a\"; handler = \"square\";\n"
+	    "  max_job_bytes = 99999999999999999999; } );\n", 2,
+	    "max_job_bytes: the number is out of range");
+}
+END_TEST
+
+/* Include paths are checked before libconfig reads them. */
+START_TEST(test_includes)
+{
+	struct conf_errors	 errs;
+	struct conf		*c;
+	char			 dir[64], path[128], inc[128], cwd[512];
+	char			 want[512];
+	FILE			*f;
+
+	snprintf(dir, sizeof(dir), "/tmp/test_conf_inc.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(inc, sizeof(inc), "%s/sub", dir);
+	ck_assert_int_eq(mkdir(inc, 0700), 0);
+	snprintf(inc, sizeof(inc), "%s/sub/pools.inc", dir);
+	f = fopen(inc, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("pools = ( { name = \"a\"; handler = \"square\"; } );\n", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/d.conf", dir);
+
+	/* Relative to the config's directory, whatever the cwd. */
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("socket = \"/tmp/x.sock\";\n@include \"sub/pools.inc\"\n", f);
+	fclose(f);
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	ck_assert_int_eq(chdir("/"), 0);
+	c = conf_load(path, &errs);
+	ck_assert_msg(c != NULL, "%s", errs.n ? errs.msgs[0] : "");
+	ck_assert_ptr_nonnull(conf_pool(c, "a"));
+	conf_free(c);
+
+	/* A directory would make libconfig's scanner exit the process. */
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("socket = \"/tmp/x.sock\";\n\n@include \"sub\"\n", f);
+	fclose(f);
+	ck_assert_ptr_null(conf_load(path, &errs));
+	ck_assert_uint_eq(errs.n, 1);
+	snprintf(want, sizeof(want), "%s:3: @include \"%s/sub\": Is a "
+	    "directory", path, dir);
+	ck_assert_str_eq(errs.msgs[0], want);
+	conf_errors_free(&errs);
+
+	/* The file itself a directory: said so, not "No such file". */
+	ck_assert_ptr_null(conf_load(dir, &errs));
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_ptr_nonnull(strstr(errs.msgs[0], ":0: unable to read: Is a "
+	    "directory"));
+	conf_errors_free(&errs);
+
+	ck_assert_int_eq(chdir(cwd), 0);
+	unlink(path);
+	snprintf(inc, sizeof(inc), "%s/sub/pools.inc", dir);
+	unlink(inc);
+	snprintf(inc, sizeof(inc), "%s/sub", dir);
+	rmdir(inc);
+	rmdir(dir);
+}
+END_TEST
+
+/* Socket paths that cannot be bound, modes that are not octal. */
+START_TEST(test_socket_checks)
+{
+	char	 text[256];
+
+	snprintf(text, sizeof(text), "socket = \"/%0100d\";\n", 0);
+	assert_error(text, 1, "socket: the path is over 98 bytes");
+	snprintf(text, sizeof(text), "metrics = \"unix:/%0100d\";\n", 0);
+	assert_error(text, 1, "metrics:");
+	assert_error("socket_mode = \"+0660\";\n", 1, "is not an octal mode");
+	assert_error("socket_mode = \" 0660\";\n", 1, "is not an octal mode");
+	assert_error("socket_mode = \"-0\";\n", 1, "is not an octal mode");
+}
+END_TEST
+
 static Suite *
 conf_suite(void)
 {
@@ -320,6 +423,9 @@ conf_suite(void)
 	tcase_add_test(tc, test_global_diff);
 	tcase_add_test(tc, test_apply_hot);
 	tcase_add_test(tc, test_settings_listing);
+	tcase_add_test(tc, test_wide_integers);
+	tcase_add_test(tc, test_includes);
+	tcase_add_test(tc, test_socket_checks);
 	suite_add_tcase(s, tc);
 	return (s);
 }
