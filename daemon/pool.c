@@ -200,6 +200,8 @@ pool_rss_cb(int fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (limit == 0)
+		return;		/* a reload turned the limit off */
 	for (i = 0; i < p->nmembers; i++) {
 		m = &p->members[i];
 		if (m->retired || worker_state(m->w) != WS_READY)
@@ -545,7 +547,9 @@ pool_reconfigure(struct pool *p, const struct poolconf *npc, unsigned apply)
 		p->window = p->pc->window;
 	else if (p->window > p->pc->window_max)
 		p->window = p->pc->window_max;
-	if (p->pc->max_rss_mb != 0 && !evtimer_pending(p->ev_rss, NULL))
+	if (p->pc->max_rss_mb == 0)
+		evtimer_del(p->ev_rss);
+	else if (!evtimer_pending(p->ev_rss, NULL))
 		timer_arm_us(p->ev_rss, POOL_RSS_CHECK_US);
 	p->target = p->pc->workers;
 	pool_maintain(p);
