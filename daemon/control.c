@@ -596,6 +596,16 @@ client_read_cb(int fd, short what, void *arg)
 	client_hold(cl);
 	for (i = 0; i < CLIENT_READS_PER_EVENT && cl->fd != -1; i++) {
 		n = buf_read(&cl->rbuf, cl->fd, CLIENT_READ_MAX);
+		if (n == 0 && (cl->state == CS_CLOSING ||
+		    (cl->state == CS_SUBMIT && cl->input_done))) {
+			/*
+			 * A half-close after the request or after END (nc -N,
+			 * socat): the answer still goes out.  A peer that is
+			 * really gone shows as a write error.
+			 */
+			client_set_reading(cl, false);
+			break;
+		}
 		if (n == 0 || (n == -1 && errno != EAGAIN &&
 		    errno != EWOULDBLOCK)) {
 			client_lost(cl, n == 0 ? "disconnected" :

@@ -302,3 +302,49 @@ class Droverd:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+# The control protocol (docs/protocol.md), raw, for clients that misbehave.
+CTL_REQUEST, CTL_REPLY, CTL_JOB, CTL_END, CTL_RESULT, CTL_BYE = range(1, 7)
+CTL_VERSION = 1
+
+
+def ctl_frame(typ, payload=b"", id=0, status=0):
+    import struct
+    if isinstance(payload, str):
+        payload = payload.encode()
+    return struct.pack("<IBBHQ", len(payload), typ, status, 0, id) + payload
+
+
+def ctl_request(obj):
+    return ctl_frame(CTL_REQUEST, json.dumps(obj), id=CTL_VERSION)
+
+
+def ctl_connect(path, timeout=10.0):
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path)
+    return s
+
+
+def ctl_read_all(s):
+    """Messages (type, status, id, payload) until EOF or a reset."""
+    import socket
+    import struct
+    out, buf = [], b""
+    while True:
+        try:
+            chunk = s.recv(1 << 20)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not chunk:
+            break
+        buf += chunk
+        while len(buf) >= 16:
+            n, typ, st, _, id_ = struct.unpack_from("<IBBHQ", buf)
+            if len(buf) < 16 + n:
+                break
+            out.append((typ, st, id_, buf[16:16 + n]))
+            buf = buf[16 + n:]
+    return out
