@@ -42,9 +42,9 @@ ctl_parse(const char *p, size_t avail, struct frame_hdr *h, const char **why)
 		*why = "bad status";
 		return (FRAME_BAD);
 	}
-	if (h->len > FRAME_MAXLEN || ((h->type == CTL_REQUEST ||
-	    h->type == CTL_REPLY || h->type == CTL_BYE) &&
-	    h->len > CTL_JSON_MAX)) {
+	if (h->len > FRAME_MAXLEN || ((h->type == CTL_REPLY ||
+	    h->type == CTL_BYE) && h->len > CTL_JSON_MAX) ||
+	    (h->type == CTL_REQUEST && h->len > CTL_REQUEST_MAX)) {
 		*why = "message over the size limit";
 		return (FRAME_BAD);
 	}

@@ -34,7 +34,8 @@
 
 #define CTL_VERSION	1
 #define CTL_META_LEN	16
-#define CTL_JSON_MAX	(16U * 1024 * 1024)
+#define CTL_JSON_MAX	(16U * 1024 * 1024)	/* REPLY, BYE */
+#define CTL_REQUEST_MAX	(64U * 1024)		/* what a client asks */
 
 enum ctl_type {
 	CTL_REQUEST = 1,

@@ -83,6 +83,7 @@ struct client {
 	uint64_t		 skip;		/* bytes of a JOB to discard */
 	uint64_t		 skip_id;
 	uint64_t		 skip_len;
+	bool			 skip_quiet;	/* no "rejected" for it */
 	bool			 input_done;	/* END, drain, pool removed */
 	bool			 paused;	/* not reading: no room */
 	const char		*stopped;	/* why input ended early */
@@ -504,7 +505,7 @@ client_skip(struct client *cl)
 		n = (size_t)cl->skip;
 	buf_consume(&cl->rbuf, n);
 	cl->skip -= n;
-	if (cl->skip != 0)
+	if (cl->skip != 0 || cl->skip_quiet)
 		return;
 	snprintf(why, sizeof(why), "job is %llu bytes, over max_job_bytes "
 	    "%llu", (unsigned long long)cl->skip_len,
@@ -565,11 +566,23 @@ client_read(struct client *cl)
 			client_lost(cl, why);
 			return;
 		}
+		/* Judge the header before buffering what it announces. */
+		if (cl->state == CS_NEW && h.type != CTL_REQUEST) {
+			client_fail(cl, "expected a REQUEST, not %s",
+			    ctl_type_name(h.type));
+			return;
+		}
+		if (cl->state == CS_SUBMIT && h.type != CTL_JOB &&
+		    h.type != CTL_END && h.type != CTL_CANCEL) {
+			client_lost(cl, "unexpected message while submitting");
+			return;
+		}
 		if (cl->state == CS_SUBMIT && h.type == CTL_JOB &&
 		    h.len > cl->max_job_bytes) {
 			buf_consume(&cl->rbuf, FRAME_HDRLEN);
 			cl->skip = cl->skip_len = h.len;
 			cl->skip_id = h.id;
+			cl->skip_quiet = cl->input_done;  /* after END: ignored */
 			continue;
 		}
 		if (buf_len(&cl->rbuf) - FRAME_HDRLEN < h.len)

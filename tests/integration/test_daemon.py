@@ -520,6 +520,39 @@ class TestHostileClients(DaemonCase):
         s.close()
         self.assert_still_serving()
 
+    def test_headers_are_judged_before_their_payload(self):
+        # A JOB announcing 1 GiB before any REQUEST, and a REQUEST over
+        # 64 KiB: refused on the header, nothing of it buffered.
+        from harness import rss_kb
+        before = rss_kb(self.d.proc.pid)
+        for head in (bytes.fromhex("00000040") + bytes([CTL_JOB, 0, 0, 0]) +
+                     bytes(8),
+                     (70000).to_bytes(4, "little") + bytes([1, 0, 0, 0]) +
+                     (1).to_bytes(8, "little")):
+            s = ctl_connect(self.d.sock)
+            s.sendall(head)
+            try:
+                for _ in range(64):
+                    s.sendall(b"x" * (1 << 17))
+            except OSError:
+                pass            # hung up on: what we want
+            ctl_read_all(s)
+            s.close()
+        self.assertLess(rss_kb(self.d.proc.pid) - before, 4096)
+        self.assert_still_serving()
+
+    def test_oversized_job_after_end_is_ignored_like_any_other(self):
+        # Job 1 sleeps 300 ms, so all of this is read while it runs.
+        s = ctl_connect(self.d.sock)
+        s.sendall(ctl_request({"op": "submit", "pool": "slow"}) +
+                  ctl_frame(CTL_JOB, "300", id=1) + ctl_frame(CTL_END) +
+                  ctl_frame(CTL_JOB, "8", id=2) +
+                  ctl_frame(CTL_JOB, b"9" * (2 << 20), id=3))
+        msgs = ctl_read_all(s)
+        s.close()
+        self.assertEqual([(m[2], m[3][16:]) for m in msgs
+                          if m[0] == CTL_RESULT], [(1, b"300")])
+
     def test_half_close_after_end_still_gets_results(self):
         # nc -N and socat end their input with shutdown(SHUT_WR).
         import socket

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl.h"
 #include "frame.h"
+#include "status.h"
 
 #define BIGMAX	(1U << 20)	/* a maxlen that never gets in the way */
 
@@ -382,6 +384,66 @@ START_TEST(test_type_name)
 }
 END_TEST
 
+/* ctl_parse(): the control protocol's header rules (docs/protocol.md). */
+static enum frame_parse
+ctl_hdr(uint8_t type, uint8_t status, uint32_t len, const char **why)
+{
+	char			 p[FRAME_HDRLEN];
+	struct frame_hdr	 h;
+
+	*why = NULL;
+	frame_put(p, type, status, len, 1);
+	return (ctl_parse(p, sizeof(p), &h, why));
+}
+
+START_TEST(test_ctl_sizes)
+{
+	const char	*why;
+
+	ck_assert_int_eq(ctl_hdr(CTL_REQUEST, 0, CTL_REQUEST_MAX, &why),
+	    FRAME_GOOD);
+	/* A request is small: a header announcing more is refused at once. */
+	ck_assert_int_eq(ctl_hdr(CTL_REQUEST, 0, CTL_REQUEST_MAX + 1, &why),
+	    FRAME_BAD);
+	ck_assert_str_eq(why, "message over the size limit");
+	ck_assert_int_eq(ctl_hdr(CTL_REPLY, 0, CTL_JSON_MAX, &why),
+	    FRAME_GOOD);
+	ck_assert_int_eq(ctl_hdr(CTL_REPLY, 0, CTL_JSON_MAX + 1, &why),
+	    FRAME_BAD);
+	ck_assert_int_eq(ctl_hdr(CTL_JOB, 0, FRAME_MAXLEN, &why), FRAME_GOOD);
+	ck_assert_int_eq(ctl_hdr(CTL_JOB, 0, FRAME_MAXLEN + 1, &why),
+	    FRAME_BAD);
+	ck_assert_int_eq(ctl_hdr(CTL_END, 0, 1, &why), FRAME_BAD);
+	ck_assert_int_eq(ctl_hdr(CTL_CANCEL, 0, 1, &why), FRAME_BAD);
+	ck_assert_int_eq(ctl_hdr(CTL_RESULT, 0, CTL_META_LEN - 1, &why),
+	    FRAME_BAD);
+	ck_assert_int_eq(ctl_hdr(CTL_RESULT, 0, CTL_META_LEN, &why),
+	    FRAME_GOOD);
+}
+END_TEST
+
+START_TEST(test_ctl_types_and_status)
+{
+	char			 p[FRAME_HDRLEN];
+	struct frame_hdr	 h;
+	const char		*why;
+
+	ck_assert_int_eq(ctl_hdr(0, 0, 0, &why), FRAME_BAD);
+	ck_assert_int_eq(ctl_hdr(CTL_CANCEL + 1, 0, 0, &why), FRAME_BAD);
+	ck_assert_str_eq(why, "unknown message type");
+	ck_assert_int_eq(ctl_hdr(CTL_JOB, 1, 0, &why), FRAME_BAD);
+	ck_assert_int_eq(ctl_hdr(CTL_RESULT, JOB_NSTATUS - 1, CTL_META_LEN,
+	    &why), FRAME_GOOD);
+	ck_assert_int_eq(ctl_hdr(CTL_RESULT, JOB_NSTATUS, CTL_META_LEN,
+	    &why), FRAME_BAD);
+	frame_put(p, CTL_JOB, 0, 0, 1);
+	p[7] = 1;
+	ck_assert_int_eq(ctl_parse(p, sizeof(p), &h, &why), FRAME_BAD);
+	ck_assert_str_eq(why, "non-zero reserved header bytes");
+	ck_assert_int_eq(ctl_parse(p, FRAME_HDRLEN - 1, &h, &why), FRAME_NEED);
+}
+END_TEST
+
 static Suite *
 frame_suite(void)
 {
@@ -405,6 +467,8 @@ frame_suite(void)
 	tcase_add_test(tc, test_maxlen);
 	tcase_add_test(tc, test_hello_max);
 	tcase_add_test(tc, test_back_to_back);
+	tcase_add_test(tc, test_ctl_sizes);
+	tcase_add_test(tc, test_ctl_types_and_status);
 	suite_add_tcase(s, tc);
 	return (s);
 }
