@@ -582,7 +582,7 @@ client_read(struct client *cl)
 			buf_consume(&cl->rbuf, FRAME_HDRLEN);
 			cl->skip = cl->skip_len = h.len;
 			cl->skip_id = h.id;
-			cl->skip_quiet = cl->input_done;  /* after END: ignored */
+			cl->skip_quiet = cl->input_done; /* after END */
 			continue;
 		}
 		if (buf_len(&cl->rbuf) - FRAME_HDRLEN < h.len)
