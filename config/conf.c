@@ -184,7 +184,7 @@ static void
 conf_err(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
 {
 	va_list		 ap;
-	char		*msg, *line;
+	char		*msg, *line, *p;
 	const char	*file = ld->path;
 	unsigned	 n = 0;
 
@@ -196,6 +196,10 @@ conf_err(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	xvasprintf(&msg, fmt, ap);
 	va_end(ap);
+	/* One line per problem, whatever a quoted value holds. */
+	for (p = msg; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	xasprintf(&line, "%s:%u: %s", file, n, msg);
 	free(msg);
 	ld->errs->msgs = xreallocarray(ld->errs->msgs, ld->errs->n + 1,
@@ -648,7 +652,9 @@ load_pool(struct loader *ld, const config_setting_t *g)
 		has_burst |= (st->off == PC(burst));
 		load_pool_key(ld, s, st, pc);
 	}
-	check_pool(ld, g, pc, has_protocol, has_burst);
+	/* Combinations only once every key is right: no follow-on errors. */
+	if (ld->errs->n == before)
+		check_pool(ld, g, pc, has_protocol, has_burst);
 	if (ld->errs->n != before) {
 		poolconf_free(pc);
 		return (NULL);

@@ -408,6 +408,34 @@ START_TEST(test_socket_checks)
 }
 END_TEST
 
+/* A wrong key is one error, not also every combination it breaks. */
+START_TEST(test_no_follow_on_errors)
+{
+	struct conf_errors	 errs;
+
+	ck_assert_ptr_null(load("pools = ( { name = \"a\"; command = \"\"; },\n"
+	    " { name = \"b\"; handler = \"square\"; rate = -1; burst = 5; "
+	    "} );\n", &errs));
+	ck_assert_uint_eq(errs.n, 2);
+	ck_assert_ptr_nonnull(strstr(errs.msgs[0], ":1: command: "));
+	ck_assert_ptr_nonnull(strstr(errs.msgs[1], ":2: rate: "));
+	conf_errors_free(&errs);
+}
+END_TEST
+
+/* A quoted value with a newline does not split the message. */
+START_TEST(test_one_line_per_error)
+{
+	struct conf_errors	 errs;
+
+	ck_assert_ptr_null(load("log_level = \"x\ny\";\n", &errs));
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_ptr_null(strchr(errs.msgs[0], '\n'));
+	ck_assert_ptr_nonnull(strstr(errs.msgs[0], "'x?y'"));
+	conf_errors_free(&errs);
+}
+END_TEST
+
 static Suite *
 conf_suite(void)
 {
@@ -426,6 +454,8 @@ conf_suite(void)
 	tcase_add_test(tc, test_wide_integers);
 	tcase_add_test(tc, test_includes);
 	tcase_add_test(tc, test_socket_checks);
+	tcase_add_test(tc, test_no_follow_on_errors);
+	tcase_add_test(tc, test_one_line_per_error);
 	suite_add_tcase(s, tc);
 	return (s);
 }
