@@ -959,6 +959,13 @@ worker_exited(struct worker *w, int status)
 
 	w->exited = true;
 	w->wstatus = status;
+	/*
+	 * Whatever it left behind in its process group (a forked child, an
+	 * exec job's command) goes with it: nothing of a run outlives it, and
+	 * nothing keeps its pipes open.  The group id cannot be reused while
+	 * a member lives, so this reaches no stranger.
+	 */
+	(void)kill(-w->pid, SIGKILL);
 	if (!w->eof) {
 		/* It is dead: everything it wrote is in the pipe already. */
 		n = worker_read_results(w, now, WORKER_DRAIN_MAX, 64, &eof);

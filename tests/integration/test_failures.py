@@ -293,6 +293,23 @@ class TestSupervisorDeath(DroverTestCase):
                  what="workers to die with the supervisor")
 
 
+class TestStragglers(DroverTestCase):
+    def test_a_workers_forked_child_goes_with_it(self):
+        # Each worker leaves a child in its process group holding its
+        # stdout; run() fails unless no process of the run survives it.
+        res = run(["-w", "3", "--quiet", "--worker", f"{TW} fork-child"],
+                  lines(*range(1, 301)))
+        self.assertEqual(res.rc, 0, res.errtext)
+        self.assertIn(f"sum {sum_squares(300)} ", res.errtext)
+
+    def test_a_crashed_workers_child_goes_too(self):
+        res = run(["-w", "1", "--quiet", "--worker",
+                   f"{TW} fork-child", "--max-jobs-per-worker", "5"],
+                  lines(*range(1, 51)))
+        self.assertEqual(res.rc, 0, res.errtext)
+        self.assertIn(f"sum {sum_squares(50)} ", res.errtext)
+
+
 class TestLeaks(DroverTestCase):
     def test_worker_holds_only_stdin_stdout_stderr(self):
         res = run(["-w", "3", "--json", "--worker", f"{TW} fds"],

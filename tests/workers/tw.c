@@ -19,6 +19,8 @@
  *	tw stamp		answer "PID NS", NS the CLOCK_MONOTONIC of
  *				the job's arrival
  *	tw fds			answer with its open fds, e.g. "0,1,2"
+ *	tw fork-child		on the first job, fork a child that sleeps
+ *				forever holding stdout, then go on answering
  */
 #include <dirent.h>
 #include <signal.h>
@@ -85,6 +87,9 @@ main(int argc, char **argv)
 			die_now(dw);
 		if (strcmp(mode, "crash-nth") == 0 && n == (uint64_t)arg)
 			die_now(dw);
+		if (strcmp(mode, "fork-child") == 0 && n == 1 && fork() == 0)
+			for (;;)
+				pause();
 		if (strcmp(mode, "hang-on") == 0 && v == arg) {
 			dw_flush(dw);
 			for (;;)
