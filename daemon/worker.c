@@ -359,6 +359,21 @@ worker_ring_grow(struct worker *w)
 	w->ringcap = ncap;
 }
 
+/*
+ * How long the oldest job may take.  A line worker gets jobs the moment it
+ * is forked, with no HELLO to say it is ready: until its first answer, its
+ * start-up (start_secs at most) does not count against the job.
+ */
+static uint64_t
+worker_timeout_us(const struct worker *w)
+{
+	uint64_t	 limit = (uint64_t)(w->pc->job_timeout * 1e6);
+
+	if (w->pc->protocol == PROTO_LINE && w->jobs_done == 0)
+		limit += (uint64_t)(w->pc->start_secs * 1e6);
+	return (limit);
+}
+
 /* (Re)arm the timeout for the oldest job, if a timeout is set. */
 static void
 worker_timeout_arm(struct worker *w, uint64_t now)
@@ -371,7 +386,7 @@ worker_timeout_arm(struct worker *w, uint64_t now)
 		evtimer_del(w->ev_timeout);
 		return;
 	}
-	limit = (uint64_t)(w->pc->job_timeout * 1e6);
+	limit = worker_timeout_us(w);
 	age = now > w->head_since_us ? now - w->head_since_us : 0;
 	timer_arm(w->ev_timeout, age >= limit ? 0 : limit - age);
 }
@@ -501,6 +516,12 @@ worker_parse_lines(struct worker *w, uint64_t now)
 			worker_lose(w, "protocol error: extra result line");
 			return (n);
 		}
+		if (len > w->pc->max_result_bytes) {
+			worker_lose(w, "protocol error: result line over "
+			    "%llu bytes",
+			    (unsigned long long)w->pc->max_result_bytes);
+			return (n);
+		}
 		if (len > 0 && p[0] == '!')	/* "!!": a literal '!' */
 			worker_result(w, w->tag_head, len > 1 && p[1] == '!',
 			    p + 1, len - 1, now);
@@ -552,7 +573,9 @@ worker_parse_frames(struct worker *w, uint64_t now)
 	    (uint32_t)w->pc->max_result_bytes;
 	while (!w->lost) {
 		p = buf_data(&w->rbuf);
-		r = frame_parse(p, buf_len(&w->rbuf), max, &h, &why);
+		/* The HELLO has its own limit, whatever results may hold. */
+		r = frame_parse(p, buf_len(&w->rbuf), w->hello ||
+		    max >= FRAME_HELLO_MAX ? max : FRAME_HELLO_MAX, &h, &why);
 		if (r == FRAME_NEED)
 			break;
 		if (r == FRAME_BAD) {
@@ -752,7 +775,7 @@ worker_timeout_cb(int fd, short what, void *arg)
 	if (w->inflight == 0 || w->state == WS_STOPPING ||
 	    w->state == WS_DEAD)
 		return;
-	limit = (uint64_t)(w->pc->job_timeout * 1e6);
+	limit = worker_timeout_us(w);
 	if (now - w->head_since_us < limit) {
 		worker_timeout_arm(w, now);
 		return;

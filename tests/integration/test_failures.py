@@ -247,6 +247,36 @@ class TestMisbehaving(DroverTestCase):
         self.assertIn("lines of stderr dropped", res.errtext)
 
 
+class TestLimits(DroverTestCase):
+    def test_hello_is_not_held_to_the_result_limit(self):
+        # drover-worker's HELLO is longer than these results may be.
+        res = run(["-w", "1", "--max-result-bytes", "10", "square"],
+                  lines(1, 2, 3))
+        self.assertEqual(res.rc, 0, res.errtext)
+        self.assertIn("sum 14 ", res.errtext)
+
+    def test_long_line_in_one_read_is_still_over_the_limit(self):
+        worker = ("python3 -c 'import sys\nfor l in sys.stdin: "
+                  "print(\"x\" * 10000, flush=True)'")
+        res = run(["-w", "1", "--json", "--max-result-bytes", "4096",
+                   "--worker", worker], lines(1, 2, 3))
+        # Never a good first answer: failed starts, then the pool fails.
+        self.assertEqual(res.rc, 3, res.errtext)
+        jobs, _ = res.jobs_and_summary()
+        self.assertEqual({j["status"] for j in jobs}, {"crashed"})
+        self.assertIn("result line over 4096 bytes", res.errtext)
+
+    def test_line_worker_start_up_is_not_the_jobs_time(self):
+        # 0.5 s to start (imports, a model), then instant answers; the
+        # first job's clock allows start_secs more.
+        worker = ("python3 -c 'import sys, time\ntime.sleep(0.5)\n"
+                  "for l in sys.stdin: print(int(l) ** 2, flush=True)'")
+        res = run(["-w", "1", "--timeout", "0.3", "--worker", worker],
+                  lines(1, 2, 3))
+        self.assertEqual(res.rc, 0, res.errtext)
+        self.assertIn("sum 14 ", res.errtext)
+
+
 class TestRecycling(DroverTestCase):
     def test_max_jobs_per_worker(self):
         res = run(["-w", "2", "--json", "--max-jobs-per-worker", "100",
