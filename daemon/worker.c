@@ -313,6 +313,18 @@ fail:
 	return (NULL);
 }
 
+/*
+ * Signal a live (not yet reaped) worker: its process group, where it and
+ * whatever it started live, and the worker itself in case it left the
+ * group.  Its pid cannot be reused before we reap it.
+ */
+static void
+worker_signal(const struct worker *w, int sig)
+{
+	(void)kill(-w->pid, sig);
+	(void)kill(w->pid, sig);
+}
+
 /* Release everything; a live process is killed first (never waited for). */
 void
 worker_free(struct worker *w)
@@ -323,7 +335,7 @@ worker_free(struct worker *w)
 		return;
 	if (w->state != WS_DEAD) {
 		if (!w->exited)
-			kill(-w->pid, SIGKILL);
+			worker_signal(w, SIGKILL);
 		TAILQ_REMOVE(&workers, w, entry);
 	}
 	while ((j = worker_pop_inflight(w)) != NULL)
@@ -814,14 +826,14 @@ worker_grace_cb(int fd, short what, void *arg)
 	case GRACE_TERM:
 		log_info("%s[%u] (pid %d): did not exit; sending SIGTERM",
 		    w->pc->name, w->id, (int)w->pid);
-		kill(-w->pid, SIGTERM);
+		worker_signal(w, SIGTERM);
 		worker_grace_arm(w, GRACE_KILL, us);
 		break;
 	case GRACE_KILL:
 		log_warnx("%s[%u] (pid %d): did not exit; sending SIGKILL",
 		    w->pc->name, w->id, (int)w->pid);
 		w->killed = true;
-		kill(-w->pid, SIGKILL);
+		worker_signal(w, SIGKILL);
 		break;
 	case GRACE_NONE:
 		break;
@@ -865,7 +877,7 @@ worker_terminate(struct worker *w)
 	if (w->state == WS_READY || w->state == WS_STARTING)
 		w->state = WS_RETIRING;
 	worker_close_stdin(w);
-	kill(-w->pid, SIGTERM);
+	worker_signal(w, SIGTERM);
 	worker_grace_arm(w, GRACE_KILL, (uint64_t)(w->pc->stop_timeout * 1e6));
 }
 
@@ -883,7 +895,7 @@ worker_vkill(struct worker *w, const char *fmt, va_list ap)
 	w->grace = GRACE_NONE;
 	if (!w->exited && !w->killed) {
 		w->killed = true;
-		kill(-w->pid, SIGKILL);
+		worker_signal(w, SIGKILL);
 	}
 	worker_close_stdin(w);
 }

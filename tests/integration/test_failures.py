@@ -332,6 +332,16 @@ class TestStragglers(DroverTestCase):
         self.assertEqual(res.rc, 0, res.errtext)
         self.assertIn(f"sum {sum_squares(300)} ", res.errtext)
 
+    def test_a_worker_that_left_its_group_is_still_killed(self):
+        t0 = time.monotonic()
+        res = run(["-w", "1", "--json", "--timeout", "1", "--worker",
+                   f"{TW} escape-hang-on 3"], lines(1, 2, 3, 4, 5))
+        self.assertLess(time.monotonic() - t0, 10)
+        self.assertEqual(res.rc, 1, res.errtext)
+        jobs, _ = res.jobs_and_summary()
+        self.assertEqual({j["id"]: j["status"] for j in jobs},
+                         {0: "ok", 1: "ok", 2: "timeout", 3: "ok", 4: "ok"})
+
     def test_a_crashed_workers_child_goes_too(self):
         res = run(["-w", "1", "--quiet", "--worker",
                    f"{TW} fork-child", "--max-jobs-per-worker", "5"],

@@ -21,6 +21,8 @@
  *	tw fds			answer with its open fds, e.g. "0,1,2"
  *	tw fork-child		on the first job, fork a child that sleeps
  *				forever holding stdout, then go on answering
+ *	tw escape-hang-on V	on job V, leave its process group for its
+ *				parent's, then hang
  */
 #include <dirent.h>
 #include <signal.h>
@@ -90,6 +92,12 @@ main(int argc, char **argv)
 		if (strcmp(mode, "fork-child") == 0 && n == 1 && fork() == 0)
 			for (;;)
 				pause();
+		if (strcmp(mode, "escape-hang-on") == 0 && v == arg) {
+			dw_flush(dw);
+			(void)setpgid(0, getpgid(getppid()));
+			for (;;)
+				pause();
+		}
 		if (strcmp(mode, "hang-on") == 0 && v == arg) {
 			dw_flush(dw);
 			for (;;)
