@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "evlog.h"
 #include "log.h"
 #include "startup.h"
 
@@ -47,6 +48,7 @@ main(int argc, char **argv)
 	if (stdio_sanitize() == -1)
 		return (3);
 	log_init("drover", LOG_STYLE_CLI, LOG_NOTICE);
+	evlog_init();
 	log_setexit(3);
 	if (getenv("DROVER_DEBUG") != NULL)
 		log_setlevel(LOG_DEBUG);

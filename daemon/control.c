@@ -37,6 +37,7 @@
 #include <event2/listener.h>
 #include <jansson.h>
 
+#include "acceptguard.h"
 #include "batch.h"
 #include "buf.h"
 #include "conf.h"
@@ -94,6 +95,7 @@ struct client {
 struct control {
 	struct event_base	*base;
 	struct evconnlistener	*listener;
+	struct accept_guard	*guard;
 	char			*path;
 	TAILQ_HEAD(, client)	 clients;
 	size_t			 nclients;
@@ -759,6 +761,7 @@ control_new(struct event_base *base, const struct conf *c, char *err,
 		free(ctl);
 		return (NULL);
 	}
+	ctl->guard = accept_guard_new(base, ctl->listener, "control socket");
 	return (ctl);
 }
 
@@ -783,6 +786,7 @@ control_free(struct control *ctl)
 		buf_free(&cl->wbuf);
 		free(cl);
 	}
+	accept_guard_free(ctl->guard);
 	evconnlistener_free(ctl->listener);
 	(void)unlink(ctl->path);
 	free(ctl->path);

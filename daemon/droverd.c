@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "config.h"
+#include "evlog.h"
 #include "job.h"
 #include "log.h"
 #include "startup.h"
@@ -113,6 +114,7 @@ main(int argc, char **argv)
 	if (stdio_sanitize() == -1)
 		return (1);
 	log_init("droverd", LOG_STYLE_DAEMON, LOG_INFO);
+	evlog_init();
 	while ((ch = getopt_long(argc, argv, "c:dth", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':

@@ -28,6 +28,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
+#include "acceptguard.h"
 #include "buf.h"
 #include "config.h"
 #include "hist.h"
@@ -40,6 +41,7 @@
 
 struct metrics {
 	struct evhttp	*http;
+	struct accept_guard *guard;	/* EMFILE: pause, do not spin */
 	char		*addr;
 	char		*unix_path;	/* to unlink at the end */
 	double		 start_time;	/* process start, Unix seconds */
@@ -344,6 +346,7 @@ metrics_new(struct event_base *base, const char *addr, char *err,
     size_t errlen)
 {
 	struct metrics	*m;
+	struct evhttp_bound_socket *bound;
 	struct addrinfo	 hints, *res;
 	char		*host, *colon, *end;
 	long		 port;
@@ -369,7 +372,8 @@ metrics_new(struct event_base *base, const char *addr, char *err,
 			snprintf(err, errlen, "metrics: %s", why);
 			goto fail;
 		}
-		if (evhttp_accept_socket_with_handle(m->http, fd) == NULL) {
+		if ((bound = evhttp_accept_socket_with_handle(m->http,
+		    fd)) == NULL) {
 			snprintf(err, errlen, "metrics: unable to accept on "
 			    "%s", addr + 5);
 			close(fd);
@@ -377,6 +381,8 @@ metrics_new(struct event_base *base, const char *addr, char *err,
 			goto fail;
 		}
 		m->unix_path = xstrdup(addr + 5);
+		m->guard = accept_guard_new(base,
+		    evhttp_bound_socket_get_listener(bound), "metrics");
 		return (m);
 	}
 	host = xstrdup(addr);
@@ -407,14 +413,16 @@ metrics_new(struct event_base *base, const char *addr, char *err,
 	}
 	freeaddrinfo(res);
 	errno = 0;
-	if (evhttp_bind_socket_with_handle(m->http, host,
-	    (ev_uint16_t)port) == NULL) {
+	if ((bound = evhttp_bind_socket_with_handle(m->http, host,
+	    (ev_uint16_t)port)) == NULL) {
 		snprintf(err, errlen, "metrics: unable to listen on %s: %s",
 		    addr, errno != 0 ? strerror(errno) : "bind failed");
 		free(host);
 		goto fail;
 	}
 	free(host);
+	m->guard = accept_guard_new(base,
+	    evhttp_bound_socket_get_listener(bound), "metrics");
 	return (m);
 fail:
 	evhttp_free(m->http);
@@ -428,6 +436,7 @@ metrics_free(struct metrics *m)
 {
 	if (m == NULL)
 		return;
+	accept_guard_free(m->guard);
 	evhttp_free(m->http);
 	if (m->unix_path != NULL) {
 		(void)unlink(m->unix_path);

@@ -239,11 +239,16 @@ class Droverd:
         with open(self.conf, "w") as f:
             f.write(text)
 
-    def start(self):
+    def start(self, nofile=None):
+        """Start it; nofile: its RLIMIT_NOFILE."""
+        def limit():
+            import resource
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         self.logf = open(self.log, "wb")
         self.proc = subprocess.Popen([DROVERD, "-c", self.conf],
                                      stdout=self.logf, stderr=self.logf,
-                                     env=self.env)
+                                     env=self.env,
+                                     preexec_fn=limit if nofile else None)
         wait_for(lambda: os.path.exists(self.sock) or
                  self.proc.poll() is not None, what="the control socket")
         if self.proc.poll() is not None:

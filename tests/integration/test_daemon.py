@@ -571,6 +571,47 @@ class TestHostileClients(DaemonCase):
         self.assertEqual(msgs[-1][0], 6)    # BYE
 
 
+class TestOutOfFds(DroverTestCase):
+    def test_accept_pauses_instead_of_spinning(self):
+        # 48 fds: a few dozen idle clients use them up.  accept() then
+        # fails with EMFILE while connections wait in the backlog; droverd
+        # must not spin on it, nor log a line per try, and must recover.
+        import socket
+        d = Droverd([SQUARE])
+        d.start(nofile=48)
+        try:
+            wait_for(lambda: len(d.status()["pools"][0]["workers"]) == 2,
+                     what="the workers")
+            socks = []
+            for _ in range(80):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.setblocking(False)
+                try:
+                    s.connect(d.sock)
+                except BlockingIOError:
+                    pass
+                socks.append(s)
+            time.sleep(0.5)
+            with open(f"/proc/{d.proc.pid}/stat") as f:
+                t0 = sum(int(x) for x in f.read().rsplit(")", 1)[1]
+                         .split()[11:13])
+            time.sleep(2)
+            with open(f"/proc/{d.proc.pid}/stat") as f:
+                t1 = sum(int(x) for x in f.read().rsplit(")", 1)[1]
+                         .split()[11:13])
+            ticks = os.sysconf("SC_CLK_TCK")
+            self.assertLess((t1 - t0) / ticks, 0.5, "droverd spins")
+            log = d.logtext()
+            self.assertIn("accept: Too many open files", log)
+            self.assertLess(log.count("accept:"), 5, log[-2000:])
+            for s in socks:
+                s.close()
+            r = d.submit("square", lines(*range(1, 101)))
+            self.assertEqual(r.summary()["sum"], "338350", r.errtext)
+        finally:
+            self.assertEqual(d.stop(), 0, d.logtext()[-2000:])
+
+
 class TestStatusWatch(DaemonCase):
     def test_watch_refreshes(self):
         env = dict(self.d.env, DROVER_SOCKET=self.d.sock)
