@@ -194,8 +194,10 @@ class TestMisbehaving(DroverTestCase):
     def test_junk_bytes_line_protocol(self):
         # In the line protocol a junk line is an answer (its bytes reach the
         # JSON escaped); the second one, with nothing in flight, is an extra
-        # line: the worker is replaced and the rest go on.
-        res = run(["-w", "2", "--json", "--window", "1", "--worker",
+        # line: the worker is replaced and the rest go on.  One worker, so
+        # that the rest need the replacement (with two, the other could
+        # finish them all first, and nothing would be restarted).
+        res = run(["-w", "1", "--json", "--window", "1", "--worker",
                    f"{TW} junk-on 5"], lines(*range(1, 51)))
         jobs, summary = res.jobs_and_summary()   # every line is JSON
         check_every_id_once(self, jobs, 50)
