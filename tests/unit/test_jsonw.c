@@ -366,6 +366,33 @@ START_TEST(test_random)
 }
 END_TEST
 
+/* jsonw_text(): jansson strings from any bytes; valid text unchanged. */
+START_TEST(test_text)
+{
+	json_t	*o;
+
+	o = jsonw_text("plain \xc3\xa9");
+	ck_assert_ptr_nonnull(o);
+	ck_assert_str_eq(json_string_value(o), "plain \xc3\xa9");
+	json_decref(o);
+	/* A stray byte, a cut sequence, an overlong form: U+FFFD each. */
+	o = jsonw_text("a\xff" "b\xc3" "c\xc0\xaf" "d");
+	ck_assert_ptr_nonnull(o);
+	ck_assert_str_eq(json_string_value(o),
+	    "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c\xef\xbf\xbd\xef\xbf\xbd" "d");
+	json_decref(o);
+	/* Cut in the middle of a character, as a truncated message is. */
+	o = jsonw_text("\xe2\x82");
+	ck_assert_ptr_nonnull(o);
+	ck_assert(utf8_valid(json_string_value(o),
+	    strlen(json_string_value(o))));
+	json_decref(o);
+	o = jsonw_text(NULL);
+	ck_assert(json_is_null(o));
+	json_decref(o);
+}
+END_TEST
+
 static Suite *
 jsonw_suite(void)
 {
@@ -385,6 +412,7 @@ jsonw_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_all_short_strings);
 	tcase_add_test(tc, test_random);
+	tcase_add_test(tc, test_text);
 	suite_add_tcase(s, tc);
 	return (s);
 }
