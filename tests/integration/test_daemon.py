@@ -498,6 +498,15 @@ class TestHostileClients(DaemonCase):
             self.assertTrue(reply["error"])
         self.assert_still_serving()
 
+    def test_pool_name_with_a_nul_is_not_a_prefix(self):
+        s = ctl_connect(self.d.sock)
+        s.sendall(ctl_request({"op": "submit", "pool": "square\u0000x"}))
+        msgs = ctl_read_all(s)
+        s.close()
+        reply = json.loads(msgs[0][3])
+        self.assertFalse(reply["ok"])       # jansson refuses \u0000
+        self.assertIn("\\u0000", reply["error"])
+
     def test_writes_fail_while_results_pile_up(self):
         # 1 MiB jobs of "0" to the sleep handler: 0 ms each, echoed back.
         # The client stops reading, then its socket refuses writes: the
