@@ -315,14 +315,16 @@ fail:
 
 /*
  * Signal a live (not yet reaped) worker: its process group, where it and
- * whatever it started live, and the worker itself in case it left the
- * group.  Its pid cannot be reused before we reap it.
+ * whatever it started live, and the worker itself if it left the group
+ * (only then: a second SIGTERM may mean "stop at once" to it).  Its pid
+ * cannot be reused before we reap it.
  */
 static void
 worker_signal(const struct worker *w, int sig)
 {
 	(void)kill(-w->pid, sig);
-	(void)kill(w->pid, sig);
+	if (getpgid(w->pid) != w->pid)
+		(void)kill(w->pid, sig);
 }
 
 /* Release everything; a live process is killed first (never waited for). */
