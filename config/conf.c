@@ -272,9 +272,10 @@ loader_free(struct loader *ld)
 /*
  * libconfig 1.5 keeps an integer literal without an L suffix in 32 bits,
  * silently: 4294967298 reads as 2.  Find the literal written for setting s
- * on its line and return its real value in *v; 0 if it was found (and
- * *v set), -1 if not (the caller keeps libconfig's value).  A literal out
- * of even 64 bits gives *erange.
+ * on its line, the one whose low 32 bits are libconfig's value (the key may
+ * appear more than once on a line, in several pools), and return it in *v:
+ * 0 if found, -1 if not (the caller keeps libconfig's value).  *erange is
+ * set when a literal for the key does not fit even in 64 bits.
  */
 static int
 int_literal(struct loader *ld, const config_setting_t *s, double *v,
@@ -284,6 +285,7 @@ int_literal(struct loader *ld, const config_setting_t *s, double *v,
 	char		*end;
 	size_t		 nlen;
 	long long	 ll;
+	int		 seen = config_setting_get_int(s);
 
 	*erange = false;
 	if (name == NULL)
@@ -308,10 +310,16 @@ int_literal(struct loader *ld, const config_setting_t *s, double *v,
 			q++;
 		errno = 0;
 		ll = strtoll(q, &end, 0);
-		if (end == q || *end == '.' || *end == 'e' || *end == 'E')
+		if (end == q || *end == '.' || *end == 'e' || *end == 'E' ||
+		    *end == 'L')
 			continue;
-		if (errno == ERANGE)
+		if (errno == ERANGE) {
 			*erange = true;
+			continue;
+		}
+		if ((int32_t)(uint32_t)(unsigned long long)ll != seen)
+			continue;	/* another pool's, on the same line */
+		*erange = false;
 		*v = (double)ll;
 		return (0);
 	}
@@ -327,14 +335,12 @@ get_number(struct loader *ld, const config_setting_t *s, bool integer,
 	double	 lit;
 	bool	 erange;
 
-	if (t == CONFIG_TYPE_INT && int_literal(ld, s, &lit, &erange) == 0 &&
-	    (erange || lit != (double)config_setting_get_int(s))) {
-		if (erange) {
-			conf_err(ld, s, "%s: %s", config_setting_name(s),
-			    "the number is out of range");
-			return (-1);
-		}
+	if (t == CONFIG_TYPE_INT && int_literal(ld, s, &lit, &erange) == 0)
 		*v = lit;	/* what was written, not its low 32 bits */
+	else if (t == CONFIG_TYPE_INT && erange) {
+		conf_err(ld, s, "%s: the number is out of range",
+		    config_setting_name(s));
+		return (-1);
 	} else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
 		*v = (double)config_setting_get_int64(s);
 	else if (t == CONFIG_TYPE_FLOAT && !integer)

@@ -329,6 +329,18 @@ START_TEST(test_wide_integers)
 	assert_error("pools = ( { name = \"a\"; handler = \"square\";\n"
 	    "  max_job_bytes = 99999999999999999999; } );\n", 2,
 	    "max_job_bytes: the number is out of range");
+	/* The same key twice on a line: each setting gets its own literal. */
+	assert_error("pools = ( { name = \"a\"; handler = \"square\"; "
+	    "workers = 5; }, { name = \"b\"; handler = \"square\"; "
+	    "workers = 4294967298; } );\n", 1,
+	    "workers: 4294967298 is out of range");
+	c = load("pools = ( { name = \"a\"; handler = \"square\"; "
+	    "workers = 3; }, { name = \"b\"; handler = \"square\"; "
+	    "workers = 2; } );\n", &errs);
+	ck_assert_msg(c != NULL, "%s", errs.n ? errs.msgs[0] : "");
+	ck_assert_uint_eq(conf_pool(c, "a")->workers, 3);
+	ck_assert_uint_eq(conf_pool(c, "b")->workers, 2);
+	conf_free(c);
 }
 END_TEST
 
