@@ -383,6 +383,18 @@ class TestReload(DaemonCase):
         r = self.d.submit("square", lines(*range(1, 101)))
         self.assertEqual(r.summary()["sum"], "338350")
 
+    def test_reload_turning_max_rss_off(self):
+        # 0 means no limit: no worker may be "over" it after the reload.
+        self.d.write([SQUARE + " max_rss_mb = 512;", SLOW])
+        self.assertEqual(self.d.client(["reload"]).rc, 0)
+        before = sorted(w["pid"] for w in self.d.pool("square")["workers"])
+        self.d.write([SQUARE, SLOW])
+        self.assertEqual(self.d.client(["reload"]).rc, 0)
+        time.sleep(2.5)     # the RSS check ran every second
+        after = sorted(w["pid"] for w in self.d.pool("square")["workers"])
+        self.assertEqual(after, before)
+        self.assertNotIn("over max_rss_mb", self.d.logtext())
+
     def test_reload_error_with_invalid_utf8(self):
         # The error quotes the value; the REPLY must still be valid JSON.
         good = open(self.d.conf).read()
