@@ -175,6 +175,24 @@ struct loader {
 	size_t			 src_n;
 };
 
+/* Append one "file:line: message" to errs. */
+static void
+errs_add(struct conf_errors *errs, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+errs_add(struct conf_errors *errs, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*line;
+
+	va_start(ap, fmt);
+	xvasprintf(&line, fmt, ap);
+	va_end(ap);
+	errs->msgs = xreallocarray(errs->msgs, errs->n + 1, sizeof(char *));
+	errs->msgs[errs->n++] = line;
+}
+
 /* Record "file:line: message" for setting s (or line 0). */
 static void
 conf_err(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
@@ -184,7 +202,7 @@ static void
 conf_err(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
 {
 	va_list		 ap;
-	char		*msg, *line, *p;
+	char		*msg, *p;
 	const char	*file = ld->path;
 	unsigned	 n = 0;
 
@@ -200,11 +218,8 @@ conf_err(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
 	for (p = msg; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
-	xasprintf(&line, "%s:%u: %s", file, n, msg);
+	errs_add(ld->errs, "%s:%u: %s", file, n, msg);
 	free(msg);
-	ld->errs->msgs = xreallocarray(ld->errs->msgs, ld->errs->n + 1,
-	    sizeof(char *));
-	ld->errs->msgs[ld->errs->n++] = line;
 }
 
 static const char *
@@ -230,6 +245,18 @@ type_name(int type)
 	return ("a value");
 }
 
+/* Drop the lines kept by source_line(). */
+static void
+loader_free(struct loader *ld)
+{
+	while (ld->src_n > 0)
+		free(ld->src_lines[--ld->src_n]);
+	free(ld->src_lines);
+	free(ld->src_file);
+	ld->src_lines = NULL;
+	ld->src_file = NULL;
+}
+
 /* Line n (from 1) of file, as read from disk; NULL if there is none. */
 static const char *
 source_line(struct loader *ld, const char *file, unsigned n)
@@ -239,11 +266,7 @@ source_line(struct loader *ld, const char *file, unsigned n)
 	size_t	 cap = 0;
 
 	if (ld->src_file == NULL || strcmp(ld->src_file, file) != 0) {
-		while (ld->src_n > 0)
-			free(ld->src_lines[--ld->src_n]);
-		free(ld->src_lines);
-		free(ld->src_file);
-		ld->src_lines = NULL;
+		loader_free(ld);
 		ld->src_file = xstrdup(file);
 		if ((f = fopen(file, "re")) != NULL) {
 			while (getline(&line, &cap, f) != -1) {
@@ -258,15 +281,6 @@ source_line(struct loader *ld, const char *file, unsigned n)
 		}
 	}
 	return (n >= 1 && n <= ld->src_n ? ld->src_lines[n - 1] : NULL);
-}
-
-static void
-loader_free(struct loader *ld)
-{
-	while (ld->src_n > 0)
-		free(ld->src_lines[--ld->src_n]);
-	free(ld->src_lines);
-	free(ld->src_file);
 }
 
 /*
@@ -802,24 +816,6 @@ conf_default(const char *path)
 	return (c);
 }
 
-/* Append one "file:line: message" to errs. */
-static void
-errs_add(struct conf_errors *errs, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-errs_add(struct conf_errors *errs, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*line;
-
-	va_start(ap, fmt);
-	xvasprintf(&line, fmt, ap);
-	va_end(ap);
-	errs->msgs = xreallocarray(errs->msgs, errs->n + 1, sizeof(char *));
-	errs->msgs[errs->n++] = line;
-}
-
 #define CONF_MAX_BYTES		(16 * 1024 * 1024)
 #define CONF_MAX_INCLUDE_DEPTH	10		/* libconfig's own limit */
 
@@ -926,18 +922,14 @@ conf_load(const char *path, struct conf_errors *errs)
 	if (dir != NULL)	/* else the cwd, which is the file's */
 		config_set_include_dir(&cfg, dir);
 	if (config_read_file(&cfg, path) != CONFIG_TRUE) {
-		char	*line;
-
 		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
-			xasprintf(&line, "%s:0: unable to read: %s", path,
+			errs_add(errs, "%s:0: unable to read: %s", path,
 			    strerror(errno != 0 ? errno : ENOENT));
 		else
-			xasprintf(&line, "%s:%d: %s",
+			errs_add(errs, "%s:%d: %s",
 			    config_error_file(&cfg) != NULL ?
 			    config_error_file(&cfg) : path,
 			    config_error_line(&cfg), config_error_text(&cfg));
-		errs->msgs = xcalloc(1, sizeof(char *));
-		errs->msgs[errs->n++] = line;
 		config_destroy(&cfg);
 		free(dir);
 		return (NULL);
