@@ -956,6 +956,15 @@ conf_load(const char *path, struct conf_errors *errs)
 		conf_err(&ld, config_lookup(&cfg, "metrics"), "metrics: '%s' "
 		    "is not \"host:port\", \"unix:/path\" or \"\"",
 		    c->metrics);
+	/*
+	 * A file without pools is never meant: one caught empty mid-rewrite
+	 * would otherwise drain every pool on reload.
+	 */
+	if ((s = config_lookup(&cfg, "pools")) == NULL)
+		errs_add(errs, "%s: no pools defined", path);
+	else if ((config_setting_is_list(s) || config_setting_is_array(s)) &&
+	    config_setting_length(s) == 0)
+		conf_err(&ld, s, "no pools defined");
 	config_destroy(&cfg);
 	free(dir);
 	loader_free(&ld);

@@ -121,14 +121,60 @@ START_TEST(test_defaults)
 	struct conf_errors	 errs;
 	struct conf		*c;
 
-	c = load("", &errs);
+	c = load("pools = ( { name = \"a\"; handler = \"square\"; } );\n",
+	    &errs);
 	ck_assert_ptr_nonnull(c);
 	ck_assert_str_eq(c->socket, "/run/drover/droverd.sock");
 	ck_assert_uint_eq(c->socket_mode, 0660);
 	ck_assert_str_eq(c->metrics, "");
 	ck_assert(c->shutdown_timeout == 30.0);
-	ck_assert_uint_eq(c->npools, 0);
+	ck_assert_uint_eq(c->npools, 1);
 	conf_free(c);
+}
+END_TEST
+
+/* Assert that loading text fails with exactly one error, want (%s: path). */
+static void
+assert_only_error(const char *text, const char *want)
+{
+	struct conf_errors	 errs;
+	char			 line[160];
+
+	ck_assert_ptr_null(load(text, &errs));
+	snprintf(line, sizeof(line), want, conf_path);
+	ck_assert_msg(errs.n == 1 && strcmp(errs.msgs[0], line) == 0,
+	    "want '%s', got %zu errors: '%s'", line, errs.n,
+	    errs.n ? errs.msgs[0] : "");
+	conf_errors_free(&errs);
+}
+
+/*
+ * No pools is an error, never a config that drains every pool: a file
+ * truncated mid-rewrite is empty.
+ */
+START_TEST(test_no_pools)
+{
+	struct conf_errors	 errs;
+
+	assert_only_error("", "%s: no pools defined");
+	assert_only_error("# only a comment\n\n", "%s: no pools defined");
+	assert_only_error("socket = \"/tmp/d.sock\";\n",
+	    "%s: no pools defined");
+	assert_only_error("socket = \"/tmp/d.sock\";\npools = ();\n",
+	    "%s:2: no pools defined");
+	assert_only_error("log_level = \"info\";\n\npools = [ ];\n",
+	    "%s:3: no pools defined");
+	/* Alongside the other problems, not instead of them. */
+	ck_assert_ptr_null(load("sokcet = 1;\n", &errs));
+	ck_assert_uint_eq(errs.n, 2);
+	ck_assert_ptr_nonnull(strstr(errs.msgs[0], ":1: unknown key"));
+	ck_assert_ptr_nonnull(strstr(errs.msgs[1], ": no pools defined"));
+	conf_errors_free(&errs);
+	/* Pools that are all wrong are their own errors, not "no pools". */
+	ck_assert_ptr_null(load("pools = ( { name = \"a\"; } );\n", &errs));
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_ptr_null(strstr(errs.msgs[0], "no pools"));
+	conf_errors_free(&errs);
 }
 END_TEST
 
@@ -252,8 +298,10 @@ START_TEST(test_global_diff)
 	struct conf		*a, *b;
 	struct buf		 out;
 
-	a = load("socket = \"/tmp/a\";\nshutdown_timeout = 5;\n", &errs);
-	b = load("socket = \"/tmp/b\";\nshutdown_timeout = 9;\n", &errs);
+	a = load("socket = \"/tmp/a\";\nshutdown_timeout = 5;\n"
+	    "pools = ( { name = \"p\"; handler = \"square\"; } );\n", &errs);
+	b = load("socket = \"/tmp/b\";\nshutdown_timeout = 9;\n"
+	    "pools = ( { name = \"p\"; handler = \"square\"; } );\n", &errs);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_ptr_nonnull(b);
 	buf_init(&out);
@@ -440,7 +488,8 @@ START_TEST(test_one_line_per_error)
 {
 	struct conf_errors	 errs;
 
-	ck_assert_ptr_null(load("log_level = \"x\ny\";\n", &errs));
+	ck_assert_ptr_null(load("log_level = \"x\ny\";\n"
+	    "pools = ( { name = \"a\"; handler = \"square\"; } );\n", &errs));
 	ck_assert_uint_eq(errs.n, 1);
 	ck_assert_ptr_null(strchr(errs.msgs[0], '\n'));
 	ck_assert_ptr_nonnull(strstr(errs.msgs[0], "'x?y'"));
@@ -456,6 +505,7 @@ conf_suite(void)
 
 	tcase_add_test(tc, test_good);
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_no_pools);
 	tcase_add_test(tc, test_errors_name_the_line);
 	tcase_add_test(tc, test_every_problem_reported);
 	tcase_add_test(tc, test_missing_file);
