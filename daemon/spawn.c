@@ -174,7 +174,8 @@ child_main(const struct spawn_req *req, int statfd, pid_t parent)
 /*
  * Start req->argv with the given fds as its stdin, stdout and stderr.  The
  * caller keeps ownership of its fds.  Returns the pid, or -1 with the reason
- * in err (the child, if any, is already reaped).
+ * in err and its errno in errno (the child, if any, is already reaped): the
+ * pool tells a shortage (EMFILE, EAGAIN, ...) from a permanent failure by it.
  */
 pid_t
 spawn_process(const struct spawn_req *req, char *err, size_t errlen)
@@ -184,10 +185,12 @@ spawn_process(const struct spawn_req *req, char *err, size_t errlen)
 	pid_t			 pid, parent = getpid();
 	struct spawn_fail	 f;
 	ssize_t			 n;
-	int			 status;
+	int			 status, serr;
 
 	if (pipe2(st, O_CLOEXEC) == -1) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		serr = errno;
+		snprintf(err, errlen, "pipe: %s", strerror(serr));
+		errno = serr;
 		return (-1);
 	}
 	sigfillset(&all);
@@ -200,8 +203,10 @@ spawn_process(const struct spawn_req *req, char *err, size_t errlen)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(st[1]);
 	if (pid == -1) {
-		snprintf(err, errlen, "fork: %s", strerror(errno));
+		serr = errno;
+		snprintf(err, errlen, "fork: %s", strerror(serr));
 		close(st[0]);
+		errno = serr;
 		return (-1);
 	}
 	(void)setpgid(pid, pid);	/* both sides, to close the race */

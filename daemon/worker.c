@@ -242,7 +242,7 @@ worker_spawn(struct event_base *base, const struct poolconf *pc, unsigned id,
 {
 	struct worker		*w;
 	struct spawn_req	 req;
-	int			 c[3] = { -1, -1, -1 }, i;
+	int			 c[3] = { -1, -1, -1 }, i, serr;
 	char			**env;
 
 	w = xcalloc(1, sizeof(*w));
@@ -267,13 +267,16 @@ worker_spawn(struct event_base *base, const struct poolconf *pc, unsigned id,
 	req.fd_out = c[1];
 	req.fd_err = c[2];
 	w->pid = spawn_process(&req, err, errlen);
+	serr = errno;		/* the pool judges the failure by it */
 	env_free(env);
 	for (i = 0; i < 3; i++) {
 		close(c[i]);
 		c[i] = -1;
 	}
-	if (w->pid == -1)
+	if (w->pid == -1) {
+		errno = serr;
 		goto fail;
+	}
 
 	w->spawned_us = clock_us();
 	w->ringcap = WORKER_RING_MIN;
