@@ -127,8 +127,10 @@ run_usage(FILE *f)
 "      --exec 'CMD'         run CMD per job; {} is the job (shell-quoted),\n"
 "                           else the job is its stdin\n"
 "      --worker 'PROG ARGS' a persistent custom worker\n"
-"      --protocol P         its protocol: line (default) or frame\n"
-"      --window N           jobs in flight per worker (default: adaptive)\n"
+"      --protocol P         its protocol: line (default), tagged or frame\n"
+"      --window N           jobs in flight per worker (default: 1 for line,\n"
+"                           else adaptive; N > 1 trusts a line worker to\n"
+"                           answer every job exactly once)\n"
 "      --max-jobs-per-worker N   replace a worker after N jobs\n"
 "      --max-rss-mb N       replace a worker above N MiB resident\n"
 "      --restart-limit N    fail after N restarts in 60 s (1000; 0: none)\n"
@@ -395,8 +397,8 @@ run_main(int argc, char **argv)
 			break;
 		case OPT_PROTOCOL:
 			if ((protocol = protocol_parse(optarg)) == -1)
-				cli_usage_error("--protocol: '%s' is not line "
-				    "or frame", optarg);
+				cli_usage_error("--protocol: '%s' is not line, "
+				    "tagged or frame", optarg);
 			break;
 		case OPT_WINDOW:
 			pc.window = (unsigned)cli_number("--window", optarg, 1,
@@ -451,6 +453,8 @@ run_main(int argc, char **argv)
 	pc.protocol = worker != NULL ?
 	    (protocol == -1 ? PROTO_LINE : (enum protocol)protocol) :
 	    PROTO_FRAME;
+	if (pc.window == 0)		/* no --window: the protocol's */
+		pc.window = protocol_default_window(pc.protocol);
 	if (pc.rate > 0 && !burst_set)
 		pc.burst = tbucket_default_burst(pc.rate);
 	if (burst_set && pc.rate == 0)

@@ -43,7 +43,7 @@ enum stype {
 	T_DOUBLE,
 	T_BOOL,
 	T_STRING,	/* char *, copied */
-	T_PROTOCOL,	/* "frame" or "line" */
+	T_PROTOCOL,	/* "frame", "line" or "tagged" */
 	T_COMMAND,	/* array of strings, or one string split into words */
 	T_USER,		/* a user name: sets uid and (by default) gid */
 	T_GROUP,	/* a group name: sets gid */
@@ -61,6 +61,7 @@ struct setting {
 	double		 min;
 	double		 max;
 	int		 aux;		/* T_RLIMIT: index; mult in max */
+					/* T_UINT: BY_PROTOCOL or 0 */
 	unsigned	 apply;
 	const char	*doc;
 };
@@ -68,6 +69,7 @@ struct setting {
 #define PC(f)	offsetof(struct poolconf, f)
 #define CF(f)	offsetof(struct conf, f)
 #define MB	(1024.0 * 1024.0)
+#define BY_PROTOCOL	1	/* aux of a T_UINT: the default depends on it */
 
 /* Keys of a pool group. */
 static const struct setting pool_settings[] = {
@@ -80,12 +82,13 @@ static const struct setting pool_settings[] = {
 	{ "command", T_COMMAND, PC(argv), 0, 0, 0, APPLY_REPLACE,
 	  "A custom worker: [\"prog\", \"arg\"] or \"prog arg\" (no shell)." },
 	{ "protocol", T_PROTOCOL, PC(protocol), 0, 0, 0, APPLY_REPLACE,
-	  "\"frame\" (default for handlers) or \"line\" (default for "
-	  "commands)." },
+	  "\"frame\" (default for handlers), \"line\" (default for "
+	  "commands) or \"tagged\"." },
 	{ "workers", T_UINT, PC(workers), 1, POOLCONF_MAX_WORKERS, 0,
 	  APPLY_HOT, "Worker processes." },
-	{ "window", T_UINT, PC(window), 0, POOLCONF_MAX_WINDOW, 0, APPLY_HOT,
-	  "Jobs in flight per worker; 0 adapts between 1 and window_max." },
+	{ "window", T_UINT, PC(window), 0, POOLCONF_MAX_WINDOW, BY_PROTOCOL,
+	  APPLY_HOT, "Jobs in flight per worker; 0 adapts between 1 and "
+	  "window_max (default: 1 for line, 0 otherwise)." },
 	{ "window_max", T_UINT, PC(window_max), 1, POOLCONF_MAX_WINDOW, 0,
 	  APPLY_HOT, "Ceiling of the adaptive window." },
 	{ "job_timeout", T_DOUBLE, PC(job_timeout), 0, 31536000, 0,
@@ -517,8 +520,8 @@ load_pool_key(struct loader *ld, const config_setting_t *s,
 		if ((str = get_string(ld, s)) == NULL)
 			return;
 		if ((proto = protocol_parse(str)) == -1) {
-			conf_err(ld, s, "protocol: '%s' is not frame or line",
-			    str);
+			conf_err(ld, s, "protocol: '%s' is not frame, line or "
+			    "tagged", str);
 			return;
 		}
 		pc->protocol = (enum protocol)proto;
@@ -591,7 +594,7 @@ setting_find(const struct setting *table, const char *key)
 /* Check what no single key can: required keys and combinations. */
 static void
 check_pool(struct loader *ld, const config_setting_t *g, struct poolconf *pc,
-    bool has_protocol, bool has_burst)
+    bool has_protocol, bool has_window, bool has_burst)
 {
 	const char	*name = pc->name != NULL ? pc->name : "?";
 
@@ -623,6 +626,8 @@ check_pool(struct loader *ld, const config_setting_t *g, struct poolconf *pc,
 	else if (pc->handler != NULL && pc->protocol != PROTO_FRAME)
 		conf_err(ld, g, "pool '%s': handlers speak the frame protocol",
 		    name);
+	if (!has_window)
+		pc->window = protocol_default_window(pc->protocol);
 	if (pc->window != 0 && pc->window > pc->window_max)
 		pc->window_max = pc->window;
 	if (pc->rate > 0 && !has_burst)
@@ -643,7 +648,8 @@ load_pool(struct loader *ld, const config_setting_t *g)
 	const struct setting	*st;
 	const config_setting_t	*s;
 	size_t			 before = ld->errs->n;
-	bool			 has_protocol = false, has_burst = false;
+	bool			 has_protocol = false, has_window = false;
+	bool			 has_burst = false;
 	int			 i;
 
 	if (!config_setting_is_group(g)) {
@@ -669,12 +675,13 @@ load_pool(struct loader *ld, const config_setting_t *g)
 			continue;
 		}
 		has_protocol |= (st->type == T_PROTOCOL);
+		has_window |= (st->off == PC(window));
 		has_burst |= (st->off == PC(burst));
 		load_pool_key(ld, s, st, pc);
 	}
 	/* Combinations only once every key is right: no follow-on errors. */
 	if (ld->errs->n == before)
-		check_pool(ld, g, pc, has_protocol, has_burst);
+		check_pool(ld, g, pc, has_protocol, has_window, has_burst);
 	if (ld->errs->n != before) {
 		poolconf_free(pc);
 		return (NULL);
@@ -1156,7 +1163,11 @@ setting_default(const struct setting *st, const void *defs, char *dst,
 
 	switch (st->type) {
 	case T_UINT:
-		snprintf(dst, size, "%u", *(const unsigned *)(const void *)p);
+		if (st->aux == BY_PROTOCOL)
+			snprintf(dst, size, "see text");
+		else
+			snprintf(dst, size, "%u",
+			    *(const unsigned *)(const void *)p);
 		break;
 	case T_U64:
 		snprintf(dst, size, "%llu", (unsigned long long)

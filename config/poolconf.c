@@ -104,7 +104,15 @@ poolconf_free(struct poolconf *pc)
 const char *
 protocol_name(enum protocol p)
 {
-	return (p == PROTO_LINE ? "line" : "frame");
+	switch (p) {
+	case PROTO_LINE:
+		return ("line");
+	case PROTO_TAGGED:
+		return ("tagged");
+	case PROTO_FRAME:
+		break;
+	}
+	return ("frame");
 }
 
 int
@@ -114,5 +122,20 @@ protocol_parse(const char *s)
 		return (PROTO_FRAME);
 	if (strcmp(s, "line") == 0)
 		return (PROTO_LINE);
+	if (strcmp(s, "tagged") == 0)
+		return (PROTO_TAGGED);
 	return (-1);
+}
+
+/*
+ * The window of a pool whose settings name none.  Line results carry no
+ * job id, so a worker that answers a job twice (or not at all) would shift
+ * every later result onto the wrong job, unseen: one job at a time, where
+ * an extra line arrives while the worker holds nothing and is caught
+ * (docs/protocol.md).  Frame and tagged results name their job: adaptive.
+ */
+unsigned
+protocol_default_window(enum protocol p)
+{
+	return (p == PROTO_LINE ? 1 : 0);
 }

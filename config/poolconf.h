@@ -14,6 +14,7 @@
 enum protocol {
 	PROTO_FRAME,
 	PROTO_LINE,
+	PROTO_TAGGED,
 };
 
 #define POOLCONF_MAX_WORKERS	1024
@@ -67,5 +68,6 @@ void		 poolconf_free(struct poolconf *);
 void		 poolconf_clear(struct poolconf *);
 const char	*protocol_name(enum protocol);
 int		 protocol_parse(const char *);
+unsigned	 protocol_default_window(enum protocol);
 
 #endif

@@ -690,9 +690,10 @@ pool_submit(struct pool *p, struct batch *b, uint64_t id, const char *data,
 		pool_finish_now(p, j, JOB_CANCELLED, "pool is stopping");
 		return;
 	}
-	if (p->pc->protocol == PROTO_LINE && memchr(data, '\n', len) != NULL) {
-		pool_finish_now(p, j, JOB_REJECTED, "job contains a newline; "
-		    "the line protocol cannot carry it");
+	if (p->pc->protocol != PROTO_FRAME && memchr(data, '\n', len) != NULL) {
+		snprintf(why, sizeof(why), "job contains a newline; the %s "
+		    "protocol cannot carry it", protocol_name(p->pc->protocol));
+		pool_finish_now(p, j, JOB_REJECTED, why);
 		return;
 	}
 	jobq_push(&p->queue, j);

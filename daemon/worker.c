@@ -11,8 +11,9 @@
  * Jobs are framed into wbuf and written with one write(2) per dispatch round;
  * results are read into rbuf with large reads and parsed in place.  The jobs a
  * worker holds sit in a ring indexed by a per-worker sequence number, which is
- * also the tag sent on the wire: a result's tag finds its job in O(1) whether
- * results come back in order (line protocol, drover-worker) or not.
+ * also the tag sent on the wire (frame, tagged): a result's tag finds its job
+ * in O(1) whether results come back in order (line protocol, drover-worker)
+ * or not.  The line and tagged protocols share one line parser.
  *
  * A worker is finished only when both its exit status (worker_reap) and EOF on
  * its stdout have arrived, in either order, so that results still in the pipe
@@ -41,6 +42,7 @@
 #include "log.h"
 #include "poolconf.h"
 #include "spawn.h"
+#include "tagged.h"
 #include "tbucket.h"
 #include "worker.h"
 #include "xmalloc.h"
@@ -377,16 +379,17 @@ worker_ring_grow(struct worker *w)
 }
 
 /*
- * How long the oldest job may take.  A line worker gets jobs the moment it
- * is forked, with no HELLO to say it is ready: until its first answer, its
- * start-up (start_secs at most) does not count against the job.
+ * How long the oldest job may take.  A text (line or tagged) worker gets
+ * jobs the moment it is forked, with no HELLO to say it is ready: until its
+ * first answer, its start-up (start_secs at most) does not count against
+ * the job.
  */
 static uint64_t
 worker_timeout_us(const struct worker *w)
 {
 	uint64_t	 limit = (uint64_t)(w->pc->job_timeout * 1e6);
 
-	if (w->pc->protocol == PROTO_LINE && w->jobs_done == 0)
+	if (w->pc->protocol != PROTO_FRAME && w->jobs_done == 0)
 		limit += (uint64_t)(w->pc->start_secs * 1e6);
 	return (limit);
 }
@@ -416,6 +419,7 @@ void
 worker_send(struct worker *w, struct job *j, uint64_t now)
 {
 	char	*p;
+	size_t	 n;
 
 	if (w->tag_tail - w->tag_head == w->ringcap)
 		worker_ring_grow(w);
@@ -435,10 +439,12 @@ worker_send(struct worker *w, struct job *j, uint64_t now)
 		memcpy(p + FRAME_HDRLEN, j->data, j->len);
 		buf_commit(&w->wbuf, FRAME_HDRLEN + j->len);
 	} else {
-		p = buf_reserve(&w->wbuf, j->len + 1);
-		memcpy(p, j->data, j->len);
-		p[j->len] = '\n';
-		buf_commit(&w->wbuf, j->len + 1);
+		p = buf_reserve(&w->wbuf, TAGGED_PREFIX_MAX + j->len + 1);
+		n = w->pc->protocol == PROTO_TAGGED ?
+		    tagged_put_id(p, w->tag_tail) : 0;
+		memcpy(p + n, j->data, j->len);
+		p[n + j->len] = '\n';
+		buf_commit(&w->wbuf, n + j->len + 1);
 	}
 	w->tag_tail++;
 }
@@ -501,6 +507,14 @@ worker_take(struct worker *w, uint64_t tag, uint64_t now)
 	return (j);
 }
 
+/* Does w hold the job with this tag? */
+static bool
+worker_holds(const struct worker *w, uint64_t tag)
+{
+	return (tag >= w->tag_head && tag < w->tag_tail &&
+	    w->ring[tag & (w->ringcap - 1)] != NULL);
+}
+
 /* Hand one result to the pool. */
 static void
 worker_result(struct worker *w, uint64_t tag, bool ok, const char *out,
@@ -514,40 +528,59 @@ worker_result(struct worker *w, uint64_t tag, bool ok, const char *out,
 }
 
 /*
- * Parse line-protocol results: one line per job, in order.  A line starting
- * with "!" is a failure whose reason follows; "!!" stands for a literal "!".
+ * Parse text-protocol results, one line each.  Line: in the order of the
+ * jobs, so each line is the oldest job's, and one while none is held is an
+ * extra line.  Tagged: "ID\t" names the job, and must name one held.  Then,
+ * both: a result starting with "!" is a failure whose reason follows; "!!"
+ * stands for a literal "!".  A result over max_result_bytes, whole or still
+ * coming, is a protocol error.
  */
 static unsigned
 worker_parse_lines(struct worker *w, uint64_t now)
 {
-	const char	*p, *nl;
-	size_t		 len;
+	const char	*p, *nl, *why;
+	size_t		 len, off = 0, linemax;
+	uint64_t	 tag;
 	unsigned	 n = 0;
+	bool		 tagged = w->pc->protocol == PROTO_TAGGED;
 
+	linemax = w->pc->max_result_bytes + (tagged ? TAGGED_PREFIX_MAX : 0);
 	while (!w->lost) {
 		p = buf_data(&w->rbuf);
 		if ((nl = memchr(p, '\n', buf_len(&w->rbuf))) == NULL)
 			break;
 		len = (size_t)(nl - p);
-		if (w->inflight == 0) {
-			worker_lose(w, "protocol error: extra result line");
+		if (!tagged) {
+			if (w->inflight == 0) {
+				worker_lose(w, "protocol error: extra result "
+				    "line");
+				return (n);
+			}
+			tag = w->tag_head;
+		} else if (tagged_parse(p, len, &tag, &off, &why) == -1) {
+			worker_lose(w, "protocol error: result line: %s", why);
+			return (n);
+		} else if (!worker_holds(w, tag)) {
+			worker_lose(w, "protocol error: result for job id "
+			    "%llu, which is not outstanding",
+			    (unsigned long long)tag);
 			return (n);
 		}
-		if (len > w->pc->max_result_bytes) {
+		if (len - off > w->pc->max_result_bytes) {
 			worker_lose(w, "protocol error: result line over "
 			    "%llu bytes",
 			    (unsigned long long)w->pc->max_result_bytes);
 			return (n);
 		}
-		if (len > 0 && p[0] == '!')	/* "!!": a literal '!' */
-			worker_result(w, w->tag_head, len > 1 && p[1] == '!',
-			    p + 1, len - 1, now);
+		if (len > off && p[off] == '!')	/* "!!": a literal '!' */
+			worker_result(w, tag, len > off + 1 &&
+			    p[off + 1] == '!', p + off + 1, len - off - 1, now);
 		else
-			worker_result(w, w->tag_head, true, p, len, now);
+			worker_result(w, tag, true, p + off, len - off, now);
 		buf_consume(&w->rbuf, len + 1);
 		n++;
 	}
-	if (!w->lost && buf_len(&w->rbuf) > w->pc->max_result_bytes)
+	if (!w->lost && buf_len(&w->rbuf) > linemax)
 		worker_lose(w, "protocol error: result line over %llu bytes",
 		    (unsigned long long)w->pc->max_result_bytes);
 	return (n);
@@ -610,8 +643,7 @@ worker_parse_frames(struct worker *w, uint64_t now)
 			worker_lose(w, "protocol error: unexpected %s frame",
 			    frame_type_name(h.type));
 			return (n);
-		} else if (h.id < w->tag_head || h.id >= w->tag_tail ||
-		    w->ring[h.id & (w->ringcap - 1)] == NULL) {
+		} else if (!worker_holds(w, h.id)) {
 			worker_lose(w, "protocol error: result for unknown "
 			    "job tag %llu", (unsigned long long)h.id);
 			return (n);
@@ -1149,7 +1181,7 @@ worker_was_killed(const struct worker *w)
 bool
 worker_said_hello(const struct worker *w)
 {
-	return (w->hello || w->pc->protocol == PROTO_LINE);
+	return (w->hello || w->pc->protocol != PROTO_FRAME);
 }
 
 int

@@ -1,5 +1,5 @@
 /*
- * libdw: the worker side of both protocols (see dw.h, docs/protocol.md).
+ * libdw: the worker side of the protocols (see dw.h, docs/protocol.md).
  * Blocking I/O on fds 0 and 1, large reads, replies batched into one write
  * per round so that a window of micro-jobs costs two syscalls, not 2N.
  */
@@ -13,13 +13,20 @@
 
 #include "dw.h"
 #include "frame.h"
+#include "tagged.h"
 
 #define DW_READ		(256 * 1024)
 #define DW_FLUSH_AT	(256 * 1024)
 #define DW_MAX_JOB	(1U << 30)
 
+enum dw_proto {
+	DW_FRAME,
+	DW_LINE,
+	DW_TAGGED,
+};
+
 struct dw {
-	bool		 line;		/* line protocol, else frame */
+	enum dw_proto	 proto;
 	bool		 hello;		/* got the supervisor's HELLO */
 	bool		 eof;
 	char		*in;
@@ -102,13 +109,15 @@ dw_open(const char *desc)
 	if ((dw = calloc(1, sizeof(*dw))) == NULL)
 		return (NULL);
 	if (proto != NULL && strcmp(proto, "line") == 0)
-		dw->line = true;
+		dw->proto = DW_LINE;
+	else if (proto != NULL && strcmp(proto, "tagged") == 0)
+		dw->proto = DW_TAGGED;
 	else if (proto != NULL && *proto != '\0' && strcmp(proto, "frame")) {
 		free(dw);
 		errno = EINVAL;
 		return (NULL);
 	}
-	if (!dw->line) {
+	if (dw->proto == DW_FRAME) {
 		size_t	 n = strlen(desc);
 
 		if (n > FRAME_HELLO_MAX)
@@ -174,7 +183,24 @@ dw_fill(struct dw *dw)
 	return (0);
 }
 
-/* Line protocol: the next line is the next job. */
+/* Tagged protocol: take the "ID\t" off the job's line as its tag. */
+static int
+dw_untag(struct dw *dw, struct dw_job *job)
+{
+	const char	*why;
+	size_t		 off;
+
+	if (tagged_parse(job->data, job->len, &job->tag, &off, &why) == -1) {
+		snprintf(dw->err, sizeof(dw->err), "protocol: job line: %s",
+		    why);
+		return (-1);
+	}
+	job->data += off;
+	job->len -= off;
+	return (1);
+}
+
+/* Line and tagged protocols: the next line is the next job. */
 static int
 dw_next_line(struct dw *dw, struct dw_job *job)
 {
@@ -186,22 +212,24 @@ dw_next_line(struct dw *dw, struct dw_job *job)
 		if (nl != NULL) {
 			job->data = dw->in + dw->inoff;
 			job->len = (size_t)(nl - job->data);
-			job->tag = dw->seq++;
 			dw->inoff += job->len + 1;
-			return (1);
+			break;
 		}
 		if (dw->eof) {
 			if (dw->inlen == dw->inoff)
 				return (0);
 			job->data = dw->in + dw->inoff;
 			job->len = dw->inlen - dw->inoff;
-			job->tag = dw->seq++;
 			dw->inoff = dw->inlen;
-			return (1);
+			break;
 		}
 		if (dw_fill(dw) == -1)
 			return (-1);
 	}
+	if (dw->proto == DW_TAGGED)
+		return (dw_untag(dw, job));
+	job->tag = dw->seq++;
+	return (1);
 }
 
 /* Frame protocol: HELLO first, then JOB frames. */
@@ -261,31 +289,37 @@ dw_next_frame(struct dw *dw, struct dw_job *job)
 int
 dw_next(struct dw *dw, struct dw_job *job)
 {
-	if (dw->line)
-		return (dw_next_line(dw, job));
-	return (dw_next_frame(dw, job));
+	if (dw->proto == DW_FRAME)
+		return (dw_next_frame(dw, job));
+	return (dw_next_line(dw, job));
 }
 
-/* Line protocol: write a line, escaping a leading '!' and newlines. */
+/*
+ * Line and tagged protocols: write a result line (tagged: after the job's
+ * "ID\t"), escaping a leading '!' and newlines.
+ */
 static int
-dw_put_line(struct dw *dw, bool fail, const char *p, size_t len)
+dw_put_line(struct dw *dw, const struct dw_job *job, bool fail,
+    const char *p, size_t len)
 {
 	size_t	 i, extra = (fail || (len > 0 && p[0] == '!')) ? 1 : 0;
-	char	*o;
+	char	*o, *start;
 
 	if (fail && len > 0 && p[0] == '!') {
 		p++;			/* "!!" would read as an ok line */
 		len--;
 	}
-	if (dw_out_room(dw, len + extra + 1) == -1)
+	if (dw_out_room(dw, TAGGED_PREFIX_MAX + len + extra + 1) == -1)
 		return (-1);
-	o = dw->out + dw->outlen;
+	o = start = dw->out + dw->outlen;
+	if (dw->proto == DW_TAGGED)
+		o += tagged_put_id(o, job->tag);
 	if (extra)
 		*o++ = '!';
 	for (i = 0; i < len; i++)
 		*o++ = (p[i] == '\n') ? ' ' : p[i];
 	*o++ = '\n';
-	dw->outlen += len + extra + 1;
+	dw->outlen += (size_t)(o - start);
 	if (dw->outlen >= DW_FLUSH_AT)
 		return (dw_flush(dw));
 	return (0);
@@ -295,8 +329,8 @@ dw_put_line(struct dw *dw, bool fail, const char *p, size_t len)
 int
 dw_reply(struct dw *dw, const struct dw_job *job, const void *out, size_t len)
 {
-	if (dw->line)
-		return (dw_put_line(dw, false, out, len));
+	if (dw->proto != DW_FRAME)
+		return (dw_put_line(dw, job, false, out, len));
 	return (dw_put_frame(dw, FRAME_RESULT, FRAME_OK, job->tag, out, len));
 }
 
@@ -306,8 +340,8 @@ dw_fail(struct dw *dw, const struct dw_job *job, const char *reason)
 {
 	size_t	 len = strlen(reason);
 
-	if (dw->line)
-		return (dw_put_line(dw, true, reason, len));
+	if (dw->proto != DW_FRAME)
+		return (dw_put_line(dw, job, true, reason, len));
 	return (dw_put_frame(dw, FRAME_RESULT, FRAME_FAIL, job->tag, reason,
 	    len));
 }

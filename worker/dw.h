@@ -14,11 +14,12 @@
  *	}
  *	dw_close(dw);
  *
- * dw_open() reads DROVER_PROTOCOL ("frame", the default, or "line") and
- * speaks that protocol on stdin/stdout (docs/protocol.md).  Replies are
- * buffered and written in bulk: when dw_next() would block, when the buffer
- * is large, or on dw_flush().  Exit status 125 tells the supervisor not to
- * restart the worker (a permanent error such as bad arguments).
+ * dw_open() reads DROVER_PROTOCOL ("frame", the default, "line" or
+ * "tagged") and speaks that protocol on stdin/stdout (docs/protocol.md).
+ * Replies are buffered and written in bulk: when dw_next() would block,
+ * when the buffer is large, or on dw_flush().  Exit status 125 tells the
+ * supervisor not to restart the worker (a permanent error such as bad
+ * arguments).
  */
 #ifndef DROVER_DW_H
 #define DROVER_DW_H

@@ -9,7 +9,8 @@
  *	tw crash-nth N		SIGKILL itself on its Nth job
  *	tw hang-on V		hang forever on the job whose value is V
  *	tw junk-on V		write junk bytes instead of answering job V
- *	tw extra-on V		answer job V twice (line: an extra line)
+ *	tw extra-on V		answer job V twice (line: an extra line;
+ *				tagged, frame: its id twice)
  *	tw exit-at-start	print "boom: cannot start" on stderr, exit 1
  *	tw exit125		print a usage error, exit 125 (do not respawn)
  *	tw close-stdout		close stdout after the first job, then hang
