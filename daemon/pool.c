@@ -23,16 +23,24 @@
  * the pool with the last thing the worker printed.  Any restart counts
  * toward restart_limit per restart_period.  Exit status 125 means "do not
  * respawn".  A failed pool fails its jobs fast instead of looping.
+ *
+ * A spawn that fails for lack of fds, processes or memory while other
+ * workers run is a shortage, not a failed start: the pool runs with the
+ * workers it has and retries the others with the same backoff, logging
+ * once, until it is whole again (drover run under a low `ulimit -n` and
+ * droverd alike).  Only a pool that cannot start any worker fails.
  */
 #include <sys/queue.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -53,6 +61,8 @@
 #define POOL_QUEUE_BYTES	(16 * 1024 * 1024)
 #define POOL_RSS_CHECK_US	1000000
 #define POOL_EXIT_NORESPAWN	125
+#define POOL_SHORT_RETRY_US	100000	/* the least wait of a shortage */
+#define POOL_WORKER_FDS		3	/* a worker's fds in the supervisor */
 
 /* A worker as the pool tracks it. */
 struct member {
@@ -101,6 +111,8 @@ struct pool {
 
 	unsigned		 failed_starts;	/* consecutive */
 	uint64_t		 next_spawn_us;
+	unsigned		 short_tries;	/* short spawns in a row */
+	char			 shortage[512];	/* why it is short, or "" */
 	uint64_t		*restart_times;	/* ring of restart_limit */
 	unsigned		 restart_head;
 	unsigned		 restart_count;
@@ -118,6 +130,8 @@ static void	pool_fail(struct pool *, const char *, ...)
 static void	pool_check_drained(struct pool *);
 static void	pool_check_stopped(struct pool *);
 static void	pool_roll(struct pool *);
+static unsigned	pool_active(const struct pool *);
+static uint64_t	pool_backoff_us(const struct pool *, unsigned);
 static void	pool_count_id_restart(struct pool *, unsigned);
 static void	pool_release_pc(struct pool *, struct poolconf *);
 static void	pool_failed_start(struct pool *, const char *, const char *,
@@ -342,6 +356,66 @@ spawn_error_permanent(int err)
 	    err == EPERM || err == EISDIR);
 }
 
+/* Is errno from a failed spawn a shortage that passes (fds, memory)? */
+static bool
+spawn_error_transient(int err)
+{
+	return (err == EMFILE || err == ENFILE || err == EAGAIN ||
+	    err == ENOMEM);
+}
+
+/*
+ * A spawn failed for lack of resources while other workers run: go on with
+ * those and retry with backoff; one warning until the pool is whole.
+ */
+static void
+pool_short(struct pool *p, const char *err)
+{
+	uint64_t	 delay;
+
+	delay = pool_backoff_us(p, ++p->short_tries + 1);
+	if (delay < POOL_SHORT_RETRY_US)
+		delay = POOL_SHORT_RETRY_US;
+	p->next_spawn_us = clock_us() + delay;
+	if (p->shortage[0] != '\0') {
+		log_debug("%s: %s; %u of %u workers, next try in %.2fs",
+		    p->pc->name, err, pool_active(p), p->target,
+		    (double)delay / 1e6);
+		return;
+	}
+	snprintf(p->shortage, sizeof(p->shortage), "%s", err);
+	log_warnx("%s: %s; running with %u of %u workers, starting the "
+	    "others as resources allow", p->pc->name, err, pool_active(p),
+	    p->target);
+}
+
+/*
+ * Would one more worker push the lowest free fd to the ceiling of the
+ * hooks (the fds above it are kept for others)?  Then, with the reason in
+ * err, it is EMFILE as if the kernel had said it.
+ */
+static bool
+pool_over_fd_ceiling(struct pool *p, char *err, size_t errlen)
+{
+	int	 ceiling, fd;
+
+	if (p->hooks->fd_ceiling == NULL)
+		return (false);
+	ceiling = p->hooks->fd_ceiling(p, p->arg);
+	if ((fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0)) == -1) {
+		snprintf(err, errlen, "fcntl: %s", strerror(errno));
+		errno = EMFILE;
+		return (true);
+	}
+	close(fd);
+	if (fd + POOL_WORKER_FDS < ceiling)
+		return (false);
+	snprintf(err, errlen, "%s (the fds from %d up are kept for "
+	    "clients)", strerror(EMFILE), ceiling);
+	errno = EMFILE;
+	return (true);
+}
+
 /* Start one worker; on failure, decide between backoff and giving up. */
 static int
 pool_spawn_one(struct pool *p)
@@ -350,11 +424,18 @@ pool_spawn_one(struct pool *p)
 	struct member	*m;
 	char		 err[512];
 
-	w = worker_spawn(p->base, p->pc, pool_free_id(p), &pool_worker_hooks,
-	    p, err, sizeof(err));
+	if (pool_over_fd_ceiling(p, err, sizeof(err)))
+		w = NULL;
+	else
+		w = worker_spawn(p->base, p->pc, pool_free_id(p),
+		    &pool_worker_hooks, p, err, sizeof(err));
 	if (w == NULL) {
 		if (spawn_error_permanent(errno)) {
 			pool_fail(p, "%s", err);
+			return (-1);
+		}
+		if (spawn_error_transient(errno) && pool_active(p) > 0) {
+			pool_short(p, err);
 			return (-1);
 		}
 		log_warnx("%s: %s", p->pc->name, err);
@@ -373,6 +454,7 @@ pool_spawn_one(struct pool *p)
 	m->w = w;
 	m->pc = p->pc;
 	m->recycle_after = pool_recycle_after(p);
+	p->short_tries = 0;	/* something freed up: retry soon again */
 	if (worker_state(w) == WS_READY)
 		pool_kick(p);	/* line workers take jobs at once */
 	return (0);
@@ -454,6 +536,12 @@ pool_maintain(struct pool *p)
 				    0);
 			return;
 		}
+	}
+	if (p->shortage[0] != '\0') {
+		log_info("%s: all %u workers running again", p->pc->name,
+		    p->target);
+		p->shortage[0] = '\0';
+		p->short_tries = 0;
 	}
 	while (active > p->target) {
 		pick = p->nmembers;
@@ -1310,6 +1398,27 @@ pool_worker_info(const struct pool *p, size_t i, struct pool_worker_info *wi)
 	wi->uptime_us = now - worker_spawned_us(w);
 	wi->rss_kb = worker_rss_kb(w);
 	wi->restarts = wi->id < p->nid_restarts ? p->id_restarts[wi->id] : 0;
+}
+
+/*
+ * Short of its target for lack of fds, processes or memory: the spawn error,
+ * while the missing workers are being retried; else NULL.
+ */
+const char *
+pool_shortage(const struct pool *p)
+{
+	return (p->shortage[0] != '\0' && p->state != POOL_FAILED ?
+	    p->shortage : NULL);
+}
+
+/* Every worker it can have is up: its target, or all it has when short. */
+bool
+pool_up(const struct pool *p)
+{
+	size_t	 ready = pool_ready(p);
+
+	return (ready >= p->target ||
+	    (pool_shortage(p) != NULL && ready >= pool_active(p)));
 }
 
 /* Workers that have said HELLO (or speak the line protocol). */

@@ -60,6 +60,11 @@ struct pool_hooks {
 	void	(*failed)(struct pool *, const char *, void *);
 	/* After pool_stop(): every worker is gone. */
 	void	(*stopped)(struct pool *, void *);
+	/*
+	 * Optional: the lowest free fd must stay below this after a spawn,
+	 * so that the fds above are left for others (droverd's clients).
+	 */
+	int	(*fd_ceiling)(struct pool *, void *);
 };
 
 /* One worker as status reports show it. */
@@ -108,6 +113,8 @@ unsigned	 pool_target(const struct pool *);
 unsigned	 pool_window(const struct pool *);
 size_t		 pool_nworkers(const struct pool *);
 size_t		 pool_ready(const struct pool *);
+bool		 pool_up(const struct pool *);
+const char	*pool_shortage(const struct pool *);
 void		 pool_worker_info(const struct pool *, size_t,
 		    struct pool_worker_info *);
 const struct pool_stats *pool_stats(const struct pool *);

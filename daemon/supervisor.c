@@ -128,9 +128,15 @@ sv_start_pool(const struct poolconf *pc)
 	memset(sp, 0, sizeof(*sp));
 	sp->pool = pool_new(sv.base, r, &sv_pool_hooks, NULL);
 	poolconf_free(r);
-	if (pool_start(sp->pool) == 0)
+	if (pool_start(sp->pool) == -1)
+		return;		/* pool_fail() said why */
+	if (pool_nworkers(sp->pool) == pc->workers)
 		log_info("pool %s: started %u worker%s (%s)", pc->name,
 		    pc->workers, pc->workers == 1 ? "" : "s",
+		    pc->handler != NULL ? pc->handler : pc->argv[0]);
+	else
+		log_info("pool %s: started %zu of %u workers (%s)", pc->name,
+		    pool_nworkers(sp->pool), pc->workers,
 		    pc->handler != NULL ? pc->handler : pc->argv[0]);
 }
 
@@ -257,7 +263,10 @@ sv_tick_cb(int fd, short what, void *arg)
 	sv_timer(sv.ev_tick, SV_TICK_US);
 }
 
-/* At start: READY=1 once every pool's workers are up (or it failed). */
+/*
+ * At start: READY=1 once every pool's workers are up (or it failed, or it
+ * runs short of fds with all those it could start up).
+ */
 static void
 sv_ready_cb(int fd, short what, void *arg)
 {
@@ -270,8 +279,7 @@ sv_ready_cb(int fd, short what, void *arg)
 	(void)arg;
 	for (i = 0; i < sv.npools; i++) {
 		p = sv.pools[i].pool;
-		if (pool_state(p) != POOL_FAILED &&
-		    pool_ready(p) < pool_target(p))
+		if (pool_state(p) != POOL_FAILED && !pool_up(p))
 			up = false;
 	}
 	if (!up && clock_us() - sv.start_us < SV_READY_MAX_US) {
@@ -685,6 +693,9 @@ sv_pool_status(const struct spool *sp)
 	if (pool_failure(p) != NULL)
 		json_object_set_new(o, "failure",
 		    jsonw_text(pool_failure(p)));
+	if (pool_shortage(p) != NULL)
+		json_object_set_new(o, "shortage",
+		    jsonw_text(pool_shortage(p)));
 	return (o);
 }
 

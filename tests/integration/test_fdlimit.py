@@ -3,20 +3,27 @@
 
 A file with no pools (empty, no `pools` key, `pools = ();`) is an error at
 start, for -t and on reload, where it changes nothing: a file caught while
-it is being rewritten looks just like that (docs/droverd.8)."""
+it is being rewritten looks just like that.  A low RLIMIT_NOFILE makes a
+pool run with the workers it can have, retry the others with backoff and
+grow back to its target once fds are free, under droverd and drover run
+alike; only a pool that cannot start any worker fails (docs/droverd.8)."""
 import os
+import resource
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (DROVERD, Droverd, DroverTestCase, lines,  # noqa
-                     sum_squares, tagged_env, tagged_pids, wait_for)
+from harness import (DROVER, DROVERD, Droverd, DroverTestCase,  # noqa
+                     Result, lines, sum_squares, tagged_env, tagged_pids,
+                     wait_for)
 
 SQUARE = 'name = "square"; workers = 2; handler = "square";'
 SLOW = 'name = "slow"; workers = 1; handler = "sleep";'
+FD_WARNING = "Too many open files"
 
 
 def no_pools_cases(sock):
@@ -132,6 +139,135 @@ class TestNoPoolsReload(DroverTestCase):
                                            "configuration is unchanged"), n)
                 self.assert_unchanged(before)
         self.assertNotIn("removed", self.d.logtext())
+
+
+class LimitedDroverd(Droverd):
+    """A droverd whose RLIMIT_NOFILE has a soft limit below its hard one,
+    so that a test can raise it later without privileges."""
+
+    def start(self, nofile=None, hard=None):
+        def limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, hard))
+        self.logf = open(self.log, "wb")
+        self.proc = subprocess.Popen([DROVERD, "-c", self.conf],
+                                     stdout=self.logf, stderr=self.logf,
+                                     env=self.env, preexec_fn=limit)
+        wait_for(lambda: os.path.exists(self.sock) or
+                 self.proc.poll() is not None, what="the control socket")
+        if self.proc.poll() is not None:
+            raise AssertionError("droverd exited: " + self.logtext())
+        return self
+
+
+def settled(d, name):
+    """The pool once every worker it has is ready (none starting)."""
+    def check():
+        p = d.pool(name)
+        return p if p["workers"] and all(w["state"] == "ready"
+                                         for w in p["workers"]) else None
+    return wait_for(check, what=f"pool {name}'s workers")
+
+
+class TestDroverdLowFdLimit(DroverTestCase):
+    POOL = 'name = "sq"; workers = 20; handler = "square";'
+
+    def test_pool_runs_with_the_workers_it_can_have(self):
+        d = Droverd([self.POOL])
+        d.start(nofile=40)
+        try:
+            p = settled(d, "sq")
+            self.assertEqual(p["state"], "running")
+            self.assertEqual(p["workers_target"], 20)
+            self.assertGreaterEqual(len(p["workers"]), 1)
+            self.assertLess(len(p["workers"]), 20)
+            self.assertIn(FD_WARNING, p["shortage"])
+            for _ in range(2):
+                r = d.submit("sq", lines(*range(1, 2001)))
+                self.assertEqual(r.rc, 0, r.errtext[-2000:])
+                self.assertEqual(r.summary()["sum"], str(sum_squares(2000)),
+                                 r.errtext[-2000:])
+            time.sleep(2)   # the missing workers are retried meanwhile
+            p = d.pool("sq")
+            self.assertEqual(p["state"], "running")
+            self.assertLess(len(p["workers"]), 20)
+            log = d.logtext()
+            self.assertEqual(log.count(FD_WARNING), 1, log[-3000:])
+            self.assertIn("running with", log)
+            self.assertNotIn("failed", log)
+            self.assertEqual(p["restarts"]["start"], 0)
+        finally:
+            self.assertEqual(d.stop(), 0, d.logtext()[-2000:])
+
+    def test_pool_grows_back_once_fds_are_free(self):
+        d = LimitedDroverd([self.POOL + " restart_backoff_max = 0.5;"])
+        d.start(nofile=40, hard=4096)
+        try:
+            short = len(settled(d, "sq")["workers"])
+            self.assertLess(short, 20)
+            resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE,
+                             (4096, 4096))
+            wait_for(lambda: sum(w["state"] == "ready" for w in
+                                 d.pool("sq")["workers"]) == 20,
+                     timeout=15, what="the pool back to 20 workers")
+            p = d.pool("sq")
+            self.assertNotIn("shortage", p)
+            self.assertEqual(p["state"], "running")
+            r = d.submit("sq", lines(*range(1, 2001)))
+            self.assertEqual(r.summary()["sum"], str(sum_squares(2000)))
+            log = d.logtext()
+            self.assertEqual(log.count(FD_WARNING), 1, log[-3000:])
+            self.assertIn("sq: all 20 workers running again", log)
+        finally:
+            self.assertEqual(d.stop(), 0, d.logtext()[-2000:])
+
+    def test_a_pool_with_no_worker_at_all_fails(self):
+        # 14 fds: room for droverd, none for a worker (8 at its spawn).
+        d = Droverd(['name = "sq"; workers = 2; handler = "square";'])
+        d.start(nofile=14)
+        try:
+            line = wait_for(lambda: [ln for ln in d.logtext().splitlines()
+                                     if "pool sq failed:" in ln],
+                            what="the pool to fail")[0]
+            self.assertIn("could not be spawned at start", line)
+            self.assertIn(FD_WARNING, line)
+            r = d.submit("sq", b"1\n")
+            self.assertNotEqual(r.rc, 0)
+        finally:
+            self.assertEqual(d.stop(), 0, d.logtext()[-2000:])
+
+
+def run_limited(args, stdin, nofile, timeout=120):
+    """`drover run ARGS` under RLIMIT_NOFILE nofile (`ulimit -n`)."""
+    env = tagged_env()
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    p = subprocess.run([DROVER, "run"] + list(args), input=stdin,
+                       capture_output=True, timeout=timeout, env=env,
+                       preexec_fn=limit)
+    wait_for(lambda: not tagged_pids(env["DROVER_TEST_TAG"]), timeout=5,
+             what="every process of the run to exit")
+    return Result(p.returncode, p.stdout, p.stderr, env["DROVER_TEST_TAG"])
+
+
+class TestRunLowFdLimit(DroverTestCase):
+    def test_short_run_is_exact_with_fewer_workers(self):
+        res = run_limited(["-w", "64", "square"], lines(*range(1, 2001)),
+                          nofile=64)
+        self.assertEqual(res.rc, 0, res.errtext[-2000:])
+        self.assertSummary(res, jobs=2000, ok=2000, failed=0,
+                           sum=str(sum_squares(2000)))
+        self.assertEqual(res.errtext.count(FD_WARNING), 1, res.errtext)
+
+    def test_long_run_keeps_its_pool(self):
+        # Well past start_retries' backoff: the pool must not fail.
+        res = run_limited(["-w", "64", "sleep"], lines(*([10] * 3000)),
+                          nofile=64)
+        self.assertEqual(res.rc, 0, res.errtext[-2000:])
+        self.assertSummary(res, jobs=3000, ok=3000, failed=0, sum="30000")
+        self.assertGreater(float(res.summary()["wall"]), 1.0)
+        self.assertEqual(res.errtext.count(FD_WARNING), 1, res.errtext)
+        self.assertNotIn("failed:", res.errtext)
 
 
 if __name__ == "__main__":
