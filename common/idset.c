@@ -1,0 +1,117 @@
+/*
+ * A sliding bitmap of job ids (see idset.h).  Memory is one bit per id
+ * between the oldest open id and the newest added one: a client whose
+ * oldest job is stuck while ten million others finish holds 1.2 MiB, and
+ * one whose jobs finish roughly in order holds a few words.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "idset.h"
+#include "xmalloc.h"
+
+#define WORD(id)	((id) >> 6)
+#define BIT(id)		(1ULL << ((id) & 63))
+
+void
+idset_init(struct idset *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+void
+idset_free(struct idset *s)
+{
+	free(s->w);
+	idset_init(s);
+}
+
+/* The word holding id, which must be in [lo, hi). */
+static uint64_t *
+idset_word(const struct idset *s, uint64_t id)
+{
+	return (&s->w[WORD(id) & (s->cap - 1)]);
+}
+
+/* Make room for the words of ids up to and including id. */
+static void
+idset_grow(struct idset *s, uint64_t id)
+{
+	uint64_t	*nw, k, first = WORD(s->lo);
+	size_t		 ncap = s->cap != 0 ? s->cap : 4;
+
+	if (s->cap != 0 && WORD(id) - first < s->cap)
+		return;
+	while (WORD(id) - first >= ncap)
+		ncap *= 2;
+	nw = xcalloc(ncap, sizeof(*nw));
+	if (s->hi > s->lo)
+		for (k = first; k <= WORD(s->hi - 1); k++)
+			nw[k & (ncap - 1)] = s->w[k & (s->cap - 1)];
+	free(s->w);
+	s->w = nw;
+	s->cap = ncap;
+}
+
+/*
+ * Add id, open.  Ids must increase; one below the newest is refused (-1).
+ * Ids skipped over are added finished (they were never handed over).
+ */
+int
+idset_add(struct idset *s, uint64_t id)
+{
+	if (id < s->hi)
+		return (-1);
+	if (s->lo == s->hi)
+		s->lo = s->hi = id;	/* nothing open: start afresh here */
+	idset_grow(s, id);
+	while (s->hi < id) {		/* a gap: finished from the start */
+		*idset_word(s, s->hi) |= BIT(s->hi);
+		s->hi++;
+	}
+	*idset_word(s, id) &= ~BIT(id);
+	s->hi = id + 1;
+	s->open++;
+	return (0);
+}
+
+/*
+ * Finish id: true if it was open, false if it is unknown or finished
+ * already (a duplicate, which the caller must not count again).
+ */
+bool
+idset_finish(struct idset *s, uint64_t id)
+{
+	uint64_t	*w;
+
+	if (id < s->lo || id >= s->hi)
+		return (false);
+	w = idset_word(s, id);
+	if (*w & BIT(id))
+		return (false);
+	*w |= BIT(id);
+	s->open--;
+	/* Slide lo past what is finished; a word left behind is cleared. */
+	while (s->lo < s->hi && (*idset_word(s, s->lo) & BIT(s->lo))) {
+		s->lo++;
+		if ((s->lo & 63) == 0)
+			*idset_word(s, s->lo - 64) = 0;
+	}
+	if (s->lo == s->hi && (s->lo & 63) != 0)
+		*idset_word(s, s->lo) = 0;
+	return (true);
+}
+
+/* The lowest open id at or above *id, in *id; false if there is none. */
+bool
+idset_next_open(const struct idset *s, uint64_t *id)
+{
+	uint64_t	 i = *id < s->lo ? s->lo : *id;
+
+	for (; i < s->hi; i++)
+		if (!(*idset_word(s, i) & BIT(i))) {
+			*id = i;
+			return (true);
+		}
+	return (false);
+}

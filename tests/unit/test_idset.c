@@ -1,0 +1,186 @@
+/*
+ * Unit tests for the open-id set (common/idset.c) that lets drover submit
+ * report every job exactly once: ids finish in any order, duplicates and
+ * unknown ids are refused, what is left open is walked in id order, and
+ * the ring keeps its bits right as it slides and grows.
+ */
+#include <check.h>
+
+#include "check_main.h"
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "idset.h"
+
+/* Every id still open, in order, must be exactly want[0..n). */
+static void
+open_are(const struct idset *s, const uint64_t *want, size_t n)
+{
+	uint64_t	 id = 0;
+	size_t		 k = 0;
+
+	while (idset_next_open(s, &id)) {
+		ck_assert_msg(k < n, "extra open id %llu",
+		    (unsigned long long)id);
+		ck_assert_uint_eq(id, want[k]);
+		k++;
+		id++;
+	}
+	ck_assert_uint_eq(k, n);
+	ck_assert_uint_eq(idset_open(s), n);
+}
+
+START_TEST(test_in_order)
+{
+	struct idset	 s;
+	uint64_t	 i;
+
+	idset_init(&s);
+	for (i = 0; i < 1000; i++) {
+		ck_assert_int_eq(idset_add(&s, i), 0);
+		ck_assert(idset_finish(&s, i));
+	}
+	open_are(&s, NULL, 0);
+	/* Stays a few words: the window never grew. */
+	ck_assert_uint_le(s.cap, 4);
+	idset_free(&s);
+}
+END_TEST
+
+START_TEST(test_duplicates_and_unknown_are_refused)
+{
+	struct idset	 s;
+	uint64_t	 want[] = { 0, 2 };
+
+	idset_init(&s);
+	ck_assert(!idset_finish(&s, 0));	/* nothing added */
+	ck_assert_int_eq(idset_add(&s, 0), 0);
+	ck_assert_int_eq(idset_add(&s, 1), 0);
+	ck_assert_int_eq(idset_add(&s, 2), 0);
+	ck_assert_int_eq(idset_add(&s, 2), -1);	/* not increasing */
+	ck_assert(idset_finish(&s, 1));
+	ck_assert(!idset_finish(&s, 1));	/* twice */
+	ck_assert(!idset_finish(&s, 3));	/* never added */
+	open_are(&s, want, 2);
+	ck_assert(idset_finish(&s, 0));
+	ck_assert(!idset_finish(&s, 0));	/* below lo now */
+	idset_free(&s);
+}
+END_TEST
+
+START_TEST(test_gap_is_finished)
+{
+	struct idset	 s;
+	uint64_t	 want[] = { 0, 200 };
+
+	idset_init(&s);
+	ck_assert_int_eq(idset_add(&s, 0), 0);
+	ck_assert_int_eq(idset_add(&s, 200), 0);
+	open_are(&s, want, 2);
+	ck_assert(!idset_finish(&s, 100));
+	idset_free(&s);
+}
+END_TEST
+
+/* One stuck id while many others finish: the span grows, bits stay right. */
+START_TEST(test_stuck_oldest)
+{
+	struct idset	 s;
+	uint64_t	 i, want[] = { 5, 99999 };
+
+	idset_init(&s);
+	for (i = 0; i < 100000; i++)
+		ck_assert_int_eq(idset_add(&s, i), 0);
+	for (i = 0; i < 100000; i++)
+		if (i != 5 && i != 99999)
+			ck_assert(idset_finish(&s, i));
+	open_are(&s, want, 2);
+	ck_assert(idset_finish(&s, 5));
+	ck_assert_uint_eq(s.lo, 99999);
+	ck_assert(idset_finish(&s, 99999));
+	open_are(&s, NULL, 0);
+	idset_free(&s);
+}
+END_TEST
+
+/*
+ * Random order within a sliding window, against a plain array: the ring
+ * wraps many times and every answer matches.
+ */
+START_TEST(test_random_against_model)
+{
+	struct idset	 s;
+	uint64_t	 st = 42, next = 0, id;
+	unsigned char	*done;
+	size_t		 n = 200000, k;
+
+	done = calloc(n, 1);
+	idset_init(&s);
+	for (k = 0; k < n * 3; k++) {
+		if (next < n && rnd(&st) % 2 == 0) {
+			ck_assert_int_eq(idset_add(&s, next), 0);
+			next++;
+			continue;
+		}
+		if (next == 0)
+			continue;
+		/* Mostly recent ids, sometimes anything added so far. */
+		id = rnd(&st) % 8 == 0 ? rnd(&st) % next :
+		    next - 1 - rnd(&st) % (next < 300 ? next : 300);
+		ck_assert_int_eq(idset_finish(&s, id), !done[id]);
+		done[id] = 1;
+	}
+	for (id = 0, k = 0; id < next; id++)
+		k += !done[id];
+	ck_assert_uint_eq(idset_open(&s), k);
+	id = 0;
+	while (idset_next_open(&s, &id)) {
+		ck_assert(!done[id]);
+		done[id] = 1;
+		id++;
+	}
+	for (id = 0; id < next; id++)
+		ck_assert(done[id]);
+	idset_free(&s);
+	free(done);
+}
+END_TEST
+
+/* Everything finished mid-word, then a restart far away. */
+START_TEST(test_restart_after_empty)
+{
+	struct idset	 s;
+	uint64_t	 i, want[] = { 1000 };
+
+	idset_init(&s);
+	for (i = 0; i < 70; i++)
+		ck_assert_int_eq(idset_add(&s, i), 0);
+	for (i = 70; i-- > 0;)
+		ck_assert(idset_finish(&s, i));
+	ck_assert_int_eq(idset_add(&s, 1000), 0);
+	open_are(&s, want, 1);
+	ck_assert_int_eq(idset_add(&s, 1001), 0);
+	ck_assert(idset_finish(&s, 1001));
+	open_are(&s, want, 1);
+	idset_free(&s);
+}
+END_TEST
+
+static Suite *
+idset_suite(void)
+{
+	Suite	*s = suite_create("idset");
+	TCase	*tc = tcase_create("core");
+
+	tcase_add_test(tc, test_in_order);
+	tcase_add_test(tc, test_duplicates_and_unknown_are_refused);
+	tcase_add_test(tc, test_gap_is_finished);
+	tcase_add_test(tc, test_stuck_oldest);
+	tcase_add_test(tc, test_random_against_model);
+	tcase_add_test(tc, test_restart_after_empty);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+CHECK_MAIN(idset_suite)
