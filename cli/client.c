@@ -30,6 +30,7 @@
 #include "cli.h"
 #include "config.h"
 #include "ctl.h"
+#include "idset.h"
 #include "input.h"
 #include "jsonw.h"
 #include "log.h"
@@ -39,6 +40,7 @@
 
 #define SUBMIT_OUT_HIGH		(1024 * 1024)
 #define SUBMIT_REORDER_CAP	65536
+#define CLIENT_TIMEOUT		10.0	/* seconds for droverd to answer */
 
 /* Where droverd listens: --socket, $DROVER_SOCKET, or the default. */
 static const char *
@@ -53,9 +55,25 @@ client_socket_path(const char *opt)
 	return (DROVER_DEFAULT_SOCKET);
 }
 
-/* Connect to droverd; exit 3 with a clear message if we cannot. */
+/* A socket timeout of secs on fd (SO_SNDTIMEO bounds connect too). */
+static void
+client_set_timeout(int fd, int opt, double secs)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = (time_t)secs;
+	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
+	if (tv.tv_sec == 0 && tv.tv_usec == 0)
+		tv.tv_usec = 1;
+	(void)setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
+}
+
+/*
+ * Connect to droverd within timeout seconds; exit 3 with a clear message
+ * if we cannot (a droverd whose listen queue is full makes connect wait).
+ */
 static int
-client_connect(const char *path)
+client_connect(const char *path, double timeout)
 {
 	struct sockaddr_un	 sun;
 	int			 fd;
@@ -67,8 +85,13 @@ client_connect(const char *path)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+	client_set_timeout(fd, SO_SNDTIMEO, timeout);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		if (errno == EAGAIN || errno == EINPROGRESS)
+			fatalx("unable to connect to droverd at %s: no answer "
+			    "within %g s", path, timeout);
 		fatal("unable to connect to droverd at %s", path);
+	}
 	return (fd);
 }
 
@@ -93,18 +116,22 @@ client_request(struct buf *b, json_t *req)
 	free(s);
 }
 
-/* Blocking: send one request, read one REPLY, return its JSON. */
+/*
+ * Blocking, within timeout seconds for each step: send one request, read
+ * one REPLY, return its JSON.
+ */
 static json_t *
-client_ask(const char *path, json_t *req)
+client_ask(const char *path, json_t *req, double timeout)
 {
 	struct buf	 b;
 	struct frame_hdr h;
 	const char	*why;
 	json_error_t	 jerr;
 	json_t		*o;
-	int		 fd = client_connect(path);
+	int		 fd = client_connect(path, timeout);
 	ssize_t		 n;
 
+	client_set_timeout(fd, SO_RCVTIMEO, timeout);
 	buf_init(&b);
 	client_request(&b, req);
 	while (buf_len(&b) != 0)
@@ -117,7 +144,11 @@ client_ask(const char *path, json_t *req)
 		if (buf_len(&b) >= FRAME_HDRLEN &&
 		    buf_len(&b) - FRAME_HDRLEN >= h.len)
 			break;
-		if ((n = buf_read(&b, fd, 65536)) <= 0)
+		if ((n = buf_read(&b, fd, 65536)) == -1 && (errno == EAGAIN ||
+		    errno == EWOULDBLOCK))
+			fatalx("droverd at %s did not answer within %g s",
+			    path, timeout);
+		if (n <= 0)
 			fatalx("droverd closed the connection without "
 			    "answering");
 	}
@@ -131,24 +162,34 @@ client_ask(const char *path, json_t *req)
 	return (o);
 }
 
-/* The state of one `drover submit`. */
+/*
+ * The state of one `drover submit`.  The client knows what it sent: every
+ * job id handed to droverd stays in `open` until its RESULT comes, so that
+ * whatever ends the batch (a BYE that says droverd took no more, a lost
+ * connection, a signal, the shutdown timeout) the jobs without a result are
+ * reported as cancelled with the reason, each exactly once.
+ */
 struct submit {
 	struct event_base	*base;
 	struct bufferevent	*bev;
 	struct report		*report;
 	struct input		*input;
+	struct event		*ev_timer;	/* reply or shutdown deadline */
+	struct idset		 open;		/* sent, no result yet */
 	const char		*pool;
+	double			 timeout;	/* for the REPLY */
+	double			 shutdown_timeout;
 	int			 infd;
 	int			 delim;
-	uint64_t		 sent;
-	uint64_t		 received;
 	uint64_t		 restarts;
 	bool			 accepted;
 	bool			 ended;		/* END or CANCEL sent */
-	bool			 bye;
+	bool			 finishing;	/* summary queued, input over */
 	int			 signals;
 	int			 status;	/* exit status if decided */
 };
+
+static void	submit_end(struct submit *, int, const char *);
 
 /* Send one message on the connection. */
 static void
@@ -163,12 +204,25 @@ submit_send(struct submit *s, uint8_t type, uint64_t id, const void *p,
 		evbuffer_add(bufferevent_get_output(s->bev), p, len);
 }
 
+/* Arm the one timer for secs (the reply deadline, or the shutdown's). */
+static void
+submit_arm(struct submit *s, double secs)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = (time_t)secs;
+	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
+	evtimer_add(s->ev_timer, &tv);
+}
+
 static uint64_t
 submit_in_room(void *arg)
 {
 	struct submit	*s = arg;
 	uint64_t	 lim = report_limit(s->report), next;
 
+	if (s->finishing || !report_room(s->report))
+		return (0);
 	/* One at a time: each job grows the output buffer checked here. */
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) >
 	    SUBMIT_OUT_HIGH)
@@ -184,8 +238,9 @@ submit_in_record(void *arg, uint64_t id, const char *data, size_t len)
 {
 	struct submit	*s = arg;
 
+	if (idset_add(&s->open, id) == -1)
+		fatalx("job id %llu out of order", (unsigned long long)id);
 	submit_send(s, CTL_JOB, id, data, len);
-	s->sent++;
 }
 
 /* Over the pool's max_job_bytes: rejected here, as drover run would. */
@@ -229,6 +284,7 @@ submit_reply(struct submit *s, const char *p, size_t len)
 	json_int_t	 max = 0;
 	int		 ok = 0;
 
+	evtimer_del(s->ev_timer);
 	if ((o = json_loadb(p, len, 0, &jerr)) == NULL ||
 	    json_unpack(o, "{s:b,s?s,s?I}", "ok", &ok, "error", &err,
 	    "max_job_bytes", &max) == -1) {
@@ -251,40 +307,50 @@ submit_reply(struct submit *s, const char *p, size_t len)
 		event_base_loopexit(s->base, NULL);
 }
 
-/* A RESULT: print it like drover run. */
+/* A RESULT: print it like drover run (once: a repeat is not counted). */
 static void
 submit_result(struct submit *s, const struct frame_hdr *h, const char *p)
 {
 	struct ctl_meta	 m;
 
+	if (h->len < CTL_META_LEN || h->status >= JOB_NSTATUS) {
+		submit_end(s, 3, "bad RESULT from droverd");
+		return;
+	}
+	if (!idset_finish(&s->open, h->id)) {
+		log_warnx("droverd sent a result for job %llu, which has one "
+		    "already or was never sent: ignored",
+		    (unsigned long long)h->id);
+		return;
+	}
 	ctl_meta_get(p, &m);
 	report_job(s->report, h->id, (enum job_status)h->status,
 	    p + CTL_META_LEN, h->len - CTL_META_LEN, (pid_t)m.pid,
 	    m.latency_us, m.attempts);
-	s->received++;
 }
 
-/* BYE: every result is in. */
+/* BYE: droverd is done with us; what it did not take is cancelled. */
 static void
 submit_bye(struct submit *s, const char *p, size_t len)
 {
 	json_t		*o;
 	json_int_t	 restarts = 0;
 	const char	*stopped = NULL;
+	char		 why[512];
 
-	if ((o = json_loadb(p, len, 0, NULL)) != NULL) {
+	if ((o = json_loadb(p, len, 0, NULL)) != NULL)
 		(void)json_unpack(o, "{s?I,s?s}", "restarts", &restarts,
 		    "stopped", &stopped);
-		if (stopped != NULL && s->signals == 0)
-			log_warnx("droverd took no more jobs: %s", stopped);
-		if (stopped != NULL && (s->input == NULL ||
-		    !input_done(s->input)))
-			s->status = 1;	/* some input was never submitted */
-	}
 	s->restarts = (uint64_t)restarts;
-	s->bye = true;
+	if (stopped != NULL) {
+		snprintf(why, sizeof(why), "droverd took no more jobs: %s",
+		    stopped);
+		if (s->signals == 0)
+			log_warnx("%s", why);
+		submit_end(s, 1, why);
+	} else
+		submit_end(s, -1, "droverd sent no result for it");
 	json_decref(o);
-	event_base_loopexit(s->base, NULL);
 }
 
 /* Handle every complete message from droverd. */
@@ -297,12 +363,11 @@ submit_read_cb(struct bufferevent *bev, void *arg)
 	char		 hdr[FRAME_HDRLEN];
 	const char	*why, *p;
 
-	while (!s->bye && evbuffer_copyout(in, hdr, sizeof(hdr)) ==
-	    (ssize_t)sizeof(hdr)) {
+	while (!s->finishing && s->status == -1 &&
+	    evbuffer_copyout(in, hdr, sizeof(hdr)) == (ssize_t)sizeof(hdr)) {
 		if (ctl_parse(hdr, sizeof(hdr), &h, &why) == FRAME_BAD) {
 			log_warnx("bad message from droverd: %s", why);
-			s->status = 3;
-			event_base_loopexit(s->base, NULL);
+			submit_end(s, 3, "bad message from droverd");
 			return;
 		}
 		if (evbuffer_get_length(in) < FRAME_HDRLEN + (size_t)h.len)
@@ -318,8 +383,7 @@ submit_read_cb(struct bufferevent *bev, void *arg)
 		else {
 			log_warnx("unexpected %s from droverd",
 			    ctl_type_name(h.type));
-			s->status = 3;
-			event_base_loopexit(s->base, NULL);
+			submit_end(s, 3, "bad message from droverd");
 			return;
 		}
 		evbuffer_drain(in, FRAME_HDRLEN + h.len);
@@ -333,7 +397,7 @@ submit_write_cb(struct bufferevent *bev, void *arg)
 	struct submit	*s = arg;
 
 	(void)bev;
-	if (s->input != NULL && !s->ended)
+	if (s->input != NULL && !s->ended && !s->finishing)
 		input_resume(s->input);
 }
 
@@ -342,34 +406,114 @@ submit_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct submit	*s = arg;
 
-	(void)bev;
-	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) || s->bye)
+	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) || s->finishing)
 		return;
+	/*
+	 * What droverd said before it hung up still counts: a refusal may
+	 * close the socket before our request is written (EPIPE), with the
+	 * REPLY unread in our receive queue.
+	 */
+	while (evbuffer_read(bufferevent_get_input(bev),
+	    bufferevent_getfd(bev), 65536) > 0)
+		;
+	submit_read_cb(bev, s);
+	if (s->finishing || s->status != -1)
+		return;
+	if (!s->accepted) {
+		log_warnx("droverd closed the connection without answering");
+		s->status = 3;
+		event_base_loopexit(s->base, NULL);
+		return;
+	}
 	log_warnx("lost the connection to droverd with %llu jobs "
-	    "outstanding", (unsigned long long)(s->sent - s->received));
-	s->status = 3;
+	    "outstanding", (unsigned long long)idset_open(&s->open));
+	submit_end(s, 3, "lost the connection to droverd");
+}
+
+/* Leave the loop: the summary is out and stdout took everything. */
+static void
+submit_leave(void *arg)
+{
+	struct submit	*s = arg;
+
 	event_base_loopexit(s->base, NULL);
 }
 
-/* SIGINT/SIGTERM: cancel what is queued; the second one leaves at once. */
+/*
+ * The batch is over, however it ended: report every job sent without a
+ * result as cancelled (why), print the summary, and leave once stdout has
+ * taken it.  status is the exit status to force, or -1 to judge by the
+ * jobs.
+ */
+static void
+submit_end(struct submit *s, int status, const char *why)
+{
+	uint64_t	 id = 0;
+
+	if (s->finishing)
+		return;
+	s->finishing = true;
+	if (status != -1)
+		s->status = status;
+	evtimer_del(s->ev_timer);
+	if (s->input != NULL)
+		input_stop(s->input);
+	bufferevent_disable(s->bev, EV_READ);
+	while (idset_next_open(&s->open, &id)) {
+		(void)idset_finish(&s->open, id);
+		report_job(s->report, id, JOB_CANCELLED, why, strlen(why), 0,
+		    0, 0);
+		id++;
+	}
+	report_finish(s->report, s->restarts, submit_leave, s);
+}
+
+/* The reply did not come in time, or the shutdown timeout passed. */
+static void
+submit_timer_cb(int fd, short what, void *arg)
+{
+	struct submit	*s = arg;
+
+	(void)fd;
+	(void)what;
+	if (!s->accepted) {
+		log_warnx("droverd did not answer within %g s", s->timeout);
+		s->status = 3;
+		event_base_loopexit(s->base, NULL);
+		return;
+	}
+	log_warnx("shutdown timeout (%g s): leaving %llu jobs in flight "
+	    "to droverd", s->shutdown_timeout,
+	    (unsigned long long)idset_open(&s->open));
+	submit_end(s, 1, "shutdown timeout: no result in time");
+}
+
+/*
+ * SIGINT/SIGTERM: cancel what is queued, give in-flight jobs
+ * --shutdown-timeout; the second one leaves at once.
+ */
 static void
 submit_signal_cb(int sig, short what, void *arg)
 {
 	struct submit	*s = arg;
 
 	(void)what;
-	if (s->signals++ != 0 || !s->accepted) {
+	if (s->signals++ != 0 || !s->accepted || s->finishing) {
 		log_warnx("%s: leaving now", strsignal(sig));
+		if (s->accepted && !s->finishing)
+			submit_end(s, 1, "interrupted");
 		s->status = 1;
 		event_base_loopexit(s->base, NULL);
 		return;
 	}
-	log_warnx("%s: cancelling queued jobs, finishing those running "
-	    "(again to leave at once)", strsignal(sig));
+	log_warnx("%s: cancelling queued jobs, finishing those running for "
+	    "up to %g s (again to leave at once)", strsignal(sig),
+	    s->shutdown_timeout);
 	if (s->input != NULL)
 		input_stop(s->input);
 	submit_send(s, CTL_CANCEL, 0, NULL, 0);
 	s->ended = true;
+	submit_arm(s, s->shutdown_timeout);
 }
 
 static void
@@ -377,7 +521,7 @@ submit_resume(void *arg)
 {
 	struct submit	*s = arg;
 
-	if (s->input != NULL && !s->ended)
+	if (s->input != NULL && !s->ended && !s->finishing)
 		input_resume(s->input);
 }
 
@@ -392,11 +536,16 @@ submit_usage(FILE *f)
 	fprintf(f,
 "usage: drover submit --pool POOL [--socket PATH] [-i FILE] [-0] [--json]\n"
 "                     [--ordered] [--quiet] [--progress|--no-progress]\n"
-"                     [--stats-interval SECS]\n"
+"                     [--stats-interval SECS] [--timeout SECS]\n"
+"                     [--shutdown-timeout SECS]\n"
 "\n"
 "Stream jobs (one per input line) to a pool of a running droverd; print\n"
 "results and the summary exactly as drover run does.  The socket is\n"
-"--socket, $DROVER_SOCKET, or " DROVER_DEFAULT_SOCKET ".\n");
+"--socket, $DROVER_SOCKET, or " DROVER_DEFAULT_SOCKET ".  --timeout (10)\n"
+"bounds the wait for droverd to answer the request; after SIGINT/SIGTERM,\n"
+"--shutdown-timeout (5) bounds the wait for jobs in flight.  Every job\n"
+"read is reported once: one that droverd never finished is cancelled,\n"
+"with the reason.\n");
 }
 
 int
@@ -413,6 +562,8 @@ submit_main(int argc, char **argv)
 		{ "progress", no_argument, NULL, 'P' },
 		{ "no-progress", no_argument, NULL, 'N' },
 		{ "stats-interval", required_argument, NULL, 'S' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "shutdown-timeout", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -428,6 +579,9 @@ submit_main(int argc, char **argv)
 	s.delim = '\n';
 	s.infd = STDIN_FILENO;
 	s.status = -1;
+	s.timeout = CLIENT_TIMEOUT;
+	s.shutdown_timeout = 5.0;
+	idset_init(&s.open);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "p:s:i:0qh", longopts,
 	    NULL)) != -1) {
@@ -463,6 +617,13 @@ submit_main(int argc, char **argv)
 			ro.stats_interval = cli_real("--stats-interval",
 			    optarg, 0, 86400);
 			break;
+		case 'T':
+			s.timeout = cli_real("--timeout", optarg, 0, 86400);
+			break;
+		case 'D':
+			s.shutdown_timeout = cli_seconds("--shutdown-timeout",
+			    optarg);
+			break;
 		case 'h':
 			submit_usage(stdout);
 			return (0);
@@ -482,7 +643,7 @@ submit_main(int argc, char **argv)
 	ro.progress = progress == -1 ? isatty(STDERR_FILENO) : progress;
 
 	signal(SIGPIPE, SIG_IGN);
-	fd = client_connect(client_socket_path(sock));
+	fd = client_connect(client_socket_path(sock), s.timeout);
 	evutil_make_socket_nonblocking(fd);
 	if ((s.base = event_base_new()) == NULL)
 		fatalx("unable to create the event loop");
@@ -494,6 +655,7 @@ submit_main(int argc, char **argv)
 	bufferevent_enable(s.bev, EV_READ | EV_WRITE);
 	s.report = report_new(s.base, &ro);
 	report_set_hooks(s.report, &submit_report_hooks, &s);
+	s.ev_timer = evtimer_new(s.base, submit_timer_cb, &s);
 	ev_int = evsignal_new(s.base, SIGINT, submit_signal_cb, &s);
 	ev_term = evsignal_new(s.base, SIGTERM, submit_signal_cb, &s);
 	evsignal_add(ev_int, NULL);
@@ -507,24 +669,22 @@ submit_main(int argc, char **argv)
 		submit_send(&s, CTL_REQUEST, CTL_VERSION, js, strlen(js));
 		free(js);
 	}
+	submit_arm(&s, s.timeout);
 	event_base_dispatch(s.base);
 
-	if (s.accepted)
-		report_summary(s.report, s.restarts);
-	else
+	if (!s.accepted)
 		report_flush(s.report);
 	if (s.status == -1)
 		s.status = report_failed(s.report) != 0 || s.signals != 0 ?
 		    1 : 0;
-	else if (s.status == 1 && s.bye && s.signals == 0 &&
-	    report_failed(s.report) == 0)
-		s.status = 1;
 	input_free(s.input);
 	report_free(s.report);
 	bufferevent_free(s.bev);
+	event_free(s.ev_timer);
 	event_free(ev_int);
 	event_free(ev_term);
 	event_base_free(s.base);
+	idset_free(&s.open);
 	if (s.infd != STDIN_FILENO)
 		close(s.infd);
 	return (s.status);
@@ -641,12 +801,13 @@ status_main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "watch", optional_argument, NULL, 'w' },
+		{ "timeout", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char	*sock = NULL;
 	bool		 json = false;
-	double		 watch = 0;
+	double		 watch = 0, timeout = CLIENT_TIMEOUT;
 	json_t		*st;
 	char		*s;
 	int		 ch;
@@ -665,9 +826,12 @@ status_main(int argc, char **argv)
 			watch = optarg != NULL ? cli_real("--watch", optarg, 0,
 			    86400) : 2.0;
 			break;
+		case 'T':
+			timeout = cli_real("--timeout", optarg, 0, 86400);
+			break;
 		case 'h':
 			printf("usage: drover status [--socket PATH] [--json] "
-			    "[--watch[=SECS]]\n");
+			    "[--watch[=SECS]] [--timeout SECS]\n");
 			return (0);
 		default:
 			cli_usage_error("see 'drover status --help'");
@@ -677,7 +841,7 @@ status_main(int argc, char **argv)
 		cli_usage_error("unexpected argument '%s'", argv[optind]);
 	for (;;) {
 		st = client_ask(client_socket_path(sock), json_pack("{s:s}",
-		    "op", "status"));
+		    "op", "status"), timeout);
 		if (watch > 0 && !json)
 			fputs("\033[H\033[2J", stdout);
 		if (json) {
@@ -701,11 +865,13 @@ reload_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char	*sock = NULL, *msg = NULL;
 	json_t		*r;
+	double		 timeout = CLIENT_TIMEOUT;
 	int		 ch, ok = 0;
 
 	optind = 1;
@@ -714,8 +880,12 @@ reload_main(int argc, char **argv)
 		case 's':
 			sock = optarg;
 			break;
+		case 'T':
+			timeout = cli_real("--timeout", optarg, 0, 86400);
+			break;
 		case 'h':
-			printf("usage: drover reload [--socket PATH]\n");
+			printf("usage: drover reload [--socket PATH] "
+			    "[--timeout SECS]\n");
 			return (0);
 		default:
 			cli_usage_error("see 'drover reload --help'");
@@ -724,7 +894,7 @@ reload_main(int argc, char **argv)
 	if (optind != argc)
 		cli_usage_error("unexpected argument '%s'", argv[optind]);
 	r = client_ask(client_socket_path(sock), json_pack("{s:s}", "op",
-	    "reload"));
+	    "reload"), timeout);
 	if (json_unpack(r, "{s:b,s?s,s?s}", "ok", &ok, "changes", &msg,
 	    "error", &msg) == -1)
 		fatalx("bad reply from droverd");

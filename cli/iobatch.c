@@ -1,7 +1,8 @@
 /*
  * The batch of `drover run`: jobs from an input (stdin or -i FILE) into a
  * pool, results into a report.  Input is taken only while the pool has room
- * and, with --ordered, while the reorder window has room.
+ * and, with --ordered, while the reorder window has room, and while the
+ * output not yet taken by stdout is under its high-water mark.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +136,8 @@ iobatch_in_room(void *arg)
 	struct iobatch	*ib = arg;
 	uint64_t	 room = pool_room(ib->pool), lim, next;
 
+	if (!report_room(ib->report))
+		return (0);	/* stdout is behind: the report resumes us */
 	if (room == 0)
 		pool_wait_room(ib->pool, &ib->b);
 	lim = report_limit(ib->report);

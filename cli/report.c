@@ -2,11 +2,21 @@
  * Batch output (see report.h).  Per-job lines are appended to a buffer and
  * written with one write(2) when it passes 64 KiB or at the end of the loop
  * turn (a zero timer), so a million results cost a few hundred writes.
- * stdout is left blocking: a slow reader slows us down, like any filter.
+ *
+ * stdout never blocks the loop: a slow reader slows the batch down, like
+ * any filter, but a signal is still handled at once.  Output is written
+ * when the descriptor is writable; while more than REPORT_OUT_HIGH bytes
+ * wait, report_room() says no and the input stops.  We do not set
+ * O_NONBLOCK on our stdout, whose open file description other processes
+ * may share (the shell, a sibling in a pipeline): a pipe, FIFO or terminal
+ * is opened again through /proc/self/fd/1 as a description of our own, and
+ * a socket is written with MSG_DONTWAIT.  Regular files do not block.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +35,7 @@
 #include "xmalloc.h"
 
 #define REPORT_FLUSH_AT		(64 * 1024)
+#define REPORT_OUT_HIGH		(1024 * 1024)	/* input waits above this */
 #define REPORT_PROGRESS_US	250000
 
 /* Reorder-buffer tags: an output line, or a failure (TAG_FAIL + status). */
@@ -54,6 +65,12 @@ struct report {
 	struct buf		 rec;		/* one record, for --ordered */
 	struct failrun		 run;
 	struct event		*ev_flush;
+	struct event		*ev_out;	/* stdout writable again */
+	int			 out_fd;	/* stdout, or our own copy */
+	bool			 out_sock;	/* write with MSG_DONTWAIT */
+	bool			 out_waiting;	/* ev_out is added */
+	void			(*drained)(void *);
+	void			*drained_arg;
 	struct event		*ev_progress;
 	struct event		*ev_stats;
 	struct hist		 ihist;		/* latencies this interval */
@@ -155,6 +172,33 @@ report_stats_cb(int fd, short what, void *arg)
 	report_flush(r);
 }
 
+static void	report_out_cb(int, short, void *);
+
+/*
+ * Decide how stdout is written without blocking the loop (see the top of
+ * this file).  A descriptor we cannot make non-blocking on our own is
+ * written as it is.
+ */
+static void
+report_open_out(struct report *r)
+{
+	struct stat	 st;
+	int		 fd;
+
+	r->out_fd = STDOUT_FILENO;
+	if (fstat(STDOUT_FILENO, &st) == -1)
+		return;
+	if (S_ISSOCK(st.st_mode))
+		r->out_sock = true;
+	else if ((S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) &&
+	    (fd = open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK |
+	    O_CLOEXEC | O_NOCTTY)) != -1)
+		r->out_fd = fd;
+	else
+		return;
+	r->ev_out = event_new(r->base, r->out_fd, EV_WRITE, report_out_cb, r);
+}
+
 static void
 report_flush_cb(int fd, short what, void *arg)
 {
@@ -180,6 +224,7 @@ report_new(struct event_base *base, const struct report_opts *opts)
 	if (opts->ordered)
 		r->ro = reorder_new(opts->reorder_cap);
 	r->ev_flush = evtimer_new(base, report_flush_cb, r);
+	report_open_out(r);
 	r->start_us = r->istart_us = clock_us();
 	hist_init(&r->ihist);
 	if (opts->stats_interval > 0) {
@@ -217,6 +262,10 @@ report_free(struct report *r)
 	if (r->ev_stats != NULL)
 		event_free(r->ev_stats);
 	event_free(r->ev_flush);
+	if (r->ev_out != NULL)
+		event_free(r->ev_out);
+	if (r->out_fd != STDOUT_FILENO)
+		close(r->out_fd);
 	reorder_free(r->ro);
 	buf_free(&r->out);
 	buf_free(&r->err);
@@ -267,24 +316,109 @@ report_write(struct buf *b, int fd)
 	return (true);
 }
 
+/*
+ * Write what stdout takes now: 1 when all is written, 0 when the rest
+ * must wait for the descriptor, -1 when the reader is gone.
+ */
+static int
+report_write_out(struct report *r)
+{
+	ssize_t	 n;
+
+	while (buf_len(&r->out) != 0) {
+		if (r->out_sock)
+			n = send(r->out_fd, buf_data(&r->out),
+			    buf_len(&r->out), MSG_DONTWAIT | MSG_NOSIGNAL);
+		else
+			n = write(r->out_fd, buf_data(&r->out),
+			    buf_len(&r->out));
+		if (n > 0) {
+			buf_consume(&r->out, (size_t)n);
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (r->ev_out == NULL) {	/* not ours to poll */
+				struct timespec ts = { 0, 1000000 };
+				nanosleep(&ts, NULL);
+				continue;
+			}
+			return (0);
+		}
+		buf_reset(&r->out);
+		return (-1);
+	}
+	return (1);
+}
+
+/* Once, after report_finish(): stdout has taken everything. */
+static void
+report_call_drained(struct report *r)
+{
+	void	(*fn)(void *) = r->drained;
+
+	if (fn == NULL)
+		return;
+	r->drained = NULL;
+	fn(r->drained_arg);
+}
+
 /* Write what is pending on stdout and stderr. */
 void
 report_flush(struct report *r)
 {
+	bool	 full = buf_len(&r->out) > REPORT_OUT_HIGH;
+	int	 rv;
+
 	report_failrun_flush(r);
 	if (buf_len(&r->err) != 0) {
 		report_progress_clear();
 		(void)report_write(&r->err, STDERR_FILENO);
 	}
-	if (buf_len(&r->out) != 0 && !r->broken &&
-	    !report_write(&r->out, STDOUT_FILENO)) {
+	buf_shrink(&r->err, 1024 * 1024);
+	if (r->broken || r->out_waiting)
+		return;
+	if ((rv = report_write_out(r)) == -1) {
 		r->broken = true;
-		log_warn("unable to write output");
 		if (r->hooks != NULL && r->hooks->broken != NULL)
 			r->hooks->broken(r->arg);
+	} else if (rv == 0) {
+		r->out_waiting = true;
+		event_add(r->ev_out, NULL);
+		return;
 	}
 	buf_shrink(&r->out, 1024 * 1024);
-	buf_shrink(&r->err, 1024 * 1024);
+	if (full && !r->broken && r->hooks != NULL &&
+	    r->hooks->resume != NULL)
+		r->hooks->resume(r->arg);
+	report_call_drained(r);
+}
+
+/* stdout is writable again. */
+static void
+report_out_cb(int fd, short what, void *arg)
+{
+	struct report	*r = arg;
+
+	(void)fd;
+	(void)what;
+	r->out_waiting = false;
+	report_flush(r);
+}
+
+/* May the batch take more input, or is too much output waiting? */
+bool
+report_room(const struct report *r)
+{
+	return (buf_len(&r->out) <= REPORT_OUT_HIGH);
+}
+
+/* Output still waiting for stdout (0 once all of it is written). */
+size_t
+report_pending(const struct report *r)
+{
+	return (r->broken ? 0 : buf_len(&r->out));
 }
 
 /* Flush now if a buffer is large, else at the end of this loop turn. */
@@ -446,6 +580,23 @@ uint64_t
 report_limit(const struct report *r)
 {
 	return (r->ro != NULL ? reorder_limit(r->ro) : UINT64_MAX);
+}
+
+/*
+ * Print the summary (stderr; also the last JSON line with --json), then
+ * call drained(arg) once stdout has taken every byte (at once if it has,
+ * or if its reader is gone).  A caller that must not wait any longer (a
+ * second signal) simply leaves; what stdout did not take is dropped.
+ */
+void
+report_finish(struct report *r, uint64_t restarts, void (*drained)(void *),
+    void *arg)
+{
+	report_summary(r, restarts);
+	r->drained = drained;
+	r->drained_arg = arg;
+	if (report_pending(r) == 0)
+		report_call_drained(r);
 }
 
 /* Print the summary (stderr; also the last JSON line with --json). */

@@ -19,7 +19,7 @@ struct event_base;
 struct report;
 
 struct report_hooks {
-	/* --ordered: report_limit() moved up; input may resume. */
+	/* report_limit() moved up or report_room() is back: resume. */
 	void	(*resume)(void *);
 	/* stdout is gone (EPIPE): stop the batch. */
 	void	(*broken)(void *);
@@ -45,6 +45,10 @@ void		 report_set_source(struct report *, void (*)(const void *,
 		    uint64_t *, uint64_t *), const void *);
 void		 report_flush(struct report *);
 void		 report_summary(struct report *, uint64_t);
+void		 report_finish(struct report *, uint64_t, void (*)(void *),
+		    void *);
+bool		 report_room(const struct report *);
+size_t		 report_pending(const struct report *);
 uint64_t	 report_failed(const struct report *);
 uint64_t	 report_jobs(const struct report *);
 bool		 report_broken(const struct report *);

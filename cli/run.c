@@ -41,9 +41,13 @@ struct run {
 	struct pool		*pool;
 	struct report		*report;
 	struct iobatch		*ib;
+	struct event		*ev_deadline;	/* --shutdown-timeout */
+	double			 shutdown_timeout;
 	int			 signals;
 	bool			 fatal;
 	bool			 broken;
+	bool			 stopped;	/* every worker is gone */
+	bool			 hurry;		/* then leave at once */
 };
 
 enum {
@@ -67,6 +71,7 @@ enum {
 	OPT_RESTART_LIMIT,
 	OPT_START_RETRIES,
 	OPT_STATS_INTERVAL,
+	OPT_SHUTDOWN_TIMEOUT,
 };
 
 static const struct option run_longopts[] = {
@@ -95,6 +100,7 @@ static const struct option run_longopts[] = {
 	{ "restart-limit",	required_argument, NULL, OPT_RESTART_LIMIT },
 	{ "start-retries",	required_argument, NULL, OPT_START_RETRIES },
 	{ "stats-interval",	required_argument, NULL, OPT_STATS_INTERVAL },
+	{ "shutdown-timeout",	required_argument, NULL, OPT_SHUTDOWN_TIMEOUT },
 	{ NULL,			0,		   NULL, 0 }
 };
 
@@ -136,6 +142,8 @@ run_usage(FILE *f)
 "      --restart-limit N    fail after N restarts in 60 s (1000; 0: none)\n"
 "      --start-retries N    failed starts in a row before giving up (5)\n"
 "      --stats-interval S   print throughput and latency every S seconds\n"
+"      --shutdown-timeout S after SIGINT/SIGTERM, wait S seconds (5) for\n"
+"                           jobs in flight, then stop the workers\n"
 "\n"
 "Exit status: 0 all jobs ok, 1 some job not ok, 2 usage error, 3 fatal.\n");
 }
@@ -164,6 +172,19 @@ cli_real(const char *name, const char *arg, double min, double max)
 	    v > max)
 		cli_usage_error("%s: '%s' is not a number above %g and up to "
 		    "%g", name, arg, min, max);
+	return (v);
+}
+
+/* Parse a number of seconds in [0, 86400], or exit 2. */
+double
+cli_seconds(const char *name, const char *arg)
+{
+	double	 v;
+
+	if (num_parse_double(arg, strlen(arg), &v) == -1 || !(v >= 0) ||
+	    v > 86400)
+		cli_usage_error("%s: '%s' is not a number of seconds from 0 "
+		    "to 86400", name, arg);
 	return (v);
 }
 
@@ -236,13 +257,40 @@ run_on_failed(struct pool *p, const char *why, void *arg)
 		iobatch_stop(run->ib);
 }
 
+/* Leave the loop: the summary is out and stdout took everything. */
+static void
+run_leave(void *arg)
+{
+	struct run	*run = arg;
+
+	event_base_loopexit(run->base, NULL);
+}
+
+/* Leave now, dropping what stdout has not taken (say how much). */
+static void
+run_leave_now(struct run *run)
+{
+	size_t	 n;
+
+	if ((n = report_pending(run->report)) != 0)
+		log_warnx("%zu bytes of output not written: stdout is not "
+		    "read", n);
+	event_base_loopexit(run->base, NULL);
+}
+
+/*
+ * Every worker is gone: print the summary, and leave once stdout took it,
+ * or at once when a second signal or the shutdown deadline said so.
+ */
 static void
 run_on_stopped(struct pool *p, void *arg)
 {
 	struct run	*run = arg;
 
-	(void)p;
-	event_base_loopexit(run->base, NULL);
+	run->stopped = true;
+	report_finish(run->report, pool_restarts(p), run_leave, run);
+	if (run->hurry)
+		run_leave_now(run);
 }
 
 static const struct pool_hooks run_pool_hooks = {
@@ -284,22 +332,63 @@ static const struct report_hooks run_report_hooks = {
 	.broken = run_on_broken,
 };
 
-/* SIGINT/SIGTERM: finish in-flight jobs; the second signal stops at once. */
+/*
+ * Stop now: kill the workers (what they held is cancelled) and leave as
+ * soon as they are gone, without waiting for stdout.
+ */
+static void
+run_stop_now(struct run *run)
+{
+	run->hurry = true;
+	pool_stop(run->pool, POOL_STOP_KILL);
+	if (run->stopped)
+		run_leave_now(run);	/* else run_on_stopped() leaves */
+}
+
+/* The --shutdown-timeout after the first signal: stop the workers. */
+static void
+run_on_deadline(int fd, short what, void *arg)
+{
+	struct run	*run = arg;
+
+	(void)fd;
+	(void)what;
+	if (run->stopped) {
+		run_stop_now(run);
+		return;
+	}
+	log_warnx("shutdown timeout (%g s): stopping %zu jobs in flight",
+	    run->shutdown_timeout, pool_inflight(run->pool));
+	run->hurry = true;
+	pool_stop(run->pool, POOL_STOP_TERM);
+}
+
+/*
+ * SIGINT/SIGTERM: stop reading, cancel the queue, give in-flight jobs
+ * --shutdown-timeout to finish; the second signal stops at once.  Neither
+ * waits for stdout.
+ */
 static void
 run_on_signal(int sig, short what, void *arg)
 {
 	struct run	*run = arg;
+	struct timeval	 tv;
 
 	(void)what;
-	if (run->signals++ == 0) {
-		log_warnx("%s: finishing %zu jobs in flight (again to stop at "
-		    "once)", strsignal(sig), pool_inflight(run->pool));
-		iobatch_stop(run->ib);
-		pool_cancel(run->pool, iobatch_batch(run->ib));
+	if (run->signals++ != 0) {
+		log_warnx("%s: stopping now", strsignal(sig));
+		run_stop_now(run);
 		return;
 	}
-	log_warnx("%s: stopping now", strsignal(sig));
-	pool_stop(run->pool, POOL_STOP_KILL);
+	log_warnx("%s: finishing %zu jobs in flight for up to %g s (again to "
+	    "stop at once)", strsignal(sig), pool_inflight(run->pool),
+	    run->shutdown_timeout);
+	iobatch_stop(run->ib);
+	pool_cancel(run->pool, iobatch_batch(run->ib));
+	tv.tv_sec = (time_t)run->shutdown_timeout;
+	tv.tv_usec = (suseconds_t)((run->shutdown_timeout -
+	    (double)tv.tv_sec) * 1e6);
+	evtimer_add(run->ev_deadline, &tv);
 }
 
 static void
@@ -323,6 +412,7 @@ run_main(int argc, char **argv)
 	int			 ch, delim = '\n', fd = STDIN_FILENO, status;
 	int			 progress = -1, protocol = -1;
 	bool			 burst_set = false;
+	double			 shutdown_timeout = 5.0;
 
 	poolconf_defaults(&pc);
 	pc.workers = run_default_workers();
@@ -421,6 +511,10 @@ run_main(int argc, char **argv)
 			ro.stats_interval = cli_real("--stats-interval",
 			    optarg, 0, 86400);
 			break;
+		case OPT_SHUTDOWN_TIMEOUT:
+			shutdown_timeout = cli_seconds("--shutdown-timeout",
+			    optarg);
+			break;
 		case OPT_START_RETRIES:
 			pc.start_retries = (unsigned)cli_number(
 			    "--start-retries", optarg, 0, 1000);
@@ -472,9 +566,11 @@ run_main(int argc, char **argv)
 	ro.progress = progress == -1 ? isatty(STDERR_FILENO) : progress;
 
 	memset(&run, 0, sizeof(run));
+	run.shutdown_timeout = shutdown_timeout;
 	signal(SIGPIPE, SIG_IGN);
 	if ((run.base = event_base_new()) == NULL)
 		fatalx("unable to create the event loop");
+	run.ev_deadline = evtimer_new(run.base, run_on_deadline, &run);
 	ev_chld = evsignal_new(run.base, SIGCHLD, run_on_sigchld, &run);
 	ev_int = evsignal_new(run.base, SIGINT, run_on_signal, &run);
 	ev_term = evsignal_new(run.base, SIGTERM, run_on_signal, &run);
@@ -494,7 +590,6 @@ run_main(int argc, char **argv)
 	iobatch_start(run.ib);
 	event_base_dispatch(run.base);
 
-	report_summary(run.report, pool_restarts(run.pool));
 	if (run.fatal)
 		status = 3;
 	else if (report_failed(run.report) != 0 || run.signals != 0 ||
@@ -510,6 +605,7 @@ out:
 	event_free(ev_chld);
 	event_free(ev_int);
 	event_free(ev_term);
+	event_free(run.ev_deadline);
 	event_base_free(run.base);
 	job_cache_trim();
 	poolconf_clear(&pc);
