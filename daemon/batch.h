@@ -1,7 +1,7 @@
 /*
  * A batch: one stream of jobs with one origin and one destination for their
  * results.  This is the single interface between the pool and the world:
- * `drover run` implements it over stdin/stdout (cli/stdio.c), droverd over a
+ * `drover run` implements it over stdin/stdout (cli/iobatch.c), droverd over a
  * client connection (daemon/control.c); a journal or a Redis Streams
  * consumer group would implement it the same way, and the pool code would
  * not change.
@@ -13,6 +13,8 @@
  *	pool_reject()	for an input it refuses itself (too long);
  *	pool_wait_room() when it has more but no room: ops->room comes later;
  *	pool_cancel()	to drop its queued jobs (reported as cancelled);
+ *	pool_hold()	to start none of its queued jobs for now (its results
+ *			are not being taken), and to let them go again;
  *	pool_detach()	once every submitted job has been reported.
  * The pool calls ops->done exactly once per submitted job.
  */
@@ -54,6 +56,7 @@ struct batch {
 	uint64_t		 submitted;
 	uint64_t		 finished;
 	bool			 waiting;
+	bool			 held;		/* pool_hold(): start none */
 	TAILQ_ENTRY(batch)	 wait_entry;
 	TAILQ_ENTRY(batch)	 entry;
 };

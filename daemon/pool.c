@@ -94,7 +94,8 @@ struct pool {
 	size_t			 nid_restarts;
 
 	struct jobq		 queue;
-	uint64_t		 queued_bytes;
+	struct jobq		 parked;	/* held batches' (pool_hold) */
+	uint64_t		 queued_bytes;	/* queue and parked */
 	size_t			 inflight;
 	TAILQ_HEAD(, batch)	 batches;
 	TAILQ_HEAD(, batch)	 waiters;
@@ -124,6 +125,7 @@ struct pool {
 
 static void	pool_pump(struct pool *);
 static void	pool_kick(struct pool *);
+static void	pool_unpark(struct pool *, struct batch *);
 static void	pool_maintain(struct pool *);
 static void	pool_fail(struct pool *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
@@ -263,6 +265,7 @@ pool_new(struct event_base *base, const struct poolconf *pc,
 	p->target = pc->workers;
 	p->window = pc->window != 0 ? pc->window : 1;
 	jobq_init(&p->queue);
+	jobq_init(&p->parked);
 	TAILQ_INIT(&p->batches);
 	TAILQ_INIT(&p->waiters);
 	hist_init(&p->stats.duration);
@@ -294,9 +297,11 @@ pool_free(struct pool *p)
 		poolconf_free(p->oldpcs[i]);
 	free(p->oldpcs);
 	free(p->id_restarts);
+	pool_unpark(p, NULL);
 	while ((j = jobq_pop(&p->queue)) != NULL)
 		job_free(j);
 	jobq_free(&p->queue);
+	jobq_free(&p->parked);
 	event_free(p->ev_rate);
 	event_free(p->ev_pump);
 	event_free(p->ev_spawn);
@@ -678,7 +683,7 @@ pool_queue_max(const struct pool *p)
 size_t
 pool_room(const struct pool *p)
 {
-	size_t	 max = pool_queue_max(p), len = jobq_len(&p->queue);
+	size_t	 max = pool_queue_max(p), len = pool_queued(p);
 
 	if (p->state == POOL_FAILED)
 		return (SIZE_MAX / 2);	/* they fail at once */
@@ -809,12 +814,55 @@ pool_cancel(struct pool *p, struct batch *b)
 
 	jobq_init(&out);
 	jobq_extract(&p->queue, b, &out);
+	jobq_extract(&p->parked, b, &out);
 	while ((j = jobq_pop(&out)) != NULL) {
 		p->queued_bytes -= j->len;
 		pool_finish_now(p, j, JOB_CANCELLED, "cancelled");
 	}
 	jobq_free(&out);
 	pool_check_drained(p);
+}
+
+/*
+ * Put the parked jobs of b (of every batch if b is NULL) back at the front
+ * of the queue, in their order.
+ */
+static void
+pool_unpark(struct pool *p, struct batch *b)
+{
+	struct jobq	 back;
+	struct job	*j;
+
+	if (jobq_len(&p->parked) == 0)
+		return;
+	jobq_init(&back);
+	if (b == NULL) {
+		back = p->parked;
+		jobq_init(&p->parked);
+	} else
+		jobq_extract(&p->parked, b, &back);
+	while ((j = jobq_pop_back(&back)) != NULL)
+		jobq_push_front(&p->queue, j);
+	jobq_free(&back);
+}
+
+/*
+ * Hold b's queued jobs, or let them go again: a batch whose results are
+ * not being taken (a client that stopped reading) asks that no more of
+ * its jobs start, so that what droverd holds for it stays bounded by the
+ * jobs already running.  Held jobs stay queued (and counted) and keep
+ * their place among the batch's own; other batches' jobs go past them.
+ */
+void
+pool_hold(struct pool *p, struct batch *b, bool on)
+{
+	if (b->held == on)
+		return;
+	b->held = on;
+	if (!on) {
+		pool_unpark(p, b);
+		pool_kick(p);
+	}
 }
 
 /* The member with the most room under the window, or NULL. */
@@ -866,10 +914,14 @@ pool_pump(struct pool *p)
 		}
 		if (worker_inflight(m->w) == 0)
 			m->busy_since_us = now;
-		p->inflight += n;
-		while (n-- > 0) {
-			j = jobq_pop(&p->queue);
+		while (n > 0 && (j = jobq_pop(&p->queue)) != NULL) {
+			if (j->batch->held) {	/* its results wait: later */
+				jobq_push(&p->parked, j);
+				continue;
+			}
 			p->queued_bytes -= j->len;
+			p->inflight++;
+			n--;
 			worker_send(m->w, j, now);
 		}
 		worker_flush(m->w);
@@ -1226,6 +1278,7 @@ pool_fail(struct pool *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(p->failure, sizeof(p->failure), fmt, ap);
 	va_end(ap);
+	pool_unpark(p, NULL);
 	p->state = POOL_FAILED;
 	log_emit(LOG_ERR, "pool %s failed: %s", p->pc->name, p->failure);
 	evtimer_del(p->ev_spawn);
@@ -1250,7 +1303,7 @@ pool_check_drained(struct pool *p)
 {
 	size_t	 i;
 
-	if (p->state != POOL_DRAINING || jobq_len(&p->queue) != 0 ||
+	if (p->state != POOL_DRAINING || pool_queued(p) != 0 ||
 	    p->inflight != 0)
 		return;
 	p->state = POOL_STOPPING;
@@ -1289,6 +1342,7 @@ pool_stop(struct pool *p, enum pool_stop how)
 		pool_check_drained(p);
 		return;
 	}
+	pool_unpark(p, NULL);
 	p->stop_now = true;
 	p->state = POOL_STOPPING;
 	evtimer_del(p->ev_spawn);
@@ -1355,7 +1409,7 @@ pool_finished(const struct pool *p)
 size_t
 pool_queued(const struct pool *p)
 {
-	return (jobq_len(&p->queue));
+	return (jobq_len(&p->queue) + jobq_len(&p->parked));
 }
 
 size_t
