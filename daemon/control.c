@@ -21,16 +21,19 @@
  * end of the loop turn (a deferred event); the write event is armed only
  * when the socket is full.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/un.h>
 
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -56,6 +59,8 @@
 #define CLIENT_OUT_LOW		(1 * 1024 * 1024)	/* read again */
 #define CLIENT_READ_MAX		(256 * 1024)
 #define CLIENT_READS_PER_EVENT	4
+#define CLIENT_IDLE_SECS	10	/* for a request, or mid-message */
+#define CONTROL_FD_RESERVE	64	/* kept for workers, reload, status */
 
 enum client_state {
 	CS_NEW,		/* waiting for its REQUEST */
@@ -71,6 +76,7 @@ struct client {
 	struct event		*ev_read;
 	struct event		*ev_write;	/* armed only when it is full */
 	struct event		*ev_flush;	/* end of the loop turn */
+	struct event		*ev_idle;	/* CLIENT_IDLE_SECS */
 	struct buf		 rbuf;
 	struct buf		 wbuf;
 	bool			 reading;	/* ev_read is added */
@@ -100,6 +106,7 @@ struct control {
 	TAILQ_HEAD(, client)	 clients;
 	size_t			 nclients;
 	bool			 draining;
+	time_t			 evict_logged;	/* one line a minute */
 };
 
 static void	client_room(struct batch *);
@@ -111,6 +118,7 @@ static void	client_hold(struct client *);
 static void	client_release(struct client *);
 static void	client_close(struct client *);
 static void	client_lost(struct client *, const char *);
+static void	client_idle_update(struct client *);
 
 static const struct batch_ops client_ops = {
 	.room = client_room,
@@ -216,12 +224,15 @@ client_flush(struct client *cl)
 				cl->writing = true;
 				event_add(cl->ev_write, NULL);
 			}
+			client_idle_update(cl);
 			return;
 		}
 		client_lost(cl, "write error");
 		return;
 	}
 	buf_shrink(&cl->wbuf, 4 * CLIENT_OUT_HIGH);
+	if (cl->b.held)
+		pool_hold(cl->pool, &cl->b, false);
 	if (cl->writing) {
 		cl->writing = false;
 		event_del(cl->ev_write);
@@ -245,6 +256,9 @@ client_schedule(struct client *cl)
 		return;
 	if (buf_len(&cl->wbuf) >= CLIENT_OUT_HIGH) {
 		client_flush(cl);
+		if (cl->fd != -1 && cl->pool != NULL &&
+		    buf_len(&cl->wbuf) >= CLIENT_OUT_HIGH)
+			pool_hold(cl->pool, &cl->b, true);
 		return;
 	}
 	if (!cl->writing && !event_pending(cl->ev_flush, EV_TIMEOUT, NULL))
@@ -313,6 +327,7 @@ client_close(struct client *cl)
 	event_del(cl->ev_read);
 	event_del(cl->ev_write);
 	event_del(cl->ev_flush);
+	event_del(cl->ev_idle);
 	close(cl->fd);
 	cl->fd = -1;
 	cl->reading = cl->writing = false;
@@ -330,8 +345,10 @@ client_lost(struct client *cl, const char *why)
 	cl->input_done = true;
 	client_hold(cl);
 	client_close(cl);
-	if (cl->pool != NULL && cl->state == CS_SUBMIT)
+	if (cl->pool != NULL && cl->state == CS_SUBMIT) {
 		pool_cancel(cl->pool, &cl->b);
+		pool_hold(cl->pool, &cl->b, false);
+	}
 	client_release(cl);
 }
 
@@ -372,6 +389,7 @@ client_maybe_free(struct client *cl)
 	event_free(cl->ev_read);
 	event_free(cl->ev_write);
 	event_free(cl->ev_flush);
+	event_free(cl->ev_idle);
 	free(cl);
 	supervisor_check_exit();
 }
@@ -543,7 +561,7 @@ client_submit_msg(struct client *cl, const struct frame_hdr *h,
 
 /* Parse and handle whatever complete messages the client sent. */
 static void
-client_read(struct client *cl)
+client_parse(struct client *cl)
 {
 	struct frame_hdr h;
 	const char	*why, *p;
@@ -598,6 +616,61 @@ client_read(struct client *cl)
 	}
 }
 
+/*
+ * The idle timer: a new connection has CLIENT_IDLE_SECS from its accept
+ * to send a whole request; a submitting one may not sit that long with
+ * part of a message read (while we are reading: a pause is ours); a reply
+ * that the peer does not take in that time is abandoned.
+ */
+static void
+client_idle_update(struct client *cl)
+{
+	struct timeval	 tv = { CLIENT_IDLE_SECS, 0 };
+	bool		 arm;
+
+	if (cl->fd == -1)
+		return;
+	switch (cl->state) {
+	case CS_NEW:
+		arm = true;
+		break;
+	case CS_SUBMIT:
+		arm = cl->reading && (buf_len(&cl->rbuf) != 0 ||
+		    cl->skip != 0);
+		break;
+	default:
+		arm = cl->writing;
+		break;
+	}
+	if (!arm)
+		event_del(cl->ev_idle);
+	else if (!evtimer_pending(cl->ev_idle, NULL))
+		evtimer_add(cl->ev_idle, &tv);
+}
+
+/* The idle timer fired: close the connection (see above). */
+static void
+client_idle_cb(int fd, short what, void *arg)
+{
+	struct client	*cl = arg;
+
+	(void)fd;
+	(void)what;
+	client_hold(cl);
+	client_lost(cl, cl->state == CS_NEW ? "no request within 10 s" :
+	    cl->state == CS_SUBMIT ? "stuck mid-message for 10 s" :
+	    "reply not read within 10 s");
+	client_release(cl);
+}
+
+/* Parse what the client sent, then see to its idle timer. */
+static void
+client_read(struct client *cl)
+{
+	client_parse(cl);
+	client_idle_update(cl);
+}
+
 /* The socket is readable: a few large reads, then parse. */
 static void
 client_read_cb(int fd, short what, void *arg)
@@ -629,6 +702,8 @@ client_read_cb(int fd, short what, void *arg)
 		}
 		if (n == -1)
 			break;
+		if (cl->state == CS_SUBMIT)
+			event_del(cl->ev_idle);	/* progress: a fresh 10 s */
 		client_read(cl);
 		if (!cl->reading || (size_t)n < CLIENT_READ_MAX)
 			break;
@@ -694,6 +769,56 @@ out:
 	client_release(cl);
 }
 
+/*
+ * The fd a connection must stay below: CONTROL_FD_RESERVE below the
+ * limit, so that workers can be spawned and a config read at any time.
+ * Since the kernel hands out the lowest free fd, a connection at or above
+ * it means that fewer than that are left.  Workers in turn stop short of
+ * it (supervisor.c), so that clients can still connect.
+ */
+int
+control_fd_limit(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY
+	    || rl.rlim_cur > INT_MAX)
+		return (INT_MAX);
+	if (rl.rlim_cur < 2 * CONTROL_FD_RESERVE)
+		return ((int)rl.rlim_cur / 2);
+	return ((int)(rl.rlim_cur - CONTROL_FD_RESERVE));
+}
+
+/*
+ * Near the fd limit: close the oldest connection that has not sent its
+ * request yet (the one an idle-connection flood would hold), so that a new
+ * one, maybe `drover status`, gets in.  False if there is none to close:
+ * then the new connection is refused.  A submitting client is never closed.
+ */
+static bool
+control_make_room(struct control *ctl)
+{
+	struct client	*cl;
+	time_t		 now = time(NULL);
+
+	TAILQ_FOREACH(cl, &ctl->clients, entry)
+		if (cl->state == CS_NEW && cl->fd != -1)
+			break;
+	if (now - ctl->evict_logged >= 60) {
+		ctl->evict_logged = now;
+		log_warnx("control: fewer than %d fds left: %s",
+		    CONTROL_FD_RESERVE, cl != NULL ?
+		    "closing the oldest connections without a request" :
+		    "refusing new connections");
+	}
+	if (cl == NULL)
+		return (false);
+	client_hold(cl);
+	client_lost(cl, "closed near the fd limit: no request yet");
+	client_release(cl);
+	return (true);
+}
+
 /* A new connection: check who it is, then wait for its request. */
 static void
 control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
@@ -707,6 +832,10 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	(void)l;
 	(void)sa;
 	(void)salen;
+	if (fd >= control_fd_limit() && !control_make_room(ctl)) {
+		close(fd);
+		return;
+	}
 	evutil_make_socket_nonblocking(fd);
 	evutil_make_socket_closeonexec(fd);
 	cl = xcalloc(1, sizeof(*cl));
@@ -720,8 +849,10 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	cl->ev_write = event_new(ctl->base, fd, EV_WRITE | EV_PERSIST,
 	    client_write_cb, cl);
 	cl->ev_flush = event_new(ctl->base, -1, 0, client_write_cb, cl);
+	cl->ev_idle = evtimer_new(ctl->base, client_idle_cb, cl);
 	TAILQ_INSERT_TAIL(&ctl->clients, cl, entry);
 	ctl->nclients++;
+	client_idle_update(cl);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
 		client_fail(cl, "unable to identify the peer");
 		return;
@@ -782,6 +913,7 @@ control_free(struct control *ctl)
 		event_free(cl->ev_read);
 		event_free(cl->ev_write);
 		event_free(cl->ev_flush);
+		event_free(cl->ev_idle);
 		buf_free(&cl->rbuf);
 		buf_free(&cl->wbuf);
 		free(cl);

@@ -18,5 +18,6 @@ void		 control_drain(struct control *);
 void		 control_pool_closing(struct control *, struct pool *);
 size_t		 control_nclients(const struct control *);
 size_t		 control_nsubmitting(const struct control *);
+int		 control_fd_limit(void);
 
 #endif

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,8 @@
 #define SV_READY_CHECK_US	20000
 #define SV_READY_MAX_US		30000000
 #define SV_FINAL_GRACE_US	5000000
+#define SV_CLIENT_FDS_MIN	4	/* fds workers leave for connections */
+#define SV_CLIENT_FDS_MAX	64
 
 enum sv_state {
 	SV_RUNNING,
@@ -84,9 +87,30 @@ static struct {
 static void	sv_on_failed(struct pool *, const char *, void *);
 static void	sv_on_stopped(struct pool *, void *);
 
+/*
+ * Workers leave fds for clients: their last fd stays SV_CLIENT_FDS below
+ * the fd a connection may have (control_fd_limit), so that a pool short of
+ * fds can still be submitted to, asked for status and reloaded.
+ */
+static int
+sv_fd_ceiling(struct pool *p, void *arg)
+{
+	int	 limit = control_fd_limit(), room;
+
+	(void)p;
+	(void)arg;
+	if (limit == INT_MAX)
+		return (INT_MAX);
+	room = limit / 4;
+	room = room < SV_CLIENT_FDS_MIN ? SV_CLIENT_FDS_MIN :
+	    room > SV_CLIENT_FDS_MAX ? SV_CLIENT_FDS_MAX : room;
+	return (limit - room);
+}
+
 static const struct pool_hooks sv_pool_hooks = {
 	.failed = sv_on_failed,
 	.stopped = sv_on_stopped,
+	.fd_ceiling = sv_fd_ceiling,
 };
 
 static void
