@@ -307,6 +307,8 @@ class Droverd:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if self.proc is not None and not self.logf.closed:
+            self.logf.close()
 
 
 # The control protocol (docs/protocol.md), raw, for clients that misbehave.
