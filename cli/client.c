@@ -409,16 +409,17 @@ submit_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) || s->finishing)
 		return;
 	/*
-	 * What droverd said before it hung up still counts: a refusal may
-	 * close the socket before our request is written (EPIPE), with the
-	 * REPLY unread in our receive queue.
+	 * A write error (EPIPE) is not the end: what droverd said before it
+	 * hung up is still to be read (a refusal closes the socket before
+	 * our request is written).  Send nothing more; the read side ends it.
 	 */
-	while (evbuffer_read(bufferevent_get_input(bev),
-	    bufferevent_getfd(bev), 65536) > 0)
-		;
-	submit_read_cb(bev, s);
-	if (s->finishing || s->status != -1)
+	if (what & BEV_EVENT_WRITING) {
+		if (s->input != NULL)
+			input_stop(s->input);
+		s->ended = true;
+		bufferevent_disable(bev, EV_WRITE);
 		return;
+	}
 	if (!s->accepted) {
 		log_warnx("droverd closed the connection without answering");
 		s->status = 3;
