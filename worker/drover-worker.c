@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "dw.h"
+#include "drover/worker.h"
 #include "handlers.h"
 
 static const struct handler *const handlers[] = {

@@ -1,5 +1,6 @@
 /*
- * libdw: the worker side of the protocols (see dw.h, docs/protocol.md).
+ * libdrover-worker: the worker side of the protocols (see drover/worker.h,
+ * docs/protocol.md).
  * Blocking I/O on fds 0 and 1, large reads, replies batched into one write
  * per round so that a window of micro-jobs costs two syscalls, not 2N.
  */
@@ -11,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dw.h"
+#include "drover/worker.h"
 #include "frame.h"
 #include "tagged.h"
 

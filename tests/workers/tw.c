@@ -33,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dw.h"
+#include "drover/worker.h"
 #include "num.h"
 
 static void

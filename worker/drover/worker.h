@@ -1,5 +1,8 @@
 /*
- * libdw: write a drover worker in C.
+ * libdrover-worker: write a drover worker in C.  Installed as
+ * <drover/worker.h> with libdrover-worker.a and drover-worker.pc:
+ *
+ *	cc -o my-worker my-worker.c $(pkg-config --cflags --libs drover-worker)
  *
  *	struct dw	*dw;
  *	struct dw_job	 job;
@@ -21,11 +24,15 @@
  * supervisor not to restart the worker (a permanent error such as bad
  * arguments).
  */
-#ifndef DROVER_DW_H
-#define DROVER_DW_H
+#ifndef DROVER_WORKER_H
+#define DROVER_WORKER_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define DW_EXIT_NORESPAWN	125
 
@@ -47,5 +54,9 @@ int		 dw_failf(struct dw *, const struct dw_job *, const char *, ...)
 int		 dw_flush(struct dw *);
 void		 dw_close(struct dw *);
 const char	*dw_error(const struct dw *);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

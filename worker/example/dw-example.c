@@ -1,14 +1,17 @@
 /*
- * dw-example: a custom frame-protocol worker built on libdw.  For each job
- * (any bytes) it answers with its number of words, so that the summary's sum
- * is the word count of the input; empty jobs fail.
+ * dw-example: a custom frame-protocol worker built on libdrover-worker.
+ * For each job (any bytes) it answers with its number of words, so that the
+ * summary's sum is the word count of the input; empty jobs fail.  Built
+ * outside this tree against an installed libdrover-worker:
  *
+ *	cc -o dw-example dw-example.c \
+ *	    $(pkg-config --cflags --libs drover-worker)
  *	drover run -w 4 --protocol frame --worker ./dw-example < docs.txt
  */
 #include <ctype.h>
 #include <stdio.h>
 
-#include "dw.h"
+#include <drover/worker.h>
 
 int
 main(void)
