@@ -17,6 +17,7 @@ unsigned long long cli_number(const char *, const char *, unsigned long long,
 	    unsigned long long);
 double	 cli_real(const char *, const char *, double, double);
 double	 cli_seconds(const char *, const char *);
+void	 cli_exit_sigpipe(void) __attribute__((noreturn));
 uint64_t cli_size(const char *, const char *, uint64_t, uint64_t);
 
 #endif

@@ -185,6 +185,7 @@ struct submit {
 	bool			 accepted;
 	bool			 ended;		/* END or CANCEL sent */
 	bool			 finishing;	/* summary queued, input over */
+	bool			 broken;	/* stdout is gone */
 	int			 signals;
 	int			 status;	/* exit status if decided */
 };
@@ -526,9 +527,19 @@ submit_resume(void *arg)
 		input_resume(s->input);
 }
 
+/* stdout is gone: leave quietly (droverd cancels what we leave). */
+static void
+submit_broken(void *arg)
+{
+	struct submit	*s = arg;
+
+	s->broken = true;
+	submit_end(s, 1, "stdout is gone");
+}
+
 static const struct report_hooks submit_report_hooks = {
 	.resume = submit_resume,
-	.broken = NULL,
+	.broken = submit_broken,
 };
 
 static void
@@ -688,6 +699,8 @@ submit_main(int argc, char **argv)
 	idset_free(&s.open);
 	if (s.infd != STDIN_FILENO)
 		close(s.infd);
+	if (s.broken)
+		cli_exit_sigpipe();
 	return (s.status);
 }
 

@@ -4,6 +4,7 @@
  */
 #include <fcntl.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +43,30 @@ cli_usage_error(const char *fmt, ...)
 	exit(2);
 }
 
+/*
+ * Our stdout is gone (EPIPE): leave as a process killed by SIGPIPE does,
+ * quietly, so that `drover run ... | head -1` behaves like any filter.
+ */
+void
+cli_exit_sigpipe(void)
+{
+	sigset_t	 set;
+
+	fflush(stderr);
+	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	raise(SIGPIPE);
+	_exit(128 + SIGPIPE);
+}
+
 int
 main(int argc, char **argv)
 {
+	static char	 progname[] = "drover";
+	const char	*cmd;
+
 	if (stdio_sanitize() == -1)
 		return (3);
 	log_init("drover", LOG_STYLE_CLI, LOG_NOTICE);
@@ -54,20 +76,23 @@ main(int argc, char **argv)
 		log_setlevel(LOG_DEBUG);
 	if (argc < 2)
 		usage(2);
-	if (strcmp(argv[1], "run") == 0)
+	/* getopt's own messages then read "drover: ...", not "run: ...". */
+	cmd = argv[1];
+	argv[1] = progname;
+	if (strcmp(cmd, "run") == 0)
 		return (run_main(argc - 1, argv + 1));
-	if (strcmp(argv[1], "submit") == 0)
+	if (strcmp(cmd, "submit") == 0)
 		return (submit_main(argc - 1, argv + 1));
-	if (strcmp(argv[1], "status") == 0)
+	if (strcmp(cmd, "status") == 0)
 		return (status_main(argc - 1, argv + 1));
-	if (strcmp(argv[1], "reload") == 0)
+	if (strcmp(cmd, "reload") == 0)
 		return (reload_main(argc - 1, argv + 1));
-	if (strcmp(argv[1], "--version") == 0) {
+	if (strcmp(cmd, "--version") == 0) {
 		printf("drover %s\n", DROVER_VERSION);
 		return (0);
 	}
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0)
 		usage(0);
-	fprintf(stderr, "drover: unknown command '%s'\n", argv[1]);
+	fprintf(stderr, "drover: unknown command '%s'\n", cmd);
 	usage(2);
 }

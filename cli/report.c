@@ -535,6 +535,8 @@ report_job(struct report *r, uint64_t id, enum job_status st, const char *out,
 	struct buf	*b;
 
 	agg_job(&r->agg, st, runs, out, len);
+	if (r->broken)
+		return;		/* stdout is gone: we are leaving quietly */
 	if (pid != 0) {
 		agg_latency(&r->agg, lat);
 		if (r->ev_stats != NULL)
@@ -554,6 +556,13 @@ report_job(struct report *r, uint64_t id, enum job_status st, const char *out,
 		    len) == 0)
 			report_drain_ordered(r);
 		report_schedule(r);
+		return;
+	}
+	if (!r->opts.json && len == 0) {	/* no output, no line */
+		if (r->ro != NULL) {
+			(void)reorder_put(r->ro, id, TAG_OUT, "", 0);
+			report_drain_ordered(r);
+		}
 		return;
 	}
 	b = r->ro != NULL ? &r->rec : &r->out;
@@ -610,6 +619,8 @@ report_summary(struct report *r, uint64_t restarts)
 		event_del(r->ev_progress);
 	if (r->ev_stats != NULL)
 		event_del(r->ev_stats);
+	if (r->broken)
+		return;		/* quiet, as a filter whose reader left */
 	r->agg.restarts = restarts;
 	report_failrun_flush(r);
 	buf_init(&s);

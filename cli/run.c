@@ -48,6 +48,7 @@ struct run {
 	bool			 broken;
 	bool			 stopped;	/* every worker is gone */
 	bool			 hurry;		/* then leave at once */
+	char			 why[64];	/* for cancelled jobs */
 };
 
 enum {
@@ -384,7 +385,9 @@ run_on_signal(int sig, short what, void *arg)
 	    "stop at once)", strsignal(sig), pool_inflight(run->pool),
 	    run->shutdown_timeout);
 	iobatch_stop(run->ib);
-	pool_cancel(run->pool, iobatch_batch(run->ib));
+	snprintf(run->why, sizeof(run->why), "interrupted by %s before it "
+	    "ran", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	pool_cancel(run->pool, iobatch_batch(run->ib), run->why);
 	tv.tv_sec = (time_t)run->shutdown_timeout;
 	tv.tv_usec = (suseconds_t)((run->shutdown_timeout -
 	    (double)tv.tv_sec) * 1e6);
@@ -611,5 +614,7 @@ out:
 	poolconf_clear(&pc);
 	if (fd != STDIN_FILENO)
 		close(fd);
+	if (run.broken)
+		cli_exit_sigpipe();
 	return (status);
 }

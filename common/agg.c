@@ -252,8 +252,8 @@ agg_summary_text(const struct agg *a, double wall, struct buf *out)
 {
 	int	 i, first = 1;
 
-	buf_printf(out, "%llu jobs, %llu ok, %llu failed",
-	    (unsigned long long)a->jobs,
+	buf_printf(out, "%llu job%s, %llu ok, %llu failed",
+	    (unsigned long long)a->jobs, a->jobs == 1 ? "" : "s",
 	    (unsigned long long)a->status[JOB_OK],
 	    (unsigned long long)agg_failed(a));
 	if (agg_failed(a) != 0 && a->status[JOB_FAILED] != agg_failed(a)) {
@@ -269,9 +269,12 @@ agg_summary_text(const struct agg *a, double wall, struct buf *out)
 	}
 	buf_printf(out, ", %llu retried", (unsigned long long)a->retried);
 	if (a->restarts != 0)
-		buf_printf(out, ", %llu restarts",
-		    (unsigned long long)a->restarts);
-	buf_printf(out, " in %.3f s (%.0f jobs/s)", wall, agg_rate(a, wall));
+		buf_printf(out, ", %llu restart%s",
+		    (unsigned long long)a->restarts,
+		    a->restarts == 1 ? "" : "s");
+	/* Below 10 a second, a decimal: "(0.5 jobs/s)", not "(0 jobs/s)". */
+	buf_printf(out, " in %.3f s (%.*f jobs/s)", wall,
+	    agg_rate(a, wall) < 9.95 ? 1 : 0, agg_rate(a, wall));
 	if (!agg_has_numbers(a))
 		return;
 	buf_adds(out, "; sum ");

@@ -346,7 +346,7 @@ client_lost(struct client *cl, const char *why)
 	client_hold(cl);
 	client_close(cl);
 	if (cl->pool != NULL && cl->state == CS_SUBMIT) {
-		pool_cancel(cl->pool, &cl->b);
+		pool_cancel(cl->pool, &cl->b, "the client went away");
 		pool_hold(cl->pool, &cl->b, false);
 	}
 	client_release(cl);
@@ -550,7 +550,7 @@ client_submit_msg(struct client *cl, const struct frame_hdr *h,
 	case CTL_CANCEL:
 		cl->input_done = true;
 		cl->stopped = "cancelled by the client";
-		pool_cancel(cl->pool, &cl->b);
+		pool_cancel(cl->pool, &cl->b, cl->stopped);
 		client_check_bye(cl);
 		break;
 	default:

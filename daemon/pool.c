@@ -805,9 +805,12 @@ pool_reject(struct pool *p, struct batch *b, uint64_t id, const char *reason)
 	pool_finish_now(p, j, JOB_REJECTED, reason);
 }
 
-/* Drop the queued jobs of b (reported cancelled); in-flight ones finish. */
+/*
+ * Drop the queued jobs of b, reported cancelled with why ("interrupted
+ * by SIGTERM before it ran"); in-flight ones finish.
+ */
 void
-pool_cancel(struct pool *p, struct batch *b)
+pool_cancel(struct pool *p, struct batch *b, const char *why)
 {
 	struct jobq	 out;
 	struct job	*j;
@@ -817,7 +820,7 @@ pool_cancel(struct pool *p, struct batch *b)
 	jobq_extract(&p->parked, b, &out);
 	while ((j = jobq_pop(&out)) != NULL) {
 		p->queued_bytes -= j->len;
-		pool_finish_now(p, j, JOB_CANCELLED, "cancelled");
+		pool_finish_now(p, j, JOB_CANCELLED, why);
 	}
 	jobq_free(&out);
 	pool_check_drained(p);
@@ -1350,7 +1353,7 @@ pool_stop(struct pool *p, enum pool_stop how)
 	evtimer_del(p->ev_rate);
 	while ((j = jobq_pop(&p->queue)) != NULL) {
 		p->queued_bytes -= j->len;
-		pool_finish_now(p, j, JOB_CANCELLED, "cancelled");
+		pool_finish_now(p, j, JOB_CANCELLED, "stopped before it ran");
 	}
 	for (i = 0; i < p->nmembers; i++) {
 		p->members[i].retired = true;

@@ -98,7 +98,7 @@ void		 pool_submit(struct pool *, struct batch *, uint64_t,
 		    const char *, size_t);
 void		 pool_reject(struct pool *, struct batch *, uint64_t,
 		    const char *);
-void		 pool_cancel(struct pool *, struct batch *);
+void		 pool_cancel(struct pool *, struct batch *, const char *);
 void		 pool_hold(struct pool *, struct batch *, bool);
 
 const char	*pool_name(const struct pool *);

@@ -28,10 +28,10 @@ SOURCE = os.environ.get("DROVER_SOURCE") or os.path.join(
 SCORE_PY = os.path.join(SOURCE, "tests", "workers", "score.py")
 
 SUMMARY_RE = re.compile(
-    r"drover: (?P<jobs>\d+) jobs, (?P<ok>\d+) ok, (?P<failed>\d+) failed"
+    r"drover: (?P<jobs>\d+) jobs?, (?P<ok>\d+) ok, (?P<failed>\d+) failed"
     r"(?: \((?P<breakdown>[^)]*)\))?, (?P<retried>\d+) retried"
-    r"(?:, (?P<restarts>\d+) restarts)? in (?P<wall>[\d.]+) s "
-    r"\((?P<rate>\d+) jobs/s\)"
+    r"(?:, (?P<restarts>\d+) restarts?)? in (?P<wall>[\d.]+) s "
+    r"\((?P<rate>[\d.]+) jobs/s\)"
     r"(?:; sum (?P<sum>\S+) min (?P<min>\S+) max (?P<max>\S+) "
     r"mean (?P<mean>\S+))?$", re.M)
 
@@ -134,8 +134,9 @@ class Result:
             raise AssertionError("no summary line in stderr:\n" +
                                  self.errtext[-2000:])
         d = m.groupdict()
-        for k in ("jobs", "ok", "failed", "retried", "rate"):
+        for k in ("jobs", "ok", "failed", "retried"):
             d[k] = int(d[k])
+        d["rate"] = float(d["rate"])
         d["restarts"] = int(d["restarts"] or 0)
         return d
 

@@ -656,7 +656,7 @@ START_TEST(test_statuses)
 	ck_assert_uint_eq(a.nint, 2);
 	s = summary_text(&a, 2);
 	ck_assert_str_eq(s, "6 jobs, 2 ok, 4 failed (1 failed, 2 timeout, "
-	    "1 crashed), 2 retried in 2.000 s (3 jobs/s); sum 3 min 1 max 2 "
+	    "1 crashed), 2 retried in 2.000 s (3.0 jobs/s); sum 3 min 1 max 2 "
 	    "mean 1.5");
 	free(s);
 
@@ -674,13 +674,18 @@ START_TEST(test_statuses)
 	agg_job(&a, JOB_REJECTED, 1, "", 0);
 	s = summary_text(&a, 0.5);
 	ck_assert_str_eq(s, "3 jobs, 0 ok, 3 failed (2 failed, 1 rejected), "
-	    "0 retried in 0.500 s (6 jobs/s)");
+	    "0 retried in 0.500 s (6.0 jobs/s)");
 	free(s);
 	agg_init(&a);
 	agg_job(&a, JOB_FAILED, 1, "", 0);
 	s = summary_text(&a, 0.5);
-	ck_assert_str_eq(s, "1 jobs, 0 ok, 1 failed, 0 retried in 0.500 s "
-	    "(2 jobs/s)");
+	ck_assert_str_eq(s, "1 job, 0 ok, 1 failed, 0 retried in 0.500 s "
+	    "(2.0 jobs/s)");
+	free(s);
+	a.restarts = 1;
+	s = summary_text(&a, 4);
+	ck_assert_str_eq(s, "1 job, 0 ok, 1 failed, 0 retried, 1 restart in "
+	    "4.000 s (0.2 jobs/s)");
 	free(s);
 }
 END_TEST
