@@ -5,6 +5,7 @@
  * per round so that a window of micro-jobs costs two syscalls, not 2N.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -149,13 +150,26 @@ dw_error(const struct dw *dw)
 	return (dw->err);
 }
 
-/* Read more input; flush replies first, since we may block. */
+/*
+ * Read more input; flush replies first, since we may block.  With nb, read
+ * only if stdin is readable now, and return DW_AGAIN if it is not.
+ */
 static int
-dw_fill(struct dw *dw)
+dw_fill(struct dw *dw, bool nb)
 {
-	ssize_t	 n;
-	char	*p;
+	struct pollfd	 pfd;
+	ssize_t		 n;
+	char		*p;
+	int		 r;
 
+	if (nb) {
+		pfd.fd = STDIN_FILENO;
+		pfd.events = POLLIN;
+		while ((r = poll(&pfd, 1, 0)) == -1 && errno == EINTR)
+			;
+		if (r == 0)
+			return (DW_AGAIN);
+	}
 	if (dw_flush(dw) == -1)
 		return (-1);
 	if (dw->inoff != 0) {
@@ -203,9 +217,10 @@ dw_untag(struct dw *dw, struct dw_job *job)
 
 /* Line and tagged protocols: the next line is the next job. */
 static int
-dw_next_line(struct dw *dw, struct dw_job *job)
+dw_next_line(struct dw *dw, struct dw_job *job, bool nb)
 {
 	char	*nl;
+	int	 r;
 
 	for (;;) {
 		nl = dw->inlen == dw->inoff ? NULL :
@@ -224,8 +239,8 @@ dw_next_line(struct dw *dw, struct dw_job *job)
 			dw->inoff = dw->inlen;
 			break;
 		}
-		if (dw_fill(dw) == -1)
-			return (-1);
+		if ((r = dw_fill(dw, nb)) != 0)
+			return (r);
 	}
 	if (dw->proto == DW_TAGGED)
 		return (dw_untag(dw, job));
@@ -235,11 +250,12 @@ dw_next_line(struct dw *dw, struct dw_job *job)
 
 /* Frame protocol: HELLO first, then JOB frames. */
 static int
-dw_next_frame(struct dw *dw, struct dw_job *job)
+dw_next_frame(struct dw *dw, struct dw_job *job, bool nb)
 {
 	struct frame_hdr h;
 	const char	*why;
 	enum frame_parse r;
+	int		 rv;
 
 	for (;;) {
 		r = frame_parse(dw->in != NULL ? dw->in + dw->inoff : "",
@@ -256,8 +272,8 @@ dw_next_frame(struct dw *dw, struct dw_job *job)
 				    "protocol: truncated frame");
 				return (-1);
 			}
-			if (dw_fill(dw) == -1)
-				return (-1);
+			if ((rv = dw_fill(dw, nb)) != 0)
+				return (rv);
 			continue;
 		}
 		dw->inoff += FRAME_HDRLEN + h.len;
@@ -291,8 +307,39 @@ int
 dw_next(struct dw *dw, struct dw_job *job)
 {
 	if (dw->proto == DW_FRAME)
-		return (dw_next_frame(dw, job));
-	return (dw_next_line(dw, job));
+		return (dw_next_frame(dw, job, false));
+	return (dw_next_line(dw, job, false));
+}
+
+/*
+ * As dw_next(), but never waits: DW_AGAIN when no whole job is buffered and
+ * stdin has nothing to read now (poll dw_fd() for POLLIN, then call again).
+ * Replies are not flushed unless it reads; call dw_flush() before waiting.
+ */
+int
+dw_poll_next(struct dw *dw, struct dw_job *job)
+{
+	if (dw->proto == DW_FRAME)
+		return (dw_next_frame(dw, job, true));
+	return (dw_next_line(dw, job, true));
+}
+
+/* The descriptor jobs come from, for poll(2) in a worker's own loop. */
+int
+dw_fd(const struct dw *dw)
+{
+	(void)dw;
+	return (STDIN_FILENO);
+}
+
+/*
+ * Must replies come in the order of the jobs?  True for the line protocol,
+ * whose results carry no tag.
+ */
+bool
+dw_in_order(const struct dw *dw)
+{
+	return (dw->proto == DW_LINE);
 }
 
 /*

@@ -23,10 +23,16 @@
  * when the buffer is large, or on dw_flush().  Exit status 125 tells the
  * supervisor not to restart the worker (a permanent error such as bad
  * arguments).
+ *
+ * A worker with its own event loop (many jobs in flight) polls dw_fd() for
+ * POLLIN and takes jobs with dw_poll_next(), which returns DW_AGAIN instead
+ * of waiting; it may answer in any order, unless dw_in_order() says that
+ * the protocol (line) needs replies in the order of the jobs.
  */
 #ifndef DROVER_WORKER_H
 #define DROVER_WORKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +41,7 @@ extern "C" {
 #endif
 
 #define DW_EXIT_NORESPAWN	125
+#define DW_AGAIN		2	/* dw_poll_next(): nothing to read now */
 
 struct dw;
 
@@ -46,6 +53,9 @@ struct dw_job {
 
 struct dw	*dw_open(const char *);
 int		 dw_next(struct dw *, struct dw_job *);
+int		 dw_poll_next(struct dw *, struct dw_job *);
+int		 dw_fd(const struct dw *);
+bool		 dw_in_order(const struct dw *);
 int		 dw_reply(struct dw *, const struct dw_job *, const void *,
 		    size_t);
 int		 dw_fail(struct dw *, const struct dw_job *, const char *);
