@@ -16,12 +16,14 @@
 #include "config.h"
 #include "drover/worker.h"
 #include "handlers.h"
+#include "hopt.h"
 
 static const struct handler *const handlers[] = {
 	&handler_square,
 	&handler_sha256,
 	&handler_exec,
 	&handler_sleep,
+	&handler_http,
 	NULL
 };
 
@@ -101,6 +103,10 @@ main(int argc, char **argv)
 		printf("drover-worker %s\n", DROVER_VERSION);
 		return (0);
 	}
+	if (strcmp(argv[1], "--options") == 0) {
+		hopt_print(stdout);
+		return (0);
+	}
 	for (i = 0; handlers[i] != NULL; i++)
 		if (strcmp(argv[1], handlers[i]->name) == 0)
 			h = handlers[i];
@@ -132,6 +138,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "drover-worker: unable to start the protocol "
 		    "(DROVER_PROTOCOL must be frame or line)\n");
 		return (DW_EXIT_NORESPAWN);
+	}
+	if (h->loop != NULL) {
+		/* It says what went wrong itself. */
+		rv = h->loop(dw);
+		dw_close(dw);
+		return (rv == -1 ? 1 : 0);
 	}
 	while ((rv = dw_next(dw, &job)) == 1) {
 		h->run(dw, &job);

@@ -47,14 +47,15 @@ crypto_sym(void *h, const char *name, void *fn, size_t size)
 	return (0);
 }
 
-static int
-sha256_init(int argc, char **argv)
+/* Load libcrypto's SHA-256 (once); also used by the http handler. */
+int
+sha256_load(void)
 {
-	void	*h;
+	static int	 loaded;
+	void		*h;
 
-	(void)argv;
-	if (argc != 0)
-		return (-1);
+	if (loaded)
+		return (0);
 	if ((h = dlopen(DROVER_LIBCRYPTO, RTLD_NOW | RTLD_LOCAL)) == NULL) {
 		fprintf(stderr, "drover-worker: sha256: unable to load "
 		    "OpenSSL: %s\n", dlerror());
@@ -72,7 +73,67 @@ sha256_init(int argc, char **argv)
 	    crypto_sym(h, "EVP_DigestFinal_ex", &crypto.final,
 	    sizeof(crypto.final)) == -1)
 		return (-1);
+	loaded = 1;
 	return (0);
+}
+
+/* A new SHA-256 context, or NULL. */
+void *
+sha256_begin(void)
+{
+	EVP_MD_CTX	*ctx;
+
+	if ((ctx = crypto.ctx_new()) == NULL)
+		return (NULL);
+	if (crypto.init(ctx, crypto.md(), NULL) != 1) {
+		crypto.ctx_free(ctx);
+		return (NULL);
+	}
+	return (ctx);
+}
+
+void
+sha256_add(void *ctx, const void *p, size_t len)
+{
+	crypto.update(ctx, p, len);
+}
+
+/* Finish: the digest in lowercase hex (65 bytes with the NUL); frees ctx. */
+int
+sha256_end(void *ctx, char *hexout)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char	 md[32];
+	int		 rv = -1;
+	size_t		 i;
+
+	if (crypto.final(ctx, md, NULL) == 1) {
+		for (i = 0; i < sizeof(md); i++) {
+			hexout[2 * i] = hex[md[i] >> 4];
+			hexout[2 * i + 1] = hex[md[i] & 0xf];
+		}
+		hexout[64] = '\0';
+		rv = 0;
+	}
+	crypto.ctx_free(ctx);
+	return (rv);
+}
+
+/* Drop a context without finishing it. */
+void
+sha256_discard(void *ctx)
+{
+	if (ctx != NULL)
+		crypto.ctx_free(ctx);
+}
+
+static int
+sha256_init(int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 0)
+		return (-1);
+	return (sha256_load());
 }
 
 /* Hash the file at path (NUL-terminated) into md. */

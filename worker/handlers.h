@@ -1,7 +1,9 @@
 /*
  * drover-worker's handlers.  A handler checks its arguments once (init) and
  * then answers each job with dw_reply() or dw_fail().  `flush` handlers are
- * slow enough that each reply is written at once instead of batched.
+ * slow enough that each reply is written at once instead of batched.  A
+ * handler with a `loop` runs its own event loop over the whole session
+ * instead of `run` (http: many jobs in flight, answered as they finish).
  */
 #ifndef DROVER_HANDLERS_H
 #define DROVER_HANDLERS_H
@@ -16,13 +18,22 @@ struct handler {
 	int		(*init)(int, char **);
 	void		(*run)(struct dw *, const struct dw_job *);
 	bool		 flush;
+	int		(*loop)(struct dw *);	/* its own loop, or NULL */
 };
 
 extern const struct handler handler_square;
 extern const struct handler handler_sha256;
 extern const struct handler handler_exec;
 extern const struct handler handler_sleep;
+extern const struct handler handler_http;
 
 void	handler_quote(char *, size_t, const char *, size_t);
+
+/* SHA-256 from libcrypto, loaded on first use (h_sha256.c). */
+int	 sha256_load(void);
+void	*sha256_begin(void);
+void	 sha256_add(void *, const void *, size_t);
+int	 sha256_end(void *, char *);
+void	 sha256_discard(void *);
 
 #endif
