@@ -21,6 +21,7 @@
 #include "frame.h"
 #include "cli.h"
 #include "handler_list.h"
+#include "hopt.h"
 #include "iobatch.h"
 #include "job.h"
 #include "log.h"
@@ -78,6 +79,7 @@ enum {
 static const struct option run_longopts[] = {
 	{ "workers",		required_argument, NULL, 'w' },
 	{ "input",		required_argument, NULL, 'i' },
+	{ "option",		required_argument, NULL, 'o' },
 	{ "null",		no_argument,	   NULL, '0' },
 	{ "quiet",		no_argument,	   NULL, 'q' },
 	{ "help",		no_argument,	   NULL, 'h' },
@@ -112,6 +114,7 @@ run_usage(FILE *f)
 "usage: drover run [options] HANDLER\n"
 "       drover run [options] --exec 'CMD {}'\n"
 "       drover run [options] --worker 'PROGRAM ARGS'\n"
+"       drover run [options] -o KEY=VALUE ... http\n"
 "\n"
 "Run one job per input line on a pool of worker processes; print each\n"
 "result and a summary.  Handlers: " DROVER_HANDLERS ".\n"
@@ -119,6 +122,7 @@ run_usage(FILE *f)
 "  -w, --workers N          worker processes (default: online CPUs)\n"
 "  -i, --input FILE         read jobs from FILE instead of stdin\n"
 "  -0, --null               jobs are NUL-terminated, not lines\n"
+"  -o, --option KEY=VALUE   a handler option (http: drover-worker(7))\n"
 "      --timeout SECS       kill a job's worker after SECS (default: none)\n"
 "      --attempts N         tries before a job counts as crashed (3)\n"
 "      --retry-timeouts     retry timed-out jobs too, within --attempts\n"
@@ -244,6 +248,24 @@ run_command(const char *handler, const char *exec, const char *worker)
 	if (exec != NULL)
 		argv[2] = xstrdup(exec);
 	return (argv);
+}
+
+/* Check the -o options against the handler's table, or exit 2. */
+static void
+run_check_options(const char *handler, char **options)
+{
+	struct hopt_val	 v;
+	char		 err[512];
+	size_t		 i;
+
+	for (i = 0; options != NULL && options[i] != NULL; i++) {
+		if (handler == NULL)
+			cli_usage_error("-o goes with a handler (-o %s)",
+			    options[i]);
+		if (hopt_parse(handler, options[i], &v, err, sizeof(err)) ==
+		    NULL)
+			cli_usage_error("-o: %s", err);
+	}
 }
 
 static void
@@ -416,6 +438,7 @@ run_main(int argc, char **argv)
 	int			 progress = -1, protocol = -1;
 	bool			 burst_set = false;
 	double			 shutdown_timeout = 5.0;
+	size_t			 noptions = 0;
 
 	poolconf_defaults(&pc);
 	pc.workers = run_default_workers();
@@ -423,7 +446,7 @@ run_main(int argc, char **argv)
 	ro.reorder_cap = RUN_REORDER_CAP;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "w:i:0qh", run_longopts,
+	while ((ch = getopt_long(argc, argv, "w:i:o:0qh", run_longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'w':
@@ -432,6 +455,12 @@ run_main(int argc, char **argv)
 			break;
 		case 'i':
 			input = optarg;
+			break;
+		case 'o':
+			pc.options = xreallocarray(pc.options, noptions + 2,
+			    sizeof(*pc.options));
+			pc.options[noptions++] = xstrdup(optarg);
+			pc.options[noptions] = NULL;
 			break;
 		case '0':
 			delim = '\0';
@@ -550,15 +579,19 @@ run_main(int argc, char **argv)
 	pc.protocol = worker != NULL ?
 	    (protocol == -1 ? PROTO_LINE : (enum protocol)protocol) :
 	    PROTO_FRAME;
-	if (pc.window == 0)		/* no --window: the protocol's */
+	run_check_options(handler, pc.options);
+	if (pc.window == 0)		/* no --window: the handler's */
+		pc.window = handler_default_window(handler);
+	if (pc.window == 0)		/* or the protocol's */
 		pc.window = protocol_default_window(pc.protocol);
 	if (pc.rate > 0 && !burst_set)
 		pc.burst = tbucket_default_burst(pc.rate);
 	if (burst_set && pc.rate == 0)
 		cli_usage_error("--burst goes with --rate");
-	pc.argv = run_command(handler, exec, worker);
-	pc.name = run_pool_name(handler, exec, pc.argv);
 	pc.handler = handler != NULL ? xstrdup(handler) : NULL;
+	pc.argv = handler != NULL ? poolconf_handler_argv(workerpath(), &pc) :
+	    run_command(handler, exec, worker);
+	pc.name = run_pool_name(handler, exec, pc.argv);
 
 	if (input != NULL &&
 	    (fd = open(input, O_RDONLY | O_CLOEXEC)) == -1) {

@@ -30,6 +30,7 @@
 #include "conf.h"
 #include "config.h"
 #include "handler_list.h"
+#include "hopt.h"
 #include "log.h"
 #include "poolconf.h"
 #include "shell.h"
@@ -81,6 +82,8 @@ static const struct setting pool_settings[] = {
 	  "The command of the exec handler; {} is the job." },
 	{ "command", T_COMMAND, PC(argv), 0, 0, 0, APPLY_REPLACE,
 	  "A custom worker: [\"prog\", \"arg\"] or \"prog arg\" (no shell)." },
+	{ "options", T_LIST, PC(options), 0, 0, 0, APPLY_REPLACE,
+	  "Handler options, [\"KEY=VALUE\", ...] (drover-worker(7))." },
 	{ "protocol", T_PROTOCOL, PC(protocol), 0, 0, 0, APPLY_REPLACE,
 	  "\"frame\" (default for handlers), \"line\" (default for "
 	  "commands) or \"tagged\"." },
@@ -541,6 +544,10 @@ load_pool_key(struct loader *ld, const config_setting_t *s,
 		}
 		pc->argv = argv;
 		break;
+	case T_LIST:
+		shell_argv_free(pc->options);
+		pc->options = get_strings(ld, s, false);
+		break;
 	case T_USER:
 		if ((str = get_string(ld, s)) == NULL)
 			return;
@@ -591,6 +598,28 @@ setting_find(const struct setting *table, const char *key)
 	return (NULL);
 }
 
+/* Check a pool's handler options against the handler's table (hopt.c). */
+static void
+check_options(struct loader *ld, const config_setting_t *g,
+    const struct poolconf *pc, const char *name)
+{
+	const config_setting_t	*s = config_setting_get_member(g, "options");
+	struct hopt_val		 v;
+	char			 err[512];
+	size_t			 i;
+
+	if (pc->options == NULL || pc->options[0] == NULL)
+		return;
+	if (pc->handler == NULL) {
+		conf_err(ld, s, "pool '%s': options go with a handler", name);
+		return;
+	}
+	for (i = 0; pc->options[i] != NULL; i++)
+		if (hopt_parse(pc->handler, pc->options[i], &v, err,
+		    sizeof(err)) == NULL)
+			conf_err(ld, s, "pool '%s': options: %s", name, err);
+}
+
 /* Check what no single key can: required keys and combinations. */
 static void
 check_pool(struct loader *ld, const config_setting_t *g, struct poolconf *pc,
@@ -621,12 +650,15 @@ check_pool(struct loader *ld, const config_setting_t *g, struct poolconf *pc,
 	else if (pc->exec != NULL && strcmp(pc->handler, "exec") != 0)
 		conf_err(ld, g, "pool '%s': exec goes with handler \"exec\"",
 		    name);
+	check_options(ld, g, pc, name);
 	if (!has_protocol)
 		pc->protocol = pc->argv != NULL ? PROTO_LINE : PROTO_FRAME;
 	else if (pc->handler != NULL && pc->protocol != PROTO_FRAME)
 		conf_err(ld, g, "pool '%s': handlers speak the frame protocol",
 		    name);
-	if (!has_window)
+	if (!has_window && handler_default_window(pc->handler) != 0)
+		pc->window = handler_default_window(pc->handler);
+	else if (!has_window)
 		pc->window = protocol_default_window(pc->protocol);
 	if (pc->window != 0 && pc->window > pc->window_max)
 		pc->window_max = pc->window;

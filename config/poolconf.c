@@ -68,6 +68,7 @@ poolconf_dup(const struct poolconf *pc)
 	c->argv = argv_dup(pc->argv);
 	c->handler = str_dup(pc->handler);
 	c->exec = str_dup(pc->exec);
+	c->options = argv_dup(pc->options);
 	c->user = str_dup(pc->user);
 	c->group = str_dup(pc->group);
 	return (c);
@@ -87,6 +88,11 @@ poolconf_clear(struct poolconf *pc)
 	}
 	free(pc->handler);
 	free(pc->exec);
+	if (pc->options != NULL) {
+		for (p = pc->options; *p != NULL; p++)
+			free(*p);
+		free(pc->options);
+	}
 	free(pc->user);
 	free(pc->group);
 	memset(pc, 0, sizeof(*pc));
@@ -138,4 +144,26 @@ unsigned
 protocol_default_window(enum protocol p)
 {
 	return (p == PROTO_LINE ? 1 : 0);
+}
+
+/*
+ * The command of a handler pool: drover-worker (at path), the handler, the
+ * exec handler's command, then the handler options as KEY=VALUE arguments.
+ */
+char **
+poolconf_handler_argv(const char *path, const struct poolconf *pc)
+{
+	char	**argv;
+	size_t	 n = 0, i = 0;
+
+	while (pc->options != NULL && pc->options[n] != NULL)
+		n++;
+	argv = xcalloc(n + 4, sizeof(*argv));
+	argv[i++] = xstrdup(path);
+	argv[i++] = xstrdup(pc->handler);
+	if (pc->exec != NULL)
+		argv[i++] = xstrdup(pc->exec);
+	for (n = 0; pc->options != NULL && pc->options[n] != NULL; n++)
+		argv[i++] = xstrdup(pc->options[n]);
+	return (argv);
 }

@@ -32,6 +32,7 @@ struct poolconf {
 	char		**argv;		/* the worker command */
 	char		*handler;	/* bundled handler, or NULL */
 	char		*exec;		/* the exec handler's command */
+	char		**options;	/* handler options "KEY=VALUE", or NULL */
 	unsigned	 line;		/* where it was defined (config) */
 	enum protocol	 protocol;
 	unsigned	 workers;
@@ -69,5 +70,6 @@ void		 poolconf_clear(struct poolconf *);
 const char	*protocol_name(enum protocol);
 int		 protocol_parse(const char *);
 unsigned	 protocol_default_window(enum protocol);
+char		**poolconf_handler_argv(const char *, const struct poolconf *);
 
 #endif

@@ -130,13 +130,8 @@ sv_resolve(const struct poolconf *pc)
 	struct poolconf	*r;
 
 	r = poolconf_dup(pc);
-	if (r->handler != NULL) {
-		r->argv = xcalloc(4, sizeof(*r->argv));
-		r->argv[0] = xstrdup(workerpath());
-		r->argv[1] = xstrdup(r->handler);
-		if (r->exec != NULL)
-			r->argv[2] = xstrdup(r->exec);
-	}
+	if (r->handler != NULL)
+		r->argv = poolconf_handler_argv(workerpath(), r);
 	return (r);
 }
 
