@@ -2,7 +2,8 @@
 """What `meson install` puts where, checked in a DESTDIR install: the C
 worker library builds a worker outside the tree through pkg-config
 (drover-worker.pc, <drover/worker.h>, -ldrover-worker, never -ldw, which is
-elfutils' library)."""
+elfutils' library), and the Python package lands in site-packages and
+imports from there."""
 import json
 import os
 import shutil
@@ -12,7 +13,8 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BUILD, SOURCE, DroverTestCase, lines, run  # noqa
+from harness import (BUILD, SOURCE, DroverTestCase, lines, run,  # noqa
+                     tagged_env)
 
 
 def build_options():
@@ -89,6 +91,25 @@ class TestDestdirInstall(DroverTestCase):
         s = self.assertSummary(res, jobs=4, ok=3, failed=1)
         self.assertEqual(s["sum"], "6")
 
+
+    def test_python_package_in_site_packages(self):
+        found = [f for f in self.installed()
+                 if f.endswith(os.path.join("drover", "__init__.py"))]
+        self.assertEqual(len(found), 1, self.installed())
+        site = os.path.dirname(os.path.dirname(os.path.join(self.dest,
+                                                            found[0])))
+        self.assertIn(os.path.join(self.opts["prefix"], "lib").lstrip("/"),
+                      found[0])
+        env = tagged_env({"PYTHONPATH": site})
+        r = subprocess.run([sys.executable, "-c",
+                            "import drover; print(drover.__file__, "
+                            "drover.__version__)"],
+                           capture_output=True, text=True, env=env,
+                           cwd=self.dest)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        path, version = r.stdout.split()
+        self.assertTrue(path.startswith(site), path)
+        self.assertEqual(version, "0.1.0")
 
 if __name__ == "__main__":
     res = unittest.main(exit=False).result
