@@ -179,6 +179,8 @@ struct submit {
 	const char		*pool;
 	double			 timeout;	/* for the REPLY */
 	double			 shutdown_timeout;
+	uint64_t		 total;		/* --total */
+	bool			 report_total;	/* progress is on */
 	int			 infd;
 	int			 delim;
 	uint64_t		 restarts;
@@ -300,7 +302,9 @@ submit_reply(struct submit *s, const char *p, size_t len)
 		s->input = input_new(s->base, s->infd, s->delim,
 		    max > 0 ? (uint64_t)max : 1024 * 1024, &submit_input_hooks,
 		    s);
-		report_set_source(s->report, input_progress, s->input);
+		if (s->report_total)
+			report_set_total(s->report, s->total != 0 ? s->total :
+			    input_count_records(s->input));
 		input_resume(s->input);
 	}
 	json_decref(o);
@@ -549,7 +553,7 @@ submit_usage(FILE *f)
 "usage: drover submit --pool POOL [--socket PATH] [-i FILE] [-0] [--json]\n"
 "                     [--ordered] [--quiet] [--progress|--no-progress]\n"
 "                     [--stats-interval SECS] [--timeout SECS]\n"
-"                     [--shutdown-timeout SECS]\n"
+"                     [--shutdown-timeout SECS] [--total N]\n"
 "\n"
 "Stream jobs (one per input line) to a pool of a running droverd; print\n"
 "results and the summary exactly as drover run does.  The socket is\n"
@@ -576,6 +580,7 @@ submit_main(int argc, char **argv)
 		{ "stats-interval", required_argument, NULL, 'S' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "shutdown-timeout", required_argument, NULL, 'D' },
+		{ "total", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -636,6 +641,10 @@ submit_main(int argc, char **argv)
 			s.shutdown_timeout = cli_seconds("--shutdown-timeout",
 			    optarg);
 			break;
+		case 'n':
+			s.total = cli_number("--total", optarg, 1,
+			    UINT64_MAX / 2);
+			break;
 		case 'h':
 			submit_usage(stdout);
 			return (0);
@@ -647,12 +656,13 @@ submit_main(int argc, char **argv)
 		cli_usage_error("unexpected argument '%s'", argv[optind]);
 	if (s.pool == NULL)
 		cli_usage_error("submit needs --pool NAME");
-	if (input != NULL &&
+	if (input != NULL && strcmp(input, "-") != 0 &&
 	    (s.infd = open(input, O_RDONLY | O_CLOEXEC)) == -1) {
 		log_warn("unable to open %s", input);
 		return (2);
 	}
 	ro.progress = progress == -1 ? isatty(STDERR_FILENO) : progress;
+	s.report_total = ro.progress;
 
 	signal(SIGPIPE, SIG_IGN);
 	fd = client_connect(client_socket_path(sock), s.timeout);

@@ -41,7 +41,6 @@ struct input {
 	uint64_t		 max_bytes;
 	uint64_t		 next_id;
 	uint64_t		 bytes;		/* consumed */
-	uint64_t		 total;		/* size of a regular file */
 	bool			 readable;
 	bool			 eof;
 	bool			 stopped;
@@ -85,10 +84,8 @@ input_new(struct event_base *base, int fd, int delim, uint64_t max_bytes,
 	in->max_bytes = max_bytes;
 	buf_init(&in->in);
 	lsplit_init(&in->ls, delim, max_bytes);
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
 		in->regular = true;
-		in->total = (uint64_t)st.st_size;
-	}
 	in->ev_in = event_new(base, fd, EV_READ | EV_PERSIST, input_in_cb, in);
 	/* Not pollable (a regular file, /dev/null): read it like a file. */
 	if (!in->regular && event_add(in->ev_in, NULL) == -1)
@@ -146,20 +143,34 @@ input_bytes(const struct input *in)
 	return (in->bytes);
 }
 
+/*
+ * The records left in a regular file from its current offset, counted
+ * with pread(2) (the offset is not moved), for a progress line that
+ * counts jobs finished against jobs there are; 0 if the input is not a
+ * regular file or cannot be read.
+ */
 uint64_t
-input_total(const struct input *in)
+input_count_records(const struct input *in)
 {
-	return (in->total);
-}
+	static char	 chunk[1 << 20];
+	const char	*p, *end;
+	off_t		 off;
+	ssize_t		 n;
+	uint64_t	 count = 0;
+	char		 last = in->ls.delim;
 
-/* For report_set_source(): bytes consumed, and the total if known. */
-void
-input_progress(const void *arg, uint64_t *done, uint64_t *total)
-{
-	const struct input	*in = arg;
-
-	*done = in->bytes;
-	*total = in->total;
+	if (!in->regular || (off = lseek(in->fd, 0, SEEK_CUR)) == -1)
+		return (0);
+	while ((n = pread(in->fd, chunk, sizeof(chunk), off)) > 0) {
+		for (p = chunk, end = chunk + n; (p = memchr(p, in->ls.delim,
+		    (size_t)(end - p))) != NULL; p++)
+			count++;
+		last = chunk[n - 1];
+		off += n;
+	}
+	if (n == -1)
+		return (0);
+	return (count + (last != in->ls.delim));	/* unterminated */
 }
 
 /* One read; false when there is nothing to read right now. */

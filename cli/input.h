@@ -34,7 +34,6 @@ void		 input_stop(struct input *);
 bool		 input_done(const struct input *);
 uint64_t	 input_count(const struct input *);
 uint64_t	 input_bytes(const struct input *);
-uint64_t	 input_total(const struct input *);
-void		 input_progress(const void *, uint64_t *, uint64_t *);
+uint64_t	 input_count_records(const struct input *);
 
 #endif

@@ -89,7 +89,6 @@ iobatch_new(struct event_base *base, struct pool *pool, struct report *report,
 	ib->arg = arg;
 	ib->input = input_new(base, fd, delim, max_job_bytes,
 	    &iobatch_input_hooks, ib);
-	report_set_source(report, input_progress, ib->input);
 	ib->ev_complete = event_new(base, -1, 0, iobatch_complete_cb, ib);
 	pool_attach(pool, &ib->b);
 	return (ib);
@@ -105,6 +104,13 @@ iobatch_free(struct iobatch *ib)
 	input_free(ib->input);
 	event_free(ib->ev_complete);
 	free(ib);
+}
+
+/* Records in a regular-file input (0 if not one), for the progress line. */
+uint64_t
+iobatch_count_records(const struct iobatch *ib)
+{
+	return (input_count_records(ib->input));
 }
 
 /* Start reading. */

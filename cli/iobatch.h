@@ -16,6 +16,7 @@ struct iobatch	*iobatch_new(struct event_base *, struct pool *,
 		    struct report *, int, int, uint64_t, void (*)(void *),
 		    void *);
 void		 iobatch_free(struct iobatch *);
+uint64_t	 iobatch_count_records(const struct iobatch *);
 void		 iobatch_start(struct iobatch *);
 void		 iobatch_stop(struct iobatch *);
 void		 iobatch_resume(struct iobatch *);

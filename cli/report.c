@@ -78,9 +78,8 @@ struct report {
 	uint64_t		 ifailed;
 	uint64_t		 istart_us;
 	uint64_t		 start_us;
-	void			(*source)(const void *, uint64_t *,
-				    uint64_t *);
-	const void		*source_arg;
+	uint64_t		 total;		/* jobs; 0: not known */
+	bool			 out_on_tty;	/* stderr's terminal too */
 	bool			 progress_shown;
 	bool			 broken;
 };
@@ -103,34 +102,54 @@ report_progress_clear(void)
 	r->progress_shown = false;
 }
 
-/* Draw "N jobs, F failed, R jobs/s[, P% ETA m:ss]". */
+/* Seconds as h:mm:ss. */
+static void
+report_clock(char *dst, size_t size, double secs)
+{
+	long	 t = secs > 0 ? (long)secs : 0;
+
+	snprintf(dst, size, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+}
+
+/*
+ * Draw the progress line, counted in jobs finished (never bytes read):
+ * "drover: 120/300 jobs (40%), 2 failed, 9.5 jobs/s, 0:00:12 elapsed,
+ * ETA 0:00:18", or without the total and ETA when it is not known.
+ */
 static void
 report_progress_cb(int fd, short what, void *arg)
 {
 	struct report	*r = arg;
-	char		 line[256];
-	double		 el, rate, frac;
-	uint64_t	 done = 0, total = 0;
-	int		 n, eta;
+	char		 line[256], el_s[32], eta_s[32];
+	double		 el, rate;
+	uint64_t	 done = r->agg.jobs;
+	int		 n;
 	ssize_t		 w;
 
 	(void)fd;
 	(void)what;
-	if (r->source != NULL)
-		r->source(r->source_arg, &done, &total);
 	el = (double)(clock_us() - r->start_us) / 1e6;
-	rate = el > 0 ? (double)r->agg.jobs / el : 0;
-	n = snprintf(line, sizeof(line), "\r\033[Kdrover: %llu jobs, %llu "
-	    "failed, %.0f jobs/s", (unsigned long long)r->agg.jobs,
-	    (unsigned long long)agg_failed(&r->agg), rate);
-	if (total != 0 && done != 0 && n > 0 && (size_t)n < sizeof(line)) {
-		frac = (double)done / (double)total;
-		if (frac > 1)
-			frac = 1;
-		eta = frac > 0 ? (int)(el * (1 - frac) / frac) : 0;
-		n += snprintf(line + n, sizeof(line) - (size_t)n,
-		    ", %.0f%% ETA %d:%02d", frac * 100, eta / 60, eta % 60);
-	}
+	rate = el > 0 ? (double)done / el : 0;
+	report_clock(el_s, sizeof(el_s), el);
+	if (r->total != 0) {
+		if (done != 0 && done <= r->total)
+			report_clock(eta_s, sizeof(eta_s),
+			    el * (double)(r->total - done) / (double)done);
+		else
+			snprintf(eta_s, sizeof(eta_s), "-");
+		n = snprintf(line, sizeof(line), "\r\033[Kdrover: %llu/%llu "
+		    "jobs (%.0f%%), %llu failed, %.*f jobs/s, %s elapsed, ETA "
+		    "%s", (unsigned long long)done,
+		    (unsigned long long)r->total, done >= r->total ? 100.0 :
+		    100.0 * (double)done / (double)r->total,
+		    (unsigned long long)agg_failed(&r->agg), rate < 9.95 ? 1 :
+		    0, rate, el_s, eta_s);
+	} else
+		n = snprintf(line, sizeof(line), "\r\033[Kdrover: %llu jobs, "
+		    "%llu failed, %.*f jobs/s, %s elapsed",
+		    (unsigned long long)done,
+		    (unsigned long long)agg_failed(&r->agg), rate < 9.95 ? 1 :
+		    0, rate, el_s);
 	if (n > 0 && (size_t)n < sizeof(line)) {
 		w = write(STDERR_FILENO, line, (size_t)n);
 		(void)w;
@@ -238,6 +257,11 @@ report_new(struct event_base *base, const struct report_opts *opts)
 		event_add(r->ev_stats, &iv);
 	}
 	if (opts->progress) {
+		struct stat	 so, se;
+
+		r->out_on_tty = fstat(STDOUT_FILENO, &so) == 0 &&
+		    fstat(STDERR_FILENO, &se) == 0 && S_ISCHR(so.st_mode) &&
+		    S_ISCHR(se.st_mode) && so.st_rdev == se.st_rdev;
 		r->ev_progress = event_new(base, -1, EV_PERSIST,
 		    report_progress_cb, r);
 		event_add(r->ev_progress, &tv);
@@ -282,16 +306,11 @@ report_set_hooks(struct report *r, const struct report_hooks *hooks,
 	r->arg = arg;
 }
 
-/*
- * Where the progress line learns how much input is consumed, and of what
- * total (0 when unknown, a pipe): asked only when the line is drawn.
- */
+/* How many jobs there are (--total, or a counted file), for progress. */
 void
-report_set_source(struct report *r, void (*fn)(const void *, uint64_t *,
-    uint64_t *), const void *arg)
+report_set_total(struct report *r, uint64_t total)
 {
-	r->source = fn;
-	r->source_arg = arg;
+	r->total = total;
 }
 
 /* Write all of b to fd (blocking); false if the reader is gone. */
@@ -379,6 +398,8 @@ report_flush(struct report *r)
 	buf_shrink(&r->err, 1024 * 1024);
 	if (r->broken || r->out_waiting)
 		return;
+	if (r->out_on_tty && buf_len(&r->out) != 0)
+		report_progress_clear();	/* no text between lines */
 	if ((rv = report_write_out(r)) == -1) {
 		r->broken = true;
 		if (r->hooks != NULL && r->hooks->broken != NULL)

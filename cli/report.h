@@ -41,8 +41,7 @@ void		 report_job(struct report *, uint64_t, enum job_status,
 uint64_t	 report_limit(const struct report *);
 void		 report_set_hooks(struct report *, const struct report_hooks *,
 		    void *);
-void		 report_set_source(struct report *, void (*)(const void *,
-		    uint64_t *, uint64_t *), const void *);
+void		 report_set_total(struct report *, uint64_t);
 void		 report_flush(struct report *);
 void		 report_summary(struct report *, uint64_t);
 void		 report_finish(struct report *, uint64_t, void (*)(void *),

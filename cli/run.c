@@ -74,6 +74,7 @@ enum {
 	OPT_START_RETRIES,
 	OPT_STATS_INTERVAL,
 	OPT_SHUTDOWN_TIMEOUT,
+	OPT_TOTAL,
 };
 
 static const struct option run_longopts[] = {
@@ -104,6 +105,7 @@ static const struct option run_longopts[] = {
 	{ "start-retries",	required_argument, NULL, OPT_START_RETRIES },
 	{ "stats-interval",	required_argument, NULL, OPT_STATS_INTERVAL },
 	{ "shutdown-timeout",	required_argument, NULL, OPT_SHUTDOWN_TIMEOUT },
+	{ "total",		required_argument, NULL, OPT_TOTAL },
 	{ NULL,			0,		   NULL, 0 }
 };
 
@@ -131,7 +133,11 @@ run_usage(FILE *f)
 "      --ordered            print results in input order\n"
 "  -q, --quiet              no per-job output, only failures and summary\n"
 "      --json               one JSON object per job, then a summary object\n"
-"      --progress           live progress on stderr (default on a TTY)\n"
+"      --progress           live progress on stderr (default on a TTY):\n"
+"                           jobs finished of the total, failed, rate,\n"
+"                           elapsed, ETA\n"
+"      --total N            the number of jobs, for progress (a regular\n"
+"                           file is counted)\n"
 "      --no-progress        no progress line\n"
 "      --max-job-bytes N    reject longer jobs (1M; k, M, G suffixes)\n"
 "      --max-result-bytes N kill a worker sending a longer result (16M)\n"
@@ -439,6 +445,7 @@ run_main(int argc, char **argv)
 	bool			 burst_set = false;
 	double			 shutdown_timeout = 5.0;
 	size_t			 noptions = 0;
+	uint64_t		 total = 0;
 
 	poolconf_defaults(&pc);
 	pc.workers = run_default_workers();
@@ -543,6 +550,10 @@ run_main(int argc, char **argv)
 			ro.stats_interval = cli_real("--stats-interval",
 			    optarg, 0, 86400);
 			break;
+		case OPT_TOTAL:
+			total = cli_number("--total", optarg, 1,
+			    UINT64_MAX / 2);
+			break;
 		case OPT_SHUTDOWN_TIMEOUT:
 			shutdown_timeout = cli_seconds("--shutdown-timeout",
 			    optarg);
@@ -593,7 +604,7 @@ run_main(int argc, char **argv)
 	    run_command(handler, exec, worker);
 	pc.name = run_pool_name(handler, exec, pc.argv);
 
-	if (input != NULL &&
+	if (input != NULL && strcmp(input, "-") != 0 &&
 	    (fd = open(input, O_RDONLY | O_CLOEXEC)) == -1) {
 		log_warn("unable to open %s", input);
 		poolconf_clear(&pc);
@@ -623,6 +634,9 @@ run_main(int argc, char **argv)
 	}
 	run.ib = iobatch_new(run.base, run.pool, run.report, fd, delim,
 	    pc.max_job_bytes, run_on_complete, &run);
+	if (ro.progress)
+		report_set_total(run.report, total != 0 ? total :
+		    iobatch_count_records(run.ib));
 	iobatch_start(run.ib);
 	event_base_dispatch(run.base);
 

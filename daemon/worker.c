@@ -210,16 +210,23 @@ worker_close_fds(struct worker *w)
 	w->fd_jobs = w->fd_res = w->fd_log = -1;
 }
 
-/* The environment a worker gets on top of ours. */
+/*
+ * The environment a worker gets on top of ours.  A line or tagged worker
+ * is most often a script whose stdout is block-buffered on a pipe, so that
+ * its answers would sit in its buffer: common runtimes are told to flush
+ * (PYTHONUNBUFFERED=1), unless our environment already says otherwise.
+ */
 static char **
 worker_env(const struct poolconf *pc, unsigned id)
 {
 	char	**env;
 
-	env = xcalloc(4, sizeof(*env));
+	env = xcalloc(5, sizeof(*env));
 	xasprintf(&env[0], "DROVER_POOL=%s", pc->name);
 	xasprintf(&env[1], "DROVER_WORKER_ID=%u", id);
 	xasprintf(&env[2], "DROVER_PROTOCOL=%s", protocol_name(pc->protocol));
+	if (pc->protocol != PROTO_FRAME && getenv("PYTHONUNBUFFERED") == NULL)
+		env[3] = xstrdup("PYTHONUNBUFFERED=1");
 	return (env);
 }
 

@@ -4,10 +4,15 @@
 say "drover:", counts in the singular and plural, rates below 10 a second
 with a decimal, failure lines that say why."""
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import time
 import unittest
+import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (DROVER, DroverTestCase, lines, run, start,  # noqa
@@ -21,7 +26,9 @@ class TestPipelines(DroverTestCase):
             ["bash", "-c", f"seq 1000000 | {DROVER} run -w 2 square | "
              "head -1; echo \"rc=${PIPESTATUS[1]}\" >&2"],
             capture_output=True, env=env, timeout=60)
-        self.assertEqual(p.stdout, b"1\n")
+        out = p.stdout.split()		# in completion order: any square
+        self.assertEqual(len(out), 1, p.stdout)
+        self.assertEqual(round(int(out[0]) ** 0.5) ** 2, int(out[0]))
         # Nothing but the exit status: no "Broken pipe", no cancellation
         # lines, no summary; and died of SIGPIPE, as a filter does.
         self.assertEqual(p.stderr, b"rc=141\n")
@@ -72,6 +79,84 @@ class TestMessages(DroverTestCase):
         self.assertRegex(text, r"drover: jobs \d+-29 cancelled: interrupted "
                          r"by SIGTERM before it ran\n")
         self.assertNotIn("cancelled: cancelled", text)
+
+
+class TestProgress(DroverTestCase):
+    """The progress line in a real terminal (tmux): jobs finished of the
+    total, drawn a few times a second, erased before every output line that
+    goes to the same terminal."""
+
+    def tmux(self, *args):
+        return subprocess.run(["tmux", "-L", self.server] + list(args),
+                              capture_output=True, timeout=10)
+
+    def setUp(self):
+        if shutil.which("tmux") is None:
+            self.fail("tmux is needed for this test (.ci/packages)")
+        self.server = "drover-test-" + uuid.uuid4().hex
+        self.dir = tempfile.mkdtemp(prefix="drover-progress-")
+
+    def tearDown(self):
+        self.tmux("kill-server")
+
+    def screen(self):
+        return self.tmux("capture-pane", "-p", "-t", "t").stdout.decode()
+
+    def run_in_terminal(self, cmd):
+        self.tmux("-f", "/dev/null", "new-session", "-d", "-s", "t",
+                  "-x", "150", "-y", "50")
+        wait_for(lambda: self.tmux("has-session", "-t", "t").returncode == 0,
+                 what="the tmux session")
+        self.tmux("set-option", "-t", "t", "remain-on-exit", "on")
+        env = tagged_env()
+        self.tmux("send-keys", "-t", "t",
+                  f"export DROVER_TEST_TAG={env['DROVER_TEST_TAG']}; "
+                  f"{cmd}; printf 'E%sT=%s\\n' XI $?", "Enter")
+
+    def test_progress_counts_finished_jobs_and_stays_off_the_output(self):
+        path = os.path.join(self.dir, "jobs")
+        with open(path, "wb") as f:
+            f.write(lines(*([150] * 24)))
+        self.run_in_terminal(f"{DROVER} run -w 2 -i {path} sleep")
+        seen = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            text = self.screen()
+            seen += re.findall(r"drover: (\d+)/24 jobs \((\d+)%\), 0 "
+                               r"failed, [\d.]+ jobs/s, 0:00:\d\d elapsed, "
+                               r"ETA (?:0:00:\d\d|-)", text)
+            if "EXIT=" in text:
+                break
+            time.sleep(0.05)
+        text = self.screen()
+        self.assertIn("EXIT=0", text)
+        # While it ran, the line said how many of the 24 were finished,
+        # not how much input was read (all of it, at once).
+        partial = [int(d) for d, _ in seen if 0 < int(d) < 24]
+        self.assertTrue(partial, seen)
+        for d, pct in seen:
+            self.assertEqual(int(pct), round(100 * int(d) / 24))
+        # Every output line is clean: no progress text left between them.
+        start = text.rindex("XI $?\n") + len("XI $?\n")
+        body = [ln for ln in text[start:text.index("EXIT=")].splitlines()
+                if ln]
+        outs = [ln for ln in body if not ln.startswith("drover: ")]
+        self.assertEqual(outs, ["150"] * 24, text)
+        self.assertRegex(body[-1], r"^drover: 24 jobs, 24 ok")
+
+    def test_total_for_a_pipe(self):
+        self.run_in_terminal(f"yes 100 | head -12 | {DROVER} run -w 1 "
+                             f"--total 12 sleep")
+        seen = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            text = self.screen()
+            seen += re.findall(r"drover: (\d+)/12 jobs", text)
+            if "EXIT=" in text:
+                break
+            time.sleep(0.05)
+        self.assertIn("EXIT=0", self.screen())
+        self.assertTrue([d for d in seen if 0 < int(d) < 12], seen)
 
 
 if __name__ == "__main__":
