@@ -10,15 +10,30 @@
  *	0	4	len	payload bytes that follow the header
  *	4	1	type	FRAME_HELLO, FRAME_JOB or FRAME_RESULT
  *	5	1	status	FRAME_OK or FRAME_FAIL (RESULT); 0 otherwise
- *	6	2	zero	must be 0
+ *	6	1	flags	0, but for FRAME_F_* under a capability
+ *	7	1	zero	must be 0
  *	8	8	id	HELLO: protocol version; JOB/RESULT: job tag
  *
- * A session opens with both sides sending HELLO (id = FRAME_VERSION; the
- * worker's payload is a short free-text description, at most
- * FRAME_HELLO_MAX bytes).  The supervisor then sends JOB frames whose id is an
- * opaque tag, unique among the jobs the worker holds; the worker answers each
- * with exactly one RESULT carrying the same tag, in any order.  A FAIL result's
- * payload is the reason.  EOF on the worker's stdin means "finish and exit".
+ * A session opens with both sides sending HELLO (the worker's payload is a
+ * short free-text description, at most FRAME_HELLO_MAX bytes).  The
+ * supervisor then sends JOB frames whose id is an opaque tag, unique among
+ * the jobs the worker holds; the worker answers each with exactly one RESULT
+ * carrying the same tag, in any order.  A FAIL result's payload is the
+ * reason.  EOF on the worker's stdin means "finish and exit".
+ *
+ * Version 2 adds capabilities (docs/protocol.md).  The supervisor's HELLO
+ * keeps id 1, which every worker accepts, and offers version 2 with a second
+ * payload line listing its capabilities ("DESC\nCAP CAP..."); a worker that
+ * speaks version 2 waits for that HELLO and answers with id 2 and the
+ * capabilities it wants.  A capability is in effect when both lists name it:
+ *	job-meta	each JOB payload starts with FRAME_META_LEN bytes: the
+ *			job's 0-based id in its batch (u64), its attempt (u32,
+ *			1-based), 4 bytes reserved (0)
+ *	result-stderr	a RESULT with FRAME_F_STDERR in flags carries a stderr
+ *			section first: its length (u32), then its bytes
+ *	max-result=N	(supervisor) the longest output, or stderr, it takes
+ * Unknown capabilities are ignored; the other flag bits and byte 7 are kept
+ * for later capabilities (typed results).
  */
 #ifndef DROVER_FRAME_H
 #define DROVER_FRAME_H
@@ -28,7 +43,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#define FRAME_VERSION		1
+#define FRAME_VERSION		1	/* what the supervisor's HELLO says */
+#define FRAME_VERSION_2		2	/* a worker's HELLO, with caps */
+#define FRAME_META_LEN		16	/* job-meta block before a JOB */
 #define FRAME_HDRLEN		16
 #define FRAME_HELLO_MAX		256
 #define FRAME_MAXLEN		(1U << 30)	/* hard cap on any payload */
@@ -44,11 +61,28 @@ enum frame_status {
 	FRAME_FAIL = 1,
 };
 
+/* Header flags (byte 6), each allowed only under its capability. */
+#define FRAME_F_STDERR		0x01	/* RESULT: a stderr section first */
+
+/* Capabilities, as bits. */
+#define FRAME_CAP_JOB_META	0x01
+#define FRAME_CAP_RESULT_STDERR	0x02
+
 struct frame_hdr {
 	uint32_t	len;
 	uint8_t		type;
 	uint8_t		status;
+	uint8_t		flags;
 	uint64_t	id;
+};
+
+/* A HELLO payload, as frame_hello_parse() reads it. */
+struct frame_hello {
+	const char	*desc;		/* the description (first line) */
+	size_t		 desclen;
+	int		 has_caps;	/* a capability line is there */
+	uint32_t	 caps;		/* FRAME_CAP_* it names */
+	uint64_t	 max_result;	/* max-result=N; 0 when absent */
 };
 
 /* Outcome of frame_parse(). */
@@ -72,9 +106,31 @@ frame_put(char *p, uint8_t type, uint8_t status, uint32_t len, uint64_t id)
 	memcpy(p + 8, &i, 8);
 }
 
+/* Write a job-meta block (FRAME_META_LEN bytes) at p. */
+static inline void
+frame_meta_put(char *p, uint64_t id, uint32_t attempt)
+{
+	uint64_t	i = htole64(id);
+	uint32_t	a = htole32(attempt);
+
+	memcpy(p, &i, 8);
+	memcpy(p + 8, &a, 4);
+	memset(p + 12, 0, 4);
+}
+
 void		 frame_decode(const char *, struct frame_hdr *);
 enum frame_parse frame_parse(const char *, size_t, uint32_t,
 	    struct frame_hdr *, const char **);
+enum frame_parse frame_parse_flags(const char *, size_t, uint32_t, uint8_t,
+	    struct frame_hdr *, const char **);
 const char	*frame_type_name(unsigned);
+int		 frame_hello_parse(const char *, size_t, struct frame_hello *,
+		    const char **);
+size_t		 frame_hello_put(char *, size_t, const char *, uint32_t,
+		    uint64_t);
+int		 frame_meta_get(const char *, size_t, uint64_t *, uint32_t *,
+		    const char **);
+int		 frame_stderr_get(const char *, size_t, const char **,
+		    size_t *, const char **);
 
 #endif

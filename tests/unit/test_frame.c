@@ -444,6 +444,171 @@ START_TEST(test_ctl_types_and_status)
 }
 END_TEST
 
+/* Version 2: a RESULT's flags only as allowed, other frames' never. */
+START_TEST(test_flags)
+{
+	struct frame_hdr h;
+	const char	*why = NULL;
+	char		*p;
+
+	p = mkframe(FRAME_RESULT, FRAME_FAIL, 4, 9);
+	p[6] = FRAME_F_STDERR;
+	ck_assert_int_eq(frame_parse_flags(p, FRAME_HDRLEN + 4, BIGMAX,
+	    FRAME_F_STDERR, &h, &why), FRAME_GOOD);
+	ck_assert_uint_eq(h.flags, FRAME_F_STDERR);
+	ck_assert_str_eq(parse_bad(p, FRAME_HDRLEN + 4, BIGMAX),
+	    "non-zero reserved header bytes");
+	p[6] = 0x02;			/* a bit no capability gives */
+	ck_assert_int_eq(frame_parse_flags(p, FRAME_HDRLEN + 4, BIGMAX,
+	    FRAME_F_STDERR, &h, &why), FRAME_BAD);
+	p[6] = FRAME_F_STDERR;
+	p[4] = FRAME_JOB;
+	p[5] = 0;
+	ck_assert_int_eq(frame_parse_flags(p, FRAME_HDRLEN + 4, BIGMAX,
+	    FRAME_F_STDERR, &h, &why), FRAME_BAD);
+	free(p);
+}
+END_TEST
+
+/* frame_hello_parse() on a HELLO's payload. */
+static struct frame_hello
+hello(const char *s, int ok)
+{
+	struct frame_hello h;
+	const char	*why = NULL;
+
+	ck_assert_msg(frame_hello_parse(s, strlen(s), &h, &why) ==
+	    (ok ? 0 : -1), "%s", s);
+	if (!ok)
+		ck_assert_str_eq(why, "malformed capability in HELLO");
+	return (h);
+}
+
+START_TEST(test_hello_parse)
+{
+	struct frame_hello h;
+
+	h = hello("drover-worker 0.1.0 square", 1);
+	ck_assert_int_eq(h.has_caps, 0);
+	ck_assert_uint_eq(h.desclen, 26);
+	ck_assert_uint_eq(h.caps, 0);
+	h = hello("", 1);
+	ck_assert_int_eq(h.has_caps, 0);
+	h = hello("w\n", 1);
+	ck_assert_int_eq(h.has_caps, 1);
+	ck_assert_uint_eq(h.desclen, 1);
+	ck_assert_uint_eq(h.caps, 0);
+	h = hello("w 1\njob-meta result-stderr", 1);
+	ck_assert_uint_eq(h.caps, FRAME_CAP_JOB_META |
+	    FRAME_CAP_RESULT_STDERR);
+	ck_assert_uint_eq(h.desclen, 3);
+	/* Unknown names and values are ignored; so are extra spaces. */
+	h = hello("w\n typed-results  job-meta x=1 max-result=16777216 ", 1);
+	ck_assert_uint_eq(h.caps, FRAME_CAP_JOB_META);
+	ck_assert_uint_eq(h.max_result, 16777216);
+	/* A later line is for later versions. */
+	h = hello("w\nresult-stderr\nanything at all: !", 1);
+	ck_assert_uint_eq(h.caps, FRAME_CAP_RESULT_STDERR);
+	/* Near misses name nothing. */
+	h = hello("w\njob-met job-meta-x job-meta=1", 1);
+	ck_assert_uint_eq(h.caps, 0);
+	(void)hello("w\nJob-Meta", 0);
+	(void)hello("w\njob_meta", 0);
+	(void)hello("w\n=x", 0);
+	(void)hello("w\nx=", 0);
+	(void)hello("w\na=b=c", 0);
+	(void)hello("w\nmax-result=0", 0);
+	(void)hello("w\nmax-result=12a", 0);
+	(void)hello("w\nmax-result=4294967296", 0);
+	(void)hello("w\nmax-result=99999999999999999999999", 0);
+	h = hello("w\nmax-result=4294967295", 1);
+	ck_assert_uint_eq(h.max_result, 4294967295U);
+}
+END_TEST
+
+/* frame_hello_put() writes what frame_hello_parse() reads, within 256. */
+START_TEST(test_hello_put)
+{
+	struct frame_hello h;
+	char		 p[FRAME_HELLO_MAX + 8], desc[400];
+	const char	*why;
+	size_t		 n;
+
+	n = frame_hello_put(p, sizeof(p), "drover 0.1.0", FRAME_CAP_JOB_META |
+	    FRAME_CAP_RESULT_STDERR, 1024);
+	ck_assert_uint_eq(n, strlen("drover 0.1.0\njob-meta result-stderr "
+	    "max-result=1024"));
+	ck_assert_int_eq(memcmp(p, "drover 0.1.0\njob-meta result-stderr "
+	    "max-result=1024", n), 0);
+	n = frame_hello_put(p, sizeof(p), "a\nb", 0, 0);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_int_eq(memcmp(p, "a b\n", 4), 0);
+	/* A long description is cut; the capabilities stay whole. */
+	memset(desc, 'd', sizeof(desc) - 1);
+	desc[sizeof(desc) - 1] = '\0';
+	n = frame_hello_put(p, sizeof(p), desc, FRAME_CAP_JOB_META, 0);
+	ck_assert_uint_eq(n, FRAME_HELLO_MAX);
+	ck_assert_int_eq(frame_hello_parse(p, n, &h, &why), 0);
+	ck_assert_uint_eq(h.caps, FRAME_CAP_JOB_META);
+	ck_assert_uint_eq(h.desclen, FRAME_HELLO_MAX - 9);
+	ck_assert_uint_eq(frame_hello_put(p, 5, "x", FRAME_CAP_JOB_META, 0),
+	    0);
+}
+END_TEST
+
+/* The job-meta block: its layout, and short or dirty blocks refused. */
+START_TEST(test_meta)
+{
+	static const unsigned char want[FRAME_META_LEN] = {
+		0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,
+		0x03, 0x00, 0x00, 0x00, 0, 0, 0, 0
+	};
+	char		 p[FRAME_META_LEN + 2];
+	uint64_t	 id;
+	uint32_t	 att;
+	const char	*why;
+
+	frame_meta_put(p, 0x0102030405060708ULL, 3);
+	ck_assert_int_eq(memcmp(p, want, sizeof(want)), 0);
+	ck_assert_int_eq(frame_meta_get(p, sizeof(p), &id, &att, &why), 0);
+	ck_assert_uint_eq(id, 0x0102030405060708ULL);
+	ck_assert_uint_eq(att, 3);
+	ck_assert_int_eq(frame_meta_get(p, FRAME_META_LEN, &id, &att, &why),
+	    0);
+	ck_assert_int_eq(frame_meta_get(p, FRAME_META_LEN - 1, &id, &att,
+	    &why), -1);
+	ck_assert_str_eq(why, "JOB shorter than its job-meta block");
+	p[15] = 1;
+	ck_assert_int_eq(frame_meta_get(p, sizeof(p), &id, &att, &why), -1);
+	ck_assert_str_eq(why, "non-zero reserved job-meta bytes");
+}
+END_TEST
+
+/* A RESULT's stderr section: every length checked against the payload. */
+START_TEST(test_stderr_get)
+{
+	char		 p[32];
+	const char	*err, *why;
+	size_t		 n;
+	uint32_t	 l;
+
+	l = htole32(3);
+	memcpy(p, &l, 4);
+	memcpy(p + 4, "errout", 6);
+	ck_assert_int_eq(frame_stderr_get(p, 10, &err, &n, &why), 0);
+	ck_assert_ptr_eq(err, p + 4);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(frame_stderr_get(p, 7, &err, &n, &why), 0);
+	ck_assert_int_eq(frame_stderr_get(p, 6, &err, &n, &why), -1);
+	ck_assert_str_eq(why, "RESULT stderr section longer than the payload");
+	ck_assert_int_eq(frame_stderr_get(p, 3, &err, &n, &why), -1);
+	ck_assert_str_eq(why, "RESULT shorter than its stderr length");
+	l = htole32(UINT32_MAX);
+	memcpy(p, &l, 4);
+	ck_assert_int_eq(frame_stderr_get(p, sizeof(p), &err, &n, &why), -1);
+}
+END_TEST
+
 static Suite *
 frame_suite(void)
 {
@@ -456,6 +621,14 @@ frame_suite(void)
 	tcase_add_test(tc, test_layout_hello);
 	tcase_add_test(tc, test_layout_max_id);
 	tcase_add_test(tc, test_type_name);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("version2");
+	tcase_add_test(tc, test_flags);
+	tcase_add_test(tc, test_hello_parse);
+	tcase_add_test(tc, test_hello_put);
+	tcase_add_test(tc, test_meta);
+	tcase_add_test(tc, test_stderr_get);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("parse");
