@@ -38,6 +38,8 @@ struct jobresult {
 	enum job_status	 status;
 	const char	*out;		/* output when ok, else the reason */
 	size_t		 outlen;
+	const char	*err;		/* its stderr, if the worker sent it */
+	size_t		 errlen;	/* (frame result-stderr); else 0 */
 	pid_t		 worker;	/* last worker to run it; 0 if none */
 	uint64_t	 latency_us;	/* of the last run, when worker != 0 */
 	unsigned	 runs;		/* times it was dispatched */

@@ -143,7 +143,8 @@ static void	pool_finish(struct pool *, struct job *, enum job_status,
 
 static void	pool_on_ready(struct worker *, void *);
 static void	pool_on_result(struct worker *, struct job *, bool,
-		    const char *, size_t, uint64_t, void *);
+		    const char *, size_t, const char *, size_t, uint64_t,
+		    void *);
 static void	pool_on_read_end(struct worker *, unsigned, uint64_t, void *);
 static void	pool_on_timeout(struct worker *, struct job *, void *);
 static void	pool_on_dead(struct worker *, void *);
@@ -731,10 +732,11 @@ pool_kick(struct pool *p)
 	}
 }
 
-/* Report a job as finished and free it. */
+/* Report a job as finished, with the stderr its worker sent, and free it. */
 static void
-pool_finish(struct pool *p, struct job *j, enum job_status st,
-    const char *out, size_t len, const struct worker *w, uint64_t now)
+pool_finish_err(struct pool *p, struct job *j, enum job_status st,
+    const char *out, size_t len, const char *err, size_t errlen,
+    const struct worker *w, uint64_t now)
 {
 	struct batch		*b = j->batch;
 	struct jobresult	 r;
@@ -742,6 +744,8 @@ pool_finish(struct pool *p, struct job *j, enum job_status st,
 	r.status = st;
 	r.out = out;
 	r.outlen = len;
+	r.err = err;
+	r.errlen = errlen;
 	r.runs = j->runs;
 	r.worker = w != NULL ? worker_pid(w) : 0;
 	r.latency_us = 0;
@@ -753,6 +757,14 @@ pool_finish(struct pool *p, struct job *j, enum job_status st,
 	b->finished++;
 	b->ops->done(b, j, &r);
 	job_free(j);
+}
+
+/* Report a job as finished and free it. */
+static void
+pool_finish(struct pool *p, struct job *j, enum job_status st,
+    const char *out, size_t len, const struct worker *w, uint64_t now)
+{
+	pool_finish_err(p, j, st, out, len, NULL, 0, w, now);
 }
 
 /* Finish a job that never ran, with a formatted reason. */
@@ -968,12 +980,13 @@ pool_on_ready(struct worker *w, void *arg)
 
 static void
 pool_on_result(struct worker *w, struct job *j, bool ok, const char *out,
-    size_t len, uint64_t now, void *arg)
+    size_t len, const char *err, size_t errlen, uint64_t now, void *arg)
 {
 	struct pool	*p = arg;
 
 	p->inflight--;
-	pool_finish(p, j, ok ? JOB_OK : JOB_FAILED, out, len, w, now);
+	pool_finish_err(p, j, ok ? JOB_OK : JOB_FAILED, out, len, err, errlen,
+	    w, now);
 }
 
 /* After a read of results: adapt, recycle, refill. */

@@ -37,6 +37,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "config.h"
 #include "frame.h"
 #include "job.h"
 #include "log.h"
@@ -98,6 +99,7 @@ struct worker {
 	uint64_t		 jobs_done;
 	uint64_t		 spawned_us;
 	bool			 hello;
+	uint32_t		 caps;		/* FRAME_CAP_* in effect */
 	bool			 exited;
 	bool			 eof;
 	bool			 stdin_closed;	/* by us: "finish and exit" */
@@ -125,6 +127,7 @@ static void	worker_got_eof(struct worker *);
 static void	worker_check_dead(struct worker *);
 static void	worker_close_stdin(struct worker *);
 static void	worker_set_death(struct worker *);
+static void	worker_put_hello(struct worker *);
 
 static const char *const state_names[] = {
 	"starting", "ready", "retiring", "stopping", "dead"
@@ -305,9 +308,7 @@ worker_spawn(struct event_base *base, const struct poolconf *pc, unsigned id,
 
 	if (pc->protocol == PROTO_FRAME) {
 		w->state = WS_STARTING;
-		frame_put(buf_reserve(&w->wbuf, FRAME_HDRLEN), FRAME_HELLO, 0,
-		    0, FRAME_VERSION);
-		buf_commit(&w->wbuf, FRAME_HDRLEN);
+		worker_put_hello(w);
 		worker_flush(w);
 	} else
 		w->state = WS_READY;
@@ -440,7 +441,15 @@ worker_send(struct worker *w, struct job *j, uint64_t now)
 	j->sent_us = now;
 	j->runs++;
 	j->flags &= (uint8_t)~JOB_TIMEDOUT;
-	if (w->pc->protocol == PROTO_FRAME) {
+	if (w->pc->protocol == PROTO_FRAME && (w->caps & FRAME_CAP_JOB_META)) {
+		p = buf_reserve(&w->wbuf, FRAME_HDRLEN + FRAME_META_LEN +
+		    j->len);
+		frame_put(p, FRAME_JOB, 0, FRAME_META_LEN + j->len,
+		    w->tag_tail);
+		frame_meta_put(p + FRAME_HDRLEN, j->id, j->runs);
+		memcpy(p + FRAME_HDRLEN + FRAME_META_LEN, j->data, j->len);
+		buf_commit(&w->wbuf, FRAME_HDRLEN + FRAME_META_LEN + j->len);
+	} else if (w->pc->protocol == PROTO_FRAME) {
 		p = buf_reserve(&w->wbuf, FRAME_HDRLEN + j->len);
 		frame_put(p, FRAME_JOB, 0, j->len, w->tag_tail);
 		memcpy(p + FRAME_HDRLEN, j->data, j->len);
@@ -454,6 +463,26 @@ worker_send(struct worker *w, struct job *j, uint64_t now)
 		buf_commit(&w->wbuf, n + j->len + 1);
 	}
 	w->tag_tail++;
+}
+
+/*
+ * Our HELLO: version 1, which every worker takes, with a capability line
+ * that offers version 2 and says how long a result may be
+ * (docs/protocol.md).
+ */
+static void
+worker_put_hello(struct worker *w)
+{
+	char	*p;
+	size_t	 n;
+
+	p = buf_reserve(&w->wbuf, FRAME_HDRLEN + FRAME_HELLO_MAX);
+	n = frame_hello_put(p + FRAME_HDRLEN, FRAME_HELLO_MAX,
+	    "drover " DROVER_VERSION, FRAME_CAP_JOB_META |
+	    FRAME_CAP_RESULT_STDERR, w->pc->max_result_bytes > FRAME_MAXLEN ?
+	    FRAME_MAXLEN : w->pc->max_result_bytes);
+	frame_put(p, FRAME_HELLO, 0, (uint32_t)n, FRAME_VERSION);
+	buf_commit(&w->wbuf, FRAME_HDRLEN + n);
 }
 
 /* Write what is buffered; wait for writability if the socket is full. */
@@ -522,16 +551,16 @@ worker_holds(const struct worker *w, uint64_t tag)
 	    w->ring[tag & (w->ringcap - 1)] != NULL);
 }
 
-/* Hand one result to the pool. */
+/* Hand one result (and the stderr it carries, if any) to the pool. */
 static void
 worker_result(struct worker *w, uint64_t tag, bool ok, const char *out,
-    size_t len, uint64_t now)
+    size_t len, const char *err, size_t errlen, uint64_t now)
 {
 	struct job	*j;
 
 	j = worker_take(w, tag, now);
 	w->jobs_done++;
-	w->hooks->result(w, j, ok, out, len, now, w->arg);
+	w->hooks->result(w, j, ok, out, len, err, errlen, now, w->arg);
 }
 
 /*
@@ -581,9 +610,11 @@ worker_parse_lines(struct worker *w, uint64_t now)
 		}
 		if (len > off && p[off] == '!')	/* "!!": a literal '!' */
 			worker_result(w, tag, len > off + 1 &&
-			    p[off + 1] == '!', p + off + 1, len - off - 1, now);
+			    p[off + 1] == '!', p + off + 1, len - off - 1,
+			    NULL, 0, now);
 		else
-			worker_result(w, tag, true, p + off, len - off, now);
+			worker_result(w, tag, true, p + off, len - off, NULL,
+			    0, now);
 		buf_consume(&w->rbuf, len + 1);
 		n++;
 	}
@@ -593,26 +624,70 @@ worker_parse_lines(struct worker *w, uint64_t now)
 	return (n);
 }
 
-/* Handle a HELLO frame from the worker. */
+/*
+ * Handle a HELLO frame from the worker: version 1, or version 2 with the
+ * capabilities it asks for (we offered them all).
+ */
 static int
 worker_hello(struct worker *w, const struct frame_hdr *h, const char *payload)
 {
+	struct frame_hello hello;
+	const char	*why;
+
 	if (w->hello) {
 		worker_lose(w, "protocol error: second HELLO");
 		return (-1);
 	}
-	if (h->id != FRAME_VERSION) {
+	if (h->id != FRAME_VERSION && h->id != FRAME_VERSION_2) {
 		worker_lose(w, "protocol error: worker speaks version %llu, "
-		    "not %d", (unsigned long long)h->id, FRAME_VERSION);
+		    "not %d or %d", (unsigned long long)h->id, FRAME_VERSION,
+		    FRAME_VERSION_2);
 		return (-1);
 	}
+	if (h->id == FRAME_VERSION) {
+		hello.desc = payload;
+		hello.desclen = h->len;
+	} else if (frame_hello_parse(payload, h->len, &hello, &why) == -1) {
+		worker_lose(w, "protocol error: %s", why);
+		return (-1);
+	} else
+		w->caps = hello.caps &
+		    (FRAME_CAP_JOB_META | FRAME_CAP_RESULT_STDERR);
 	w->hello = true;
-	log_debug("%s[%u]: hello: %.*s", w->pc->name, w->id, (int)h->len,
-	    payload);
+	log_debug("%s[%u]: hello: version %llu, %.*s%s%s%s", w->pc->name,
+	    w->id, (unsigned long long)h->id, (int)hello.desclen, hello.desc,
+	    w->caps != 0 ? "; capabilities:" : "",
+	    (w->caps & FRAME_CAP_JOB_META) ? " job-meta" : "",
+	    (w->caps & FRAME_CAP_RESULT_STDERR) ? " result-stderr" : "");
 	if (w->state == WS_STARTING) {
 		w->state = WS_READY;
 		w->hooks->ready(w, w->arg);
 	}
+	return (0);
+}
+
+/*
+ * A RESULT with a stderr section (result-stderr): the output and the
+ * stderr are each held to max.  -1 when the worker is lost over it.
+ */
+static int
+worker_result_stderr(struct worker *w, const struct frame_hdr *h,
+    const char *payload, uint32_t max, uint64_t now)
+{
+	const char	*err, *why;
+	size_t		 errlen;
+
+	if (frame_stderr_get(payload, h->len, &err, &errlen, &why) == -1) {
+		worker_lose(w, "protocol error: %s", why);
+		return (-1);
+	}
+	if (errlen > max || h->len - 4 - errlen > max) {
+		worker_lose(w, "protocol error: frame payload over the size "
+		    "limit");
+		return (-1);
+	}
+	worker_result(w, h->id, h->status == FRAME_OK, err + errlen,
+	    h->len - 4 - errlen, err, errlen, now);
 	return (0);
 }
 
@@ -623,16 +698,27 @@ worker_parse_frames(struct worker *w, uint64_t now)
 	struct frame_hdr h;
 	const char	*why = NULL, *p;
 	enum frame_parse r;
-	uint32_t	 max;
+	uint32_t	 max, lim;
 	unsigned	 n = 0;
 
 	max = w->pc->max_result_bytes > FRAME_MAXLEN ? FRAME_MAXLEN :
 	    (uint32_t)w->pc->max_result_bytes;
 	while (!w->lost) {
 		p = buf_data(&w->rbuf);
-		/* The HELLO has its own limit, whatever results may hold. */
-		r = frame_parse(p, buf_len(&w->rbuf), w->hello ||
-		    max >= FRAME_HELLO_MAX ? max : FRAME_HELLO_MAX, &h, &why);
+		/*
+		 * The HELLO has its own limit, whatever results may hold; a
+		 * result with stderr may hold max bytes of each.
+		 */
+		if (!w->hello)
+			lim = max >= FRAME_HELLO_MAX ? max : FRAME_HELLO_MAX;
+		else if (w->caps & FRAME_CAP_RESULT_STDERR)
+			lim = max > (FRAME_MAXLEN - 4) / 2 ? FRAME_MAXLEN :
+			    2 * max + 4;
+		else
+			lim = max;
+		r = frame_parse_flags(p, buf_len(&w->rbuf), lim,
+		    (w->caps & FRAME_CAP_RESULT_STDERR) ? FRAME_F_STDERR : 0,
+		    &h, &why);
 		if (r == FRAME_NEED)
 			break;
 		if (r == FRAME_BAD) {
@@ -654,9 +740,18 @@ worker_parse_frames(struct worker *w, uint64_t now)
 			worker_lose(w, "protocol error: result for unknown "
 			    "job tag %llu", (unsigned long long)h.id);
 			return (n);
+		} else if (h.flags & FRAME_F_STDERR) {
+			if (worker_result_stderr(w, &h, p + FRAME_HDRLEN, max,
+			    now) == -1)
+				return (n);
+			n++;
+		} else if (h.len > max) {
+			worker_lose(w, "protocol error: frame payload over "
+			    "the size limit");
+			return (n);
 		} else {
 			worker_result(w, h.id, h.status == FRAME_OK,
-			    p + FRAME_HDRLEN, h.len, now);
+			    p + FRAME_HDRLEN, h.len, NULL, 0, now);
 			n++;
 		}
 		buf_consume(&w->rbuf, FRAME_HDRLEN + h.len);
