@@ -237,22 +237,256 @@ shell_argv_free(char **argv)
 	free(argv);
 }
 
+/* The replacement strings (GNU parallel's), longest first. */
+static const struct {
+	const char	*s;
+	size_t		 len;
+	enum shell_repl	 kind;
+} shell_repls[] = {
+	{ "{//}", 4, SHELL_R_DIR },
+	{ "{/.}", 4, SHELL_R_BASENOEXT },
+	{ "{}", 2, SHELL_R_JOB },
+	{ "{.}", 3, SHELL_R_NOEXT },
+	{ "{/}", 3, SHELL_R_BASE },
+	{ "{#}", 3, SHELL_R_SEQ },
+	{ "{%}", 3, SHELL_R_SLOT },
+};
+
+/*
+ * Is there a replacement string at p?  Its length, with its kind in *kind,
+ * or 0.
+ */
+size_t
+shell_repl_at(const char *p, enum shell_repl *kind)
+{
+	size_t	 i;
+
+	if (*p != '{')
+		return (0);
+	for (i = 0; i < sizeof(shell_repls) / sizeof(shell_repls[0]); i++)
+		if (strncmp(p, shell_repls[i].s, shell_repls[i].len) == 0) {
+			*kind = shell_repls[i].kind;
+			return (shell_repls[i].len);
+		}
+	return (0);
+}
+
+/* Does tmpl hold a replacement string of the given kind (or any: -1)? */
+static bool
+shell_has_repl(const char *tmpl, int want)
+{
+	enum shell_repl	 kind;
+	const char	*p;
+
+	for (p = tmpl; (p = strchr(p, '{')) != NULL; p++)
+		if (shell_repl_at(p, &kind) != 0 &&
+		    (want == -1 || (int)kind == want))
+			return (true);
+	return (false);
+}
+
+/* Does tmpl hold any replacement string? */
 bool
 shell_has_placeholder(const char *tmpl)
 {
-	return (strstr(tmpl, "{}") != NULL);
+	return (shell_has_repl(tmpl, -1));
 }
 
-/* Append tmpl with every {} replaced by the job, shell-quoted. */
-void
-shell_expand(struct buf *out, const char *tmpl, const char *job, size_t len)
+/* Remove the extension: the last '.' after the last '/', and what follows. */
+static size_t
+shell_noext(const char *s, size_t len)
 {
-	const char	*p = tmpl, *q;
+	size_t	 i;
 
-	while ((q = strstr(p, "{}")) != NULL) {
+	for (i = len; i > 0; i--) {
+		if (s[i - 1] == '/')
+			break;
+		if (s[i - 1] == '.')
+			return (i - 1);
+	}
+	return (len);
+}
+
+/*
+ * The value of one replacement string for job, as a slice (*p, returned
+ * length) of the job, of a constant, or of num (at least 24 bytes).
+ */
+static size_t
+shell_repl_value(enum shell_repl kind, const struct shell_job *job,
+    char *num, const char **p)
+{
+	const char	*s = job->data;
+	size_t		 len = job->len, i;
+
+	switch (kind) {
+	case SHELL_R_JOB:
+		*p = s;
+		return (len);
+	case SHELL_R_NOEXT:
+		*p = s;
+		return (shell_noext(s, len));
+	case SHELL_R_BASE:
+	case SHELL_R_BASENOEXT:
+		for (i = len; i > 0 && s[i - 1] != '/'; i--)
+			;
+		*p = s + i;
+		return (kind == SHELL_R_BASE ? len - i :
+		    shell_noext(s + i, len - i));
+	case SHELL_R_DIR:
+		/* dirname(1): POSIX XCU dirname, steps 1 to 8. */
+		for (i = 0; i < len && s[i] == '/'; i++)
+			;
+		if (len != 0 && i == len) {
+			*p = "/";
+			return (1);
+		}
+		while (len > 0 && s[len - 1] == '/')
+			len--;
+		while (len > 0 && s[len - 1] != '/')
+			len--;
+		if (len == 0) {
+			*p = ".";
+			return (1);
+		}
+		while (len > 0 && s[len - 1] == '/')
+			len--;
+		if (len == 0) {
+			*p = "/";
+			return (1);
+		}
+		*p = s;
+		return (len);
+	case SHELL_R_SEQ:
+	case SHELL_R_SLOT:
+		*p = num;
+		return ((size_t)snprintf(num, 24, "%llu",
+		    (unsigned long long)(kind == SHELL_R_SEQ ? job->seq :
+		    job->slot)));
+	}
+	*p = "";
+	return (0);
+}
+
+/*
+ * Append tmpl with every replacement string replaced by its value for job:
+ * shell-quoted when quote (a command for sh -c), else as raw bytes (one
+ * word of a command run directly).
+ */
+void
+shell_expand(struct buf *out, const char *tmpl, const struct shell_job *job,
+    bool quote)
+{
+	enum shell_repl	 kind;
+	const char	*p = tmpl, *q, *v;
+	char		 num[24];
+	size_t		 n, vlen;
+
+	while ((q = strchr(p, '{')) != NULL) {
+		if ((n = shell_repl_at(q, &kind)) == 0) {
+			buf_add(out, p, (size_t)(q - p) + 1);
+			p = q + 1;
+			continue;
+		}
 		buf_add(out, p, (size_t)(q - p));
-		shell_quote(out, job, len);
-		p = q + 2;
+		vlen = shell_repl_value(kind, job, num, &v);
+		if (quote)
+			shell_quote(out, v, vlen);
+		else
+			buf_add(out, v, vlen);
+		p = q + n;
 	}
 	buf_adds(out, p);
+}
+
+/*
+ * Parse an --exec command template: whether it needs /bin/sh, its words
+ * when it does not, whether the job goes to its stdin (no replacement
+ * string) and whether it uses {#}.  -1 with the reason in err when it
+ * cannot be split.
+ */
+int
+shell_cmd_init(struct shell_cmd *c, const char *tmpl, char *err, size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	c->tmpl = tmpl;
+	c->on_stdin = !shell_has_placeholder(tmpl);
+	c->seq = shell_has_repl(tmpl, SHELL_R_SEQ);
+	c->shell = shell_needed(tmpl);
+	if (!c->shell && (c->words = shell_split(tmpl, err, errlen)) == NULL)
+		return (-1);
+	return (0);
+}
+
+void
+shell_cmd_clear(struct shell_cmd *c)
+{
+	shell_argv_free(c->words);
+	c->words = NULL;
+}
+
+/* The argv to run for job (freed with shell_argv_free()). */
+char **
+shell_cmd_argv(const struct shell_cmd *c, const struct shell_job *job)
+{
+	char		**argv;
+	struct buf	  b;
+	size_t		  n, i;
+
+	buf_init(&b);
+	if (c->shell) {
+		if (c->on_stdin)
+			buf_adds(&b, c->tmpl);
+		else
+			shell_expand(&b, c->tmpl, job, true);
+		argv = xcalloc(4, sizeof(*argv));
+		argv[0] = xstrdup("/bin/sh");
+		argv[1] = xstrdup("-c");
+		argv[2] = xstrndup(buf_len(&b) ? buf_data(&b) : "",
+		    buf_len(&b));
+		buf_free(&b);
+		return (argv);
+	}
+	for (n = 0; c->words[n] != NULL; n++)
+		;
+	argv = xcalloc(n + 1, sizeof(*argv));
+	for (i = 0; i < n; i++) {
+		buf_reset(&b);
+		shell_expand(&b, c->words[i], job, false);
+		argv[i] = xstrndup(buf_len(&b) ? buf_data(&b) : "",
+		    buf_len(&b));
+	}
+	buf_free(&b);
+	return (argv);
+}
+
+/*
+ * Append the command job runs as one shell command line: the string given
+ * to /bin/sh -c, or the words shell-quoted; with the job on stdin, after
+ * `printf '%s\n' JOB | `.
+ */
+void
+shell_cmd_line(struct buf *out, const struct shell_cmd *c,
+    const struct shell_job *job)
+{
+	char	**argv;
+	size_t	  i;
+
+	if (c->on_stdin) {
+		buf_adds(out, "printf '%s\\n' ");
+		shell_quote(out, job->data, job->len);
+		buf_adds(out, c->shell ? " | (" : " | ");
+	}
+	if (c->shell)
+		shell_expand(out, c->tmpl, job, true);
+	else {
+		argv = shell_cmd_argv(c, job);
+		for (i = 0; argv[i] != NULL; i++) {
+			if (i != 0)
+				buf_addc(out, ' ');
+			shell_quote(out, argv[i], strlen(argv[i]));
+		}
+		shell_argv_free(argv);
+	}
+	if (c->on_stdin && c->shell)
+		buf_addc(out, ')');
 }

@@ -134,7 +134,7 @@ main(int argc, char **argv)
 
 	snprintf(desc, sizeof(desc), "drover-worker %s %s", DROVER_VERSION,
 	    h->name);
-	if ((dw = dw_open(desc)) == NULL) {
+	if ((dw = dw_open_caps(desc, h->caps)) == NULL) {
 		fprintf(stderr, "drover-worker: unable to start the protocol "
 		    "(DROVER_PROTOCOL must be frame or line)\n");
 		return (DW_EXIT_NORESPAWN);

@@ -21,6 +21,9 @@
 #define DW_FLUSH_AT	(256 * 1024)
 #define DW_MAX_JOB	(1U << 30)
 
+_Static_assert(DW_CAP_JOB_META == FRAME_CAP_JOB_META &&
+    DW_CAP_RESULT_STDERR == FRAME_CAP_RESULT_STDERR, "capability bits");
+
 enum dw_proto {
 	DW_FRAME,
 	DW_LINE,
@@ -31,6 +34,9 @@ struct dw {
 	enum dw_proto	 proto;
 	bool		 hello;		/* got the supervisor's HELLO */
 	bool		 eof;
+	uint32_t	 want;		/* DW_CAP_* asked for at open */
+	uint32_t	 caps;		/* DW_CAP_* in effect */
+	uint64_t	 max_result;	/* the supervisor's max-result, or 0 */
 	char		*in;
 	size_t		 inoff, inlen, incap;
 	char		*out;
@@ -38,6 +44,8 @@ struct dw {
 	uint64_t	 seq;		/* line protocol: jobs handed out */
 	char		 err[256];
 };
+
+static int	dw_fill(struct dw *, bool);
 
 /* Ensure the output buffer has room for n more bytes. */
 static int
@@ -101,9 +109,99 @@ dw_put_frame(struct dw *dw, uint8_t type, uint8_t status, uint64_t id,
 	return (0);
 }
 
+/*
+ * The supervisor's HELLO (payload p, len bytes): version 1, with a
+ * capability line if it offers version 2.  -1 on a protocol error.
+ */
+static int
+dw_hello_in(struct dw *dw, const struct frame_hdr *h, const char *p)
+{
+	struct frame_hello hello;
+	const char	*why;
+
+	if (h->id != FRAME_VERSION) {
+		snprintf(dw->err, sizeof(dw->err), "protocol: supervisor "
+		    "speaks version %llu", (unsigned long long)h->id);
+		return (-1);
+	}
+	dw->hello = true;
+	if (dw->want == 0)
+		return (0);	/* version 1: the payload says nothing */
+	if (frame_hello_parse(p, h->len, &hello, &why) == -1) {
+		snprintf(dw->err, sizeof(dw->err), "protocol: %s", why);
+		return (-1);
+	}
+	if (!hello.has_caps)
+		return (0);		/* a version 1 supervisor */
+	dw->caps = dw->want & hello.caps;
+	dw->max_result = hello.max_result;
+	return (1);
+}
+
+/*
+ * Version 2: wait for the supervisor's HELLO (sent as soon as it starts us),
+ * then answer with version 2 and the capabilities we want if it offers
+ * them, else with version 1.
+ */
+static int
+dw_hello_v2(struct dw *dw, const char *desc)
+{
+	struct frame_hdr h;
+	const char	*why;
+	enum frame_parse r;
+	char		 pay[FRAME_HELLO_MAX];
+	size_t		 n;
+	int		 v2;
+
+	for (;;) {
+		r = frame_parse(dw->in != NULL ? dw->in + dw->inoff : "",
+		    dw->inlen - dw->inoff, FRAME_HELLO_MAX, &h, &why);
+		if (r == FRAME_BAD) {
+			snprintf(dw->err, sizeof(dw->err), "protocol: %s", why);
+			return (-1);
+		}
+		if (r == FRAME_GOOD)
+			break;
+		if (dw->eof) {
+			snprintf(dw->err, sizeof(dw->err),
+			    "protocol: EOF before the supervisor's HELLO");
+			return (-1);
+		}
+		if (dw_fill(dw, false) == -1)
+			return (-1);
+	}
+	if (h.type != FRAME_HELLO) {
+		snprintf(dw->err, sizeof(dw->err), "protocol: %s before HELLO",
+		    frame_type_name(h.type));
+		return (-1);
+	}
+	if ((v2 = dw_hello_in(dw, &h, dw->in + dw->inoff + FRAME_HDRLEN)) ==
+	    -1)
+		return (-1);
+	dw->inoff += FRAME_HDRLEN + h.len;
+	if (v2)
+		n = frame_hello_put(pay, sizeof(pay), desc, dw->want, 0);
+	else if ((n = strlen(desc)) > FRAME_HELLO_MAX)
+		n = FRAME_HELLO_MAX;
+	if (dw_put_frame(dw, FRAME_HELLO, 0, v2 ? FRAME_VERSION_2 :
+	    FRAME_VERSION, v2 ? pay : desc, n) == -1)
+		return (-1);
+	return (dw_flush(dw));
+}
+
 /* Open a worker session; desc is sent in HELLO (frame protocol). */
 struct dw *
 dw_open(const char *desc)
+{
+	return (dw_open_caps(desc, 0));
+}
+
+/*
+ * Open a worker session asking for the capabilities in want (DW_CAP_*,
+ * frame protocol version 2); dw_caps() says which are in effect.
+ */
+struct dw *
+dw_open_caps(const char *desc, uint32_t want)
 {
 	struct dw	*dw;
 	const char	*proto = getenv("DROVER_PROTOCOL");
@@ -119,7 +217,14 @@ dw_open(const char *desc)
 		errno = EINVAL;
 		return (NULL);
 	}
-	if (dw->proto == DW_FRAME) {
+	dw->want = want & (DW_CAP_JOB_META | DW_CAP_RESULT_STDERR);
+	if (dw->proto == DW_FRAME && dw->want != 0) {
+		if (dw_hello_v2(dw, desc) == -1) {
+			fprintf(stderr, "libdrover-worker: %s\n", dw->err);
+			dw_close(dw);
+			return (NULL);
+		}
+	} else if (dw->proto == DW_FRAME) {
 		size_t	 n = strlen(desc);
 
 		if (n > FRAME_HELLO_MAX)
@@ -242,6 +347,8 @@ dw_next_line(struct dw *dw, struct dw_job *job, bool nb)
 		if ((r = dw_fill(dw, nb)) != 0)
 			return (r);
 	}
+	job->seq = 0;
+	job->attempt = 0;
 	if (dw->proto == DW_TAGGED)
 		return (dw_untag(dw, job));
 	job->tag = dw->seq++;
@@ -278,13 +385,9 @@ dw_next_frame(struct dw *dw, struct dw_job *job, bool nb)
 		}
 		dw->inoff += FRAME_HDRLEN + h.len;
 		if (h.type == FRAME_HELLO && !dw->hello) {
-			if (h.id != FRAME_VERSION) {
-				snprintf(dw->err, sizeof(dw->err), "protocol: "
-				    "supervisor speaks version %llu",
-				    (unsigned long long)h.id);
+			if (dw_hello_in(dw, &h, dw->in + dw->inoff - h.len) ==
+			    -1)
 				return (-1);
-			}
-			dw->hello = true;
 			continue;
 		}
 		if (h.type != FRAME_JOB || !dw->hello) {
@@ -295,6 +398,16 @@ dw_next_frame(struct dw *dw, struct dw_job *job, bool nb)
 		job->tag = h.id;
 		job->data = dw->in + dw->inoff - h.len;
 		job->len = h.len;
+		job->seq = 0;
+		job->attempt = 0;
+		if ((dw->caps & DW_CAP_JOB_META) && frame_meta_get(job->data,
+		    job->len, &job->seq, &job->attempt, &why) == -1) {
+			snprintf(dw->err, sizeof(dw->err), "protocol: %s", why);
+			return (-1);
+		} else if (dw->caps & DW_CAP_JOB_META) {
+			job->data += FRAME_META_LEN;
+			job->len -= FRAME_META_LEN;
+		}
 		return (1);
 	}
 }
@@ -380,6 +493,62 @@ dw_reply(struct dw *dw, const struct dw_job *job, const void *out, size_t len)
 	if (dw->proto != DW_FRAME)
 		return (dw_put_line(dw, job, false, out, len));
 	return (dw_put_frame(dw, FRAME_RESULT, FRAME_OK, job->tag, out, len));
+}
+
+/*
+ * Fail a job with a reason and the stderr it wrote: under result-stderr, in
+ * the RESULT's stderr section (at most dw_max_result() bytes of it);
+ * otherwise the stderr is not sent.
+ */
+int
+dw_fail_stderr(struct dw *dw, const struct dw_job *job, const char *reason,
+    const void *err, size_t errlen)
+{
+	size_t		 len = strlen(reason);
+	uint32_t	 n;
+	char		*p;
+
+	if (dw->proto != DW_FRAME || !(dw->caps & DW_CAP_RESULT_STDERR) ||
+	    errlen == 0)
+		return (dw_fail(dw, job, reason));
+	if (dw->max_result != 0 && errlen > dw->max_result)
+		errlen = dw->max_result;
+	if (errlen > FRAME_MAXLEN - 4 - len) {
+		snprintf(dw->err, sizeof(dw->err), "reply too large");
+		errno = EMSGSIZE;
+		return (-1);
+	}
+	if (dw_out_room(dw, FRAME_HDRLEN + 4 + errlen + len) == -1)
+		return (-1);
+	p = dw->out + dw->outlen;
+	frame_put(p, FRAME_RESULT, FRAME_FAIL, (uint32_t)(4 + errlen + len),
+	    job->tag);
+	p[6] = FRAME_F_STDERR;
+	n = htole32((uint32_t)errlen);
+	memcpy(p + FRAME_HDRLEN, &n, 4);
+	memcpy(p + FRAME_HDRLEN + 4, err, errlen);
+	memcpy(p + FRAME_HDRLEN + 4 + errlen, reason, len);
+	dw->outlen += FRAME_HDRLEN + 4 + errlen + len;
+	if (dw->outlen >= DW_FLUSH_AT)
+		return (dw_flush(dw));
+	return (0);
+}
+
+/* The capabilities in effect (DW_CAP_*, asked for with dw_open_caps()). */
+uint32_t
+dw_caps(const struct dw *dw)
+{
+	return (dw->caps);
+}
+
+/*
+ * The longest output (or stderr) the supervisor takes, when it said so in
+ * its HELLO (version 2); 0 when unknown.
+ */
+uint64_t
+dw_max_result(const struct dw *dw)
+{
+	return (dw->max_result);
 }
 
 /* Fail a job with a reason. */

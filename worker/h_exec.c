@@ -1,15 +1,24 @@
 /*
- * exec: run a command per job.  `{}` in the command is replaced by the job;
- * with no `{}`, the job (plus a newline) is the command's stdin.  The
- * command's stdout, less one trailing newline, is the output; a non-zero
- * exit or a signal fails the job.  Its stderr is the worker's, which the
- * supervisor logs.
+ * exec: run a command per job.  GNU parallel's replacement strings in the
+ * command ({} the job, {.} {/} {//} {/.} parts of it as a path, {#} its
+ * sequence number, {%} our worker slot; common/shell.c) are replaced for
+ * each job; with none, the job (plus a newline) is the command's stdin.
+ * The command's stdout, less one trailing newline, is the output; a
+ * non-zero exit or a signal fails the job.
  *
  * A command made only of words and quotes runs directly with posix_spawnp()
- * (the job substituted as raw bytes into the words, no quoting needed); any
- * shell syntax (pipes, redirections, $, globs, ...) sends it to /bin/sh -c
- * with the job single-quoted.  Commands stay in the worker's process group,
- * so a timeout's SIGKILL to the group takes them along.
+ * (the replacements substituted as raw bytes into the words, no quoting
+ * needed); any shell syntax (pipes, redirections, $, globs, ...) sends it to
+ * /bin/sh -c with each replacement single-quoted.  Commands stay in the
+ * worker's process group, so a timeout's SIGKILL to the group takes them
+ * along.
+ *
+ * We ask for two capabilities of the frame protocol (docs/protocol.md):
+ * job-meta, for {#}, and result-stderr.  Under result-stderr the command's
+ * stderr is captured: a failed job's goes back with its RESULT (the first
+ * max-result bytes of it; the rest, like all of an ok job's, is copied to
+ * our stderr, which the supervisor logs).  Without it, the command's stderr
+ * is ours.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -19,6 +28,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,99 +43,99 @@
 
 extern char **environ;
 
-static const char	 *exec_tmpl;
-static char		**exec_words;	/* direct mode: the split command */
-static bool		  exec_shell;	/* needs /bin/sh -c */
-static bool		  exec_stdin;	/* no {}: the job goes to stdin */
+static const char	 exec_toolong[] = "output over the limit";
+static struct shell_cmd	 exec_cmd;
+static unsigned		 exec_slot = 1;	/* {%}: DROVER_WORKER_ID */
 
 static int
 exec_init(int argc, char **argv)
 {
-	char	 err[128];
+	const char	*id;
+	char		 err[128];
 
 	if (argc != 1 || argv[0][0] == '\0')
 		return (-1);
-	exec_tmpl = argv[0];
-	exec_stdin = !shell_has_placeholder(exec_tmpl);
-	exec_shell = shell_needed(exec_tmpl);
-	if (!exec_shell &&
-	    (exec_words = shell_split(exec_tmpl, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "drover-worker: exec: %s: %s\n", err,
-		    exec_tmpl);
+	if (shell_cmd_init(&exec_cmd, argv[0], err, sizeof(err)) == -1) {
+		fprintf(stderr, "drover-worker: exec: %s: %s\n", err, argv[0]);
 		return (-1);
 	}
+	if ((id = getenv("DROVER_WORKER_ID")) != NULL && *id >= '1' &&
+	    *id <= '9' && strlen(id) < 10)
+		exec_slot = (unsigned)strtoul(id, NULL, 10);
 	return (0);
 }
 
-/* Replace every {} in word with the raw job. */
-static char *
-exec_subst(const char *word, const char *job, size_t len)
-{
+/* One pipe the command writes (stdout or stderr) and what we keep of it. */
+struct exec_sink {
+	int		 fd;
 	struct buf	 b;
-	const char	*p = word, *q;
-	char		*s;
+	size_t		 max;		/* kept at most */
+	bool		 pass;		/* past max: copy to our stderr */
+};
 
-	buf_init(&b);
-	while ((q = strstr(p, "{}")) != NULL) {
-		buf_add(&b, p, (size_t)(q - p));
-		buf_add(&b, job, len);
-		p = q + 2;
-	}
-	buf_adds(&b, p);
-	buf_addc(&b, '\0');
-	s = xstrdup(buf_data(&b));
-	buf_free(&b);
-	return (s);
-}
-
-/* The argv for one job (freed with shell_argv_free). */
-static char **
-exec_argv(const char *job, size_t len)
+/*
+ * Read what is there from s; past s->max, copy to our stderr (pass) or
+ * fail.  -1 with *why set when the output is over its limit.
+ */
+static int
+exec_sink_read(struct exec_sink *s, const char **why)
 {
-	char		**argv;
-	struct buf	  cmd;
-	size_t		  n, i;
+	char	 tmp[65536];
+	ssize_t	 n;
+	size_t	 keep;
 
-	if (exec_shell) {
-		buf_init(&cmd);
-		if (exec_stdin)
-			buf_adds(&cmd, exec_tmpl);
-		else
-			shell_expand(&cmd, exec_tmpl, job, len);
-		buf_addc(&cmd, '\0');
-		argv = xcalloc(4, sizeof(*argv));
-		argv[0] = xstrdup("/bin/sh");
-		argv[1] = xstrdup("-c");
-		argv[2] = xstrdup(buf_data(&cmd));
-		buf_free(&cmd);
-		return (argv);
+	n = read(s->fd, tmp, sizeof(tmp));
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return (0);
+	if (n <= 0) {
+		close(s->fd);
+		s->fd = -1;
+		return (0);
 	}
-	for (n = 0; exec_words[n] != NULL; n++)
-		;
-	argv = xcalloc(n + 1, sizeof(*argv));
-	for (i = 0; i < n; i++)
-		argv[i] = exec_subst(exec_words[i], job, len);
-	return (argv);
+	keep = buf_len(&s->b) >= s->max ? 0 : s->max - buf_len(&s->b);
+	if (keep > (size_t)n)
+		keep = (size_t)n;
+	buf_add(&s->b, tmp, keep);
+	if (keep == (size_t)n)
+		return (0);
+	if (!s->pass) {
+		*why = exec_toolong;
+		return (-1);
+	}
+	(void)write(STDERR_FILENO, tmp + keep, (size_t)n - keep);
+	return (0);
 }
 
 /*
- * Feed the job to the child's stdin (if any) while collecting its stdout,
- * so that neither side can fill a pipe and wait for the other.
+ * Feed the job to the child's stdin (if any) while collecting its stdout
+ * and stderr (when captured), so that neither side can fill a pipe and
+ * wait for the other.
  */
 static int
-exec_io(int in, int out, const char *job, size_t len, struct buf *o,
-    const char **why)
+exec_io(int in, struct exec_sink *out, struct exec_sink *err,
+    const char *job, size_t len, const char **why)
 {
-	struct pollfd	 pfd[2];
+	struct pollfd	 pfd[3];
+	struct exec_sink *sink[3];
 	size_t		 off = 0;
 	ssize_t		 n;
-	int		 nfd;
+	int		 nfd, i, iin, rv = 0;
 
-	while (out != -1) {
+	while (rv == 0 && (out->fd != -1 || err->fd != -1)) {
 		nfd = 0;
-		pfd[nfd].fd = out;
-		pfd[nfd++].events = POLLIN;
+		iin = -1;
+		if (out->fd != -1) {
+			sink[nfd] = out;
+			pfd[nfd].fd = out->fd;
+			pfd[nfd++].events = POLLIN;
+		}
+		if (err->fd != -1) {
+			sink[nfd] = err;
+			pfd[nfd].fd = err->fd;
+			pfd[nfd++].events = POLLIN;
+		}
 		if (in != -1) {
+			iin = nfd;
 			pfd[nfd].fd = in;
 			pfd[nfd++].events = POLLOUT;
 		}
@@ -133,9 +143,10 @@ exec_io(int in, int out, const char *job, size_t len, struct buf *o,
 			if (errno == EINTR)
 				continue;
 			*why = strerror(errno);
-			return (-1);
+			rv = -1;
+			break;
 		}
-		if (in != -1 && pfd[1].revents != 0) {
+		if (iin != -1 && pfd[iin].revents != 0) {
 			n = write(in, job + off, len - off);
 			if (n > 0)
 				off += (size_t)n;
@@ -146,32 +157,22 @@ exec_io(int in, int out, const char *job, size_t len, struct buf *o,
 				in = -1;
 			}
 		}
-		if (pfd[0].revents != 0) {
-			n = read(out, buf_reserve(o, 65536), 65536);
-			if (n > 0) {
-				buf_commit(o, (size_t)n);
-				if (buf_len(o) > EXEC_MAX_OUTPUT) {
-					*why = "output over 16 MiB";
-					close(out);
-					if (in != -1)
-						close(in);
-					return (-1);
-				}
-			} else if (n == 0 || (errno != EINTR &&
-			    errno != EAGAIN)) {
-				close(out);
-				out = -1;
-			}
-		}
+		for (i = 0; i < nfd && rv == 0; i++)
+			if (i != iin && pfd[i].revents != 0)
+				rv = exec_sink_read(sink[i], why);
 	}
 	if (in != -1)
 		close(in);
-	return (0);
+	if (out->fd != -1)
+		close(out->fd);
+	if (err->fd != -1)
+		close(err->fd);
+	return (rv);
 }
 
-/* Spawn argv with the given stdin/stdout, default signals, same group. */
+/* Spawn argv with the given stdin/stdout/stderr, default signals. */
 static int
-exec_spawn(char **argv, int in, int out, pid_t *pid)
+exec_spawn(char **argv, int in, int out, int err, pid_t *pid)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t	 at;
@@ -181,6 +182,8 @@ exec_spawn(char **argv, int in, int out, pid_t *pid)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, in, STDIN_FILENO);
 	posix_spawn_file_actions_adddup2(&fa, out, STDOUT_FILENO);
+	if (err != -1)
+		posix_spawn_file_actions_adddup2(&fa, err, STDERR_FILENO);
 	posix_spawnattr_init(&at);
 	sigfillset(&def);
 	sigdelset(&def, SIGKILL);
@@ -190,7 +193,7 @@ exec_spawn(char **argv, int in, int out, pid_t *pid)
 	posix_spawnattr_setsigmask(&at, &none);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF |
 	    POSIX_SPAWN_SETSIGMASK);
-	if (exec_shell)
+	if (exec_cmd.shell)
 		rv = posix_spawn(pid, argv[0], &fa, &at, argv, environ);
 	else
 		rv = posix_spawnp(pid, argv[0], &fa, &at, argv, environ);
@@ -199,21 +202,56 @@ exec_spawn(char **argv, int in, int out, pid_t *pid)
 	return (rv);
 }
 
+/* Fail the job with a reason and the stderr we kept (if any). */
+static void
+exec_fail(struct dw *dw, const struct dw_job *job, struct exec_sink *err,
+    const char *fmt, ...)
+{
+	char	 reason[1024];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	dw_fail_stderr(dw, job, reason, buf_len(&err->b) ? buf_data(&err->b) :
+	    "", buf_len(&err->b));
+}
+
+/* How much of stdout and stderr a result may carry (max-result). */
+static size_t
+exec_limit(const struct dw *dw)
+{
+	uint64_t	 m = dw_max_result(dw);
+
+	return (m != 0 && m < EXEC_MAX_OUTPUT ? (size_t)m : EXEC_MAX_OUTPUT);
+}
+
 static void
 exec_run(struct dw *dw, const struct dw_job *job)
 {
+	struct shell_job  sj = { job->data, job->len, job->seq + 1, exec_slot };
+	struct exec_sink  out, err;
 	char		**argv, *input = NULL;
-	int		  pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, rv, st;
+	int		  pin[2] = { -1, -1 }, pout[2] = { -1, -1 };
+	int		  perr[2] = { -1, -1 }, rv, st;
 	pid_t		  pid;
-	struct buf	  out;
 	const char	 *why = NULL;
-	size_t		  inlen = 0;
+	size_t		  inlen = 0, n;
+	bool		  capture = dw_caps(dw) & DW_CAP_RESULT_STDERR;
 
+	memset(&out, 0, sizeof(out));
+	memset(&err, 0, sizeof(err));
+	out.fd = err.fd = -1;
 	if (memchr(job->data, '\0', job->len) != NULL) {
 		dw_fail(dw, job, "job contains a NUL byte");
 		return;
 	}
-	if (exec_stdin) {
+	if (exec_cmd.seq && job->attempt == 0) {
+		dw_fail(dw, job, "{#} needs the frame protocol's job-meta "
+		    "(docs/protocol.md)");
+		return;
+	}
+	if (exec_cmd.on_stdin) {
 		inlen = job->len + 1;
 		input = xmalloc(inlen);
 		memcpy(input, job->data, job->len);
@@ -224,45 +262,67 @@ exec_run(struct dw *dw, const struct dw_job *job)
 		goto syserr;
 	if (pipe2(pout, O_CLOEXEC) == -1)
 		goto syserr;
+	if (capture && pipe2(perr, O_CLOEXEC) == -1)
+		goto syserr;
 
-	argv = exec_argv(job->data, job->len);
-	rv = exec_spawn(argv, pin[0], pout[1], &pid);
+	argv = shell_cmd_argv(&exec_cmd, &sj);
+	rv = exec_spawn(argv, pin[0], pout[1], perr[1], &pid);
 	close(pin[0]);
 	close(pout[1]);
+	if (perr[1] != -1)
+		close(perr[1]);
+	out.fd = pout[0];
+	err.fd = perr[0];
 	if (rv != 0) {
 		dw_failf(dw, job, "unable to run %s: %s", argv[0],
 		    strerror(rv));
 		shell_argv_free(argv);
 		if (pin[1] != -1)
 			close(pin[1]);
-		close(pout[0]);
+		close(out.fd);
+		if (err.fd != -1)
+			close(err.fd);
 		free(input);
 		return;
 	}
 	shell_argv_free(argv);
 
-	buf_init(&out);
-	rv = exec_io(pin[1], pout[0], input, inlen, &out, &why);
+	buf_init(&out.b);
+	buf_init(&err.b);
+	out.max = exec_limit(dw) + 1;	/* and one trailing newline */
+	err.max = exec_limit(dw);
+	err.pass = true;
+	rv = exec_io(pin[1], &out, &err, input, inlen, &why);
 	if (rv == -1)
 		kill(pid, SIGKILL);
 	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
 		;
-	if (rv == -1)
-		dw_failf(dw, job, "%s", why);
-	else if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
-		dw_failf(dw, job, "exit status %d", WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		dw_failf(dw, job, "killed by signal %d (SIG%s)", WTERMSIG(st),
-		    sigabbrev_np(WTERMSIG(st)) ? sigabbrev_np(WTERMSIG(st)) :
-		    "?");
-	else {
-		size_t	 n = buf_len(&out);
-
-		if (n > 0 && buf_data(&out)[n - 1] == '\n')
-			n--;
-		dw_reply(dw, job, buf_data(&out), n);
+	n = buf_len(&out.b);
+	if (n > 0 && buf_data(&out.b)[n - 1] == '\n')
+		n--;
+	if (rv == 0 && n > exec_limit(dw)) {
+		rv = -1;
+		why = exec_toolong;
 	}
-	buf_free(&out);
+	if (rv == -1 && why == exec_toolong)
+		exec_fail(dw, job, &err, "output over %zu bytes",
+		    exec_limit(dw));
+	else if (rv == -1)
+		exec_fail(dw, job, &err, "%s", why);
+	else if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
+		exec_fail(dw, job, &err, "exit status %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		exec_fail(dw, job, &err, "killed by signal %d (SIG%s)",
+		    WTERMSIG(st), sigabbrev_np(WTERMSIG(st)) ?
+		    sigabbrev_np(WTERMSIG(st)) : "?");
+	else {
+		if (buf_len(&err.b) != 0)	/* ok: logged, as without us */
+			(void)write(STDERR_FILENO, buf_data(&err.b),
+			    buf_len(&err.b));
+		dw_reply(dw, job, n ? buf_data(&out.b) : "", n);
+	}
+	buf_free(&out.b);
+	buf_free(&err.b);
 	free(input);
 	return;
 
@@ -272,13 +332,19 @@ syserr:
 		close(pin[0]);
 	if (pin[1] != -1)
 		close(pin[1]);
+	if (pout[0] != -1) {
+		close(pout[0]);
+		close(pout[1]);
+	}
 	free(input);
 }
 
 const struct handler handler_exec = {
 	.name = "exec",
-	.usage = "exec 'COMMAND [ARGS...]'  ({} is the job; else on stdin)",
+	.usage = "exec 'COMMAND [ARGS...]'  ({} {.} {/} {//} {/.} {#} {%}; "
+	    "else the job on stdin)",
 	.init = exec_init,
 	.run = exec_run,
 	.flush = true,
+	.caps = DW_CAP_JOB_META | DW_CAP_RESULT_STDERR,
 };

@@ -19,6 +19,7 @@ struct handler {
 	void		(*run)(struct dw *, const struct dw_job *);
 	bool		 flush;
 	int		(*loop)(struct dw *);	/* its own loop, or NULL */
+	uint32_t	 caps;	/* DW_CAP_* it asks for (dw_open_caps) */
 };
 
 extern const struct handler handler_square;

@@ -365,72 +365,190 @@ START_TEST(test_needed_true)
 }
 END_TEST
 
+/* shell_expand(tmpl) for job with quoting, as a static string. */
+static const char *
+expand(const char *tmpl, const char *job, size_t len, bool quote)
+{
+	static struct buf	 b;
+	struct shell_job	 sj = { job, len, 7, 2 };
+
+	buf_free(&b);
+	buf_init(&b);
+	shell_expand(&b, tmpl, &sj, quote);
+	buf_addc(&b, '\0');
+	return (buf_data(&b));
+}
+
 /* Every {} is replaced by the quoted job. */
 START_TEST(test_expand)
 {
-	struct buf	 b;
+	ck_assert_str_eq(expand("gzip -9 {}", "a b", 3, true),
+	    "gzip -9 'a b'");
+	ck_assert_str_eq(expand("cp {} {}.bak", "f.txt", 5, true),
+	    "cp f.txt f.txt.bak");
+	ck_assert_str_eq(expand("{}{}", "it's", 4, true),
+	    "'it'\\''s''it'\\''s'");
+	ck_assert_str_eq(expand("echo {} | wc", "", 0, true), "echo '' | wc");
+	ck_assert_str_eq(expand("sort -u", "ignored", 7, true), "sort -u");
+	ck_assert_str_eq(expand("{ {}} {", "x", 1, true), "{ x} {");
+	ck_assert_str_eq(expand("{} {", "a b", 3, false), "a b {");
+}
+END_TEST
 
-	buf_init(&b);
-	shell_expand(&b, "gzip -9 {}", "a b", 3);
-	buf_addc(&b, '\0');
-	ck_assert_str_eq(buf_data(&b), "gzip -9 'a b'");
+/*
+ * Each replacement string gives what GNU parallel 20221122 gives for the
+ * same input (its output is the table below, from `parallel echo ...`).
+ */
+START_TEST(test_expand_parallel)
+{
+	static const struct {
+		const char	*in, *noext, *base, *dir, *basenoext;
+	} t[] = {
+		{ "foo.jpg", "foo", "foo.jpg", ".", "foo" },
+		{ "subdir/foo.jpg", "subdir/foo", "foo.jpg", "subdir", "foo" },
+		{ "sub.dir/foo.jpg", "sub.dir/foo", "foo.jpg", "sub.dir",
+		    "foo" },
+		{ "sub.dir/bar", "sub.dir/bar", "bar", "sub.dir", "bar" },
+		{ "a.b.c", "a.b", "a.b.c", ".", "a.b" },
+		{ ".bashrc", "", ".bashrc", ".", "" },
+		{ "foo.", "foo", "foo.", ".", "foo" },
+		{ "dir/", "dir/", "", ".", "" },
+		{ "/", "/", "", "/", "" },
+		{ "/b", "/b", "b", "/", "b" },
+		{ "b", "b", "b", ".", "b" },
+		{ "a b/c'd.e f", "a b/c'd", "c'd.e f", "a b", "c'd" },
+		{ "dir//x.y", "dir//x", "x.y", "dir", "x" },
+		{ "a//b//", "a//b//", "", "a", "" },
+		{ "//b", "//b", "b", "/", "b" },
+		{ "", "", "", ".", "" },
+		{ "./x", "./x", "x", ".", "x" },
+		{ "a/.b", "a/", ".b", "a", "" },
+		{ "///", "///", "", "/", "" },
+		{ "a/b.c/", "a/b.c/", "", "a", "" },
+		{ "..", ".", "..", ".", "." },
+		{ ".", "", ".", ".", "" },
+		{ "x.tar.gz", "x.tar", "x.tar.gz", ".", "x.tar" },
+	};
+	size_t	 i, n;
 
-	buf_reset(&b);
-	shell_expand(&b, "cp {} {}.bak", "f.txt", 5);
-	buf_addc(&b, '\0');
-	ck_assert_str_eq(buf_data(&b), "cp f.txt f.txt.bak");
-
-	buf_reset(&b);
-	shell_expand(&b, "{}{}", "it's", 4);
-	buf_addc(&b, '\0');
-	ck_assert_str_eq(buf_data(&b), "'it'\\''s''it'\\''s'");
-
-	buf_reset(&b);
-	shell_expand(&b, "echo {} | wc", "", 0);
-	buf_addc(&b, '\0');
-	ck_assert_str_eq(buf_data(&b), "echo '' | wc");
-
-	buf_reset(&b);
-	shell_expand(&b, "sort -u", "ignored", 7);
-	buf_addc(&b, '\0');
-	ck_assert_str_eq(buf_data(&b), "sort -u");
-
-	buf_reset(&b);
-	shell_expand(&b, "{ {}} {", "x", 1);
-	buf_addc(&b, '\0');
-	ck_assert_str_eq(buf_data(&b), "{ x} {");
-	buf_free(&b);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		n = strlen(t[i].in);
+		ck_assert_str_eq(expand("{}", t[i].in, n, false), t[i].in);
+		ck_assert_str_eq(expand("{.}", t[i].in, n, false), t[i].noext);
+		ck_assert_str_eq(expand("{/}", t[i].in, n, false), t[i].base);
+		ck_assert_str_eq(expand("{//}", t[i].in, n, false), t[i].dir);
+		ck_assert_str_eq(expand("{/.}", t[i].in, n, false),
+		    t[i].basenoext);
+	}
+	ck_assert_str_eq(expand("{#}/{%}", "x", 1, false), "7/2");
+	ck_assert_str_eq(expand("[{//}] [{/.}]", "a b/c'd.e f", 11, true),
+	    "['a b'] ['c'\\''d']");
+	/* Near misses stay as they are. */
+	ck_assert_str_eq(expand("{/ {..} {#x} {%%} {", "a/b", 3, true),
+	    "{/ {..} {#x} {%%} {");
 }
 END_TEST
 
 /* An expanded command prints the hostile job back through sh. */
 START_TEST(test_expand_sh)
 {
-	static const char job[] = "it's $HOME; `id` | \"x\"\n*";
-	struct buf	 cmd, out;
+	static const char job[] = "it's $HOME; `id` | \"x\"\n*/a b.c";
+	struct buf	 out;
 
-	buf_init(&cmd);
 	buf_init(&out);
-	shell_expand(&cmd, "printf '%s|%s' {} {}", job, sizeof(job) - 1);
-	buf_addc(&cmd, '\0');
-	run_sh(buf_data(&cmd), &out);
+	run_sh(expand("printf '%s|%s|%s|%s|%s|%s' {} {} {.} {/} {//} {/.}",
+	    job, sizeof(job) - 1, true), &out);
 	buf_addc(&out, '\0');
 	ck_assert_str_eq(buf_data(&out),
-	    "it's $HOME; `id` | \"x\"\n*|it's $HOME; `id` | \"x\"\n*");
-	buf_free(&cmd);
+	    "it's $HOME; `id` | \"x\"\n*/a b.c|"
+	    "it's $HOME; `id` | \"x\"\n*/a b.c|"
+	    "it's $HOME; `id` | \"x\"\n*/a b|a b.c|it's $HOME; `id` | \"x\"\n*|"
+	    "a b");
 	buf_free(&out);
 }
 END_TEST
 
-/* shell_has_placeholder() finds {} only. */
+/* shell_has_placeholder() finds every replacement string, and only those. */
 START_TEST(test_has_placeholder)
 {
-	ck_assert(shell_has_placeholder("gzip {}"));
-	ck_assert(shell_has_placeholder("{}"));
-	ck_assert(!shell_has_placeholder("gzip"));
-	ck_assert(!shell_has_placeholder("{ }"));
-	ck_assert(!shell_has_placeholder("}{"));
-	ck_assert(!shell_has_placeholder(""));
+	static const char *const yes[] = {
+		"gzip {}", "{}", "x{.}", "{/}", "{//}", "{/.}", "{#}", "a{%}b"
+	};
+	static const char *const no[] = {
+		"gzip", "{ }", "}{", "", "{/", "{..}", "{%", "{##}", "{ {"
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		ck_assert_msg(shell_has_placeholder(yes[i]), "%s", yes[i]);
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		ck_assert_msg(!shell_has_placeholder(no[i]), "%s", no[i]);
+}
+END_TEST
+
+/* shell_cmd_line() of tmpl for job 3 in slot 1, as a static string. */
+static const char *
+cmdline(const char *tmpl, const char *job)
+{
+	static struct buf	 b;
+	struct shell_cmd	 c;
+	struct shell_job	 sj = { job, strlen(job), 3, 1 };
+	char			 err[64];
+
+	ck_assert_int_eq(shell_cmd_init(&c, tmpl, err, sizeof(err)), 0);
+	buf_free(&b);
+	buf_init(&b);
+	shell_cmd_line(&b, &c, &sj);
+	buf_addc(&b, '\0');
+	shell_cmd_clear(&c);
+	return (buf_data(&b));
+}
+
+/*
+ * A command runs directly (words, replacements raw) or with sh -c (one
+ * string, replacements quoted); --dry-run shows either as one shell line.
+ */
+START_TEST(test_cmd)
+{
+	struct shell_cmd	 c;
+	struct shell_job	 sj = { "d/a b.txt", 9, 12, 4 };
+	char			 err[64], **argv;
+
+	ck_assert_int_eq(shell_cmd_init(&c, "cp \"{}\" '{/.}'.{#}", err,
+	    sizeof(err)), 0);
+	ck_assert(!c.shell && !c.on_stdin && c.seq);
+	argv = shell_cmd_argv(&c, &sj);
+	ck_assert_str_eq(argv[0], "cp");
+	ck_assert_str_eq(argv[1], "d/a b.txt");
+	ck_assert_str_eq(argv[2], "a b.12");
+	ck_assert_ptr_null(argv[3]);
+	shell_argv_free(argv);
+	shell_cmd_clear(&c);
+
+	ck_assert_int_eq(shell_cmd_init(&c, "echo {%} > {}.out", err,
+	    sizeof(err)), 0);
+	ck_assert(c.shell && !c.on_stdin && !c.seq);
+	argv = shell_cmd_argv(&c, &sj);
+	ck_assert_str_eq(argv[0], "/bin/sh");
+	ck_assert_str_eq(argv[1], "-c");
+	ck_assert_str_eq(argv[2], "echo 4 > 'd/a b.txt'.out");
+	shell_argv_free(argv);
+	shell_cmd_clear(&c);
+
+	ck_assert_int_eq(shell_cmd_init(&c, "echo 'x", err, sizeof(err)), 0);
+	ck_assert(c.shell);
+	shell_cmd_clear(&c);
+	ck_assert_int_eq(shell_cmd_init(&c, "  ", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "empty command");
+
+	ck_assert_str_eq(cmdline("touch {}", "it's"), "touch 'it'\\''s'");
+	ck_assert_str_eq(cmdline("echo {#} {%} {}", "a b"), "echo 3 1 'a b'");
+	ck_assert_str_eq(cmdline("echo {} | wc -c", "a b"),
+	    "echo 'a b' | wc -c");
+	ck_assert_str_eq(cmdline("wc -c", "a b"),
+	    "printf '%s\\n' 'a b' | wc -c");
+	ck_assert_str_eq(cmdline("sort|uniq", "x"),
+	    "printf '%s\\n' x | (sort|uniq)");
 }
 END_TEST
 
@@ -447,8 +565,10 @@ shell_suite(void)
 	tcase_add_test(tc, test_quote_sh);
 	tcase_add_test(tc, test_quote_sh_all_bytes);
 	tcase_add_test(tc, test_expand);
+	tcase_add_test(tc, test_expand_parallel);
 	tcase_add_test(tc, test_expand_sh);
 	tcase_add_test(tc, test_has_placeholder);
+	tcase_add_test(tc, test_cmd);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("split");

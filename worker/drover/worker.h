@@ -43,15 +43,26 @@ extern "C" {
 #define DW_EXIT_NORESPAWN	125
 #define DW_AGAIN		2	/* dw_poll_next(): nothing to read now */
 
+/* Capabilities (frame protocol version 2), for dw_open_caps(). */
+#define DW_CAP_JOB_META		0x01	/* dw_job.seq and .attempt are set */
+#define DW_CAP_RESULT_STDERR	0x02	/* dw_fail_stderr() sends stderr */
+
 struct dw;
 
 struct dw_job {
 	uint64_t	 tag;	/* opaque; echoed in the reply */
 	const char	*data;	/* valid until the next dw_next() */
 	size_t		 len;
+	uint64_t	 seq;	/* job-meta: 0-based id in its batch, else 0 */
+	uint32_t	 attempt; /* job-meta: 1 on its first run; else 0 */
 };
 
 struct dw	*dw_open(const char *);
+struct dw	*dw_open_caps(const char *, uint32_t);
+uint32_t	 dw_caps(const struct dw *);
+uint64_t	 dw_max_result(const struct dw *);
+int		 dw_fail_stderr(struct dw *, const struct dw_job *,
+		    const char *, const void *, size_t);
 int		 dw_next(struct dw *, struct dw_job *);
 int		 dw_poll_next(struct dw *, struct dw_job *);
 int		 dw_fd(const struct dw *);
