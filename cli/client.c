@@ -256,7 +256,8 @@ submit_in_toolong(void *arg, uint64_t id, uint64_t len)
 
 	n = snprintf(why, sizeof(why), "job is %llu bytes, over the pool's "
 	    "max_job_bytes", (unsigned long long)len);
-	report_job(s->report, id, JOB_REJECTED, why, (size_t)n, 0, 0, 0);
+	report_job(s->report, id, JOB_REJECTED, why, (size_t)n, 0, 0, 0,
+	    NULL);
 }
 
 static void
@@ -331,7 +332,7 @@ submit_result(struct submit *s, const struct frame_hdr *h, const char *p)
 	ctl_meta_get(p, &m);
 	report_job(s->report, h->id, (enum job_status)h->status,
 	    p + CTL_META_LEN, h->len - CTL_META_LEN, (pid_t)m.pid,
-	    m.latency_us, m.attempts);
+	    m.latency_us, m.attempts, NULL);
 }
 
 /* BYE: droverd is done with us; what it did not take is cancelled. */
@@ -468,7 +469,7 @@ submit_end(struct submit *s, int status, const char *why)
 	while (idset_next_open(&s->open, &id)) {
 		(void)idset_finish(&s->open, id);
 		report_job(s->report, id, JOB_CANCELLED, why, strlen(why), 0,
-		    0, 0);
+		    0, 0, NULL);
 		id++;
 	}
 	report_finish(s->report, s->restarts, submit_leave, s);

@@ -190,10 +190,11 @@ iobatch_room(struct batch *b)
 static void
 iobatch_done(struct batch *b, struct job *j, const struct jobresult *r)
 {
-	struct iobatch	*ib = (struct iobatch *)b;
+	struct iobatch		*ib = (struct iobatch *)b;
+	struct report_extra	 ex = { j->data, j->len, r->err, r->errlen };
 
 	report_job(ib->report, j->id, r->status, r->out, r->outlen, r->worker,
-	    r->latency_us, r->runs);
+	    r->latency_us, r->runs, &ex);
 	iobatch_check_complete(ib);
 }
 

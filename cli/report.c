@@ -32,11 +32,14 @@
 #include "num.h"
 #include "reorder.h"
 #include "report.h"
+#include "shell.h"
 #include "xmalloc.h"
 
 #define REPORT_FLUSH_AT		(64 * 1024)
 #define REPORT_OUT_HIGH		(1024 * 1024)	/* input waits above this */
 #define REPORT_PROGRESS_US	250000
+#define REPORT_ERR_SHOWN	200	/* stderr bytes on a failure line */
+#define REPORT_INPUT_SHOWN	60	/* input bytes on a failure line */
 
 /* Reorder-buffer tags: an output line, or a failure (TAG_FAIL + status). */
 enum {
@@ -458,12 +461,17 @@ report_schedule(struct report *r)
 /* Append one job's JSON object and a newline. */
 static void
 report_json(struct buf *b, uint64_t id, enum job_status st, const char *out,
-    size_t len, pid_t pid, uint64_t lat, unsigned runs)
+    size_t len, pid_t pid, uint64_t lat, unsigned runs,
+    const struct report_extra *ex)
 {
 	buf_printf(b, "{\"id\":%llu,\"status\":\"%s\",\"%s\":",
 	    (unsigned long long)id, job_status_name(st),
 	    st == JOB_OK ? "output" : "error");
 	jsonw_string(b, out, len);
+	if (ex != NULL && ex->errlen != 0) {
+		buf_adds(b, ",\"stderr\":");
+		jsonw_string(b, ex->err, ex->errlen);
+	}
 	buf_printf(b, ",\"attempts\":%u", runs);
 	if (pid != 0)
 		buf_printf(b, ",\"worker\":%d,\"latency_us\":%llu", (int)pid,
@@ -493,6 +501,48 @@ report_failrun_flush(struct report *r)
 		buf_addc(&r->err, (why[i] == '\n' || why[i] == '\r') ? ' ' :
 		    why[i]);
 	buf_addc(&r->err, '\n');
+}
+
+/*
+ * Append s as one short line: at most max bytes, trailing newlines dropped,
+ * other control bytes as spaces, "..." when cut.
+ */
+static void
+report_oneline(struct buf *b, const char *s, size_t len, size_t max)
+{
+	size_t	 i;
+
+	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
+		len--;
+	for (i = 0; i < len && i < max; i++)
+		buf_addc(b, ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ?
+		    ' ' : s[i]);
+	if (i < len)
+		buf_adds(b, "...");
+}
+
+/*
+ * The reason of a failure with stderr, in text mode: "REASON (input
+ * 'JOB'): STDERR", each part cut short; --json has them whole.
+ */
+static void
+report_err_reason(struct buf *b, const char *why, size_t len,
+    const struct report_extra *ex)
+{
+	struct buf	 q;
+
+	buf_add(b, why, len);
+	if (ex->input != NULL) {
+		buf_init(&q);
+		shell_quote(&q, ex->input, ex->inlen);
+		buf_adds(b, " (input ");
+		report_oneline(b, buf_data(&q), buf_len(&q),
+		    REPORT_INPUT_SHOWN);
+		buf_addc(b, ')');
+		buf_free(&q);
+	}
+	buf_adds(b, ": ");
+	report_oneline(b, ex->err, ex->errlen, REPORT_ERR_SHOWN);
 }
 
 /*
@@ -551,9 +601,10 @@ report_drain_ordered(struct report *r)
  */
 void
 report_job(struct report *r, uint64_t id, enum job_status st, const char *out,
-    size_t len, pid_t pid, uint64_t lat, unsigned runs)
+    size_t len, pid_t pid, uint64_t lat, unsigned runs,
+    const struct report_extra *ex)
 {
-	struct buf	*b;
+	struct buf	*b, why;
 
 	agg_job(&r->agg, st, runs, out, len);
 	if (r->broken)
@@ -571,11 +622,18 @@ report_job(struct report *r, uint64_t id, enum job_status st, const char *out,
 		return;
 	}
 	if (!r->opts.json && st != JOB_OK) {
+		buf_init(&why);
+		if (ex != NULL && ex->errlen != 0) {
+			report_err_reason(&why, out, len, ex);
+			out = buf_data(&why);
+			len = buf_len(&why);
+		}
 		if (r->ro == NULL)
 			report_failure(r, id, st, out, len);
 		else if (reorder_put(r->ro, id, TAG_FAIL + (int)st, out,
 		    len) == 0)
 			report_drain_ordered(r);
+		buf_free(&why);
 		report_schedule(r);
 		return;
 	}
@@ -590,7 +648,7 @@ report_job(struct report *r, uint64_t id, enum job_status st, const char *out,
 	if (r->ro != NULL)
 		buf_reset(b);
 	if (r->opts.json)
-		report_json(b, id, st, out, len, pid, lat, runs);
+		report_json(b, id, st, out, len, pid, lat, runs, ex);
 	else {
 		buf_add(b, out, len);
 		buf_addc(b, '\n');

@@ -34,10 +34,19 @@ struct report_opts {
 	double		stats_interval;	/* seconds between stats lines; 0 off */
 };
 
+/* What a job's report may show beyond its result (NULL: nothing more). */
+struct report_extra {
+	const char	*input;		/* the job's bytes */
+	size_t		 inlen;
+	const char	*err;		/* its stderr, sent with a failure */
+	size_t		 errlen;
+};
+
 struct report	*report_new(struct event_base *, const struct report_opts *);
 void		 report_free(struct report *);
 void		 report_job(struct report *, uint64_t, enum job_status,
-		    const char *, size_t, pid_t, uint64_t, unsigned);
+		    const char *, size_t, pid_t, uint64_t, unsigned,
+		    const struct report_extra *);
 uint64_t	 report_limit(const struct report *);
 void		 report_set_hooks(struct report *, const struct report_hooks *,
 		    void *);

@@ -64,6 +64,7 @@ enum {
 	OPT_MAX_JOB_BYTES,
 	OPT_MAX_RESULT_BYTES,
 	OPT_EXEC,
+	OPT_DRY_RUN,
 	OPT_WORKER,
 	OPT_PROTOCOL,
 	OPT_WINDOW,
@@ -96,6 +97,7 @@ static const struct option run_longopts[] = {
 	{ "max-job-bytes",	required_argument, NULL, OPT_MAX_JOB_BYTES },
 	{ "max-result-bytes",	required_argument, NULL, OPT_MAX_RESULT_BYTES },
 	{ "exec",		required_argument, NULL, OPT_EXEC },
+	{ "dry-run",		no_argument,	   NULL, OPT_DRY_RUN },
 	{ "worker",		required_argument, NULL, OPT_WORKER },
 	{ "protocol",		required_argument, NULL, OPT_PROTOCOL },
 	{ "window",		required_argument, NULL, OPT_WINDOW },
@@ -142,7 +144,9 @@ run_usage(FILE *f)
 "      --max-job-bytes N    reject longer jobs (1M; k, M, G suffixes)\n"
 "      --max-result-bytes N kill a worker sending a longer result (16M)\n"
 "      --exec 'CMD'         run CMD per job; {} is the job (shell-quoted),\n"
-"                           else the job is its stdin\n"
+"                           else the job is its stdin; also {.} {/} {//}\n"
+"                           {/.} {#} {%%} as in GNU parallel\n"
+"      --dry-run            print each job's --exec command, run nothing\n"
 "      --worker 'PROG ARGS' a persistent custom worker\n"
 "      --protocol P         its protocol: line (default), tagged or frame\n"
 "      --window N           jobs in flight per worker (default: 1 for line,\n"
@@ -442,7 +446,7 @@ run_main(int argc, char **argv)
 	const char		*handler = NULL;
 	int			 ch, delim = '\n', fd = STDIN_FILENO, status;
 	int			 progress = -1, protocol = -1;
-	bool			 burst_set = false;
+	bool			 burst_set = false, dry_run = false;
 	double			 shutdown_timeout = 5.0;
 	size_t			 noptions = 0;
 	uint64_t		 total = 0;
@@ -521,6 +525,9 @@ run_main(int argc, char **argv)
 		case OPT_EXEC:
 			exec = optarg;
 			break;
+		case OPT_DRY_RUN:
+			dry_run = true;
+			break;
 		case OPT_WORKER:
 			worker = optarg;
 			break;
@@ -585,6 +592,8 @@ run_main(int argc, char **argv)
 	}
 	if (exec != NULL && *exec == '\0')
 		cli_usage_error("--exec: empty command");
+	if (dry_run && exec == NULL)
+		cli_usage_error("--dry-run goes with --exec");
 	if (protocol != -1 && worker == NULL)
 		cli_usage_error("--protocol goes with --worker");
 	pc.protocol = worker != NULL ?
@@ -609,6 +618,14 @@ run_main(int argc, char **argv)
 		log_warn("unable to open %s", input);
 		poolconf_clear(&pc);
 		return (2);
+	}
+	if (dry_run) {
+		status = dryrun(exec, pc.workers, fd, delim,
+		    pc.max_job_bytes);
+		if (fd != STDIN_FILENO)
+			close(fd);
+		poolconf_clear(&pc);
+		return (status);
 	}
 	ro.progress = progress == -1 ? isatty(STDERR_FILENO) : progress;
 
