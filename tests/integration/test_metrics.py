@@ -122,6 +122,9 @@ class TestMetrics(MetricsCase):
                              result="success"), 0)
 
     def test_worker_gauges_match_status(self):
+        # Both snapshots at rest: every worker past its start-up.
+        wait_for(lambda: [w["state"] for w in self.d.pool("square")[
+            "workers"]] == ["ready"] * 3, what="three ready workers")
         st = self.d.pool("square")
         s = samples(get(self.port, "/metrics")[2])
         by_state = {}
