@@ -6,7 +6,6 @@ jobs, stray prints kept off the result stream), and drover.Client against
 a real droverd (10^5 jobs with every result once and the same summary as
 drover submit, backpressure, refusals, reload errors, a drain, a lost
 connection)."""
-import json
 import os
 import signal
 import sys
