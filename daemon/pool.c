@@ -325,17 +325,26 @@ pool_member(struct pool *p, const struct worker *w)
 	fatalx("%s: worker %p is not a member", p->pc->name, (const void *)w);
 }
 
-/* The smallest worker id no live member uses. */
+/*
+ * The smallest worker id no member that takes or finishes jobs uses: one
+ * that is stopping (its stdout at EOF, or killed, but not yet reaped) gives
+ * its id to its replacement, so that the ids (the exec handler's {%})
+ * stay 1 to the number of workers through crashes.
+ */
 static unsigned
 pool_free_id(const struct pool *p)
 {
 	unsigned	 id;
 	size_t		 i;
+	enum worker_state st;
 
 	for (id = 1;; id++) {
-		for (i = 0; i < p->nmembers; i++)
-			if (worker_id(p->members[i].w) == id)
+		for (i = 0; i < p->nmembers; i++) {
+			st = worker_state(p->members[i].w);
+			if (st != WS_STOPPING && st != WS_DEAD &&
+			    worker_id(p->members[i].w) == id)
 				break;
+		}
 		if (i == p->nmembers)
 			return (id);
 	}
