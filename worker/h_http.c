@@ -740,8 +740,8 @@ http_done(struct req *r, CURLcode rc)
 	if (cu.easy_getinfo(r->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK &&
 	    ra > 0) {
 		if ((double)ra > ho.max_wait) {
-			http_failf(r, "HTTP %ld after %u %s: Retry-After %lld s "
-			    "is over max_wait %g s", code, r->tries,
+			http_failf(r, "HTTP %ld after %u %s: Retry-After "
+			    "%lld s is over max_wait %g s", code, r->tries,
 			    r->tries == 1 ? "try" : "tries", (long long)ra,
 			    ho.max_wait);
 			return;

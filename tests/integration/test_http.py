@@ -23,8 +23,8 @@ import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (DroverTestCase, Droverd, WORKER, run,  # noqa: E402
-                     tagged_env)
+from harness import (DroverTestCase, Droverd, SOURCE, WORKER,  # noqa: E402
+                     run, tagged_env)
 
 BIG = 5 * 1024 * 1024
 
@@ -423,6 +423,17 @@ class TestOptions(unittest.TestCase):
         keys = [ln.split("\t")[1] for ln in p.stdout.splitlines()]
         self.assertIn("per_host", keys)
         self.assertIn("max_wait", keys)
+
+    def test_every_option_is_in_the_man_page(self):
+        p = subprocess.run([WORKER, "--options"], capture_output=True,
+                           text=True, timeout=30, check=True)
+        with open(os.path.join(SOURCE, "docs", "drover-worker.7")) as f:
+            page = f.read()
+        for ln in p.stdout.splitlines():
+            handler, key, default, _ = ln.split("\t")
+            with self.subTest(key=key):
+                self.assertIn(f".It Ic {key} Ns = Ns ", page,
+                              f"{handler} option {key} not documented")
 
 
 @unittest.skipIf(shutil.which("openssl") is None,

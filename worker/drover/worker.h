@@ -41,7 +41,7 @@ extern "C" {
 #endif
 
 #define DW_EXIT_NORESPAWN	125
-#define DW_AGAIN		2	/* dw_poll_next(): nothing to read now */
+#define DW_AGAIN		2	/* dw_poll_next(): nothing yet */
 
 /* Capabilities (frame protocol version 2), for dw_open_caps(). */
 #define DW_CAP_JOB_META		0x01	/* dw_job.seq and .attempt are set */
