@@ -11,7 +11,9 @@
 #      round trips (bench/unixrtt.c), free and pinned;
 #   5. the supervisor's peak RSS from 10^5 to 10^7 jobs (bench/peakrss.c);
 #   6. restart latency after SIGKILL of a worker;
-#   7. the adaptive window: a slow/fast mix and micro-jobs.
+#   7. the adaptive window: a slow/fast mix and micro-jobs;
+#   8. http: the http handler against xargs -P curl and GNU parallel curl
+#      on one local nginx (bench/http.py).
 #
 # Section 1 runs here: each run is timed from outside (wall clock around the
 # process, $EPOCHREALTIME), its exit status and the exact sum of squares in
@@ -45,7 +47,7 @@ elif [[ ${BENCH_FULL:-1} == 1 && $quick != 1 ]]; then
 else
 	sizes="100000 1000000"
 fi
-sections=${BENCH_SECTIONS:-"throughput exec rtt rss restart window"}
+sections=${BENCH_SECTIONS:-"throughput exec rtt rss restart window http"}
 
 labels=(drover-quiet drover-out goref goref-print rawpipe)
 
@@ -69,8 +71,8 @@ check_settings() {
 	[[ -n $sizes ]] || die "BENCH_SIZES is empty"
 	[[ $quick == [01] ]] || die "BENCH_QUICK must be 0 or 1"
 	for v in $sections; do
-		[[ " throughput exec rtt rss restart window " == *" $v "* ]] ||
-			die "unknown section '$v' in BENCH_SECTIONS (throughput exec rtt rss restart window)"
+		[[ " throughput exec rtt rss restart window http " == *" $v "* ]] ||
+			die "unknown section '$v' in BENCH_SECTIONS (throughput exec rtt rss restart window http)"
 	done
 }
 
@@ -87,6 +89,10 @@ ensure_tools() {
 	done
 	command -v bc >/dev/null || command -v python3 >/dev/null || missing+=(bc)
 	command -v parallel >/dev/null || optional+=(parallel)
+	if [[ " $sections " == *" http "* ]]; then
+		command -v curl >/dev/null || missing+=(curl)
+		command -v nginx >/dev/null || missing+=(nginx-light)
+	fi
 	[[ -x /usr/bin/time ]] || optional+=(time)
 	((${#missing[@]} + ${#optional[@]} == 0)) && return 0
 	if [[ $(id -u) == 0 && -z ${CI:-} ]] && command -v apt-get >/dev/null; then
@@ -399,12 +405,21 @@ main() {
 		t1=$EPOCHREALTIME
 		note "$(awk -v a="$t0" -v b="$t1" -v s="$s" 'BEGIN { printf "%s: %.0f s", s, b - a }')"
 	done
+	if has_section http; then
+		t0=$EPOCHREALTIME
+		python3 "$bench/http.py" --build "$build" --work "$work" \
+			--out "$out" --runs "$((runs < 3 ? runs : 3))" \
+			$([[ $quick == 1 ]] && echo --n 500) >"$work/md/http.md" ||
+			die "section http failed"
+		t1=$EPOCHREALTIME
+		note "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "http: %.0f s", b - a }')"
+	fi
 	suite summary
 	elapsed=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
 	{
 		machine
 		cat "$work/md/summary.md"
-		for s in 1 gap exec rtt rss restart window; do
+		for s in 1 gap exec rtt rss restart window http; do
 			[[ -f $work/md/$s.md ]] && cat "$work/md/$s.md"
 		done
 	} >"$out/latest.md.tmp"
