@@ -61,8 +61,12 @@ class MetricsCase(DroverTestCase):
         self.port = free_port()
         self.d = Droverd(self.pools, metrics=f"127.0.0.1:{self.port}")
         self.d.start()
-        wait_for(lambda: all(len(p["workers"]) == p["workers_target"] or
-                             p["state"] == "failed"
+        # At rest before any snapshot is compared: every worker of a
+        # live pool past its start-up.
+        wait_for(lambda: all(p["state"] == "failed" or
+                             (len(p["workers"]) == p["workers_target"] and
+                              all(w["state"] == "ready"
+                                  for w in p["workers"]))
                              for p in self.d.status()["pools"]),
                  what="the workers")
 
