@@ -306,6 +306,15 @@ class TestSystemdBoot(unittest.TestCase):
                 raise unittest.SkipTest(f"no {prog}")
         if not os.access(SYSTEMD, os.X_OK):
             raise unittest.SkipTest(f"no {SYSTEMD}")
+        # The install is bind-mounted over /usr/local: another prefix (a
+        # Debian package build's /usr) cannot be.
+        r = subprocess.run(["meson", "introspect", "--buildoptions", BUILD],
+                           capture_output=True, text=True)
+        prefix = {o["name"]: o["value"] for o in
+                  json.loads(r.stdout or "[]")}.get("prefix")
+        if prefix != "/usr/local":
+            raise unittest.SkipTest(f"built for prefix {prefix}, not "
+                                    "/usr/local")
         cls.b = SystemdBoot()
         try:
             cls.b.install()
