@@ -72,6 +72,7 @@ struct report {
 	int			 out_fd;	/* stdout, or our own copy */
 	bool			 out_sock;	/* write with MSG_DONTWAIT */
 	bool			 out_waiting;	/* ev_out is added */
+	bool			 held;		/* report_room() said no */
 	void			(*drained)(void *);
 	void			*drained_arg;
 	struct event		*ev_progress;
@@ -390,7 +391,6 @@ report_call_drained(struct report *r)
 void
 report_flush(struct report *r)
 {
-	bool	 full = buf_len(&r->out) > REPORT_OUT_HIGH;
 	int	 rv;
 
 	report_failrun_flush(r);
@@ -413,9 +413,16 @@ report_flush(struct report *r)
 		return;
 	}
 	buf_shrink(&r->out, 1024 * 1024);
-	if (full && !r->broken && r->hooks != NULL &&
-	    r->hooks->resume != NULL)
-		r->hooks->resume(r->arg);
+	/*
+	 * Everything is written: input refused by report_room() may go on.
+	 * (Deciding by the length at this call's entry missed the case of a
+	 * buffer that a partial write had already taken below the mark.)
+	 */
+	if (r->held && !r->broken) {
+		r->held = false;
+		if (r->hooks != NULL && r->hooks->resume != NULL)
+			r->hooks->resume(r->arg);
+	}
 	report_call_drained(r);
 }
 
@@ -431,11 +438,17 @@ report_out_cb(int fd, short what, void *arg)
 	report_flush(r);
 }
 
-/* May the batch take more input, or is too much output waiting? */
+/*
+ * May the batch take more input, or is too much output waiting?  A "no"
+ * is remembered: the resume hook runs once stdout has taken it all.
+ */
 bool
-report_room(const struct report *r)
+report_room(struct report *r)
 {
-	return (buf_len(&r->out) <= REPORT_OUT_HIGH);
+	if (buf_len(&r->out) <= REPORT_OUT_HIGH)
+		return (true);
+	r->held = true;
+	return (false);
 }
 
 /* Output still waiting for stdout (0 once all of it is written). */

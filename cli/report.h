@@ -55,7 +55,7 @@ void		 report_flush(struct report *);
 void		 report_summary(struct report *, uint64_t);
 void		 report_finish(struct report *, uint64_t, void (*)(void *),
 		    void *);
-bool		 report_room(const struct report *);
+bool		 report_room(struct report *);
 size_t		 report_pending(const struct report *);
 uint64_t	 report_failed(const struct report *);
 uint64_t	 report_jobs(const struct report *);

@@ -14,6 +14,7 @@ Each test fails on the code before these fixes."""
 import json
 import os
 import resource
+import select
 import signal
 import socket
 import subprocess
@@ -294,6 +295,62 @@ class TestIdleConnections(DroverTestCase):
                 self.assertLess(took, 5)
         finally:
             lst.close()
+
+
+class TestSlowReader(DroverTestCase):
+    """A stdout that is read, slowly: input stops while output is behind,
+    and must go on once it is written, however the writes were cut."""
+
+    def slow_read(self, argv, env, n):
+        p = subprocess.Popen(argv, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=env)
+        feeder = threading.Thread(target=lambda: (
+            p.stdin.write(lines(*range(1, n + 1))), p.stdin.close()))
+        feeder.start()
+        got, chunks = [], 0
+        fd = p.stdout.fileno()
+        try:
+            while True:
+                ready, _, _ = select.select([fd], [], [], 10)
+                if not ready:
+                    self.fail(f"output stalled after {chunks} reads")
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                got.append(chunk)
+                chunks += 1
+                if chunks % 8 == 0:
+                    time.sleep(0.02)	# a reader that falls behind
+        finally:
+            p.kill()			# no-op once it has exited
+        feeder.join(timeout=10)
+        rc = p.wait(timeout=30)
+        p.stderr.read()
+        return rc, b"".join(got)
+
+    def check(self, rc, out, n):
+        jobs, summary = records(out)
+        check_once(self, jobs, summary, n)
+        self.assertEqual(summary["sum"], sum_squares(n))
+        self.assertEqual(rc, 0)
+
+    def test_run_goes_on_after_stdout_catches_up(self):
+        n = 300000
+        rc, out = self.slow_read([DROVER, "run", "-w", "2", "--json",
+                                  "square"], tagged_env(), n)
+        self.check(rc, out, n)
+
+    def test_submit_goes_on_after_stdout_catches_up(self):
+        d = Droverd([SQUARE]).start()
+        try:
+            n = 200000
+            env = dict(d.env, DROVER_SOCKET=d.sock)
+            rc, out = self.slow_read([DROVER, "submit", "--pool", "square",
+                                      "--json"], env, n)
+            self.check(rc, out, n)
+        finally:
+            d.kill()
 
 
 class TestRefusals(DroverTestCase):
