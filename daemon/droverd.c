@@ -142,8 +142,12 @@ main(int argc, char **argv)
 		usage(2);
 
 	if ((c = conf_load(path, &errs)) == NULL) {
+		/* -t answers a person; a start that fails goes to the log. */
 		for (i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s\n", errs.msgs[i]);
+			if (test)
+				fprintf(stderr, "%s\n", errs.msgs[i]);
+			else
+				log_emit(LOG_ERR, "%s", errs.msgs[i]);
 		conf_errors_free(&errs);
 		return (2);
 	}

@@ -210,7 +210,13 @@ sv_reap_pools(void)
 			i++;
 			continue;
 		}
-		log_info("pool %s: removed", pool_name(sv.pools[i].pool));
+		/* A failed pool restarted by a reload lives on: say so. */
+		if (sv_find(pool_name(sv.pools[i].pool)) != NULL)
+			log_debug("pool %s: the failed instance is gone",
+			    pool_name(sv.pools[i].pool));
+		else
+			log_info("pool %s: removed",
+			    pool_name(sv.pools[i].pool));
 		pool_free(sv.pools[i].pool);
 		sv.pools[i] = sv.pools[--sv.npools];
 	}
@@ -401,13 +407,14 @@ supervisor_init(struct event_base *base, struct conf *c, bool debug)
 	sv.conf = c;
 	sv.start_us = sv.last_tick_us = clock_us();
 	sv_apply_logging(c);
+	/* Errors that end droverd are errors, not warnings. */
 	if ((sv.ctl = control_new(base, c, err, sizeof(err))) == NULL) {
-		log_warnx("%s", err);
+		log_emit(LOG_ERR, "%s", err);
 		return (-1);
 	}
 	if ((sv.metrics = metrics_new(base, c->metrics, err,
 	    sizeof(err))) == NULL && *c->metrics != '\0') {
-		log_warnx("%s", err);
+		log_emit(LOG_ERR, "%s", err);
 		control_free(sv.ctl);
 		return (-1);
 	}
@@ -476,6 +483,20 @@ sv_reload_pool(struct spool *sp, const struct poolconf *oldpc,
 	buf_free(&keys);
 }
 
+/* Log each line of b as a record of its own, with its prefix. */
+static void
+sv_log_lines(const char *prefix, const struct buf *b)
+{
+	const char	*p = buf_data(b), *end = p + buf_len(b), *nl;
+
+	for (; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		if (nl > p)
+			log_info("%s: %.*s", prefix, (int)(nl - p), p);
+	}
+}
+
 /*
  * Reload the config file.  Returns 0 with what changed in out, or -1 with
  * every problem ("file:line: message") in out; nothing changes then.
@@ -535,9 +556,8 @@ supervisor_reload(struct buf *out)
 	conf_free(sv.conf);
 	sv.conf = nc;
 	sv.reloads_ok++;
-	log_info("reloaded %s%s", nc->path, buf_len(out) ? ":" : "");
-	if (buf_len(out) != 0)
-		log_info("%.*s", (int)buf_len(out) - 1, buf_data(out));
+	log_info("reloaded %s", nc->path);
+	sv_log_lines("reload", out);
 	notify_ready();
 	sv_notify_status();
 	return (0);
