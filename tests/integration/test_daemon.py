@@ -93,7 +93,7 @@ class TestConfigCheck(DroverTestCase):
         self.assertProblem('pools = (\n { name = "a"; workers = 2; }\n);\n',
                            2, "neither handler nor command")
         self.assertProblem('pools = (\n { name = "a"; handler = "square"; '
-                           'command = "x"; }\n);\n', 2, "both")
+                           'command = "cat"; }\n);\n', 2, "both")
 
     def test_every_problem_at_once(self):
         rc, err, path = check('pools = (\n { name = "a"; workers = -1; '

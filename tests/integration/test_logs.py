@@ -1,18 +1,23 @@
 #!/usr/bin/env python3
-"""droverd's log as a machine reads it and a person trusts it (droverd(8)):
-every record is one line with its timestamp, pid and level; an error that
-ends droverd is logged as an error; a reload's changes are one record
-each; a failed pool that a reload restarted is not said to be removed."""
+"""droverd for sysadmins (droverd(8)): the log as a machine reads it and a
+person trusts it (every record one line with its timestamp, pid and level;
+an error that ends droverd logged as an error; a reload's changes one
+record each; a failed pool that a reload restarted not said to be
+removed), `droverd -t` catching a command that cannot run, and the shipped
+example configuration starting healthy."""
 import os
 import re
+import socket
+import tempfile
+import urllib.request
 import signal
 import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (DROVERD, TW, DroverTestCase, Droverd, lines,  # noqa
-                     sum_squares, wait_for)
+from harness import (DROVERD, SOURCE, TW, DroverTestCase, Droverd,  # noqa
+                     lines, sum_squares, tagged_env, tagged_pids, wait_for)
 
 RECORD = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3} droverd\[\d+\]: "
                     r"(emerg|alert|crit|error|warning|notice|info|debug): "
@@ -105,6 +110,107 @@ class TestRunningLog(DroverTestCase):
             self.assertNotIn("pool broken: removed", text)
         finally:
             d.kill()
+
+
+class TestCheck(DroverTestCase):
+    """droverd -t refuses what would fail at the first spawn."""
+
+    def test_commands_that_cannot_run(self):
+        tmp = tempfile.mkdtemp(prefix="drover-check-")
+        noexec = os.path.join(tmp, "noexec.sh")
+        with open(noexec, "w") as f:
+            f.write("#!/bin/sh\n")
+        os.chmod(noexec, 0o644)
+        d = Droverd([SQUARE,
+                     'name = "a"; command = [ "/nonexistent/score" ];',
+                     f'name = "b"; command = [ "{noexec}" ];',
+                     'name = "c"; command = "no-such-program-here -x";',
+                     f'name = "d"; command = [ "{tmp}" ];',
+                     'name = "e"; command = "python3 -c 1";'])
+        p = subprocess.run([DROVERD, "-t", "-c", d.conf],
+                           capture_output=True, timeout=30, env=d.env)
+        self.assertEqual(p.returncode, 2)
+        err = p.stderr.decode().splitlines()
+        want = [r":\d+: command: /nonexistent/score: No such file",
+                r":\d+: command: .*noexec\.sh: not executable",
+                r":\d+: command: no-such-program-here: not found in PATH",
+                r":\d+: command: .*: not a regular file"]
+        self.assertEqual(len(err), len(want), err)
+        for line, pat in zip(err, want):
+            self.assertRegex(line, "^" + re.escape(d.conf) + pat)
+        # At start too, and droverd leaves at once.
+        p = subprocess.run([DROVERD, "-c", d.conf], capture_output=True,
+                           timeout=30, env=d.env)
+        self.assertEqual(p.returncode, 2)
+
+    def test_reload_with_a_missing_program_changes_nothing(self):
+        d = Droverd([SQUARE]).start()
+        try:
+            d.write([SQUARE, 'name = "x"; command = [ "/nonexistent/x" ];'])
+            r = d.client(["reload"])
+            self.assertEqual(r.rc, 2)
+            self.assertIn("/nonexistent/x: No such file", r.errtext)
+            self.assertEqual([p["name"] for p in d.status()["pools"]],
+                             ["square"])
+            r = d.submit("square", lines(1, 2, 3))
+            self.assertEqual(int(r.summary()["sum"]), 14)
+        finally:
+            d.kill()
+
+
+class TestExampleConfig(DroverTestCase):
+    def test_the_shipped_example_starts_healthy(self):
+        """config/droverd.conf (installed as /etc/drover/droverd.conf),
+        on a private socket and port: every pool starts, /healthz is
+        200, and its square pool answers."""
+        tmp = tempfile.mkdtemp(prefix="drover-example-")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        with open(os.path.join(SOURCE, "config", "droverd.conf")) as f:
+            text = f.read()
+        sock = os.path.join(tmp, "droverd.sock")
+        text = text.replace('"/run/drover/droverd.sock"', f'"{sock}"')
+        text = text.replace('"127.0.0.1:9464"', f'"127.0.0.1:{port}"')
+        conf = os.path.join(tmp, "droverd.conf")
+        with open(conf, "w") as f:
+            f.write(text)
+        env = tagged_env()
+        log = open(os.path.join(tmp, "log"), "wb")
+        p = subprocess.Popen([DROVERD, "-c", conf], stdout=log, stderr=log,
+                             env=env)
+        try:
+            wait_for(lambda: os.path.exists(sock), what="the socket")
+
+            def healthz():
+                try:
+                    with urllib.request.urlopen(
+                            f"http://127.0.0.1:{port}/healthz",
+                            timeout=5) as r:
+                        return r.status == 200
+                except OSError:
+                    return False
+            wait_for(healthz, what="/healthz 200")
+            env["DROVER_SOCKET"] = sock
+            st = subprocess.run([DROVERD.replace("droverd", "drover"),
+                                 "status", "--json"], capture_output=True,
+                                env=env, timeout=30)
+            pools = __import__("json").loads(st.stdout)["pools"]
+            self.assertTrue(pools)
+            for pl in pools:
+                self.assertEqual(pl["state"], "running", pl)
+            r = subprocess.run([DROVERD.replace("droverd", "drover"),
+                                "submit", "--pool", "square"],
+                               input=lines(*range(1, 101)),
+                               capture_output=True, env=env, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(b"sum 338350 ", r.stderr)
+        finally:
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(timeout=60), 0)
+            log.close()
+            wait_for(lambda: not tagged_pids(env["DROVER_TEST_TAG"]),
+                     timeout=5, what="no worker left")
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ START_TEST(test_good)
 	    "log_level = \"debug\";\npools = (\n"
 	    "  { name = \"a\"; workers = 3; handler = \"square\";\n"
 	    "    rate = 250.0; },\n"
-	    "  { name = \"b\"; command = \"/bin/prog --x 'a b'\"; "
+	    "  { name = \"b\"; command = \"/bin/cat --x 'a b'\"; "
 	    "job_timeout = 1.5; max_rss_mb = 64; }\n);\n", &errs);
 	ck_assert_ptr_nonnull(c);
 	ck_assert_str_eq(c->socket, "/tmp/d.sock");
@@ -104,7 +104,7 @@ START_TEST(test_good)
 	ck_assert(a->burst == 3.0);	/* rate/100, rounded up */
 	ck_assert_uint_eq(a->line, 7);
 	ck_assert_int_eq(b->protocol, PROTO_LINE);
-	ck_assert_str_eq(b->argv[0], "/bin/prog");
+	ck_assert_str_eq(b->argv[0], "/bin/cat");
 	ck_assert_str_eq(b->argv[1], "--x");
 	ck_assert_str_eq(b->argv[2], "a b");
 	ck_assert_ptr_null(b->argv[3]);
@@ -205,7 +205,7 @@ START_TEST(test_errors_name_the_line)
 	assert_error("pools = (\n { name = \"a\"; workers = 2; }\n);\n", 2,
 	    "neither handler nor command");
 	assert_error("pools = (\n { name = \"a\"; handler = \"square\"; "
-	    "command = \"x\"; }\n);\n", 2, "both handler and command");
+	    "command = \"cat\"; }\n);\n", 2, "both handler and command");
 	assert_error("pools = (\n { name = \"a\"; handler = \"exec\"; }\n);\n",
 	    2, "needs exec");
 	assert_error("pools = (\n { name = \"a\"; handler = \"nope\"; }\n);\n",
@@ -282,7 +282,7 @@ START_TEST(test_diff)
 	diff_case("handler = \"square\"; workers = 2;",
 	    "handler = \"square\"; workers = 4; job_timeout = 3.0;",
 	    APPLY_HOT, "workers, job_timeout");
-	diff_case("command = \"/bin/a\";", "command = [ \"/bin/b\" ];",
+	diff_case("command = \"/bin/cat\";", "command = [ \"/bin/sh\" ];",
 	    APPLY_REPLACE, "command");
 	diff_case("handler = \"square\";", "handler = \"sleep\"; workers = 2;",
 	    APPLY_HOT | APPLY_REPLACE, "handler, workers");
