@@ -50,6 +50,22 @@ class TestDestdirInstall(DroverTestCase):
                     for f in files]
         return sorted(out)
 
+    def test_systemd_files_go_where_systemd_looks(self):
+        """The unit, sysusers.d and tmpfiles.d files: where the options
+        say, else where systemd's pkg-config says, whatever the prefix."""
+        files = self.installed()
+        for opt, var, name in (
+                ("systemdunitdir", "systemdsystemunitdir", "droverd.service"),
+                ("sysusersdir", "sysusersdir", "drover.conf"),
+                ("tmpfilesdir", "tmpfilesdir", "drover.conf")):
+            where = self.opts.get(opt) or subprocess.run(
+                ["pkg-config", "--variable", var, "systemd"],
+                capture_output=True, text=True).stdout.strip()
+            if not where:
+                self.fail(f"no -D{opt} and no systemd pkg-config {var}")
+            with self.subTest(file=name, dir=where):
+                self.assertIn(os.path.join(where, name).lstrip("/"), files)
+
     def test_library_header_and_pc_not_libdw(self):
         files = self.installed()
         libdir = os.path.join(self.opts["prefix"], self.opts["libdir"])
