@@ -13,6 +13,8 @@ static const struct {
 } frame_caps[] = {
 	{ "job-meta",		FRAME_CAP_JOB_META },
 	{ "result-stderr",	FRAME_CAP_RESULT_STDERR },
+	{ "result-output",	FRAME_CAP_RESULT_OUTPUT },
+	{ "result-fields",	FRAME_CAP_RESULT_FIELDS },
 };
 
 const char *
@@ -265,4 +267,274 @@ frame_stderr_get(const char *p, size_t len, const char **err, size_t *errlen,
 	*err = p + 4;
 	*errlen = n;
 	return (0);
+}
+
+/*
+ * The longest RESULT payload, with the sections of the capabilities in
+ * caps, when an output (and a stderr, a stdout) may hold max bytes.
+ */
+uint64_t
+frame_result_max(uint32_t max, uint32_t caps)
+{
+	uint64_t	 n = max;
+
+	if (caps & FRAME_CAP_RESULT_STDERR)
+		n += 4 + (uint64_t)max;
+	if (caps & FRAME_CAP_RESULT_OUTPUT)
+		n += 4 + (uint64_t)max;
+	if (caps & FRAME_CAP_RESULT_FIELDS)
+		n += 4 + FRAME_FIELDS_LEN_MAX;
+	return (n > FRAME_MAXLEN ? FRAME_MAXLEN : n);
+}
+
+/* The sections, for the reasons of their errors. */
+static const struct {
+	const char	*shorter;
+	const char	*longer;
+} frame_sect_why[] = {
+	{ "RESULT shorter than its stderr length",
+	    "RESULT stderr section longer than the payload" },
+	{ "RESULT shorter than its output length",
+	    "RESULT output section longer than the payload" },
+	{ "RESULT shorter than its fields length",
+	    "RESULT fields section longer than the payload" },
+};
+
+/*
+ * Take section k (a u32 length, then its bytes) off the front of *p, *len:
+ * -1 with *why set when it does not fit or is over max.
+ */
+static int
+frame_section(const char **p, size_t *len, size_t max, const char **sp,
+    size_t *slen, int k, const char **why)
+{
+	uint32_t	 n;
+
+	if (*len < 4) {
+		*why = frame_sect_why[k].shorter;
+		return (-1);
+	}
+	memcpy(&n, *p, 4);
+	n = le32toh(n);
+	if (n > *len - 4) {
+		*why = frame_sect_why[k].longer;
+		return (-1);
+	}
+	if (n > max) {
+		*why = "frame payload over the size limit";
+		return (-1);
+	}
+	*sp = *p + 4;
+	*slen = n;
+	*p += 4 + (size_t)n;
+	*len -= 4 + (size_t)n;
+	return (0);
+}
+
+/*
+ * Split a RESULT payload (p, len, of the frame h) into its sections, in
+ * the order of their flags: stderr, output (FAIL only), fields, then the
+ * output or reason.  Every length is checked before it is used; max holds
+ * the output, the stderr and the stdout each.  -1 with *why set when the
+ * payload is not valid (the fields are checked too).
+ */
+int
+frame_result_split(const char *p, size_t len, const struct frame_hdr *h,
+    uint32_t max, struct frame_result *r, const char **why)
+{
+	memset(r, 0, sizeof(*r));
+	if ((h->flags & FRAME_F_STDERR) && frame_section(&p, &len, max,
+	    &r->err, &r->errlen, 0, why) == -1)
+		return (-1);
+	if (h->flags & FRAME_F_OUTPUT) {
+		if (h->status != FRAME_FAIL) {
+			*why = "output section in an OK RESULT";
+			return (-1);
+		}
+		if (frame_section(&p, &len, max, &r->sout, &r->soutlen,
+		    1, why) == -1)
+			return (-1);
+	}
+	if (h->flags & FRAME_F_FIELDS) {
+		if (frame_section(&p, &len, FRAME_FIELDS_LEN_MAX, &r->fields,
+		    &r->fieldslen, 2, why) == -1)
+			return (-1);
+		if (frame_fields_check(r->fields, r->fieldslen, why) == -1)
+			return (-1);
+	}
+	if (len > max) {
+		*why = "frame payload over the size limit";
+		return (-1);
+	}
+	r->out = p;
+	r->outlen = len;
+	return (0);
+}
+
+/* The members of a job's JSON record, which a field may not be. */
+static const char *const frame_reserved[] = {
+	"id", "status", "output", "error", "attempts", "worker",
+	"latency_us", "stderr", "summary",
+};
+
+/* Is (p, len) a valid field name: [a-z0-9_]{1,32}, not reserved? */
+bool
+frame_field_name_ok(const char *p, size_t len)
+{
+	size_t	 i;
+
+	if (len < 1 || len > FRAME_FIELD_NAME_MAX)
+		return (false);
+	for (i = 0; i < len; i++)
+		if (!((p[i] >= 'a' && p[i] <= 'z') ||
+		    (p[i] >= '0' && p[i] <= '9') || p[i] == '_'))
+			return (false);
+	for (i = 0; i < sizeof(frame_reserved) / sizeof(frame_reserved[0]);
+	    i++)
+		if (strlen(frame_reserved[i]) == len &&
+		    memcmp(frame_reserved[i], p, len) == 0)
+			return (false);
+	return (true);
+}
+
+/*
+ * Read one field off a fields section (*p, *len), without checks beyond
+ * the lengths: 1 with *f set, 0 at the end, -1 with *why set when the
+ * bytes cannot be a field.
+ */
+static int
+frame_field_read(const char **p, size_t *len, struct frame_field *f,
+    const char **why)
+{
+	const char	*q = *p;
+	size_t		 n = *len, need;
+	uint64_t	 v;
+	uint32_t	 sl;
+
+	if (n == 0)
+		return (0);
+	f->namelen = (uint8_t)q[0];
+	if (f->namelen < 1 || f->namelen > FRAME_FIELD_NAME_MAX) {
+		*why = "field name length out of range";
+		return (-1);
+	}
+	if (n < 2 + f->namelen) {
+		*why = "fields section cut in a field";
+		return (-1);
+	}
+	f->name = q + 1;
+	f->type = (enum frame_field_type)(uint8_t)q[1 + f->namelen];
+	q += 2 + f->namelen;
+	n -= 2 + f->namelen;
+	switch (f->type) {
+	case FRAME_FT_INT:
+		if (n < 8) {
+			*why = "fields section cut in a field";
+			return (-1);
+		}
+		memcpy(&v, q, 8);
+		f->i = (int64_t)le64toh(v);
+		need = 8;
+		break;
+	case FRAME_FT_STR:
+		if (n < 4) {
+			*why = "fields section cut in a field";
+			return (-1);
+		}
+		memcpy(&sl, q, 4);
+		sl = le32toh(sl);
+		if (sl > FRAME_FIELD_STR_MAX) {
+			*why = "field string over the size limit";
+			return (-1);
+		}
+		if (n - 4 < sl) {
+			*why = "fields section cut in a field";
+			return (-1);
+		}
+		f->s = q + 4;
+		f->slen = sl;
+		need = 4 + (size_t)sl;
+		break;
+	default:
+		*why = "unknown field type";
+		return (-1);
+	}
+	*p = q + need;
+	*len = n - need;
+	return (1);
+}
+
+/*
+ * Check a fields section: every field whole, of a known type, within the
+ * limits, its name valid, not reserved and not repeated; at most
+ * FRAME_FIELDS_MAX of them.  -1 with *why set when not.
+ */
+int
+frame_fields_check(const char *p, size_t len, const char **why)
+{
+	struct frame_field f, seen[FRAME_FIELDS_MAX];
+	size_t		 n = 0, i;
+	int		 rv;
+
+	while ((rv = frame_field_read(&p, &len, &f, why)) == 1) {
+		if (!frame_field_name_ok(f.name, f.namelen)) {
+			*why = "bad field name";
+			return (-1);
+		}
+		for (i = 0; i < n; i++)
+			if (seen[i].namelen == f.namelen &&
+			    memcmp(seen[i].name, f.name, f.namelen) == 0) {
+				*why = "field named twice";
+				return (-1);
+			}
+		if (n == FRAME_FIELDS_MAX) {
+			*why = "too many fields";
+			return (-1);
+		}
+		seen[n++] = f;
+	}
+	return (rv);
+}
+
+/*
+ * The next field of a section that frame_fields_check() took: 1 with *f
+ * set, 0 at the end.
+ */
+int
+frame_field_next(const char **p, size_t *len, struct frame_field *f)
+{
+	const char	*why;
+
+	return (frame_field_read(p, len, f, &why) == 1 ? 1 : 0);
+}
+
+/*
+ * Write one field at p (NULL: only measure it): its name (valid, as
+ * frame_field_name_ok() says), its type, and i or (s, slen), slen at most
+ * FRAME_FIELD_STR_MAX.  Returns its length.
+ */
+size_t
+frame_field_put(char *p, const char *name, enum frame_field_type type,
+    int64_t i, const char *s, size_t slen)
+{
+	size_t		 nl = strlen(name);
+	uint64_t	 v;
+	uint32_t	 sl;
+
+	if (p == NULL)
+		return (2 + nl + (type == FRAME_FT_INT ? 8 : 4 + slen));
+	p[0] = (char)nl;
+	memcpy(p + 1, name, nl);
+	p[1 + nl] = (char)type;
+	p += 2 + nl;
+	if (type == FRAME_FT_INT) {
+		v = htole64((uint64_t)i);
+		memcpy(p, &v, 8);
+		return (2 + nl + 8);
+	}
+	sl = htole32((uint32_t)slen);
+	memcpy(p, &sl, 4);
+	if (slen != 0)
+		memcpy(p + 4, s, slen);
+	return (2 + nl + 4 + slen);
 }

@@ -31,14 +31,26 @@
  *			1-based), 4 bytes reserved (0)
  *	result-stderr	a RESULT with FRAME_F_STDERR in flags carries a stderr
  *			section first: its length (u32), then its bytes
+ *	result-output	a FAIL RESULT with FRAME_F_OUTPUT carries the
+ *			command's stdout in a section of its own (u32, bytes)
+ *	result-fields	a RESULT with FRAME_F_FIELDS carries a fields section
+ *			(u32, bytes): typed members for the job's record
  *	max-result=N	(supervisor) the longest output, or stderr, it takes
- * Unknown capabilities are ignored; the other flag bits and byte 7 are kept
- * for later capabilities (typed results).
+ * The sections come in the order of their flag bits (stderr, output,
+ * fields), each a u32 length and that many bytes; the output, or the
+ * reason, is the rest of the payload.  A fields section is a list of
+ * fields, each: name length (u8, 1 to FRAME_FIELD_NAME_MAX), name
+ * ([a-z0-9_], not one of the record's own members), type (u8), value:
+ * FRAME_FT_INT an i64, FRAME_FT_STR a u32 length (at most
+ * FRAME_FIELD_STR_MAX) and its bytes.  Unknown capabilities are ignored;
+ * the other flag bits and byte 7 are kept for later capabilities (typed
+ * results).
  */
 #ifndef DROVER_FRAME_H
 #define DROVER_FRAME_H
 
 #include <endian.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -63,10 +75,25 @@ enum frame_status {
 
 /* Header flags (byte 6), each allowed only under its capability. */
 #define FRAME_F_STDERR		0x01	/* RESULT: a stderr section first */
+#define FRAME_F_OUTPUT		0x02	/* FAIL RESULT: a stdout section */
+#define FRAME_F_FIELDS		0x04	/* RESULT: a fields section */
 
 /* Capabilities, as bits. */
 #define FRAME_CAP_JOB_META	0x01
 #define FRAME_CAP_RESULT_STDERR	0x02
+#define FRAME_CAP_RESULT_OUTPUT	0x04
+#define FRAME_CAP_RESULT_FIELDS	0x08
+
+/* Fields (result-fields): the limits of one section, and the types. */
+#define FRAME_FIELD_NAME_MAX	32	/* bytes of a name */
+#define FRAME_FIELD_STR_MAX	4096	/* bytes of a string value */
+#define FRAME_FIELDS_MAX	32	/* fields in a section */
+#define FRAME_FIELDS_LEN_MAX	65536	/* bytes of a section */
+
+enum frame_field_type {
+	FRAME_FT_INT = 1,		/* i64, little-endian */
+	FRAME_FT_STR = 2,		/* u32 length, bytes (any) */
+};
 
 struct frame_hdr {
 	uint32_t	len;
@@ -83,6 +110,31 @@ struct frame_hello {
 	int		 has_caps;	/* a capability line is there */
 	uint32_t	 caps;		/* FRAME_CAP_* it names */
 	uint64_t	 max_result;	/* max-result=N; 0 when absent */
+};
+
+/*
+ * A RESULT payload split into its sections (frame_result_split()); a
+ * section that is not there is NULL, 0.
+ */
+struct frame_result {
+	const char	*out;		/* the output, or a FAIL's reason */
+	size_t		 outlen;
+	const char	*err;		/* FRAME_F_STDERR */
+	size_t		 errlen;
+	const char	*sout;		/* FRAME_F_OUTPUT: a FAIL's stdout */
+	size_t		 soutlen;
+	const char	*fields;	/* FRAME_F_FIELDS, checked */
+	size_t		 fieldslen;
+};
+
+/* One field of a checked fields section (frame_field_next()). */
+struct frame_field {
+	const char	*name;
+	size_t		 namelen;
+	enum frame_field_type type;
+	int64_t		 i;		/* FRAME_FT_INT */
+	const char	*s;		/* FRAME_FT_STR */
+	size_t		 slen;
 };
 
 /* Outcome of frame_parse(). */
@@ -132,5 +184,15 @@ int		 frame_meta_get(const char *, size_t, uint64_t *, uint32_t *,
 		    const char **);
 int		 frame_stderr_get(const char *, size_t, const char **,
 		    size_t *, const char **);
+uint64_t	 frame_result_max(uint32_t, uint32_t);
+int		 frame_result_split(const char *, size_t,
+		    const struct frame_hdr *, uint32_t, struct frame_result *,
+		    const char **);
+int		 frame_fields_check(const char *, size_t, const char **);
+int		 frame_field_next(const char **, size_t *,
+		    struct frame_field *);
+size_t		 frame_field_put(char *, const char *, enum frame_field_type,
+		    int64_t, const char *, size_t);
+bool		 frame_field_name_ok(const char *, size_t);
 
 #endif

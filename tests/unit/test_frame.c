@@ -609,6 +609,194 @@ START_TEST(test_stderr_get)
 }
 END_TEST
 
+/* Append a u32 length and n bytes of s at p; returns the end. */
+static char *
+put_sect(char *p, const char *s, size_t n)
+{
+	uint32_t	 l = htole32((uint32_t)n);
+
+	memcpy(p, &l, 4);
+	memcpy(p + 4, s, n);
+	return (p + 4 + n);
+}
+
+/* The sections of a RESULT, in the order of their flags. */
+START_TEST(test_result_split)
+{
+	struct frame_hdr h = { .type = FRAME_RESULT, .status = FRAME_FAIL };
+	struct frame_result r;
+	char		 p[256], f[64], *q;
+	const char	*why;
+	size_t		 fl, len;
+	uint32_t	 l;
+
+	fl = frame_field_put(f, "n", FRAME_FT_INT, -2, NULL, 0);
+	q = put_sect(p, "err", 3);
+	q = put_sect(q, "out", 3);
+	q = put_sect(q, f, fl);
+	memcpy(q, "why", 3);
+	len = (size_t)(q + 3 - p);
+	h.flags = FRAME_F_STDERR | FRAME_F_OUTPUT | FRAME_F_FIELDS;
+	ck_assert_int_eq(frame_result_split(p, len, &h, 100, &r, &why), 0);
+	ck_assert_uint_eq(r.errlen, 3);
+	ck_assert_int_eq(memcmp(r.err, "err", 3), 0);
+	ck_assert_uint_eq(r.soutlen, 3);
+	ck_assert_int_eq(memcmp(r.sout, "out", 3), 0);
+	ck_assert_uint_eq(r.fieldslen, fl);
+	ck_assert_uint_eq(r.outlen, 3);
+	ck_assert_int_eq(memcmp(r.out, "why", 3), 0);
+
+	/* Every cut inside the sections is caught, none reads past len. */
+	for (size_t cut = 0; cut < len - 3; cut++)
+		ck_assert_int_eq(frame_result_split(p, cut, &h, 100, &r,
+		    &why), -1);
+
+	/* Over max: a section, or the rest. */
+	ck_assert_int_eq(frame_result_split(p, len, &h, 2, &r, &why), -1);
+	ck_assert_str_eq(why, "frame payload over the size limit");
+
+	/* An output section only in a FAIL. */
+	h.status = FRAME_OK;
+	ck_assert_int_eq(frame_result_split(p, len, &h, 100, &r, &why), -1);
+	ck_assert_str_eq(why, "output section in an OK RESULT");
+
+	/* Only the flagged sections are taken. */
+	h.flags = FRAME_F_FIELDS;
+	q = put_sect(p, f, fl);
+	ck_assert_int_eq(frame_result_split(p, (size_t)(q - p), &h, 100, &r,
+	    &why), 0);
+	ck_assert_ptr_null(r.err);
+	ck_assert_ptr_null(r.sout);
+	ck_assert_uint_eq(r.outlen, 0);
+	l = htole32(200);
+	memcpy(p, &l, 4);
+	ck_assert_int_eq(frame_result_split(p, (size_t)(q - p), &h, 100, &r,
+	    &why), -1);
+	ck_assert_str_eq(why, "RESULT fields section longer than the payload");
+	ck_assert_int_eq(frame_result_split(p, 3, &h, 100, &r, &why), -1);
+	ck_assert_str_eq(why, "RESULT shorter than its fields length");
+}
+END_TEST
+
+/* Fields: every length, name and type checked; read back as written. */
+START_TEST(test_fields)
+{
+	struct frame_field ff;
+	char		 p[8192], name[40];
+	const char	*why, *q;
+	size_t		 n = 0, len, i;
+	uint32_t	 l;
+
+	n += frame_field_put(p + n, "http_status", FRAME_FT_INT, 404, NULL, 0);
+	n += frame_field_put(p + n, "s", FRAME_FT_STR, 0, "a\0b", 3);
+	ck_assert_uint_eq(n, 2 + 11 + 8 + 2 + 1 + 4 + 3);
+	ck_assert_uint_eq(frame_field_put(NULL, "s", FRAME_FT_STR, 0, "a\0b",
+	    3), 10);
+	ck_assert_int_eq(frame_fields_check(p, n, &why), 0);
+	ck_assert_int_eq(frame_fields_check(p, 0, &why), 0);
+	q = p;
+	len = n;
+	ck_assert_int_eq(frame_field_next(&q, &len, &ff), 1);
+	ck_assert_uint_eq(ff.namelen, 11);
+	ck_assert_int_eq(ff.type, FRAME_FT_INT);
+	ck_assert_int_eq(ff.i, 404);
+	ck_assert_int_eq(frame_field_next(&q, &len, &ff), 1);
+	ck_assert_int_eq(ff.type, FRAME_FT_STR);
+	ck_assert_uint_eq(ff.slen, 3);
+	ck_assert_int_eq(memcmp(ff.s, "a\0b", 3), 0);
+	ck_assert_int_eq(frame_field_next(&q, &len, &ff), 0);
+
+	/* Truncated anywhere. */
+	for (i = 1; i < n; i++)
+		if (i != 21)	/* the end of the first field */
+			ck_assert_int_eq(frame_fields_check(p, i, &why), -1);
+	ck_assert_int_eq(frame_fields_check(p, 21, &why), 0);
+	ck_assert_int_eq(frame_fields_check(p, 5, &why), -1);
+	ck_assert_str_eq(why, "fields section cut in a field");
+
+	/* Bad names: empty, too long, bad bytes, a member's, twice. */
+	p[0] = 0;
+	ck_assert_int_eq(frame_fields_check(p, n, &why), -1);
+	ck_assert_str_eq(why, "field name length out of range");
+	p[0] = 33;
+	ck_assert_int_eq(frame_fields_check(p, sizeof(p), &why), -1);
+	ck_assert_str_eq(why, "field name length out of range");
+	memset(name, 'a', sizeof(name));
+	name[32] = '\0';
+	n = frame_field_put(p, name, FRAME_FT_INT, 1, NULL, 0);
+	ck_assert_int_eq(frame_fields_check(p, n, &why), 0);
+	ck_assert(!frame_field_name_ok(name, 33));
+	ck_assert(frame_field_name_ok(name, 32));
+	for (i = 0; i < 8; i++) {
+		static const char *const bad[] = { "A", "a-b", "a b",
+		    "\xc3\xa9", "id", "status", "latency_us", "summary" };
+
+		n = frame_field_put(p, bad[i], FRAME_FT_INT, 1, NULL, 0);
+		ck_assert_int_eq(frame_fields_check(p, n, &why), -1);
+		ck_assert_str_eq(why, "bad field name");
+	}
+	n = frame_field_put(p, "x", FRAME_FT_INT, 1, NULL, 0);
+	n += frame_field_put(p + n, "x", FRAME_FT_STR, 0, "", 0);
+	ck_assert_int_eq(frame_fields_check(p, n, &why), -1);
+	ck_assert_str_eq(why, "field named twice");
+
+	/* Bad types. */
+	n = frame_field_put(p, "x", FRAME_FT_INT, 1, NULL, 0);
+	p[2] = 0;
+	ck_assert_int_eq(frame_fields_check(p, n, &why), -1);
+	ck_assert_str_eq(why, "unknown field type");
+	p[2] = 3;
+	ck_assert_int_eq(frame_fields_check(p, n, &why), -1);
+	ck_assert_str_eq(why, "unknown field type");
+
+	/* Overlong strings: the limit, one more, and a length of 2^32 - 1. */
+	n = frame_field_put(p, "s", FRAME_FT_STR, 0, p + 4096,
+	    FRAME_FIELD_STR_MAX);
+	ck_assert_int_eq(frame_fields_check(p, n, &why), 0);
+	l = htole32(FRAME_FIELD_STR_MAX + 1);
+	memcpy(p + 3, &l, 4);
+	ck_assert_int_eq(frame_fields_check(p, sizeof(p), &why), -1);
+	ck_assert_str_eq(why, "field string over the size limit");
+	l = htole32(UINT32_MAX);
+	memcpy(p + 3, &l, 4);
+	ck_assert_int_eq(frame_fields_check(p, sizeof(p), &why), -1);
+
+	/* At most FRAME_FIELDS_MAX fields. */
+	n = 0;
+	for (i = 0; i <= FRAME_FIELDS_MAX; i++) {
+		snprintf(name, sizeof(name), "f%zu", i);
+		if (i == FRAME_FIELDS_MAX)
+			ck_assert_int_eq(frame_fields_check(p, n, &why), 0);
+		n += frame_field_put(p + n, name, FRAME_FT_INT, 1, NULL, 0);
+	}
+	ck_assert_int_eq(frame_fields_check(p, n, &why), -1);
+	ck_assert_str_eq(why, "too many fields");
+}
+END_TEST
+
+/* The new capabilities by name, and the largest RESULT under them. */
+START_TEST(test_caps_output_fields)
+{
+	struct frame_hello hello;
+	const char	*why;
+	char		 p[FRAME_HELLO_MAX];
+	size_t		 n;
+
+	n = frame_hello_put(p, sizeof(p), "d", FRAME_CAP_RESULT_OUTPUT |
+	    FRAME_CAP_RESULT_FIELDS, 0);
+	ck_assert_int_eq(frame_hello_parse(p, n, &hello, &why), 0);
+	ck_assert_uint_eq(hello.caps, FRAME_CAP_RESULT_OUTPUT |
+	    FRAME_CAP_RESULT_FIELDS);
+	ck_assert_int_eq(memcmp(p, "d\nresult-output result-fields", n), 0);
+	ck_assert_uint_eq(frame_result_max(100, 0), 100);
+	ck_assert_uint_eq(frame_result_max(100, FRAME_CAP_RESULT_STDERR |
+	    FRAME_CAP_RESULT_OUTPUT | FRAME_CAP_RESULT_FIELDS),
+	    300 + 12 + FRAME_FIELDS_LEN_MAX);
+	ck_assert_uint_eq(frame_result_max(FRAME_MAXLEN,
+	    FRAME_CAP_RESULT_FIELDS), FRAME_MAXLEN);
+}
+END_TEST
+
 static Suite *
 frame_suite(void)
 {
@@ -629,6 +817,9 @@ frame_suite(void)
 	tcase_add_test(tc, test_hello_put);
 	tcase_add_test(tc, test_meta);
 	tcase_add_test(tc, test_stderr_get);
+	tcase_add_test(tc, test_result_split);
+	tcase_add_test(tc, test_fields);
+	tcase_add_test(tc, test_caps_output_fields);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("parse");
