@@ -40,6 +40,10 @@ struct jobresult {
 	size_t		 outlen;
 	const char	*err;		/* its stderr, if the worker sent it */
 	size_t		 errlen;	/* (frame result-stderr); else 0 */
+	const char	*sout;		/* a failed job's stdout, if sent */
+	size_t		 soutlen;	/* (frame result-output); else 0 */
+	const char	*fields;	/* members for its record, if sent */
+	size_t		 fieldslen;	/* (frame result-fields, checked) */
 	pid_t		 worker;	/* last worker to run it; 0 if none */
 	uint64_t	 latency_us;	/* of the last run, when worker != 0 */
 	unsigned	 runs;		/* times it was dispatched */

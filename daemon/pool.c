@@ -47,6 +47,7 @@
 #include "batch.h"
 #include "clock.h"
 #include "conf.h"
+#include "frame.h"
 #include "job.h"
 #include "jobq.h"
 #include "log.h"
@@ -143,8 +144,7 @@ static void	pool_finish(struct pool *, struct job *, enum job_status,
 
 static void	pool_on_ready(struct worker *, void *);
 static void	pool_on_result(struct worker *, struct job *, bool,
-		    const char *, size_t, const char *, size_t, uint64_t,
-		    void *);
+		    const struct frame_result *, uint64_t, void *);
 static void	pool_on_read_end(struct worker *, unsigned, uint64_t, void *);
 static void	pool_on_timeout(struct worker *, struct job *, void *);
 static void	pool_on_dead(struct worker *, void *);
@@ -741,10 +741,13 @@ pool_kick(struct pool *p)
 	}
 }
 
-/* Report a job as finished, with the stderr its worker sent, and free it. */
+/*
+ * Report a job as finished, with the sections its worker sent (fr, or
+ * NULL), and free it.
+ */
 static void
 pool_finish_err(struct pool *p, struct job *j, enum job_status st,
-    const char *out, size_t len, const char *err, size_t errlen,
+    const char *out, size_t len, const struct frame_result *fr,
     const struct worker *w, uint64_t now)
 {
 	struct batch		*b = j->batch;
@@ -753,8 +756,12 @@ pool_finish_err(struct pool *p, struct job *j, enum job_status st,
 	r.status = st;
 	r.out = out;
 	r.outlen = len;
-	r.err = err;
-	r.errlen = errlen;
+	r.err = fr != NULL ? fr->err : NULL;
+	r.errlen = fr != NULL ? fr->errlen : 0;
+	r.sout = fr != NULL ? fr->sout : NULL;
+	r.soutlen = fr != NULL ? fr->soutlen : 0;
+	r.fields = fr != NULL ? fr->fields : NULL;
+	r.fieldslen = fr != NULL ? fr->fieldslen : 0;
 	r.runs = j->runs;
 	r.worker = w != NULL ? worker_pid(w) : 0;
 	r.latency_us = 0;
@@ -773,7 +780,7 @@ static void
 pool_finish(struct pool *p, struct job *j, enum job_status st,
     const char *out, size_t len, const struct worker *w, uint64_t now)
 {
-	pool_finish_err(p, j, st, out, len, NULL, 0, w, now);
+	pool_finish_err(p, j, st, out, len, NULL, w, now);
 }
 
 /* Finish a job that never ran, with a formatted reason. */
@@ -988,14 +995,14 @@ pool_on_ready(struct worker *w, void *arg)
 }
 
 static void
-pool_on_result(struct worker *w, struct job *j, bool ok, const char *out,
-    size_t len, const char *err, size_t errlen, uint64_t now, void *arg)
+pool_on_result(struct worker *w, struct job *j, bool ok,
+    const struct frame_result *fr, uint64_t now, void *arg)
 {
 	struct pool	*p = arg;
 
 	p->inflight--;
-	pool_finish_err(p, j, ok ? JOB_OK : JOB_FAILED, out, len, err, errlen,
-	    w, now);
+	pool_finish_err(p, j, ok ? JOB_OK : JOB_FAILED, fr->out, fr->outlen,
+	    fr, w, now);
 }
 
 /* After a read of results: adapt, recycle, refill. */

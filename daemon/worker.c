@@ -59,6 +59,10 @@
 #define WORKER_LOG_RATE		100.0		/* stderr lines a second */
 #define WORKER_LOG_BURST	200.0
 
+/* The capabilities we offer (and take) under frame protocol version 2. */
+#define WORKER_CAPS	(FRAME_CAP_JOB_META | FRAME_CAP_RESULT_STDERR | \
+	    FRAME_CAP_RESULT_OUTPUT | FRAME_CAP_RESULT_FIELDS)
+
 /* What the escalation timer does when it fires. */
 enum grace {
 	GRACE_NONE,
@@ -478,8 +482,8 @@ worker_put_hello(struct worker *w)
 
 	p = buf_reserve(&w->wbuf, FRAME_HDRLEN + FRAME_HELLO_MAX);
 	n = frame_hello_put(p + FRAME_HDRLEN, FRAME_HELLO_MAX,
-	    "drover " DROVER_VERSION, FRAME_CAP_JOB_META |
-	    FRAME_CAP_RESULT_STDERR, w->pc->max_result_bytes > FRAME_MAXLEN ?
+	    "drover " DROVER_VERSION, WORKER_CAPS, w->pc->max_result_bytes >
+	    FRAME_MAXLEN ?
 	    FRAME_MAXLEN : w->pc->max_result_bytes);
 	frame_put(p, FRAME_HELLO, 0, (uint32_t)n, FRAME_VERSION);
 	buf_commit(&w->wbuf, FRAME_HDRLEN + n);
@@ -551,16 +555,26 @@ worker_holds(const struct worker *w, uint64_t tag)
 	    w->ring[tag & (w->ringcap - 1)] != NULL);
 }
 
-/* Hand one result (and the stderr it carries, if any) to the pool. */
+/* Hand one result (and the sections it carries, if any) to the pool. */
 static void
-worker_result(struct worker *w, uint64_t tag, bool ok, const char *out,
-    size_t len, const char *err, size_t errlen, uint64_t now)
+worker_result_x(struct worker *w, uint64_t tag, bool ok,
+    const struct frame_result *r, uint64_t now)
 {
 	struct job	*j;
 
 	j = worker_take(w, tag, now);
 	w->jobs_done++;
-	w->hooks->result(w, j, ok, out, len, err, errlen, now, w->arg);
+	w->hooks->result(w, j, ok, r, now, w->arg);
+}
+
+/* Hand one result, its output or reason only, to the pool. */
+static void
+worker_result(struct worker *w, uint64_t tag, bool ok, const char *out,
+    size_t len, uint64_t now)
+{
+	struct frame_result r = { .out = out, .outlen = len };
+
+	worker_result_x(w, tag, ok, &r, now);
 }
 
 /*
@@ -611,10 +625,9 @@ worker_parse_lines(struct worker *w, uint64_t now)
 		if (len > off && p[off] == '!')	/* "!!": a literal '!' */
 			worker_result(w, tag, len > off + 1 &&
 			    p[off + 1] == '!', p + off + 1, len - off - 1,
-			    NULL, 0, now);
+			    now);
 		else
-			worker_result(w, tag, true, p + off, len - off, NULL,
-			    0, now);
+			worker_result(w, tag, true, p + off, len - off, now);
 		buf_consume(&w->rbuf, len + 1);
 		n++;
 	}
@@ -651,14 +664,15 @@ worker_hello(struct worker *w, const struct frame_hdr *h, const char *payload)
 		worker_lose(w, "protocol error: %s", why);
 		return (-1);
 	} else
-		w->caps = hello.caps &
-		    (FRAME_CAP_JOB_META | FRAME_CAP_RESULT_STDERR);
+		w->caps = hello.caps & WORKER_CAPS;
 	w->hello = true;
-	log_debug("%s[%u]: hello: version %llu, %.*s%s%s%s", w->pc->name,
+	log_debug("%s[%u]: hello: version %llu, %.*s%s%s%s%s%s", w->pc->name,
 	    w->id, (unsigned long long)h->id, (int)hello.desclen, hello.desc,
 	    w->caps != 0 ? "; capabilities:" : "",
 	    (w->caps & FRAME_CAP_JOB_META) ? " job-meta" : "",
-	    (w->caps & FRAME_CAP_RESULT_STDERR) ? " result-stderr" : "");
+	    (w->caps & FRAME_CAP_RESULT_STDERR) ? " result-stderr" : "",
+	    (w->caps & FRAME_CAP_RESULT_OUTPUT) ? " result-output" : "",
+	    (w->caps & FRAME_CAP_RESULT_FIELDS) ? " result-fields" : "");
 	if (w->state == WS_STARTING) {
 		w->state = WS_READY;
 		w->hooks->ready(w, w->arg);
@@ -667,28 +681,32 @@ worker_hello(struct worker *w, const struct frame_hdr *h, const char *payload)
 }
 
 /*
- * A RESULT with a stderr section (result-stderr): the output and the
- * stderr are each held to max.  -1 when the worker is lost over it.
+ * A RESULT with sections (result-stderr, result-output, result-fields):
+ * each length checked, the output, stderr and stdout each held to max.
+ * -1 when the worker is lost over it.
  */
 static int
-worker_result_stderr(struct worker *w, const struct frame_hdr *h,
+worker_result_sections(struct worker *w, const struct frame_hdr *h,
     const char *payload, uint32_t max, uint64_t now)
 {
-	const char	*err, *why;
-	size_t		 errlen;
+	struct frame_result r;
+	const char	*why;
 
-	if (frame_stderr_get(payload, h->len, &err, &errlen, &why) == -1) {
+	if (frame_result_split(payload, h->len, h, max, &r, &why) == -1) {
 		worker_lose(w, "protocol error: %s", why);
 		return (-1);
 	}
-	if (errlen > max || h->len - 4 - errlen > max) {
-		worker_lose(w, "protocol error: frame payload over the size "
-		    "limit");
-		return (-1);
-	}
-	worker_result(w, h->id, h->status == FRAME_OK, err + errlen,
-	    h->len - 4 - errlen, err, errlen, now);
+	worker_result_x(w, h->id, h->status == FRAME_OK, &r, now);
 	return (0);
+}
+
+/* The RESULT flags that the capabilities in caps allow. */
+static uint8_t
+worker_flagmask(uint32_t caps)
+{
+	return ((uint8_t)(((caps & FRAME_CAP_RESULT_STDERR) ? FRAME_F_STDERR :
+	    0) | ((caps & FRAME_CAP_RESULT_OUTPUT) ? FRAME_F_OUTPUT : 0) |
+	    ((caps & FRAME_CAP_RESULT_FIELDS) ? FRAME_F_FIELDS : 0)));
 }
 
 /* Parse frame-protocol results: HELLO first, then RESULTs by tag. */
@@ -707,18 +725,16 @@ worker_parse_frames(struct worker *w, uint64_t now)
 		p = buf_data(&w->rbuf);
 		/*
 		 * The HELLO has its own limit, whatever results may hold; a
-		 * result with stderr may hold max bytes of each.
+		 * result with sections may hold max bytes of each.
 		 */
 		if (!w->hello)
 			lim = max >= FRAME_HELLO_MAX ? max : FRAME_HELLO_MAX;
-		else if (w->caps & FRAME_CAP_RESULT_STDERR)
-			lim = max > (FRAME_MAXLEN - 4) / 2 ? FRAME_MAXLEN :
-			    2 * max + 4;
+		else if (w->caps != 0)
+			lim = (uint32_t)frame_result_max(max, w->caps);
 		else
 			lim = max;
 		r = frame_parse_flags(p, buf_len(&w->rbuf), lim,
-		    (w->caps & FRAME_CAP_RESULT_STDERR) ? FRAME_F_STDERR : 0,
-		    &h, &why);
+		    worker_flagmask(w->caps), &h, &why);
 		if (r == FRAME_NEED)
 			break;
 		if (r == FRAME_BAD) {
@@ -740,9 +756,9 @@ worker_parse_frames(struct worker *w, uint64_t now)
 			worker_lose(w, "protocol error: result for unknown "
 			    "job tag %llu", (unsigned long long)h.id);
 			return (n);
-		} else if (h.flags & FRAME_F_STDERR) {
-			if (worker_result_stderr(w, &h, p + FRAME_HDRLEN, max,
-			    now) == -1)
+		} else if (h.flags != 0) {
+			if (worker_result_sections(w, &h, p + FRAME_HDRLEN,
+			    max, now) == -1)
 				return (n);
 			n++;
 		} else if (h.len > max) {
@@ -751,7 +767,7 @@ worker_parse_frames(struct worker *w, uint64_t now)
 			return (n);
 		} else {
 			worker_result(w, h.id, h.status == FRAME_OK,
-			    p + FRAME_HDRLEN, h.len, NULL, 0, now);
+			    p + FRAME_HDRLEN, h.len, now);
 			n++;
 		}
 		buf_consume(&w->rbuf, FRAME_HDRLEN + h.len);

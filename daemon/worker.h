@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 struct event_base;
+struct frame_result;
 struct job;
 struct poolconf;
 struct worker;
@@ -34,11 +35,12 @@ struct worker_hooks {
 	/* HELLO arrived: the worker takes jobs. */
 	void	(*ready)(struct worker *, void *);
 	/*
-	 * A job's result: ok, the output (or reason), the stderr it carries
-	 * (NULL, 0 if none), the time; the job is the pool's again.
+	 * A job's result: ok, the output (or reason) and the sections it
+	 * carries (stderr, stdout, fields; NULL, 0 if none), the time; the
+	 * job is the pool's again.
 	 */
-	void	(*result)(struct worker *, struct job *, bool, const char *,
-		    size_t, const char *, size_t, uint64_t, void *);
+	void	(*result)(struct worker *, struct job *, bool,
+		    const struct frame_result *, uint64_t, void *);
 	/* End of one read of results (n results, at time now). */
 	void	(*read_end)(struct worker *, unsigned, uint64_t, void *);
 	/* The oldest job has run past the timeout. */
