@@ -191,7 +191,8 @@ static void
 iobatch_done(struct batch *b, struct job *j, const struct jobresult *r)
 {
 	struct iobatch		*ib = (struct iobatch *)b;
-	struct report_extra	 ex = { j->data, j->len, r->err, r->errlen };
+	struct report_extra	 ex = { j->data, j->len, r->err, r->errlen,
+	    r->sout, r->soutlen, r->fields, r->fieldslen };
 
 	report_job(ib->report, j->id, r->status, r->out, r->outlen, r->worker,
 	    r->latency_us, r->runs, &ex);
