@@ -22,7 +22,11 @@
 #define DW_MAX_JOB	(1U << 30)
 
 _Static_assert(DW_CAP_JOB_META == FRAME_CAP_JOB_META &&
-    DW_CAP_RESULT_STDERR == FRAME_CAP_RESULT_STDERR, "capability bits");
+    DW_CAP_RESULT_STDERR == FRAME_CAP_RESULT_STDERR &&
+    DW_CAP_RESULT_OUTPUT == FRAME_CAP_RESULT_OUTPUT &&
+    DW_CAP_RESULT_FIELDS == FRAME_CAP_RESULT_FIELDS, "capability bits");
+_Static_assert((int)DW_FIELD_INT == (int)FRAME_FT_INT &&
+    (int)DW_FIELD_STR == (int)FRAME_FT_STR, "field types");
 
 enum dw_proto {
 	DW_FRAME,
@@ -217,7 +221,8 @@ dw_open_caps(const char *desc, uint32_t want)
 		errno = EINVAL;
 		return (NULL);
 	}
-	dw->want = want & (DW_CAP_JOB_META | DW_CAP_RESULT_STDERR);
+	dw->want = want & (DW_CAP_JOB_META | DW_CAP_RESULT_STDERR |
+	    DW_CAP_RESULT_OUTPUT | DW_CAP_RESULT_FIELDS);
 	if (dw->proto == DW_FRAME && dw->want != 0) {
 		if (dw_hello_v2(dw, desc) == -1) {
 			fprintf(stderr, "libdrover-worker: %s\n", dw->err);
@@ -504,34 +509,122 @@ int
 dw_fail_stderr(struct dw *dw, const struct dw_job *job, const char *reason,
     const void *err, size_t errlen)
 {
-	size_t		 len = strlen(reason);
+	struct dw_result res = { .fail = true, .data = reason,
+	    .len = strlen(reason), .err = err, .errlen = errlen };
+
+	return (dw_result(dw, job, &res));
+}
+
+/* Append a section: its length (u32), then its bytes; returns its end. */
+static char *
+dw_put_section(char *p, const void *s, size_t len)
+{
+	uint32_t	 n = htole32((uint32_t)len);
+
+	memcpy(p, &n, 4);
+	if (len != 0)
+		memcpy(p + 4, s, len);
+	return (p + 4 + len);
+}
+
+/*
+ * Answer a job with a result and the sections it carries whose capability
+ * is in effect (the others are dropped, as are all of them outside frame
+ * protocol version 2): a failure's stderr and stdout, each cut to
+ * dw_max_result(); fields, strings cut to 4096 bytes.  -1 with errno
+ * EINVAL for a bad field name or too many fields, EMSGSIZE when too large.
+ */
+int
+dw_result(struct dw *dw, const struct dw_job *job, const struct dw_result *res)
+{
+	size_t		 errlen = 0, outlen = 0, flen = 0, total, i, sl;
 	uint32_t	 n;
+	uint8_t		 flags = 0;
+	const struct dw_field *f;
 	char		*p;
 
-	if (dw->proto != DW_FRAME || !(dw->caps & DW_CAP_RESULT_STDERR) ||
-	    errlen == 0)
-		return (dw_fail(dw, job, reason));
+	if (dw->proto != DW_FRAME)
+		return (dw_put_line(dw, job, res->fail, res->data,
+		    res->len));
+	if (res->fail && res->errlen != 0 &&
+	    (dw->caps & DW_CAP_RESULT_STDERR)) {
+		errlen = res->errlen;
+		flags |= FRAME_F_STDERR;
+	}
+	if (res->fail && res->outlen != 0 &&
+	    (dw->caps & DW_CAP_RESULT_OUTPUT)) {
+		outlen = res->outlen;
+		flags |= FRAME_F_OUTPUT;
+	}
 	if (dw->max_result != 0 && errlen > dw->max_result)
 		errlen = dw->max_result;
-	if (errlen > FRAME_MAXLEN - 4 - len) {
-		snprintf(dw->err, sizeof(dw->err), "reply too large");
-		errno = EMSGSIZE;
-		return (-1);
+	if (dw->max_result != 0 && outlen > dw->max_result)
+		outlen = dw->max_result;
+	if (res->nfields != 0 && (dw->caps & DW_CAP_RESULT_FIELDS)) {
+		if (res->nfields > FRAME_FIELDS_MAX)
+			goto badfield;
+		for (i = 0; i < res->nfields; i++) {
+			f = &res->fields[i];
+			if (!frame_field_name_ok(f->name, strlen(f->name)) ||
+			    (f->type != DW_FIELD_INT &&
+			    f->type != DW_FIELD_STR))
+				goto badfield;
+			sl = f->slen > FRAME_FIELD_STR_MAX ?
+			    FRAME_FIELD_STR_MAX : f->slen;
+			flen += frame_field_put(NULL, f->name,
+			    (enum frame_field_type)f->type, f->i, f->s, sl);
+		}
+		if (flen > FRAME_FIELDS_LEN_MAX)
+			goto toolarge;
+		flags |= FRAME_F_FIELDS;
 	}
-	if (dw_out_room(dw, FRAME_HDRLEN + 4 + errlen + len) == -1)
+	if (flags == 0)
+		return (dw_put_frame(dw, FRAME_RESULT, res->fail ? FRAME_FAIL :
+		    FRAME_OK, job->tag, res->data, res->len));
+	total = res->len + ((flags & FRAME_F_STDERR) ? 4 + errlen : 0) +
+	    ((flags & FRAME_F_OUTPUT) ? 4 + outlen : 0) +
+	    ((flags & FRAME_F_FIELDS) ? 4 + flen : 0);
+	if (res->len > FRAME_MAXLEN || errlen > FRAME_MAXLEN ||
+	    outlen > FRAME_MAXLEN || total > FRAME_MAXLEN)
+		goto toolarge;
+	if (dw_out_room(dw, FRAME_HDRLEN + total) == -1)
 		return (-1);
 	p = dw->out + dw->outlen;
-	frame_put(p, FRAME_RESULT, FRAME_FAIL, (uint32_t)(4 + errlen + len),
-	    job->tag);
-	p[6] = FRAME_F_STDERR;
-	n = htole32((uint32_t)errlen);
-	memcpy(p + FRAME_HDRLEN, &n, 4);
-	memcpy(p + FRAME_HDRLEN + 4, err, errlen);
-	memcpy(p + FRAME_HDRLEN + 4 + errlen, reason, len);
-	dw->outlen += FRAME_HDRLEN + 4 + errlen + len;
+	frame_put(p, FRAME_RESULT, res->fail ? FRAME_FAIL : FRAME_OK,
+	    (uint32_t)total, job->tag);
+	p[6] = (char)flags;
+	p += FRAME_HDRLEN;
+	if (flags & FRAME_F_STDERR)
+		p = dw_put_section(p, res->err, errlen);
+	if (flags & FRAME_F_OUTPUT)
+		p = dw_put_section(p, res->out, outlen);
+	if (flags & FRAME_F_FIELDS) {
+		n = htole32((uint32_t)flen);
+		memcpy(p, &n, 4);
+		p += 4;
+		for (i = 0; i < res->nfields; i++) {
+			f = &res->fields[i];
+			sl = f->slen > FRAME_FIELD_STR_MAX ?
+			    FRAME_FIELD_STR_MAX : f->slen;
+			p += frame_field_put(p, f->name,
+			    (enum frame_field_type)f->type, f->i, f->s, sl);
+		}
+	}
+	if (res->len != 0)
+		memcpy(p, res->data, res->len);
+	dw->outlen += FRAME_HDRLEN + total;
 	if (dw->outlen >= DW_FLUSH_AT)
 		return (dw_flush(dw));
 	return (0);
+
+badfield:
+	snprintf(dw->err, sizeof(dw->err), "bad result field");
+	errno = EINVAL;
+	return (-1);
+toolarge:
+	snprintf(dw->err, sizeof(dw->err), "reply too large");
+	errno = EMSGSIZE;
+	return (-1);
 }
 
 /* The capabilities in effect (DW_CAP_*, asked for with dw_open_caps()). */

@@ -46,6 +46,38 @@ extern "C" {
 /* Capabilities (frame protocol version 2), for dw_open_caps(). */
 #define DW_CAP_JOB_META		0x01	/* dw_job.seq and .attempt are set */
 #define DW_CAP_RESULT_STDERR	0x02	/* dw_fail_stderr() sends stderr */
+#define DW_CAP_RESULT_OUTPUT	0x04	/* dw_result(): a failure's stdout */
+#define DW_CAP_RESULT_FIELDS	0x08	/* dw_result(): fields for --json */
+
+/* A field of a result (result-fields): a member of the job's record. */
+enum dw_field_type {
+	DW_FIELD_INT = 1,
+	DW_FIELD_STR = 2,
+};
+
+struct dw_field {
+	const char	*name;	/* [a-z0-9_]{1,32}, not a record member */
+	enum dw_field_type type;
+	int64_t		 i;	/* DW_FIELD_INT */
+	const char	*s;	/* DW_FIELD_STR: at most 4096 bytes sent */
+	size_t		 slen;
+};
+
+/*
+ * A result with everything it may carry; the sections whose capability is
+ * not in effect are left out (dw_result()).
+ */
+struct dw_result {
+	bool			 fail;		/* else ok */
+	const void		*data;		/* the output, or the reason */
+	size_t			 len;
+	const void		*err;		/* fail: stderr */
+	size_t			 errlen;
+	const void		*out;		/* fail: stdout */
+	size_t			 outlen;
+	const struct dw_field	*fields;	/* (result-fields) */
+	size_t			 nfields;
+};
 
 struct dw;
 
@@ -63,6 +95,8 @@ uint32_t	 dw_caps(const struct dw *);
 uint64_t	 dw_max_result(const struct dw *);
 int		 dw_fail_stderr(struct dw *, const struct dw_job *,
 		    const char *, const void *, size_t);
+int		 dw_result(struct dw *, const struct dw_job *,
+		    const struct dw_result *);
 int		 dw_next(struct dw *, struct dw_job *);
 int		 dw_poll_next(struct dw *, struct dw_job *);
 int		 dw_fd(const struct dw *);
