@@ -13,12 +13,13 @@
  * worker's process group, so a timeout's SIGKILL to the group takes them
  * along.
  *
- * We ask for two capabilities of the frame protocol (docs/protocol.md):
- * job-meta, for {#}, and result-stderr.  Under result-stderr the command's
- * stderr is captured: a failed job's goes back with its RESULT (the first
- * max-result bytes of it; the rest, like all of an ok job's, is copied to
- * our stderr, which the supervisor logs).  Without it, the command's stderr
- * is ours.
+ * We ask for three capabilities of the frame protocol (docs/protocol.md):
+ * job-meta, for {#}, result-stderr and result-output.  Under result-stderr
+ * the command's stderr is captured: a failed job's goes back with its
+ * RESULT (the first max-result bytes of it; the rest, like all of an ok
+ * job's, is copied to our stderr, which the supervisor logs).  Without it,
+ * the command's stderr is ours.  Under result-output a failed command's
+ * stdout (less one trailing newline) goes back with the reason.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -202,19 +203,30 @@ exec_spawn(char **argv, int in, int out, int err, pid_t *pid)
 	return (rv);
 }
 
-/* Fail the job with a reason and the stderr we kept (if any). */
+/*
+ * Fail the job with a reason, the stderr we kept (if any) and outlen bytes
+ * of the command's stdout.
+ */
 static void
 exec_fail(struct dw *dw, const struct dw_job *job, struct exec_sink *err,
-    const char *fmt, ...)
+    struct exec_sink *out, size_t outlen, const char *fmt, ...)
 {
-	char	 reason[1024];
-	va_list	 ap;
+	struct dw_result res;
+	char		 reason[1024];
+	va_list		 ap;
 
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	dw_fail_stderr(dw, job, reason, buf_len(&err->b) ? buf_data(&err->b) :
-	    "", buf_len(&err->b));
+	memset(&res, 0, sizeof(res));
+	res.fail = true;
+	res.data = reason;
+	res.len = strlen(reason);
+	res.err = buf_len(&err->b) ? buf_data(&err->b) : "";
+	res.errlen = buf_len(&err->b);
+	res.out = outlen ? buf_data(&out->b) : "";
+	res.outlen = outlen;
+	dw_result(dw, job, &res);
 }
 
 /* How much of stdout and stderr a result may carry (max-result). */
@@ -305,14 +317,15 @@ exec_run(struct dw *dw, const struct dw_job *job)
 		why = exec_toolong;
 	}
 	if (rv == -1 && why == exec_toolong)
-		exec_fail(dw, job, &err, "output over %zu bytes",
+		exec_fail(dw, job, &err, &out, 0, "output over %zu bytes",
 		    exec_limit(dw));
 	else if (rv == -1)
-		exec_fail(dw, job, &err, "%s", why);
+		exec_fail(dw, job, &err, &out, 0, "%s", why);
 	else if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
-		exec_fail(dw, job, &err, "exit status %d", WEXITSTATUS(st));
+		exec_fail(dw, job, &err, &out, n, "exit status %d",
+		    WEXITSTATUS(st));
 	else if (WIFSIGNALED(st))
-		exec_fail(dw, job, &err, "killed by signal %d (SIG%s)",
+		exec_fail(dw, job, &err, &out, n, "killed by signal %d (SIG%s)",
 		    WTERMSIG(st), sigabbrev_np(WTERMSIG(st)) ?
 		    sigabbrev_np(WTERMSIG(st)) : "?");
 	else {
@@ -346,5 +359,5 @@ const struct handler handler_exec = {
 	.init = exec_init,
 	.run = exec_run,
 	.flush = true,
-	.caps = DW_CAP_JOB_META | DW_CAP_RESULT_STDERR,
+	.caps = DW_CAP_JOB_META | DW_CAP_RESULT_STDERR | DW_CAP_RESULT_OUTPUT,
 };

@@ -257,6 +257,29 @@ class TestStderr(DroverTestCase):
             self.assertEqual(j["error"], "output over 100 bytes", j)
         self.assertEqual(summary["restarts"], 0)
 
+    def test_json_failed_command_keeps_its_stdout(self):
+        res = run(["-w", "2", "--json", "--exec", self.FAIL],
+                  lines("a b", "c"))
+        jobs, _ = by_id(res)
+        self.assertEqual(jobs[0]["output"], "out-a b")
+        self.assertEqual(jobs[0]["error"], "exit status 3")
+        self.assertEqual(jobs[0]["stderr"], "err-a b\nmore\n")
+        self.assertEqual(jobs[1]["output"], "out-c")
+
+    def test_failed_command_without_stdout_has_no_output(self):
+        res = run(["--json", "--exec", "sh -c 'echo e >&2; kill -9 $$'"],
+                  lines("x"))
+        jobs, _ = by_id(res)
+        self.assertNotIn("output", jobs[0])
+        self.assertEqual(jobs[0]["error"], "killed by signal 9 (SIGKILL)")
+
+    def test_failed_stdout_over_max_result_bytes_is_cut(self):
+        res = run(["-w", "1", "--json", "--max-result-bytes", "100",
+                   "--exec", "sh -c 'printf %0100d 5; exit 2'"], lines("x"))
+        jobs, summary = by_id(res)
+        self.assertEqual(jobs[0]["output"], "0" * 99 + "5")
+        self.assertEqual(summary["restarts"], 0)
+
     def test_ok_command_stderr_is_logged_not_kept(self):
         res = run(["-w", "1", "--json", "--exec",
                    "sh -c 'echo note-{} >&2; echo {}'"], lines("a"))
@@ -331,6 +354,73 @@ while True:
 '''
 
 
+# A version 2 worker that asks for result-stderr only, then sends flags it
+# did not ask for: FLAG in the environment.
+V2_UNASKED = r'''
+import os, struct, sys
+H = struct.Struct("<IBBBBQ")
+out, inp = sys.stdout.buffer, sys.stdin.buffer
+def read(n):
+    b = b""
+    while len(b) < n:
+        c = inp.read(n - len(b))
+        if not c:
+            sys.exit(0)
+        b += c
+    return b
+ln, ty, st, f, z, i = H.unpack(read(16))
+read(ln)
+hello = b"py-v2\nresult-stderr"
+out.write(H.pack(len(hello), 1, 0, 0, 0, 2) + hello); out.flush()
+flag = int(os.environ["FLAG"])
+while True:
+    ln, ty, st, f, z, tag = H.unpack(read(16))
+    job = read(ln)
+    fields = b"\x01x\x01" + struct.pack("<q", 7)
+    body = struct.pack("<I", len(fields)) + fields + b"why"
+    out.write(H.pack(len(body), 3, 1, flag, 0, tag) + body); out.flush()
+'''
+
+
+# A version 2 worker with result-output and result-fields, in the layout
+# of docs/protocol.md.
+V2_FIELDS = r'''
+import os, struct, sys
+H = struct.Struct("<IBBBBQ")
+out, inp = sys.stdout.buffer, sys.stdin.buffer
+def read(n):
+    b = b""
+    while len(b) < n:
+        c = inp.read(n - len(b))
+        if not c:
+            sys.exit(0)
+        b += c
+    return b
+def sect(b):
+    return struct.pack("<I", len(b)) + b
+def fint(name, v):
+    return bytes([len(name)]) + name + b"\x01" + struct.pack("<q", v)
+def fstr(name, v):
+    return bytes([len(name)]) + name + b"\x02" + sect(v)
+ln, ty, st, f, z, i = H.unpack(read(16))
+caps = read(ln).split(b"\n")[1].split()
+assert b"result-fields" in caps and b"result-output" in caps, caps
+hello = b"py-v2\nresult-fields result-output"
+out.write(H.pack(len(hello), 1, 0, 0, 0, 2) + hello); out.flush()
+while True:
+    ln, ty, st, f, z, tag = H.unpack(read(16))
+    job = read(ln)
+    fl = fint(b"n", -5) + fstr(b"s_1", b"h\xffi")
+    if job == b"ok":
+        body, st, f = sect(fl) + b"fine", 0, 4
+    elif job == b"fail":
+        body, st, f = sect(b"the stdout") + sect(fl) + b"why", 1, 6
+    else:
+        body, st, f = sect(fint(b"status", 1)) + b"x", 0, 4
+    out.write(H.pack(len(body), 3, st, f, 0, tag) + body); out.flush()
+'''
+
+
 class TestFrameVersions(DroverTestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp()
@@ -367,6 +457,41 @@ class TestFrameVersions(DroverTestCase):
         self.assertEqual(jobs[1]["error"], "failed fail-b")
         self.assertEqual(jobs[1]["stderr"], "stderr of fail-b")
         self.assertEqual(summary["restarts"], 0)
+
+    def test_v2_worker_sending_flags_it_did_not_ask_for(self):
+        w = self.worker("v2u.py", V2_UNASKED)
+        for flag in (2, 4):
+            env = tagged_env({"FLAG": str(flag)})
+            res = run(["-w", "1", "--json", "--attempts", "1", "--protocol",
+                       "frame", "--worker", w], lines("a"), env=env)
+            jobs, summary = by_id(res)
+            self.assertEqual(jobs[0]["status"], "crashed", jobs[0])
+            self.assertIn("protocol error: non-zero reserved header bytes",
+                          res.errtext)
+            self.assertGreaterEqual(summary["restarts"], 1)
+
+    def test_v2_worker_with_fields_and_output(self):
+        w = self.worker("v2f.py", V2_FIELDS)
+        res = run(["-w", "1", "--json", "--ordered", "--protocol", "frame",
+                   "--worker", w], lines("ok", "fail"))
+        jobs, summary = by_id(res)
+        self.assertEqual(jobs[0], dict(jobs[0], output="fine", n=-5,
+                                       s_1="h\ufffdi"))
+        self.assertEqual(jobs[1], dict(jobs[1], status="failed",
+                                       error="why", output="the stdout",
+                                       n=-5, s_1="h\ufffdi"))
+        self.assertEqual(summary["restarts"], 0)
+        # The members come after the record's own, in the worker's order.
+        line = res.text.splitlines()[0]
+        self.assertTrue(line.endswith(',"n":-5,"s_1":"h\ufffdi"}'), line)
+
+    def test_v2_field_named_as_a_member_is_a_protocol_error(self):
+        w = self.worker("v2f.py", V2_FIELDS)
+        res = run(["-w", "1", "--json", "--attempts", "1", "--protocol",
+                   "frame", "--worker", w], lines("clash"))
+        jobs, _ = by_id(res)
+        self.assertEqual(jobs[0]["status"], "crashed", jobs[0])
+        self.assertIn("protocol error: bad field name", res.errtext)
 
     def supervise_v1(self, cmd, jobs):
         """Be a version 1 supervisor (empty HELLO, id 1) to drover-worker
