@@ -14,6 +14,11 @@
  * connect, TLS, timeout, reset) fail with curl's reason.  At most
  * `per_host` requests go to one host at a time.
  *
+ * Under the frame protocol's result-fields (docs/protocol.md) every
+ * result of a request that was made, ok or failed, carries http_status,
+ * bytes, ttfb_us, total_us and tries (of its last try) as fields, which
+ * `drover run --json` makes members of the job's record.
+ *
  * libcurl is loaded with dlopen() when this handler starts, as libcrypto is
  * for sha256: linking it would cost every worker of every handler about
  * 6 ms at start (libcurl pulls in a dozen libraries).
@@ -164,6 +169,9 @@ struct req {
 	bool		 failed;	/* R_DONE: the answer */
 	char		*answer;
 	size_t		 answerlen;
+	long		 code;		/* of the last try: its status, */
+	curl_off_t	 ttfb;		/* time to first byte (us), */
+	curl_off_t	 total;		/* whole time (us) */
 };
 
 TAILQ_HEAD(reqq, req);
@@ -538,6 +546,40 @@ http_free(struct req *r)
 	free(r);
 }
 
+/*
+ * Answer r, with its fields (result-fields; dropped by dw_result() when
+ * not in effect) when a request was made.
+ */
+static void
+http_answer(struct dw *dw, const struct dw_job *job, const struct req *r)
+{
+	struct dw_field	 f[5];
+	struct dw_result res;
+
+	memset(f, 0, sizeof(f));
+	f[0].name = "http_status";
+	f[0].i = r->code;
+	f[1].name = "bytes";
+	f[1].i = (int64_t)r->bytes;
+	f[2].name = "ttfb_us";
+	f[2].i = r->ttfb;
+	f[3].name = "total_us";
+	f[3].i = r->total;
+	f[4].name = "tries";
+	f[4].i = r->tries;
+	f[0].type = f[1].type = f[2].type = f[3].type = f[4].type =
+	    DW_FIELD_INT;
+	memset(&res, 0, sizeof(res));
+	res.fail = r->failed;
+	res.data = r->answer;
+	res.len = r->answerlen;
+	if (r->tries != 0) {
+		res.fields = f;
+		res.nfields = 5;
+	}
+	dw_result(dw, job, &res);
+}
+
 /* Send the answers that may go: all of them, or in order (line). */
 static void
 http_answer_ready(struct dw *dw)
@@ -554,10 +596,7 @@ http_answer_ready(struct dw *dw)
 		}
 		memset(&job, 0, sizeof(job));
 		job.tag = r->tag;
-		if (r->failed)
-			dw_fail(dw, &job, r->answer);
-		else
-			dw_reply(dw, &job, r->answer, r->answerlen);
+		http_answer(dw, &job, r);
 		http_free(r);
 	}
 }
@@ -711,6 +750,11 @@ http_done(struct req *r, CURLcode rc)
 
 	cu.multi_remove(multi, r->easy);
 	r->host->running--;
+	r->code = 0;
+	r->ttfb = r->total = 0;
+	cu.easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->code);
+	cu.easy_getinfo(r->easy, CURLINFO_STARTTRANSFER_TIME_T, &r->ttfb);
+	cu.easy_getinfo(r->easy, CURLINFO_TOTAL_TIME_T, &r->total);
 	if (rc != CURLE_OK) {
 		if (r->over)
 			http_failf(r, "body over %llu bytes (max_body)",
@@ -831,4 +875,5 @@ const struct handler handler_http = {
 	.run = NULL,
 	.flush = false,
 	.loop = http_loop,
+	.caps = DW_CAP_RESULT_FIELDS,
 };

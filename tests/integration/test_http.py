@@ -248,6 +248,47 @@ class TestJobs(HttpCase):
         self.assertEqual(s.count("/hang"), 1)
         self.assertEqual(s.count("/loop"), 6)   # the first + 5 redirects
 
+    def test_json_records_have_the_fields(self):
+        # result-fields: members of the record, ok or failed, not in output.
+        s = self.srv
+        urls = [s.url("/ok/f"), s.url("/status/404"), s.url("/always500"),
+                s.url("/flaky/1/f"), s.url("/big")]
+        r = self.http(urls, "backoff=0.05", args=["-w", "2", "--json"])
+        self.assertEqual(r.rc, 1, r.errtext)
+        jobs, _ = r.jobs_and_summary()
+        got = by_id(jobs)
+        want = [(200, len(body_of("/ok/f")), 1), (404, len(b"status\n"), 1),
+                (503, len(b"down\n"), 3), (200, len(body_of("/flaky/1/f")),
+                                            2), (200, BIG, 1)]
+        for i, (code, size, tries) in enumerate(want):
+            with self.subTest(url=urls[i]):
+                o = got[i]
+                self.assertEqual(o["http_status"], code, o)
+                self.assertEqual(o["bytes"], size, o)
+                self.assertEqual(o["tries"], tries, o)
+                self.assertGreater(o["ttfb_us"], 0, o)
+                self.assertGreater(o["total_us"], 0, o)
+                self.assertLessEqual(o["ttfb_us"], o["total_us"], o)
+                self.assertEqual(o["status"], "ok" if code == 200
+                                 else "failed", o)
+        self.assertEqual(got[0]["output"].split()[0], "200")
+        self.assertNotIn("http_status", got[0]["output"])
+
+    def test_fields_status_500_and_none_without_a_request(self):
+        s = self.srv
+        r = self.http([s.url("/status/500"), ""], "attempts=1",
+                      args=["--json", "-w", "1"])
+        got = by_id(r.jobs_and_summary()[0])
+        self.assertEqual(got[0]["http_status"], 500, got[0])
+        self.assertEqual(got[0]["error"], "HTTP 500 after 1 try")
+        self.assertNotIn("http_status", got[1])   # no request was made
+
+    def test_text_output_has_no_fields(self):
+        r = self.http([self.srv.url("/ok/t")], args=["-w", "1"])
+        self.assertEqual(r.rc, 0, r.errtext)
+        self.assertEqual(r.text, f"200 {len(body_of('/ok/t'))} "
+                         f"{sha(body_of('/ok/t'))}\n")
+
     def test_output_json_has_status_bytes_timings_and_tries(self):
         r = self.http([self.srv.url("/slow/200"), self.srv.url("/flaky/1/b")],
                       "output=json", "backoff=0.05", args=["--json"])
