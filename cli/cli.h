@@ -10,6 +10,7 @@ int	 run_main(int, char **);
 int	 submit_main(int, char **);
 int	 status_main(int, char **);
 int	 reload_main(int, char **);
+int	 pool_op_main(const char *, int, char **);
 int	 dryrun(const char *, unsigned, int, int, size_t);
 
 void	 cli_usage_error(const char *, ...)

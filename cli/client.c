@@ -34,6 +34,7 @@
 #include "input.h"
 #include "jsonw.h"
 #include "log.h"
+#include "poolconf.h"
 #include "report.h"
 #include "status.h"
 #include "xmalloc.h"
@@ -933,4 +934,66 @@ reload_main(int argc, char **argv)
 	    "configuration:\n%s", msg != NULL ? msg : "");
 	json_decref(r);
 	return (2);
+}
+
+/*
+ * `drover scale POOL N`, `drover stop POOL`, `drover start POOL`,
+ * `drover restart POOL`: one pool's control (droverd(8)).  Exit 0 when
+ * done, 2 for an unknown pool or a bad number, 3 when droverd refused.
+ */
+int
+pool_op_main(const char *op, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*sock = NULL, *msg = NULL;
+	bool		 scale = strcmp(op, "scale") == 0;
+	json_t		*req, *r;
+	double		 timeout = CLIENT_TIMEOUT;
+	int		 ch, ok = 0, rv;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			sock = optarg;
+			break;
+		case 'T':
+			timeout = cli_real("--timeout", optarg, 0, 86400);
+			break;
+		case 'h':
+			printf("usage: drover %s POOL%s [--socket PATH] "
+			    "[--timeout SECS]\n", op, scale ? " N" : "");
+			return (0);
+		default:
+			cli_usage_error("see 'drover %s --help'", op);
+		}
+	}
+	if (argc - optind != (scale ? 2 : 1))
+		cli_usage_error("usage: drover %s POOL%s", op, scale ? " N" :
+		    "");
+	req = json_pack("{s:s,s:o}", "op", op, "pool",
+	    jsonw_text(argv[optind]));
+	if (scale)
+		json_object_set_new(req, "workers", json_integer(
+		    (json_int_t)cli_number("workers", argv[optind + 1], 1,
+		    POOLCONF_MAX_WORKERS)));
+	r = client_ask(client_socket_path(sock), req, timeout);
+	if (json_unpack(r, "{s:b,s?s,s?s}", "ok", &ok, "message", &msg,
+	    "error", &msg) == -1)
+		fatalx("bad reply from droverd");
+	if (ok) {
+		printf("%s\n", msg != NULL ? msg : "done");
+		rv = 0;
+	} else {
+		fprintf(stderr, "drover: %s\n", msg != NULL ? msg : "refused");
+		rv = msg != NULL && strncmp(msg, "unknown pool", 12) == 0 ? 2 :
+		    3;
+	}
+	json_decref(r);
+	return (rv);
 }

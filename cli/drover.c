@@ -24,6 +24,8 @@ usage(int status)
 	    "       drover submit --pool POOL [options] < jobs\n"
 	    "       drover status [--json] [--watch[=SECS]]\n"
 	    "       drover reload\n"
+	    "       drover scale POOL N\n"
+	    "       drover stop|start|restart POOL\n"
 	    "       drover --version\n"
 	    "See 'drover COMMAND --help' and drover(1).\n");
 	exit(status);
@@ -87,6 +89,9 @@ main(int argc, char **argv)
 		return (status_main(argc - 1, argv + 1));
 	if (strcmp(cmd, "reload") == 0)
 		return (reload_main(argc - 1, argv + 1));
+	if (strcmp(cmd, "scale") == 0 || strcmp(cmd, "stop") == 0 ||
+	    strcmp(cmd, "start") == 0 || strcmp(cmd, "restart") == 0)
+		return (pool_op_main(cmd, argc - 1, argv + 1));
 	if (strcmp(cmd, "--version") == 0) {
 		printf("drover %s\n", DROVER_VERSION);
 		return (0);

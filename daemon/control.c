@@ -437,6 +437,11 @@ client_submit(struct client *cl, json_t *req)
 		    pool_failure(p));
 		return;
 	}
+	if (pool_state(p) != POOL_RUNNING) {
+		client_fail(cl, "pool '%s' is stopped (drover start %s)", name,
+		    name);
+		return;
+	}
 	cl->pool = p;
 	cl->max_job_bytes = pool_conf(p)->max_job_bytes;
 	cl->restarts0 = pool_restarts(p);
@@ -463,6 +468,37 @@ client_reload(struct client *cl)
 	    rv == 0 ? "changes" : "error", jsonw_text(buf_data(&out))));
 	buf_free(&out);
 	cl->state = CS_CLOSING;
+}
+
+/* Handle {"op":"scale|stop|start|restart","pool":P[,"workers":N]}. */
+static void
+client_pool_op(struct client *cl, const char *op, json_t *req)
+{
+	const char	*name = NULL;
+	json_int_t	 n = 0;
+	struct buf	 out;
+	int		 rv;
+
+	if (json_unpack(req, "{s:s,s?I}", "pool", &name, "workers", &n) ==
+	    -1) {
+		client_fail(cl, "%s needs a pool name", op);
+		return;
+	}
+	if (strcmp(op, "scale") == 0 && json_object_get(req, "workers") ==
+	    NULL) {
+		client_fail(cl, "scale needs a number of workers");
+		return;
+	}
+	log_info("%s %s requested by pid %d (uid %d)", op, name,
+	    (int)cl->pid, (int)cl->uid);
+	buf_init(&out);
+	rv = supervisor_pool_op(op, name, n > LONG_MAX || n < 0 ? -1 :
+	    (long)n, &out);
+	buf_addc(&out, '\0');
+	cl->state = CS_CLOSING;
+	client_send_json(cl, CTL_REPLY, json_pack("{s:b,s:o}", "ok", rv == 0,
+	    rv == 0 ? "message" : "error", jsonw_text(buf_data(&out))));
+	buf_free(&out);
 }
 
 /* The first message: what the client wants. */
@@ -496,6 +532,9 @@ client_request(struct client *cl, const struct frame_hdr *h, const char *p)
 		client_send_json(cl, CTL_REPLY, supervisor_status());
 	} else if (strcmp(op, "reload") == 0)
 		client_reload(cl);
+	else if (strcmp(op, "scale") == 0 || strcmp(op, "stop") == 0 ||
+	    strcmp(op, "start") == 0 || strcmp(op, "restart") == 0)
+		client_pool_op(cl, op, req);
 	else
 		client_fail(cl, "unknown op '%s'", op);
 	json_decref(req);
@@ -951,16 +990,17 @@ control_drain(struct control *ctl)
 	}
 }
 
-/* A pool is going away: its clients take no more jobs. */
+/* A pool goes away (why: removed, stopped): its clients take no more. */
 void
-control_pool_closing(struct control *ctl, struct pool *p)
+control_pool_closing(struct control *ctl, struct pool *p,
+    const char *why)
 {
 	struct client	*cl, *next;
 
 	for (cl = TAILQ_FIRST(&ctl->clients); cl != NULL; cl = next) {
 		next = TAILQ_NEXT(cl, entry);	/* cl may be freed */
 		if (cl->pool == p)
-			client_end_input(cl, "the pool was removed");
+			client_end_input(cl, why);
 	}
 }
 

@@ -59,6 +59,7 @@ enum sv_state {
 struct spool {
 	struct pool	*pool;
 	bool		 removed;	/* gone from the config: draining */
+	bool		 stopped;	/* `drover stop`: kept stopped */
 	uint64_t	 last_total;	/* jobs finished at the last tick */
 	double		 rate;		/* jobs a second over the last tick */
 };
@@ -465,12 +466,15 @@ sv_reload_pool(struct spool *sp, const struct poolconf *oldpc,
 	buf_init(&keys);
 	apply = conf_pool_diff(oldpc, npc, &keys);
 	buf_addc(&keys, '\0');
-	if (pool_state(sp->pool) == POOL_FAILED) {
-		buf_printf(out, "pool %s: restarted (it had failed)\n",
-		    npc->name);
+	if (pool_state(sp->pool) == POOL_FAILED ||
+	    (sp->stopped && apply != 0)) {
+		/* A `drover stop` holds only until the settings change. */
+		buf_printf(out, "pool %s: restarted (it had %s)\n",
+		    npc->name, sp->stopped ? "been stopped" : "failed");
 		sp->removed = true;
 		pool_stop(sp->pool, POOL_STOP_DRAIN);
-		control_pool_closing(sv.ctl, sp->pool);
+		control_pool_closing(sv.ctl, sp->pool,
+		    "the pool was removed");
 		sv_start_pool(npc);
 	} else if (apply != 0) {
 		r = sv_resolve(npc);
@@ -549,7 +553,8 @@ supervisor_reload(struct buf *out)
 			continue;
 		sp->removed = true;
 		pool_stop(sp->pool, POOL_STOP_DRAIN);
-		control_pool_closing(sv.ctl, sp->pool);
+		control_pool_closing(sv.ctl, sp->pool,
+		    "the pool was removed");
 		buf_printf(out, "pool %s: removed (draining)\n",
 		    pool_name(sp->pool));
 	}
@@ -650,6 +655,73 @@ supervisor_resize(int delta)
 		pool_resize(p, n);
 		log_info("pool %s: %u workers", pool_name(p), n);
 	}
+}
+
+/*
+ * `drover scale|stop|start|restart POOL`: one pool's control at run time.
+ * Returns 0 with what was done in out, or -1 with why not.  A runtime
+ * scale or stop lasts until a reload changes the pool's settings.
+ */
+int
+supervisor_pool_op(const char *op, const char *name, long n, struct buf *out)
+{
+	struct spool	*sp = sv_find(name);
+	struct poolconf	*r;
+	unsigned	 target;
+
+	if (sp == NULL) {
+		buf_printf(out, "unknown pool '%s'", name);
+		return (-1);
+	}
+	if (sv.state != SV_RUNNING) {
+		buf_printf(out, "droverd is shutting down");
+		return (-1);
+	}
+	if (strcmp(op, "start") == 0) {
+		if (!sp->stopped && pool_state(sp->pool) != POOL_FAILED) {
+			buf_printf(out, "pool %s is running already", name);
+			return (0);
+		}
+		sp->removed = true;	/* the old one goes once drained */
+		pool_stop(sp->pool, POOL_STOP_DRAIN);
+		sv_start_pool(conf_pool(sv.conf, name));	/* moves sp */
+		buf_printf(out, "pool %s: started", name);
+	} else if (sp->stopped || pool_state(sp->pool) != POOL_RUNNING) {
+		buf_printf(out, "pool %s is %s (drover start %s)", name,
+		    sp->stopped ? "stopped" : pool_state_name(pool_state(
+		    sp->pool)), name);
+		return (-1);
+	} else if (strcmp(op, "stop") == 0) {
+		sp->stopped = true;
+		pool_stop(sp->pool, POOL_STOP_DRAIN);
+		control_pool_closing(sv.ctl, sp->pool,
+		    "the pool was stopped");
+		buf_printf(out, "pool %s: stopping (finishing its jobs, then "
+		    "kept stopped)", name);
+	} else if (strcmp(op, "scale") == 0) {
+		if (n < 1 || n > POOLCONF_MAX_WORKERS) {
+			buf_printf(out, "workers: %ld is not from 1 to %d", n,
+			    POOLCONF_MAX_WORKERS);
+			return (-1);
+		}
+		pool_resize(sp->pool, (unsigned)n);
+		buf_printf(out, "pool %s: %ld worker%s", name, n, n == 1 ? "" :
+		    "s");
+	} else if (strcmp(op, "restart") == 0) {
+		/* Roll every worker, one at a time, at the current size. */
+		target = pool_target(sp->pool);
+		r = sv_resolve(conf_pool(sv.conf, name));
+		pool_reconfigure(sp->pool, r, APPLY_REPLACE);
+		poolconf_free(r);
+		pool_resize(sp->pool, target);
+		buf_printf(out, "pool %s: replacing its workers one by one",
+		    name);
+	} else {
+		buf_printf(out, "unknown op '%s'", op);
+		return (-1);
+	}
+	log_info("%.*s", (int)buf_len(out), buf_data(out));
+	return (0);
 }
 
 void

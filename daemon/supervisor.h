@@ -28,6 +28,8 @@ void		 supervisor_drain(void);
 void		 supervisor_stop_now(void);
 void		 supervisor_check_exit(void);
 void		 supervisor_resize(int);
+int		 supervisor_pool_op(const char *, const char *, long,
+		    struct buf *);
 void		 supervisor_reopen_logs(void);
 unsigned long long supervisor_reloads(bool);
 
