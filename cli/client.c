@@ -510,7 +510,8 @@ submit_signal_cb(int sig, short what, void *arg)
 		log_warnx("%s: leaving now", strsignal(sig));
 		if (s->accepted && !s->finishing)
 			submit_end(s, 1, "interrupted");
-		s->status = 1;
+		if (s->status == -1)	/* a lost connection stays 3 */
+			s->status = 1;
 		event_base_loopexit(s->base, NULL);
 		return;
 	}
