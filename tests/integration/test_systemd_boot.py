@@ -46,6 +46,13 @@ for d in etc var; do
 	    fail "overlayfs on /$d"
 done
 mount --bind "$D/usr/local" /usr/local || fail "bind /usr/local"
+# The scratch directory may be under /tmp (a build under /tmp), which the
+# fresh /tmp below hides: what is read from it later is copied into our
+# /var overlay first.
+mkdir -p /var/lib/drover-sdboot &&
+    cp "$W/cgroups" "$W/droverd.service" "$W/sysusers.conf" \
+    "$W/tmpfiles.conf" /var/lib/drover-sdboot/ || fail "copy scratch files"
+W=/var/lib/drover-sdboot
 mount -t tmpfs -o mode=1777 tmpfs /tmp || fail "tmpfs /tmp"
 mount -t tmpfs -o mode=755 tmpfs /run || fail "tmpfs /run"
 # Fresh cgroup mounts in our cgroup namespace: rooted at the child cgroup
