@@ -31,6 +31,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "idset.h"
+#include "inmap.h"
 #include "input.h"
 #include "jsonw.h"
 #include "log.h"
@@ -177,6 +178,8 @@ struct submit {
 	struct input		*input;
 	struct event		*ev_timer;	/* reply or shutdown deadline */
 	struct idset		 open;		/* sent, no result yet */
+	struct inmap		 inputs;	/* for --tag, --joblog */
+	bool			 keep_inputs;
 	const char		*pool;
 	double			 timeout;	/* for the REPLY */
 	double			 shutdown_timeout;
@@ -187,6 +190,7 @@ struct submit {
 	uint64_t		 restarts;
 	bool			 accepted;
 	bool			 ended;		/* END or CANCEL sent */
+	bool			 cancelled;	/* CANCEL sent */
 	bool			 finishing;	/* summary queued, input over */
 	bool			 broken;	/* stdout is gone */
 	int			 signals;
@@ -244,6 +248,8 @@ submit_in_record(void *arg, uint64_t id, const char *data, size_t len)
 
 	if (idset_add(&s->open, id) == -1)
 		fatalx("job id %llu out of order", (unsigned long long)id);
+	if (s->keep_inputs)
+		inmap_put(&s->inputs, id, data, len);
 	submit_send(s, CTL_JOB, id, data, len);
 }
 
@@ -259,6 +265,27 @@ submit_in_toolong(void *arg, uint64_t id, uint64_t len)
 	    "max_job_bytes", (unsigned long long)len);
 	report_job(s->report, id, JOB_REJECTED, why, (size_t)n, 0, 0, 0,
 	    NULL);
+}
+
+/*
+ * Report one job with its input when we kept it (--tag, --joblog), and
+ * free the copy.
+ */
+static void
+submit_report(struct submit *s, uint64_t id, enum job_status st,
+    const char *out, size_t len, pid_t pid, uint64_t lat, unsigned runs)
+{
+	struct report_extra	 ex;
+	char			*in;
+
+	memset(&ex, 0, sizeof(ex));
+	if (s->keep_inputs &&
+	    (in = inmap_take(&s->inputs, id, &ex.inlen)) != NULL) {
+		ex.input = in;
+		report_job(s->report, id, st, out, len, pid, lat, runs, &ex);
+		free(in);
+	} else
+		report_job(s->report, id, st, out, len, pid, lat, runs, NULL);
 }
 
 static void
@@ -331,9 +358,8 @@ submit_result(struct submit *s, const struct frame_hdr *h, const char *p)
 		return;
 	}
 	ctl_meta_get(p, &m);
-	report_job(s->report, h->id, (enum job_status)h->status,
-	    p + CTL_META_LEN, h->len - CTL_META_LEN, (pid_t)m.pid,
-	    m.latency_us, m.attempts, NULL);
+	submit_report(s, h->id, (enum job_status)h->status, p + CTL_META_LEN,
+	    h->len - CTL_META_LEN, (pid_t)m.pid, m.latency_us, m.attempts);
 }
 
 /* BYE: droverd is done with us; what it did not take is cancelled. */
@@ -349,7 +375,9 @@ submit_bye(struct submit *s, const char *p, size_t len)
 		(void)json_unpack(o, "{s?I,s?s}", "restarts", &restarts,
 		    "stopped", &stopped);
 	s->restarts = (uint64_t)restarts;
-	if (stopped != NULL) {
+	if (stopped != NULL && report_halted(s->report))
+		submit_end(s, -1, "halted");	/* the report says why */
+	else if (stopped != NULL) {
 		snprintf(why, sizeof(why), "droverd took no more jobs: %s",
 		    stopped);
 		if (s->signals == 0)
@@ -469,8 +497,8 @@ submit_end(struct submit *s, int status, const char *why)
 	bufferevent_disable(s->bev, EV_READ);
 	while (idset_next_open(&s->open, &id)) {
 		(void)idset_finish(&s->open, id);
-		report_job(s->report, id, JOB_CANCELLED, why, strlen(why), 0,
-		    0, 0, NULL);
+		submit_report(s, id, JOB_CANCELLED, why, strlen(why), 0, 0,
+		    0);
 		id++;
 	}
 	report_finish(s->report, s->restarts, submit_leave, s);
@@ -521,7 +549,7 @@ submit_signal_cb(int sig, short what, void *arg)
 	if (s->input != NULL)
 		input_stop(s->input);
 	submit_send(s, CTL_CANCEL, 0, NULL, 0);
-	s->ended = true;
+	s->ended = s->cancelled = true;
 	submit_arm(s, s->shutdown_timeout);
 }
 
@@ -544,9 +572,37 @@ submit_broken(void *arg)
 	submit_end(s, 1, "stdout is gone");
 }
 
+/*
+ * --halt's condition is met.  soon: send no more jobs and CANCEL, so that
+ * droverd cancels what is queued and finishes what runs; now: leave at
+ * once, closing the connection (droverd cancels the rest; what is running
+ * finishes on its workers, unreported).  The report gives the halt as the
+ * reason of every job cancelled.
+ */
+static void
+submit_halt(void *arg, bool now, const char *why)
+{
+	struct submit	*s = arg;
+
+	if (s->finishing)
+		return;
+	if (now) {
+		submit_end(s, -1, why);
+		return;
+	}
+	if (s->input != NULL)
+		input_stop(s->input);
+	if (!s->ended || !s->cancelled) {
+		submit_send(s, CTL_CANCEL, 0, NULL, 0);
+		s->cancelled = true;
+	}
+	s->ended = true;
+}
+
 static const struct report_hooks submit_report_hooks = {
 	.resume = submit_resume,
 	.broken = submit_broken,
+	.halt = submit_halt,
 };
 
 static void
@@ -557,6 +613,7 @@ submit_usage(FILE *f)
 "                     [--ordered] [--quiet] [--progress|--no-progress]\n"
 "                     [--stats-interval SECS] [--timeout SECS]\n"
 "                     [--shutdown-timeout SECS] [--total N]\n"
+"                     [--joblog FILE] [--halt WHEN,WHY] [--tag]\n"
 "\n"
 "Stream jobs (one per input line) to a pool of a running droverd; print\n"
 "results and the summary exactly as drover run does.  The socket is\n"
@@ -564,7 +621,15 @@ submit_usage(FILE *f)
 "bounds the wait for droverd to answer the request; after SIGINT/SIGTERM,\n"
 "--shutdown-timeout (5) bounds the wait for jobs in flight.  Every job\n"
 "read is reported once: one that droverd never finished is cancelled,\n"
-"with the reason.\n");
+"with the reason.\n"
+"\n"
+"  --joblog FILE     a row per finished job in GNU parallel's format\n"
+"  --halt WHEN,WHY   stop after failures or successes: WHEN now (leave,\n"
+"                    droverd cancels the rest) or soon (CANCEL, let the\n"
+"                    running finish); WHY fail=N, fail=P%%, success=N or\n"
+"                    success=P%%\n"
+"  --tag             prefix each output line with the job's input and a\n"
+"                    tab\n");
 }
 
 int
@@ -584,24 +649,29 @@ submit_main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "shutdown-timeout", required_argument, NULL, 'D' },
 		{ "total", required_argument, NULL, 'n' },
+		{ "joblog", required_argument, NULL, 'J' },
+		{ "halt", required_argument, NULL, 'H' },
+		{ "tag", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct submit		 s;
 	struct report_opts	 ro;
 	struct event		*ev_int, *ev_term;
-	const char		*sock = NULL, *input = NULL;
+	const char		*sock = NULL, *input = NULL, *joblog = NULL;
 	int			 ch, progress = -1, fd;
 
 	memset(&s, 0, sizeof(s));
 	memset(&ro, 0, sizeof(ro));
 	ro.reorder_cap = SUBMIT_REORDER_CAP;
+	ro.joblog_fd = -1;
 	s.delim = '\n';
 	s.infd = STDIN_FILENO;
 	s.status = -1;
 	s.timeout = CLIENT_TIMEOUT;
 	s.shutdown_timeout = 5.0;
 	idset_init(&s.open);
+	inmap_init(&s.inputs);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "p:s:i:0qh", longopts,
 	    NULL)) != -1) {
@@ -648,6 +718,17 @@ submit_main(int argc, char **argv)
 			s.total = cli_number("--total", optarg, 1,
 			    UINT64_MAX / 2);
 			break;
+		case 'J':
+			joblog = optarg;
+			break;
+		case 'H':
+			if (report_halt_parse(optarg, &ro.halt) == -1)
+				cli_usage_error("--halt: '%s' is not now|soon,"
+				    "fail=N|P%%|success=N|P%%", optarg);
+			break;
+		case 't':
+			ro.tag = true;
+			break;
 		case 'h':
 			submit_usage(stdout);
 			return (0);
@@ -665,7 +746,11 @@ submit_main(int argc, char **argv)
 		return (2);
 	}
 	ro.progress = progress == -1 ? isatty(STDERR_FILENO) : progress;
-	s.report_total = ro.progress;
+	s.report_total = ro.progress || ro.halt.percent;
+	s.keep_inputs = ro.tag || joblog != NULL;
+	if (joblog != NULL &&
+	    (ro.joblog_fd = report_joblog_open(joblog)) == -1)
+		return (2);
 
 	signal(SIGPIPE, SIG_IGN);
 	fd = client_connect(client_socket_path(sock), s.timeout);
@@ -699,6 +784,8 @@ submit_main(int argc, char **argv)
 
 	if (!s.accepted)
 		report_flush(s.report);
+	if (s.status == -1 && report_halt_ok(s.report) && s.signals == 0)
+		s.status = 0;
 	if (s.status == -1)
 		s.status = report_failed(s.report) != 0 || s.signals != 0 ?
 		    1 : 0;
@@ -710,6 +797,7 @@ submit_main(int argc, char **argv)
 	event_free(ev_term);
 	event_base_free(s.base);
 	idset_free(&s.open);
+	inmap_free(&s.inputs);
 	if (s.infd != STDIN_FILENO)
 		close(s.infd);
 	if (s.broken)

@@ -14,6 +14,7 @@
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +28,6 @@
 #include "agg.h"
 #include "buf.h"
 #include "clock.h"
-#include "frame.h"
 #include "jsonw.h"
 #include "log.h"
 #include "num.h"
@@ -41,6 +41,9 @@
 #define REPORT_PROGRESS_US	250000
 #define REPORT_ERR_SHOWN	200	/* stderr bytes on a failure line */
 #define REPORT_INPUT_SHOWN	60	/* input bytes on a failure line */
+#define REPORT_JOBLOG_AT	(64 * 1024)	/* --joblog rows written at */
+#define REPORT_HALT_MIN_JOBS	3	/* finished before P% of them counts */
+#define REPORT_FOLD_US		1000000	/* a failure run waits this for more */
 
 /* Reorder-buffer tags: an output line, or a failure (TAG_FAIL + status). */
 enum {
@@ -48,7 +51,11 @@ enum {
 	TAG_FAIL = 16,
 };
 
-/* Consecutive failures with one status and reason, printed as one line. */
+/*
+ * Failures with one status and reason and adjacent ids (in either
+ * direction), printed as one line once the run is broken, at the summary,
+ * or when REPORT_FOLD_US passed without another.
+ */
 struct failrun {
 	bool		 active;
 	enum job_status	 status;
@@ -87,11 +94,21 @@ struct report {
 	bool			 out_on_tty;	/* stderr's terminal too */
 	bool			 progress_shown;
 	bool			 broken;
+	struct buf		 jl;		/* pending --joblog rows */
+	struct event		*ev_fold;	/* print the failure run */
+	bool			 halted;
+	uint64_t		 halt_failed;	/* failures before the halt */
+	char			 halt_why[128];
 };
 
 static struct report	*report_progress_owner;
 
 static void	report_failrun_flush(struct report *);
+static bool	report_write(struct buf *, int);
+static void	report_fold_cb(int, short, void *);
+static void	report_print(struct report *, uint64_t, enum job_status,
+		    const char *, size_t, pid_t, uint64_t, unsigned,
+		    const struct report_extra *);
 
 /* Erase the progress line before anything else goes to stderr. */
 static void
@@ -223,6 +240,18 @@ report_open_out(struct report *r)
 	r->ev_out = event_new(r->base, r->out_fd, EV_WRITE, report_out_cb, r);
 }
 
+/* No failure joined the pending run for a while: print it. */
+static void
+report_fold_cb(int fd, short what, void *arg)
+{
+	struct report	*r = arg;
+
+	(void)fd;
+	(void)what;
+	report_failrun_flush(r);
+	report_flush(r);
+}
+
 static void
 report_flush_cb(int fd, short what, void *arg)
 {
@@ -249,6 +278,11 @@ report_new(struct event_base *base, const struct report_opts *opts)
 		r->ro = reorder_new(opts->reorder_cap);
 	r->ev_flush = evtimer_new(base, report_flush_cb, r);
 	report_open_out(r);
+	buf_init(&r->jl);
+	if (opts->joblog_fd != -1)
+		buf_adds(&r->jl, "Seq\tHost\tStarttime\tJobRuntime\tSend\t"
+		    "Receive\tExitval\tSignal\tCommand\n");
+	r->ev_fold = evtimer_new(base, report_fold_cb, r);
 	r->start_us = r->istart_us = clock_us();
 	hist_init(&r->ihist);
 	if (opts->stats_interval > 0) {
@@ -291,6 +325,15 @@ report_free(struct report *r)
 	if (r->ev_stats != NULL)
 		event_free(r->ev_stats);
 	event_free(r->ev_flush);
+	event_free(r->ev_fold);
+	report_failrun_flush(r);
+	if (buf_len(&r->err) != 0)
+		(void)report_write(&r->err, STDERR_FILENO);
+	if (r->opts.joblog_fd != -1) {
+		(void)report_write(&r->jl, r->opts.joblog_fd);
+		close(r->opts.joblog_fd);
+	}
+	buf_free(&r->jl);
 	if (r->ev_out != NULL)
 		event_free(r->ev_out);
 	if (r->out_fd != STDOUT_FILENO)
@@ -394,10 +437,15 @@ report_flush(struct report *r)
 {
 	int	 rv;
 
-	report_failrun_flush(r);
 	if (buf_len(&r->err) != 0) {
 		report_progress_clear();
 		(void)report_write(&r->err, STDERR_FILENO);
+	}
+	if (r->opts.joblog_fd != -1 && buf_len(&r->jl) != 0 &&
+	    !report_write(&r->jl, r->opts.joblog_fd)) {
+		log_warn("--joblog: write failed; no more rows");
+		close(r->opts.joblog_fd);
+		r->opts.joblog_fd = -1;
 	}
 	buf_shrink(&r->err, 1024 * 1024);
 	if (r->broken || r->out_waiting)
@@ -466,28 +514,11 @@ report_schedule(struct report *r)
 	static const struct timeval zero = { 0, 0 };
 
 	if (buf_len(&r->out) >= REPORT_FLUSH_AT ||
-	    buf_len(&r->err) >= REPORT_FLUSH_AT)
+	    buf_len(&r->err) >= REPORT_FLUSH_AT ||
+	    buf_len(&r->jl) >= REPORT_JOBLOG_AT)
 		report_flush(r);
 	else if (!evtimer_pending(r->ev_flush, NULL))
 		evtimer_add(r->ev_flush, &zero);
-}
-
-/*
- * Append a result's fields (frame result-fields, checked by the worker
- * module: names valid, none of ours, none twice) as members.
- */
-static void
-report_json_fields(struct buf *b, const char *p, size_t len)
-{
-	struct frame_field f;
-
-	while (frame_field_next(&p, &len, &f) == 1) {
-		buf_printf(b, ",\"%.*s\":", (int)f.namelen, f.name);
-		if (f.type == FRAME_FT_INT)
-			buf_printf(b, "%lld", (long long)f.i);
-		else
-			jsonw_string(b, f.s, f.slen);
-	}
 }
 
 /* Append one job's JSON object and a newline. */
@@ -500,10 +531,6 @@ report_json(struct buf *b, uint64_t id, enum job_status st, const char *out,
 	    (unsigned long long)id, job_status_name(st),
 	    st == JOB_OK ? "output" : "error");
 	jsonw_string(b, out, len);
-	if (ex != NULL && ex->soutlen != 0 && st != JOB_OK) {
-		buf_adds(b, ",\"output\":");
-		jsonw_string(b, ex->sout, ex->soutlen);
-	}
 	if (ex != NULL && ex->errlen != 0) {
 		buf_adds(b, ",\"stderr\":");
 		jsonw_string(b, ex->err, ex->errlen);
@@ -512,32 +539,37 @@ report_json(struct buf *b, uint64_t id, enum job_status st, const char *out,
 	if (pid != 0)
 		buf_printf(b, ",\"worker\":%d,\"latency_us\":%llu", (int)pid,
 		    (unsigned long long)lat);
-	if (ex != NULL && ex->fieldslen != 0)
-		report_json_fields(b, ex->fields, ex->fieldslen);
 	buf_add(b, "}\n", 2);
 }
 
-/* Print the pending run of failures as one stderr line. */
+/*
+ * Print the pending run of failures as one stderr line; a reason that only
+ * repeats the status ("cancelled: cancelled") is left out.
+ */
 static void
 report_failrun_flush(struct report *r)
 {
 	struct failrun	*fr = &r->run;
 	const char	*why = buf_data(&fr->reason);
+	const char	*name = job_status_name(fr->status);
 	size_t		 i, len = buf_len(&fr->reason);
 
 	if (!fr->active)
 		return;
 	fr->active = false;
 	if (fr->first == fr->last)
-		buf_printf(&r->err, "drover: job %llu %s: ",
-		    (unsigned long long)fr->first, job_status_name(fr->status));
+		buf_printf(&r->err, "drover: job %llu %s",
+		    (unsigned long long)fr->first, name);
 	else
-		buf_printf(&r->err, "drover: jobs %llu-%llu %s: ",
+		buf_printf(&r->err, "drover: jobs %llu-%llu %s",
 		    (unsigned long long)fr->first,
-		    (unsigned long long)fr->last, job_status_name(fr->status));
-	for (i = 0; i < len; i++)	/* one line, whatever the reason */
-		buf_addc(&r->err, (why[i] == '\n' || why[i] == '\r') ? ' ' :
-		    why[i]);
+		    (unsigned long long)fr->last, name);
+	if (len != 0 && !(len == strlen(name) && memcmp(why, name, len) == 0)) {
+		buf_adds(&r->err, ": ");
+		for (i = 0; i < len; i++)	/* one line, whatever it is */
+			buf_addc(&r->err, (why[i] == '\n' ||
+			    why[i] == '\r') ? ' ' : why[i]);
+	}
 	buf_addc(&r->err, '\n');
 }
 
@@ -584,23 +616,31 @@ report_err_reason(struct buf *b, const char *why, size_t len,
 }
 
 /*
- * A job that did not end ok, in text mode: extend the pending run if it is
- * the next id with the same status and reason, so that a failed pool or a
- * cancelled queue prints one line, not one per job.
+ * A job that did not end ok, in text mode: extend the pending run if its id
+ * is next to the run's (above or below) with the same status and reason, so
+ * that a failed pool or a cancelled queue prints one line, not one per job.
  */
 static void
 report_failure(struct report *r, uint64_t id, enum job_status st,
     const char *why, size_t len)
 {
+	static const struct timeval fold = { REPORT_FOLD_US / 1000000,
+	    REPORT_FOLD_US % 1000000 };
 	struct failrun	*fr = &r->run;
 
-	if (fr->active && fr->status == st && id == fr->last + 1 &&
+	if (fr->active && fr->status == st && (id == fr->last + 1 ||
+	    (fr->first != 0 && id == fr->first - 1)) &&
 	    buf_len(&fr->reason) == len &&
 	    memcmp(buf_data(&fr->reason), why, len) == 0) {
-		fr->last = id;
+		if (id < fr->first)
+			fr->first = id;
+		else
+			fr->last = id;
+		evtimer_add(r->ev_fold, &fold);
 		return;
 	}
 	report_failrun_flush(r);
+	evtimer_add(r->ev_fold, &fold);
 	fr->active = true;
 	fr->status = st;
 	fr->first = fr->last = id;
@@ -634,19 +674,175 @@ report_drain_ordered(struct report *r)
 }
 
 /*
- * One finished job: count it and print it.  pid is 0 for a job that never
- * ran (rejected, cancelled before dispatch).
+ * Append --tag's prefix (the job's input and a tab) and one output record,
+ * each line of it prefixed alike.
+ */
+static void
+report_tagged(struct buf *b, const char *out, size_t len,
+    const struct report_extra *ex)
+{
+	const char	*in = ex != NULL && ex->input != NULL ? ex->input : "";
+	size_t		 i, inlen = ex != NULL && ex->input != NULL ?
+			    ex->inlen : 0;
+
+	buf_add(b, in, inlen);
+	buf_addc(b, '\t');
+	for (i = 0; i < len; i++) {
+		buf_addc(b, out[i]);
+		if (out[i] == '\n' && i + 1 < len) {
+			buf_add(b, in, inlen);
+			buf_addc(b, '\t');
+		}
+	}
+}
+
+/*
+ * The Exitval and Signal columns of a --joblog row: what the reason says
+ * when it is an exec handler's "exit status N" or "killed by signal N", else
+ * 0 for ok, 1 for failed, -1 with signal 9 for a job whose worker was
+ * killed or died (timeout, crashed), -1 for one that never ran.
+ */
+static void
+report_joblog_exit(enum job_status st, const char *why, size_t len,
+    int *exitval, int *sig)
+{
+	char	 s[64];
+
+	*exitval = 0;
+	*sig = 0;
+	if (st == JOB_OK)
+		return;
+	snprintf(s, sizeof(s), "%.*s", (int)(len < 63 ? len : 63), why);
+	if (sscanf(s, "exit status %d", exitval) == 1)
+		return;
+	if (sscanf(s, "killed by signal %d", sig) == 1) {
+		*exitval = -1;
+		return;
+	}
+	switch (st) {
+	case JOB_FAILED:
+		*exitval = 1;
+		break;
+	case JOB_TIMEOUT:
+	case JOB_CRASHED:
+		*exitval = -1;
+		*sig = 9;
+		break;
+	default:
+		*exitval = -1;
+		break;
+	}
+}
+
+/*
+ * Append one --joblog row in GNU parallel's format (drover(1)): the start
+ * is the time of the result less the job's latency.
+ */
+static void
+report_joblog_row(struct report *r, uint64_t id, enum job_status st,
+    const char *out, size_t len, pid_t pid, uint64_t lat,
+    const struct report_extra *ex)
+{
+	struct timeval	 now;
+	double		 end, run = pid != 0 ? (double)lat / 1e6 : 0;
+	size_t		 i;
+	int		 exitval, sig;
+
+	gettimeofday(&now, NULL);
+	end = (double)now.tv_sec + (double)now.tv_usec / 1e6;
+	report_joblog_exit(st, out, len, &exitval, &sig);
+	buf_printf(&r->jl, "%llu\t:\t%.3f\t%.3f\t%zu\t%zu\t%d\t%d\t",
+	    (unsigned long long)id + 1, end - run, run,
+	    pid != 0 && ex != NULL ? ex->inlen : 0, st == JOB_OK ? len : 0,
+	    exitval, sig);
+	for (i = 0; ex != NULL && ex->input != NULL && i < ex->inlen; i++)
+		buf_addc(&r->jl, (ex->input[i] == '\n' ||
+		    ex->input[i] == '\t' || ex->input[i] == '\0') ? ' ' :
+		    ex->input[i]);
+	buf_addc(&r->jl, '\n');
+}
+
+/*
+ * Is --halt's condition met after this job?  P% counts against the total
+ * when it is known (as GNU parallel does), else against the jobs finished
+ * so far, once at least REPORT_HALT_MIN_JOBS have.
+ */
+static bool
+report_halt_met(struct report *r)
+{
+	const struct report_halt *h = &r->opts.halt;
+	uint64_t	 failed = agg_failed(&r->agg), done = r->agg.jobs;
+	uint64_t	 n = h->success ? done - failed : failed, of;
+
+	if (h->when == HALT_NEVER || n == 0)
+		return (false);
+	if (!h->percent)
+		return ((double)n >= h->value);
+	of = r->total != 0 ? r->total : done;
+	if (r->total == 0 && done < REPORT_HALT_MIN_JOBS)
+		return (false);
+	return ((double)n * 100.0 >= h->value * (double)of);
+}
+
+/*
+ * Check --halt after a job; say why and run the hook at once, so that no
+ * other job starts (the jobs it cancels are reported from within it).
+ */
+static void
+report_halt_check(struct report *r)
+{
+	const struct report_halt *h = &r->opts.halt;
+	uint64_t	 failed = agg_failed(&r->agg);
+	uint64_t	 n = h->success ? r->agg.jobs - failed : failed;
+
+	if (r->halted || !report_halt_met(r))
+		return;
+	r->halted = true;
+	r->halt_failed = failed;
+	snprintf(r->halt_why, sizeof(r->halt_why), "halted: %llu job%s %s",
+	    (unsigned long long)n, n == 1 ? "" : "s", h->success ?
+	    "succeeded" : "failed");
+	log_warnx("%s: %s", r->halt_why, h->when == HALT_NOW ?
+	    "stopping the jobs running" :
+	    "starting no more jobs, waiting for those running");
+	if (r->hooks != NULL && r->hooks->halt != NULL)
+		r->hooks->halt(r->arg, h->when == HALT_NOW, r->halt_why);
+}
+
+/*
+ * One finished job: count it, log it and print it.  pid is 0 for a job
+ * that never ran (rejected, cancelled before dispatch).  After a halt,
+ * a cancelled job's reason is the halt's.
  */
 void
 report_job(struct report *r, uint64_t id, enum job_status st, const char *out,
     size_t len, pid_t pid, uint64_t lat, unsigned runs,
     const struct report_extra *ex)
 {
+	if (r->halted && st == JOB_CANCELLED) {
+		out = r->halt_why;
+		len = strlen(out);
+	} else if (r->halted && st != JOB_OK)
+		r->halt_failed++;
+	agg_job(&r->agg, st, runs, out, len);
+	if (r->opts.joblog_fd != -1) {
+		report_joblog_row(r, id, st, out, len, pid, lat, ex);
+		if (r->broken && buf_len(&r->jl) >= REPORT_JOBLOG_AT)
+			report_flush(r);
+	}
+	if (!r->broken)
+		report_print(r, id, st, out, len, pid, lat, runs, ex);
+	report_halt_check(r);
+}
+
+/* Print one job (text or JSON, in order or not) unless stdout is gone. */
+static void
+report_print(struct report *r, uint64_t id, enum job_status st,
+    const char *out, size_t len, pid_t pid, uint64_t lat, unsigned runs,
+    const struct report_extra *ex)
+{
 	struct buf	*b, why;
 
-	agg_job(&r->agg, st, runs, out, len);
-	if (r->broken)
-		return;		/* stdout is gone: we are leaving quietly */
 	if (pid != 0) {
 		agg_latency(&r->agg, lat);
 		if (r->ev_stats != NULL)
@@ -688,7 +884,10 @@ report_job(struct report *r, uint64_t id, enum job_status st, const char *out,
 	if (r->opts.json)
 		report_json(b, id, st, out, len, pid, lat, runs, ex);
 	else {
-		buf_add(b, out, len);
+		if (r->opts.tag)
+			report_tagged(b, out, len, ex);
+		else
+			buf_add(b, out, len);
 		buf_addc(b, '\n');
 	}
 	if (r->ro != NULL) {
@@ -772,4 +971,103 @@ bool
 report_broken(const struct report *r)
 {
 	return (r->broken);
+}
+
+/* Has --halt stopped the batch? */
+bool
+report_halted(const struct report *r)
+{
+	return (r->halted);
+}
+
+/*
+ * After a halt on success=: did every job end ok, but those the halt
+ * cancelled?  Then the batch exits 0 (drover(1), EXIT STATUS).
+ */
+bool
+report_halt_ok(const struct report *r)
+{
+	return (r->halted && r->opts.halt.success && r->halt_failed == 0);
+}
+
+/*
+ * Parse --halt's argument: never, now|soon,fail=N, fail=P%, success=N,
+ * success=P%; and GNU parallel's old forms 0, 1, 2, -1, -2 and P%.
+ * Returns -1 if it is none of these.
+ */
+int
+report_halt_parse(const char *arg, struct report_halt *h)
+{
+	const char	*why;
+	char		*end;
+	size_t		 n;
+
+	memset(h, 0, sizeof(*h));
+	if (strcmp(arg, "never") == 0 || strcmp(arg, "0") == 0)
+		return (0);
+	h->value = 1;
+	if (strcmp(arg, "1") == 0 || strcmp(arg, "2") == 0) {
+		h->when = arg[0] == '1' ? HALT_SOON : HALT_NOW;
+		return (0);
+	}
+	if (strcmp(arg, "-1") == 0 || strcmp(arg, "-2") == 0) {
+		h->when = arg[1] == '1' ? HALT_SOON : HALT_NOW;
+		h->success = true;
+		return (0);
+	}
+	if (strncmp(arg, "now,", 4) == 0) {
+		h->when = HALT_NOW;
+		why = arg + 4;
+	} else if (strncmp(arg, "soon,", 5) == 0) {
+		h->when = HALT_SOON;
+		why = arg + 5;
+	} else {
+		h->when = HALT_SOON;	/* "P%": soon,fail=P% */
+		why = arg;
+	}
+	if (strncmp(why, "fail=", 5) == 0)
+		why += 5;
+	else if (strncmp(why, "success=", 8) == 0) {
+		h->success = true;
+		why += 8;
+	} else if (why != arg || strchr(arg, '%') == NULL)
+		return (-1);
+	n = strlen(why);
+	if (n == 0 || why[0] < '0' || why[0] > '9')
+		return (-1);
+	if (why[n - 1] == '%') {
+		h->percent = true;
+		h->value = strtod(why, &end);
+		if (end != why + n - 1 || !(h->value > 0) || h->value > 100)
+			return (-1);
+	} else {
+		h->value = strtod(why, &end);
+		if (*end != '\0' || !(h->value >= 1) ||
+		    h->value != (double)(uint64_t)h->value)
+			return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Open --joblog's file for writing (created, truncated): a regular file, so
+ * that its writes never wait long; -1 with a message if it cannot be.
+ */
+int
+report_joblog_open(const char *path)
+{
+	struct stat	 st;
+	int		 fd;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOCTTY, 0666)) == -1) {
+		log_warn("--joblog: unable to open %s", path);
+		return (-1);
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		log_warnx("--joblog: %s is not a regular file", path);
+		close(fd);
+		return (-1);
+	}
+	return (fd);
 }

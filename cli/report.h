@@ -23,6 +23,22 @@ struct report_hooks {
 	void	(*resume)(void *);
 	/* stdout is gone (EPIPE): stop the batch. */
 	void	(*broken)(void *);
+	/* --halt's condition is met (once, in report_job()): stop. */
+	void	(*halt)(void *, bool, const char *);
+};
+
+/* --halt now|soon,fail=N|P%|success=N|P% (drover(1)); when 0: never. */
+enum report_halt_when {
+	HALT_NEVER,
+	HALT_SOON,
+	HALT_NOW,
+};
+
+struct report_halt {
+	enum report_halt_when when;
+	bool		 success;	/* count ok jobs, not failed ones */
+	bool		 percent;	/* value is a percentage */
+	double		 value;
 };
 
 struct report_opts {
@@ -32,6 +48,9 @@ struct report_opts {
 	bool		progress;
 	size_t		reorder_cap;	/* jobs held at most for --ordered */
 	double		stats_interval;	/* seconds between stats lines; 0 off */
+	bool		tag;		/* --tag: input, tab, line */
+	int		joblog_fd;	/* --joblog, or -1 */
+	struct report_halt halt;	/* --halt */
 };
 
 /* What a job's report may show beyond its result (NULL: nothing more). */
@@ -40,10 +59,6 @@ struct report_extra {
 	size_t		 inlen;
 	const char	*err;		/* its stderr, sent with a failure */
 	size_t		 errlen;
-	const char	*sout;		/* a failure's stdout */
-	size_t		 soutlen;
-	const char	*fields;	/* members for its JSON record */
-	size_t		 fieldslen;	/* (frame result-fields, checked) */
 };
 
 struct report	*report_new(struct event_base *, const struct report_opts *);
@@ -64,5 +79,9 @@ size_t		 report_pending(const struct report *);
 uint64_t	 report_failed(const struct report *);
 uint64_t	 report_jobs(const struct report *);
 bool		 report_broken(const struct report *);
+bool		 report_halted(const struct report *);
+bool		 report_halt_ok(const struct report *);
+int		 report_halt_parse(const char *, struct report_halt *);
+int		 report_joblog_open(const char *);
 
 #endif

@@ -43,13 +43,14 @@ struct run {
 	struct report		*report;
 	struct iobatch		*ib;
 	struct event		*ev_deadline;	/* --shutdown-timeout */
+	struct event		*ev_halt;	/* --halt now: kill them */
 	double			 shutdown_timeout;
 	int			 signals;
 	bool			 fatal;
 	bool			 broken;
 	bool			 stopped;	/* every worker is gone */
 	bool			 hurry;		/* then leave at once */
-	char			 why[64];	/* for cancelled jobs */
+	char			 why[128];	/* for cancelled jobs */
 };
 
 enum {
@@ -76,6 +77,9 @@ enum {
 	OPT_STATS_INTERVAL,
 	OPT_SHUTDOWN_TIMEOUT,
 	OPT_TOTAL,
+	OPT_JOBLOG,
+	OPT_HALT,
+	OPT_TAG,
 };
 
 static const struct option run_longopts[] = {
@@ -108,6 +112,9 @@ static const struct option run_longopts[] = {
 	{ "stats-interval",	required_argument, NULL, OPT_STATS_INTERVAL },
 	{ "shutdown-timeout",	required_argument, NULL, OPT_SHUTDOWN_TIMEOUT },
 	{ "total",		required_argument, NULL, OPT_TOTAL },
+	{ "joblog",		required_argument, NULL, OPT_JOBLOG },
+	{ "halt",		required_argument, NULL, OPT_HALT },
+	{ "tag",		no_argument,	   NULL, OPT_TAG },
 	{ NULL,			0,		   NULL, 0 }
 };
 
@@ -159,6 +166,13 @@ run_usage(FILE *f)
 "      --stats-interval S   print throughput and latency every S seconds\n"
 "      --shutdown-timeout S after SIGINT/SIGTERM, wait S seconds (5) for\n"
 "                           jobs in flight, then stop the workers\n"
+"      --joblog FILE        a row per finished job in GNU parallel's\n"
+"                           --joblog format\n"
+"      --halt WHEN,WHY      stop after failures or successes: WHEN is now\n"
+"                           (kill running jobs) or soon (let them finish),\n"
+"                           WHY fail=N, fail=P%%, success=N or success=P%%\n"
+"      --tag                prefix each output line with the job's input\n"
+"                           and a tab\n"
 "\n"
 "Exit status: 0 all jobs ok, 1 some job not ok, 2 usage error, 3 fatal.\n");
 }
@@ -290,6 +304,33 @@ run_on_failed(struct pool *p, const char *why, void *arg)
 		iobatch_stop(run->ib);
 }
 
+/* --halt now, from the loop (not from within a job's report): kill. */
+static void
+run_on_halt_now(int fd, short what, void *arg)
+{
+	struct run	*run = arg;
+
+	(void)fd;
+	(void)what;
+	pool_stop(run->pool, POOL_STOP_KILL);
+}
+
+/*
+ * --halt's condition is met: read no more and cancel what is queued (the
+ * report names the halt as the reason); now also kills the running jobs.
+ */
+static void
+run_on_halt(void *arg, bool now, const char *why)
+{
+	struct run	*run = arg;
+
+	snprintf(run->why, sizeof(run->why), "%s", why);
+	iobatch_stop(run->ib);
+	pool_cancel(run->pool, iobatch_batch(run->ib), run->why);
+	if (now)
+		event_active(run->ev_halt, EV_TIMEOUT, 0);
+}
+
 /* Leave the loop: the summary is out and stdout took everything. */
 static void
 run_leave(void *arg)
@@ -363,6 +404,7 @@ run_on_broken(void *arg)
 static const struct report_hooks run_report_hooks = {
 	.resume = run_on_resume,
 	.broken = run_on_broken,
+	.halt = run_on_halt,
 };
 
 /*
@@ -443,7 +485,7 @@ run_main(int argc, char **argv)
 	struct run		 run;
 	struct event		*ev_int, *ev_term, *ev_chld;
 	const char		*input = NULL, *exec = NULL, *worker = NULL;
-	const char		*handler = NULL;
+	const char		*handler = NULL, *joblog = NULL;
 	int			 ch, delim = '\n', fd = STDIN_FILENO, status;
 	int			 progress = -1, protocol = -1;
 	bool			 burst_set = false, dry_run = false;
@@ -455,6 +497,7 @@ run_main(int argc, char **argv)
 	pc.workers = run_default_workers();
 	memset(&ro, 0, sizeof(ro));
 	ro.reorder_cap = RUN_REORDER_CAP;
+	ro.joblog_fd = -1;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "w:i:o:0qh", run_longopts,
@@ -565,6 +608,17 @@ run_main(int argc, char **argv)
 			shutdown_timeout = cli_seconds("--shutdown-timeout",
 			    optarg);
 			break;
+		case OPT_JOBLOG:
+			joblog = optarg;
+			break;
+		case OPT_HALT:
+			if (report_halt_parse(optarg, &ro.halt) == -1)
+				cli_usage_error("--halt: '%s' is not now|soon,"
+				    "fail=N|P%%|success=N|P%%", optarg);
+			break;
+		case OPT_TAG:
+			ro.tag = true;
+			break;
 		case OPT_START_RETRIES:
 			pc.start_retries = (unsigned)cli_number(
 			    "--start-retries", optarg, 0, 1000);
@@ -628,6 +682,13 @@ run_main(int argc, char **argv)
 		return (status);
 	}
 	ro.progress = progress == -1 ? isatty(STDERR_FILENO) : progress;
+	if (joblog != NULL && (ro.joblog_fd = report_joblog_open(joblog)) ==
+	    -1) {
+		if (fd != STDIN_FILENO)
+			close(fd);
+		poolconf_clear(&pc);
+		return (2);
+	}
 
 	memset(&run, 0, sizeof(run));
 	run.shutdown_timeout = shutdown_timeout;
@@ -635,6 +696,7 @@ run_main(int argc, char **argv)
 	if ((run.base = event_base_new()) == NULL)
 		fatalx("unable to create the event loop");
 	run.ev_deadline = evtimer_new(run.base, run_on_deadline, &run);
+	run.ev_halt = event_new(run.base, -1, 0, run_on_halt_now, &run);
 	ev_chld = evsignal_new(run.base, SIGCHLD, run_on_sigchld, &run);
 	ev_int = evsignal_new(run.base, SIGINT, run_on_signal, &run);
 	ev_term = evsignal_new(run.base, SIGTERM, run_on_signal, &run);
@@ -651,7 +713,7 @@ run_main(int argc, char **argv)
 	}
 	run.ib = iobatch_new(run.base, run.pool, run.report, fd, delim,
 	    pc.max_job_bytes, run_on_complete, &run);
-	if (ro.progress)
+	if (ro.progress || ro.halt.percent)
 		report_set_total(run.report, total != 0 ? total :
 		    iobatch_count_records(run.ib));
 	iobatch_start(run.ib);
@@ -659,6 +721,9 @@ run_main(int argc, char **argv)
 
 	if (run.fatal)
 		status = 3;
+	else if (report_halt_ok(run.report) && run.signals == 0 &&
+	    !run.broken)
+		status = 0;
 	else if (report_failed(run.report) != 0 || run.signals != 0 ||
 	    run.broken)
 		status = 1;
@@ -673,6 +738,7 @@ out:
 	event_free(ev_int);
 	event_free(ev_term);
 	event_free(run.ev_deadline);
+	event_free(run.ev_halt);
 	event_base_free(run.base);
 	job_cache_trim();
 	poolconf_clear(&pc);
