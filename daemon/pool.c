@@ -31,6 +31,7 @@
  * droverd alike).  Only a pool that cannot start any worker fails.
  */
 #include <sys/queue.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -61,6 +62,8 @@
 #define POOL_QUEUE_MIN		1024	/* jobs queued before backpressure */
 #define POOL_QUEUE_BYTES	(16 * 1024 * 1024)
 #define POOL_RSS_CHECK_US	1000000
+#define POOL_BUFFERED_CHECK_US	1000000
+#define POOL_BUFFERED_US	3000000	/* silent this long while reading */
 #define POOL_EXIT_NORESPAWN	125
 #define POOL_SHORT_RETRY_US	100000	/* the least wait of a shortage */
 #define POOL_WORKER_FDS		3	/* a worker's fds in the supervisor */
@@ -75,6 +78,8 @@ struct member {
 	enum restart_reason planned;	/* why we retired it, if we did */
 	bool		 retired;
 	bool		 rolling;	/* retired to apply new settings */
+	uint64_t	 read_us;	/* when its stdout last had bytes */
+	bool		 buffered;	/* warned that it holds its output */
 };
 
 struct pool {
@@ -109,6 +114,7 @@ struct pool {
 	struct event		*ev_pump;
 	struct event		*ev_spawn;
 	struct event		*ev_rss;
+	struct event		*ev_buffered;	/* line and tagged workers */
 	struct event		*ev_stopped;
 
 	unsigned		 failed_starts;	/* consecutive */
@@ -206,6 +212,66 @@ pool_spawn_cb(int fd, short what, void *arg)
 	pool_maintain(arg);
 }
 
+/*
+ * Is process pid blocked in read(2) on its stdin?  /proc/PID/syscall gives
+ * the number and arguments of the system call a blocked task is in (as
+ * "0 0x0 ..." for read on fd 0 on x86-64); "running", an error (another
+ * user's process, ptrace restrictions) or any other call say no.
+ */
+static bool
+pool_reads_stdin(pid_t pid)
+{
+	char		 path[64], line[256];
+	long		 nr;
+	unsigned long	 fd;
+	FILE		*f;
+	bool		 yes;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return (false);
+	yes = fgets(line, sizeof(line), f) != NULL &&
+	    sscanf(line, "%ld %lx", &nr, &fd) == 2 && nr == SYS_read &&
+	    fd == 0;
+	fclose(f);
+	return (yes);
+}
+
+/*
+ * A line or tagged worker that has held a job for POOL_BUFFERED_US with
+ * no byte on its stdout while it waits to read its stdin has almost
+ * certainly buffered its answer (a pipe makes stdio fully buffered): say
+ * so once per worker (drover-worker(7)).
+ */
+static void
+pool_buffered_cb(int fd, short what, void *arg)
+{
+	struct pool	*p = arg;
+	struct member	*m;
+	uint64_t	 now = clock_us();
+	size_t		 i;
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < p->nmembers; i++) {
+		m = &p->members[i];
+		if (m->buffered || worker_state(m->w) != WS_READY ||
+		    worker_head_age_us(m->w, now) < POOL_BUFFERED_US ||
+		    (m->read_us != 0 && now - m->read_us < POOL_BUFFERED_US) ||
+		    !pool_reads_stdin(worker_pid(m->w)))
+			continue;
+		m->buffered = true;
+		log_warnx("%s[%u] (pid %d): no output for %.0f s on a job "
+		    "while it waits for more input: its output is probably "
+		    "buffered; flush after each line or run it unbuffered "
+		    "(python3 -u, stdbuf -oL, fflush)", p->pc->name,
+		    worker_id(m->w), (int)worker_pid(m->w),
+		    (double)worker_head_age_us(m->w, now) / 1e6);
+	}
+	if (p->state == POOL_RUNNING || p->state == POOL_DRAINING)
+		timer_arm_us(p->ev_buffered, POOL_BUFFERED_CHECK_US);
+}
+
 /* Retire workers whose resident size is over max_rss_mb. */
 static void
 pool_rss_cb(int fd, short what, void *arg)
@@ -275,6 +341,7 @@ pool_new(struct event_base *base, const struct poolconf *pc,
 	p->ev_pump = event_new(base, -1, 0, pool_pump_cb, p);
 	p->ev_spawn = evtimer_new(base, pool_spawn_cb, p);
 	p->ev_rss = evtimer_new(base, pool_rss_cb, p);
+	p->ev_buffered = evtimer_new(base, pool_buffered_cb, p);
 	p->ev_stopped = event_new(base, -1, 0, pool_stopped_cb, p);
 	if (pc->restart_limit != 0)
 		p->restart_times = xcalloc(pc->restart_limit,
@@ -307,6 +374,7 @@ pool_free(struct pool *p)
 	event_free(p->ev_pump);
 	event_free(p->ev_spawn);
 	event_free(p->ev_rss);
+	event_free(p->ev_buffered);
 	event_free(p->ev_stopped);
 	free(p->restart_times);
 	poolconf_free(p->pc);
@@ -587,6 +655,8 @@ pool_start(struct pool *p)
 		return (-1);
 	if (p->pc->max_rss_mb != 0)
 		timer_arm_us(p->ev_rss, POOL_RSS_CHECK_US);
+	if (p->pc->protocol != PROTO_FRAME)
+		timer_arm_us(p->ev_buffered, POOL_BUFFERED_CHECK_US);
 	return (0);
 }
 
@@ -1012,6 +1082,7 @@ pool_on_read_end(struct worker *w, unsigned n, uint64_t now, void *arg)
 	struct pool	*p = arg;
 	struct member	*m = pool_member(p, w);
 
+	m->read_us = now;
 	if (n != 0 && !m->results) {
 		m->results = true;
 		p->failed_starts = 0;
