@@ -28,6 +28,7 @@
 #include "agg.h"
 #include "buf.h"
 #include "clock.h"
+#include "frame.h"
 #include "jsonw.h"
 #include "log.h"
 #include "num.h"
@@ -521,6 +522,24 @@ report_schedule(struct report *r)
 		evtimer_add(r->ev_flush, &zero);
 }
 
+/*
+ * Append a result's fields (frame result-fields, checked by the worker
+ * module: names valid, none of ours, none twice) as members.
+ */
+static void
+report_json_fields(struct buf *b, const char *p, size_t len)
+{
+	struct frame_field f;
+
+	while (frame_field_next(&p, &len, &f) == 1) {
+		buf_printf(b, ",\"%.*s\":", (int)f.namelen, f.name);
+		if (f.type == FRAME_FT_INT)
+			buf_printf(b, "%lld", (long long)f.i);
+		else
+			jsonw_string(b, f.s, f.slen);
+	}
+}
+
 /* Append one job's JSON object and a newline. */
 static void
 report_json(struct buf *b, uint64_t id, enum job_status st, const char *out,
@@ -531,6 +550,10 @@ report_json(struct buf *b, uint64_t id, enum job_status st, const char *out,
 	    (unsigned long long)id, job_status_name(st),
 	    st == JOB_OK ? "output" : "error");
 	jsonw_string(b, out, len);
+	if (ex != NULL && ex->soutlen != 0 && st != JOB_OK) {
+		buf_adds(b, ",\"output\":");
+		jsonw_string(b, ex->sout, ex->soutlen);
+	}
 	if (ex != NULL && ex->errlen != 0) {
 		buf_adds(b, ",\"stderr\":");
 		jsonw_string(b, ex->err, ex->errlen);
@@ -539,6 +562,8 @@ report_json(struct buf *b, uint64_t id, enum job_status st, const char *out,
 	if (pid != 0)
 		buf_printf(b, ",\"worker\":%d,\"latency_us\":%llu", (int)pid,
 		    (unsigned long long)lat);
+	if (ex != NULL && ex->fieldslen != 0)
+		report_json_fields(b, ex->fields, ex->fieldslen);
 	buf_add(b, "}\n", 2);
 }
 

@@ -59,6 +59,10 @@ struct report_extra {
 	size_t		 inlen;
 	const char	*err;		/* its stderr, sent with a failure */
 	size_t		 errlen;
+	const char	*sout;		/* a failure's stdout */
+	size_t		 soutlen;
+	const char	*fields;	/* members for its JSON record */
+	size_t		 fieldslen;	/* (frame result-fields, checked) */
 };
 
 struct report	*report_new(struct event_base *, const struct report_opts *);
