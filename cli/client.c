@@ -975,8 +975,14 @@ status_main(int argc, char **argv)
 	}
 }
 
-int
-reload_main(int argc, char **argv)
+/*
+ * The options every one-question command takes (--socket, --timeout,
+ * --help).  Returns false after printing the usage for --help; exits 2 on
+ * a bad option.
+ */
+static bool
+client_ask_opts(int argc, char **argv, const char *cmd, const char *args,
+    const char **sock, double *timeout)
 {
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
@@ -984,28 +990,40 @@ reload_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char	*sock = NULL, *msg = NULL;
-	json_t		*r;
-	double		 timeout = CLIENT_TIMEOUT;
-	int		 ch, ok = 0;
+	int	 ch;
 
+	*sock = NULL;
+	*timeout = CLIENT_TIMEOUT;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
-			sock = optarg;
+			*sock = optarg;
 			break;
 		case 'T':
-			timeout = cli_real("--timeout", optarg, 0, 86400);
+			*timeout = cli_real("--timeout", optarg, 0, 86400);
 			break;
 		case 'h':
-			printf("usage: drover reload [--socket PATH] "
-			    "[--timeout SECS]\n");
-			return (0);
+			printf("usage: drover %s%s [--socket PATH] "
+			    "[--timeout SECS]\n", cmd, args);
+			return (false);
 		default:
-			cli_usage_error("see 'drover reload --help'");
+			cli_usage_error("see 'drover %s --help'", cmd);
 		}
 	}
+	return (true);
+}
+
+int
+reload_main(int argc, char **argv)
+{
+	const char	*sock, *msg = NULL;
+	json_t		*r;
+	double		 timeout;
+	int		 ok = 0;
+
+	if (!client_ask_opts(argc, argv, "reload", "", &sock, &timeout))
+		return (0);
 	if (optind != argc)
 		cli_usage_error("unexpected argument '%s'", argv[optind]);
 	r = client_ask(client_socket_path(sock), json_pack("{s:s}", "op",
@@ -1033,35 +1051,15 @@ reload_main(int argc, char **argv)
 int
 pool_op_main(const char *op, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char	*sock = NULL, *msg = NULL;
+	const char	*sock, *msg = NULL;
 	bool		 scale = strcmp(op, "scale") == 0;
 	json_t		*req, *r;
-	double		 timeout = CLIENT_TIMEOUT;
-	int		 ch, ok = 0, rv;
+	double		 timeout;
+	int		 ok = 0, rv;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 's':
-			sock = optarg;
-			break;
-		case 'T':
-			timeout = cli_real("--timeout", optarg, 0, 86400);
-			break;
-		case 'h':
-			printf("usage: drover %s POOL%s [--socket PATH] "
-			    "[--timeout SECS]\n", op, scale ? " N" : "");
-			return (0);
-		default:
-			cli_usage_error("see 'drover %s --help'", op);
-		}
-	}
+	if (!client_ask_opts(argc, argv, op, scale ? " POOL N" : " POOL",
+	    &sock, &timeout))
+		return (0);
 	if (argc - optind != (scale ? 2 : 1))
 		cli_usage_error("usage: drover %s POOL%s", op, scale ? " N" :
 		    "");
