@@ -32,6 +32,7 @@ struct iobatch {
 static void	iobatch_room(struct batch *);
 static void	iobatch_done(struct batch *, struct job *,
 		    const struct jobresult *);
+static void	iobatch_closing(struct batch *, const char *);
 static uint64_t	iobatch_in_room(void *);
 static void	iobatch_in_record(void *, uint64_t, const char *, size_t);
 static void	iobatch_in_toolong(void *, uint64_t, uint64_t);
@@ -40,6 +41,7 @@ static void	iobatch_in_end(void *);
 static const struct batch_ops iobatch_ops = {
 	.room = iobatch_room,
 	.done = iobatch_done,
+	.closing = iobatch_closing,
 };
 
 static const struct input_hooks iobatch_input_hooks = {
@@ -126,6 +128,14 @@ iobatch_stop(struct iobatch *ib)
 {
 	input_stop(ib->input);
 	iobatch_check_complete(ib);
+}
+
+/* The pool stops (a halt, a signal, a failure): read no more input. */
+static void
+iobatch_closing(struct batch *b, const char *why)
+{
+	(void)why;
+	iobatch_stop((struct iobatch *)b);
 }
 
 /* The reorder window moved: input may go on. */

@@ -312,7 +312,7 @@ run_on_halt_now(int fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	pool_stop(run->pool, POOL_STOP_KILL);
+	pool_stop(run->pool, POOL_STOP_KILL, "stopped");
 }
 
 /*
@@ -378,7 +378,7 @@ run_on_complete(void *arg)
 {
 	struct run	*run = arg;
 
-	pool_stop(run->pool, POOL_STOP_DRAIN);
+	pool_stop(run->pool, POOL_STOP_DRAIN, "done");
 }
 
 static void
@@ -398,7 +398,7 @@ run_on_broken(void *arg)
 
 	run->broken = true;
 	iobatch_stop(run->ib);
-	pool_stop(run->pool, POOL_STOP_KILL);
+	pool_stop(run->pool, POOL_STOP_KILL, "stopped");
 }
 
 static const struct report_hooks run_report_hooks = {
@@ -415,7 +415,7 @@ static void
 run_stop_now(struct run *run)
 {
 	run->hurry = true;
-	pool_stop(run->pool, POOL_STOP_KILL);
+	pool_stop(run->pool, POOL_STOP_KILL, "stopped");
 	if (run->stopped)
 		run_leave_now(run);	/* else run_on_stopped() leaves */
 }
@@ -435,7 +435,7 @@ run_on_deadline(int fd, short what, void *arg)
 	log_warnx("shutdown timeout (%g s): stopping %zu jobs in flight",
 	    run->shutdown_timeout, pool_inflight(run->pool));
 	run->hurry = true;
-	pool_stop(run->pool, POOL_STOP_TERM);
+	pool_stop(run->pool, POOL_STOP_TERM, "stopped");
 }
 
 /*

@@ -7,8 +7,10 @@
  * wait in the backlog meanwhile.  Any other error is logged, rate-limited.
  */
 #include <sys/queue.h>
+#include <sys/resource.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,4 +100,25 @@ accept_guard_free(struct accept_guard *g)
 	event_free(g->ev_resume);
 	free(g->name);
 	free(g);
+}
+
+/*
+ * The fd a connection must stay below: ACCEPT_FD_RESERVE below the
+ * limit, so that workers can be spawned and a config read at any time.
+ * Since the kernel hands out the lowest free fd, a connection at or above
+ * it means that fewer than that are left.  Workers in turn stop short of
+ * it (supervisor.c), so that clients can still connect; the control
+ * socket closes an idle connection to make room (control.c).
+ */
+int
+accept_fd_limit(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY
+	    || rl.rlim_cur > INT_MAX)
+		return (INT_MAX);
+	if (rl.rlim_cur < 2 * ACCEPT_FD_RESERVE)
+		return ((int)rl.rlim_cur / 2);
+	return ((int)(rl.rlim_cur - ACCEPT_FD_RESERVE));
 }

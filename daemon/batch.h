@@ -15,8 +15,14 @@
  *	pool_cancel()	to drop its queued jobs (reported as cancelled);
  *	pool_hold()	to start none of its queued jobs for now (its results
  *			are not being taken), and to let them go again;
- *	pool_detach()	once every submitted job has been reported.
- * The pool calls ops->done exactly once per submitted job.
+ *	pool_detach()	once every submitted job has been reported and
+ *			delivered (droverd waits for its pools' batches
+ *			before it exits).
+ * The pool calls ops->done exactly once per submitted job, and
+ * ops->closing at most once, when the pool stops (drained on SIGTERM,
+ * removed by a reload, `drover stop`): the batch submits no more and ends
+ * once what it submitted is reported.  Adding a job source is one file that
+ * embeds struct batch and implements these ops (docs/architecture.md).
  */
 #ifndef DROVER_BATCH_H
 #define DROVER_BATCH_H
@@ -54,6 +60,12 @@ struct batch_ops {
 	void	(*room)(struct batch *);
 	/* A job is finished for good; the job is freed after the call. */
 	void	(*done)(struct batch *, struct job *, const struct jobresult *);
+	/*
+	 * Optional: the pool stops and takes no more jobs from it (why says
+	 * why, for the client).  Jobs already submitted are still reported.
+	 * The batch may detach (and be freed) from within the call.
+	 */
+	void	(*closing)(struct batch *, const char *);
 };
 
 struct batch {
@@ -63,6 +75,7 @@ struct batch {
 	uint64_t		 finished;
 	bool			 waiting;
 	bool			 held;		/* pool_hold(): start none */
+	bool			 closed;	/* ops->closing was called */
 	TAILQ_ENTRY(batch)	 wait_entry;
 	TAILQ_ENTRY(batch)	 entry;
 };

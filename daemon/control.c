@@ -46,12 +46,12 @@
 #include "conf.h"
 #include "control.h"
 #include "ctl.h"
+#include "hooks.h"
 #include "job.h"
 #include "jsonw.h"
 #include "log.h"
 #include "pool.h"
 #include "poolconf.h"
-#include "supervisor.h"
 #include "usock.h"
 #include "xmalloc.h"
 
@@ -60,7 +60,6 @@
 #define CLIENT_READ_MAX		(256 * 1024)
 #define CLIENT_READS_PER_EVENT	4
 #define CLIENT_IDLE_SECS	10	/* for a request, or mid-message */
-#define CONTROL_FD_RESERVE	64	/* kept for workers, reload, status */
 
 enum client_state {
 	CS_NEW,		/* waiting for its REQUEST */
@@ -102,16 +101,16 @@ struct control {
 	struct event_base	*base;
 	struct evconnlistener	*listener;
 	struct accept_guard	*guard;
+	const struct daemon_hooks *hooks;
 	char			*path;
 	TAILQ_HEAD(, client)	 clients;
-	size_t			 nclients;
-	bool			 draining;
 	time_t			 evict_logged;	/* one line a minute */
 };
 
 static void	client_room(struct batch *);
 static void	client_done(struct batch *, struct job *,
 		    const struct jobresult *);
+static void	client_closing(struct batch *, const char *);
 static void	client_read(struct client *);
 static void	client_maybe_free(struct client *);
 static void	client_hold(struct client *);
@@ -123,6 +122,7 @@ static void	client_idle_update(struct client *);
 static const struct batch_ops client_ops = {
 	.room = client_room,
 	.done = client_done,
+	.closing = client_closing,
 };
 
 /* Is a socket at path alive (someone accepts on it)? */
@@ -161,9 +161,9 @@ control_bind(const struct conf *c, char *err, size_t errlen)
 
 /* Does uid pass the allow list (users and @groups)? */
 static bool
-control_allowed(uid_t uid)
+control_allowed(const struct control *ctl, uid_t uid)
 {
-	const struct conf	*c = supervisor_conf();
+	const struct conf	*c = ctl->hooks->conf();
 	struct passwd		*pw;
 	struct group		*gr;
 	gid_t			 groups[256];
@@ -385,13 +385,11 @@ client_maybe_free(struct client *cl)
 	if (cl->b.pool != NULL)
 		pool_detach(cl->b.pool, &cl->b);
 	TAILQ_REMOVE(&ctl->clients, cl, entry);
-	ctl->nclients--;
 	event_free(cl->ev_read);
 	event_free(cl->ev_write);
 	event_free(cl->ev_flush);
 	event_free(cl->ev_idle);
 	free(cl);
-	supervisor_check_exit();
 }
 
 /* Input over and every job reported: say goodbye and close. */
@@ -424,11 +422,11 @@ client_submit(struct client *cl, json_t *req)
 		client_fail(cl, "submit needs a pool name");
 		return;
 	}
-	if (!supervisor_accepting()) {
+	if (!cl->ctl->hooks->accepting()) {
 		client_fail(cl, "droverd is shutting down; not accepting jobs");
 		return;
 	}
-	if ((p = supervisor_pool(name)) == NULL) {
+	if ((p = cl->ctl->hooks->pool(name)) == NULL) {
 		client_fail(cl, "unknown pool '%s'", name);
 		return;
 	}
@@ -462,7 +460,7 @@ client_reload(struct client *cl)
 	buf_init(&out);
 	log_info("reload requested by pid %d (uid %d)", (int)cl->pid,
 	    (int)cl->uid);
-	rv = supervisor_reload(&out);
+	rv = cl->ctl->hooks->reload(&out);
 	buf_addc(&out, '\0');
 	client_send_json(cl, CTL_REPLY, json_pack("{s:b,s:o}", "ok", rv == 0,
 	    rv == 0 ? "changes" : "error", jsonw_text(buf_data(&out))));
@@ -492,7 +490,7 @@ client_pool_op(struct client *cl, const char *op, json_t *req)
 	log_info("%s %s requested by pid %d (uid %d)", op, name,
 	    (int)cl->pid, (int)cl->uid);
 	buf_init(&out);
-	rv = supervisor_pool_op(op, name, n > LONG_MAX || n < 0 ? -1 :
+	rv = cl->ctl->hooks->pool_op(op, name, n > LONG_MAX || n < 0 ? -1 :
 	    (long)n, &out);
 	buf_addc(&out, '\0');
 	cl->state = CS_CLOSING;
@@ -529,7 +527,7 @@ client_request(struct client *cl, const struct frame_hdr *h, const char *p)
 		client_submit(cl, req);
 	else if (strcmp(op, "status") == 0) {
 		cl->state = CS_CLOSING;
-		client_send_json(cl, CTL_REPLY, supervisor_status());
+		client_send_json(cl, CTL_REPLY, cl->ctl->hooks->status());
 	} else if (strcmp(op, "reload") == 0)
 		client_reload(cl);
 	else if (strcmp(op, "scale") == 0 || strcmp(op, "stop") == 0 ||
@@ -809,26 +807,6 @@ out:
 }
 
 /*
- * The fd a connection must stay below: CONTROL_FD_RESERVE below the
- * limit, so that workers can be spawned and a config read at any time.
- * Since the kernel hands out the lowest free fd, a connection at or above
- * it means that fewer than that are left.  Workers in turn stop short of
- * it (supervisor.c), so that clients can still connect.
- */
-int
-control_fd_limit(void)
-{
-	struct rlimit	 rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY
-	    || rl.rlim_cur > INT_MAX)
-		return (INT_MAX);
-	if (rl.rlim_cur < 2 * CONTROL_FD_RESERVE)
-		return ((int)rl.rlim_cur / 2);
-	return ((int)(rl.rlim_cur - CONTROL_FD_RESERVE));
-}
-
-/*
  * Near the fd limit: close the oldest connection that has not sent its
  * request yet (the one an idle-connection flood would hold), so that a new
  * one, maybe `drover status`, gets in.  False if there is none to close:
@@ -846,7 +824,7 @@ control_make_room(struct control *ctl)
 	if (now - ctl->evict_logged >= 60) {
 		ctl->evict_logged = now;
 		log_warnx("control: fewer than %d fds left: %s",
-		    CONTROL_FD_RESERVE, cl != NULL ?
+		    ACCEPT_FD_RESERVE, cl != NULL ?
 		    "closing the oldest connections without a request" :
 		    "refusing new connections");
 	}
@@ -871,7 +849,7 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	(void)l;
 	(void)sa;
 	(void)salen;
-	if (fd >= control_fd_limit() && !control_make_room(ctl)) {
+	if (fd >= accept_fd_limit() && !control_make_room(ctl)) {
 		close(fd);
 		return;
 	}
@@ -890,7 +868,6 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	cl->ev_flush = event_new(ctl->base, -1, 0, client_write_cb, cl);
 	cl->ev_idle = evtimer_new(ctl->base, client_idle_cb, cl);
 	TAILQ_INSERT_TAIL(&ctl->clients, cl, entry);
-	ctl->nclients++;
 	client_idle_update(cl);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
 		client_fail(cl, "unable to identify the peer");
@@ -898,7 +875,7 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	}
 	cl->uid = cred.uid;
 	cl->pid = cred.pid;
-	if (!control_allowed(cred.uid)) {
+	if (!control_allowed(ctl, cred.uid)) {
 		log_warnx("control: uid %d (pid %d) is not allowed",
 		    (int)cred.uid, (int)cred.pid);
 		client_fail(cl, "permission denied: uid %d is not in allow",
@@ -910,8 +887,8 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 
 /* Open the control socket of c.  NULL with the reason in err. */
 struct control *
-control_new(struct event_base *base, const struct conf *c, char *err,
-    size_t errlen)
+control_new(struct event_base *base, const struct conf *c,
+    const struct daemon_hooks *hooks, char *err, size_t errlen)
 {
 	struct control	*ctl;
 	int		 fd;
@@ -920,6 +897,7 @@ control_new(struct event_base *base, const struct conf *c, char *err,
 		return (NULL);
 	ctl = xcalloc(1, sizeof(*ctl));
 	ctl->base = base;
+	ctl->hooks = hooks;
 	ctl->path = xstrdup(c->socket);
 	TAILQ_INIT(&ctl->clients);
 	ctl->listener = evconnlistener_new(base, control_accept_cb, ctl,
@@ -964,7 +942,7 @@ control_free(struct control *ctl)
 	free(ctl);
 }
 
-/* End the input of a client early (drain, pool removed). */
+/* End the input of a client early (drain, pool removed or stopped). */
 static void
 client_end_input(struct client *cl, const char *why)
 {
@@ -977,50 +955,9 @@ client_end_input(struct client *cl, const char *why)
 	client_release(cl);
 }
 
-/* Draining: new submits are refused, running ones take no more jobs. */
-void
-control_drain(struct control *ctl)
+/* The pool stops (drain, removed, stopped): the client sends no more. */
+static void
+client_closing(struct batch *b, const char *why)
 {
-	struct client	*cl, *next;
-
-	ctl->draining = true;
-	for (cl = TAILQ_FIRST(&ctl->clients); cl != NULL; cl = next) {
-		next = TAILQ_NEXT(cl, entry);	/* cl may be freed */
-		client_end_input(cl, "droverd is shutting down");
-	}
-}
-
-/* A pool goes away (why: removed, stopped): its clients take no more. */
-void
-control_pool_closing(struct control *ctl, struct pool *p,
-    const char *why)
-{
-	struct client	*cl, *next;
-
-	for (cl = TAILQ_FIRST(&ctl->clients); cl != NULL; cl = next) {
-		next = TAILQ_NEXT(cl, entry);	/* cl may be freed */
-		if (cl->pool == p)
-			client_end_input(cl, why);
-	}
-}
-
-size_t
-control_nclients(const struct control *ctl)
-{
-	return (ctl != NULL ? ctl->nclients : 0);
-}
-
-/* Clients with a batch in progress (what status calls "clients"). */
-size_t
-control_nsubmitting(const struct control *ctl)
-{
-	const struct client	*cl;
-	size_t			 n = 0;
-
-	if (ctl == NULL)
-		return (0);
-	TAILQ_FOREACH(cl, &ctl->clients, entry)
-		if (cl->state == CS_SUBMIT)
-			n++;
-	return (n);
+	client_end_input((struct client *)b, why);
 }

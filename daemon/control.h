@@ -1,5 +1,8 @@
 /*
- * droverd's control socket: submit, status, reload (control.c).
+ * droverd's control socket: submit, status, reload and the per-pool
+ * operations (control.c).  Each submitting client is a batch of the pool
+ * it names (batch.h); everything else it asks of the supervisor goes
+ * through struct daemon_hooks (hooks.h).
  */
 #ifndef DROVER_CONTROL_H
 #define DROVER_CONTROL_H
@@ -8,17 +11,11 @@
 
 struct conf;
 struct control;
+struct daemon_hooks;
 struct event_base;
-struct pool;
 
-struct control	*control_new(struct event_base *, const struct conf *, char *,
-		    size_t);
+struct control	*control_new(struct event_base *, const struct conf *,
+		    const struct daemon_hooks *, char *, size_t);
 void		 control_free(struct control *);
-void		 control_drain(struct control *);
-void		 control_pool_closing(struct control *, struct pool *,
-		    const char *);
-size_t		 control_nclients(const struct control *);
-size_t		 control_nsubmitting(const struct control *);
-int		 control_fd_limit(void);
 
 #endif

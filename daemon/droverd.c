@@ -16,14 +16,75 @@
 #include "buf.h"
 #include "conf.h"
 #include "config.h"
+#include "control.h"
 #include "evlog.h"
+#include "hooks.h"
 #include "job.h"
 #include "log.h"
+#include "metrics.h"
 #include "startup.h"
 #include "supervisor.h"
 #include "worker.h"
 
 static int	terms;
+
+/*
+ * The front ends: the control socket and the metrics listener.  They see
+ * the supervisor only through these hooks, and it sees them not at all;
+ * a reload moves the metrics listener through sv_hooks.
+ */
+static struct event_base *base;
+static struct control	*ctl;
+static struct metrics	*metrics;
+
+static const struct daemon_hooks front_hooks = {
+	.conf = supervisor_conf,
+	.pool = supervisor_pool,
+	.accepting = supervisor_accepting,
+	.reload = supervisor_reload,
+	.pool_op = supervisor_pool_op,
+	.status = supervisor_status,
+	.healthy = supervisor_healthy,
+	.reloads = supervisor_reloads,
+};
+
+static void
+on_reloading(const struct conf *old, const struct conf *new, struct buf *out,
+    void *arg)
+{
+	(void)arg;
+	if (strcmp(old->metrics, new->metrics) != 0)
+		metrics_reconfigure(&metrics, base, new->metrics, &front_hooks,
+		    out);
+}
+
+static const struct supervisor_hooks sv_hooks = {
+	.reloading = on_reloading,
+};
+
+/*
+ * Open the control socket and the metrics listener before any worker
+ * starts: an address in use ends droverd at once.  Errors that end droverd
+ * are errors, not warnings.
+ */
+static int
+open_front_ends(const struct conf *c)
+{
+	char	 err[512];
+
+	if ((ctl = control_new(base, c, &front_hooks, err, sizeof(err))) ==
+	    NULL) {
+		log_emit(LOG_ERR, "%s", err);
+		return (-1);
+	}
+	if ((metrics = metrics_new(base, c->metrics, &front_hooks, err,
+	    sizeof(err))) == NULL && *c->metrics != '\0') {
+		log_emit(LOG_ERR, "%s", err);
+		control_free(ctl);
+		return (-1);
+	}
+	return (0);
+}
 
 static void __attribute__((noreturn))
 usage(int status)
@@ -103,7 +164,6 @@ main(int argc, char **argv)
 		SIGCHLD
 	};
 	const char		*path = DROVER_SYSCONFDIR "/droverd.conf";
-	struct event_base	*base;
 	struct event		*evs[sizeof(sigs) / sizeof(sigs[0])];
 	struct conf		*c;
 	struct conf_errors	 errs;
@@ -174,10 +234,17 @@ main(int argc, char **argv)
 		evsignal_add(evs[i], NULL);
 	}
 	log_info("starting %s with %s", DROVER_VERSION, path);
-	if (supervisor_init(base, c, debug) == -1)
+	supervisor_init(base, c, debug, &sv_hooks, NULL);
+	if (open_front_ends(c) == -1) {
+		supervisor_free();
 		return (1);
+	}
+	supervisor_start();
 	event_base_dispatch(base);
 	log_info("exiting");
+	/* Clients first: they detach their batches from the pools. */
+	control_free(ctl);
+	metrics_free(metrics);
 	supervisor_free();
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		event_free(evs[i]);

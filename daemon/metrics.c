@@ -33,9 +33,9 @@
 #include "config.h"
 #include "hist.h"
 #include "log.h"
+#include "hooks.h"
 #include "metrics.h"
 #include "pool.h"
-#include "supervisor.h"
 #include "usock.h"
 #include "xmalloc.h"
 
@@ -44,6 +44,7 @@ struct metrics {
 	struct accept_guard *guard;	/* EMFILE: pause, do not spin */
 	char		*addr;
 	char		*unix_path;	/* to unlink at the end */
+	const struct daemon_hooks *hooks;
 	double		 start_time;	/* process start, Unix seconds */
 };
 
@@ -213,7 +214,7 @@ metrics_pools(struct buf *b, json_t *status)
 
 /* Families that come from pool counters rather than status. */
 static void
-metrics_pool_counters(struct buf *b, json_t *status)
+metrics_pool_counters(const struct metrics *m, struct buf *b, json_t *status)
 {
 	json_t			*pools = json_object_get(status, "pools"), *p;
 	const struct pool	*pool;
@@ -225,7 +226,7 @@ metrics_pool_counters(struct buf *b, json_t *status)
 	    "Dispatch to result of finished runs (buckets at 6% resolution).");
 	json_array_foreach(pools, i, p) {
 		name = json_string_value(json_object_get(p, "name"));
-		if (pool_leaving(p) || (pool = supervisor_pool(name)) == NULL)
+		if (pool_leaving(p) || (pool = m->hooks->pool(name)) == NULL)
 			continue;
 		h = &pool_stats(pool)->duration;
 		for (k = 0; k < sizeof(duration_le) / sizeof(duration_le[0]);
@@ -245,7 +246,7 @@ metrics_pool_counters(struct buf *b, json_t *status)
 	    "Dispatch rounds held back by the pool's rate limit.");
 	json_array_foreach(pools, i, p) {
 		name = json_string_value(json_object_get(p, "name"));
-		if (pool_leaving(p) || (pool = supervisor_pool(name)) == NULL)
+		if (pool_leaving(p) || (pool = m->hooks->pool(name)) == NULL)
 			continue;
 		buf_printf(b, "drover_rate_limited_total{pool=\"%s\"} %llu\n",
 		    name, (unsigned long long)pool_stats(pool)->rate_limited);
@@ -256,18 +257,18 @@ metrics_pool_counters(struct buf *b, json_t *status)
 static void
 metrics_render(struct metrics *m, struct buf *b)
 {
-	json_t	*status = supervisor_status();
+	json_t	*status = m->hooks->status();
 
 	family(b, "drover_build_info", "gauge", "drover's version.");
 	buf_printf(b, "drover_build_info{version=\"%s\"} 1\n", DROVER_VERSION);
 	metrics_pools(b, status);
-	metrics_pool_counters(b, status);
+	metrics_pool_counters(m, b, status);
 	family(b, "drover_config_reloads_total", "counter",
 	    "Configuration reloads, by result.");
 	buf_printf(b, "drover_config_reloads_total{result=\"success\"} %llu\n",
-	    supervisor_reloads(true));
+	    m->hooks->reloads(true));
 	buf_printf(b, "drover_config_reloads_total{result=\"failure\"} %llu\n",
-	    supervisor_reloads(false));
+	    m->hooks->reloads(false));
 	family(b, "process_start_time_seconds", "gauge",
 	    "Start time of the process since the Unix epoch, seconds.");
 	buf_printf(b, "process_start_time_seconds %.3f\n", m->start_time);
@@ -322,14 +323,14 @@ metrics_request_cb(struct evhttp_request *req, void *arg)
 		    "text/plain; version=0.0.4; charset=utf-8", buf_data(&b),
 		    buf_len(&b));
 	} else if (plen == 7 && strncmp(path, "/status", plen) == 0) {
-		status = supervisor_status();
+		status = m->hooks->status();
 		s = json_dumps(status, JSON_COMPACT);
 		json_decref(status);
 		metrics_reply(req, 200, "OK", "application/json", s,
 		    strlen(s));
 		free(s);
 	} else if (plen == 8 && strncmp(path, "/healthz", plen) == 0) {
-		if (supervisor_healthy(&b))
+		if (m->hooks->healthy(&b))
 			metrics_reply(req, 200, "OK", "text/plain", "ok\n", 3);
 		else
 			metrics_reply(req, 503, "Service Unavailable",
@@ -342,8 +343,8 @@ metrics_request_cb(struct evhttp_request *req, void *arg)
 
 /* Bind the HTTP endpoint at addr; NULL (err set) on failure or if off. */
 struct metrics *
-metrics_new(struct event_base *base, const char *addr, char *err,
-    size_t errlen)
+metrics_new(struct event_base *base, const char *addr,
+    const struct daemon_hooks *hooks, char *err, size_t errlen)
 {
 	struct metrics	*m;
 	struct evhttp_bound_socket *bound;
@@ -357,6 +358,7 @@ metrics_new(struct event_base *base, const char *addr, char *err,
 		return (NULL);
 	m = xcalloc(1, sizeof(*m));
 	m->addr = xstrdup(addr);
+	m->hooks = hooks;
 	m->start_time = (double)time(NULL);
 	if ((m->http = evhttp_new(base)) == NULL)
 		fatalx("evhttp_new");
@@ -453,7 +455,7 @@ metrics_free(struct metrics *m)
  */
 void
 metrics_reconfigure(struct metrics **mp, struct event_base *base,
-    const char *addr, struct buf *out)
+    const char *addr, const struct daemon_hooks *hooks, struct buf *out)
 {
 	struct metrics	*m;
 	char		 err[512], *old;
@@ -468,12 +470,13 @@ metrics_reconfigure(struct metrics **mp, struct event_base *base,
 		free(old);
 		return;
 	}
-	if ((m = metrics_new(base, addr, err, sizeof(err))) == NULL &&
+	if ((m = metrics_new(base, addr, hooks, err, sizeof(err))) == NULL &&
 	    *mp != NULL) {
 		metrics_free(*mp);
 		*mp = NULL;
-		if ((m = metrics_new(base, addr, err, sizeof(err))) == NULL)
-			*mp = metrics_new(base, old, err, sizeof(err));
+		if ((m = metrics_new(base, addr, hooks, err, sizeof(err))) ==
+		    NULL)
+			*mp = metrics_new(base, old, hooks, err, sizeof(err));
 	}
 	if (m == NULL) {
 		log_warnx("metrics: unable to move to %s; %s", addr,

@@ -104,6 +104,7 @@ struct pool {
 	uint64_t		 queued_bytes;	/* queue and parked */
 	size_t			 inflight;
 	TAILQ_HEAD(, batch)	 batches;
+	size_t			 nbatches;
 	TAILQ_HEAD(, batch)	 waiters;
 
 	double			 svc_us;	/* moving average per job */
@@ -735,7 +736,9 @@ pool_attach(struct pool *p, struct batch *b)
 	b->pool = p;
 	b->submitted = b->finished = 0;
 	b->waiting = false;
+	b->closed = false;
 	TAILQ_INSERT_TAIL(&p->batches, b, entry);
+	p->nbatches++;
 }
 
 /* Forget a batch; it must have no job left in the pool. */
@@ -747,7 +750,10 @@ pool_detach(struct pool *p, struct batch *b)
 		b->waiting = false;
 	}
 	TAILQ_REMOVE(&p->batches, b, entry);
+	p->nbatches--;
 	b->pool = NULL;
+	if (TAILQ_EMPTY(&p->batches) && p->hooks->idle != NULL)
+		p->hooks->idle(p, p->arg);
 }
 
 /* The queue limit: enough to keep every worker's window full twice over. */
@@ -1421,18 +1427,42 @@ pool_check_drained(struct pool *p)
 }
 
 /*
- * Stop the pool.  DRAIN: finish what is queued and in flight, then let the
- * workers exit at EOF.  TERM: cancel the queue and ask the workers to stop
- * (SIGTERM to their groups, SIGKILL after stop_timeout); what they held is
- * cancelled.  KILL: the same with SIGKILL at once.  hooks->stopped runs when
- * every worker is gone.
+ * Tell every batch not told yet that the pool takes no more of its jobs.
+ * A batch may detach itself, or another, from its closing call: start over
+ * from the head each time rather than trust a saved next pointer.
+ */
+static void
+pool_close_batches(struct pool *p, const char *why)
+{
+	struct batch	*b;
+
+	for (;;) {
+		TAILQ_FOREACH(b, &p->batches, entry)
+			if (!b->closed)
+				break;
+		if (b == NULL)
+			return;
+		b->closed = true;
+		if (b->ops->closing != NULL)
+			b->ops->closing(b, why);
+	}
+}
+
+/*
+ * Stop the pool.  Every batch is closed first (ops->closing, with why): it
+ * submits no more.  DRAIN: finish what is queued and in flight, then let
+ * the workers exit at EOF.  TERM: cancel the queue and ask the workers to
+ * stop (SIGTERM to their groups, SIGKILL after stop_timeout); what they
+ * held is cancelled.  KILL: the same with SIGKILL at once.  hooks->stopped
+ * runs when every worker is gone.
  */
 void
-pool_stop(struct pool *p, enum pool_stop how)
+pool_stop(struct pool *p, enum pool_stop how, const char *why)
 {
 	struct job	*j;
 	size_t		 i;
 
+	pool_close_batches(p, why);
 	if (p->state == POOL_STOPPED)
 		return;
 	if (p->state == POOL_FAILED) {
@@ -1493,12 +1523,7 @@ pool_failure(const struct pool *p)
 size_t
 pool_nbatches(const struct pool *p)
 {
-	const struct batch	*b;
-	size_t			 n = 0;
-
-	TAILQ_FOREACH(b, &p->batches, entry)
-		n++;
-	return (n);
+	return (p->nbatches);
 }
 
 /* Stopped, or failed with every worker gone: nothing more will happen. */

@@ -60,6 +60,8 @@ struct pool_hooks {
 	void	(*failed)(struct pool *, const char *, void *);
 	/* After pool_stop(): every worker is gone. */
 	void	(*stopped)(struct pool *, void *);
+	/* Optional: the last batch detached. */
+	void	(*idle)(struct pool *, void *);
 	/*
 	 * Optional: the lowest free fd must stay below this after a spawn,
 	 * so that the fds above are left for others (droverd's clients).
@@ -84,7 +86,7 @@ struct pool	*pool_new(struct event_base *, const struct poolconf *,
 		    const struct pool_hooks *, void *);
 void		 pool_free(struct pool *);
 int		 pool_start(struct pool *);
-void		 pool_stop(struct pool *, enum pool_stop);
+void		 pool_stop(struct pool *, enum pool_stop, const char *);
 void		 pool_resize(struct pool *, unsigned);
 void		 pool_replace_workers(struct pool *);
 void		 pool_reconfigure(struct pool *, const struct poolconf *,

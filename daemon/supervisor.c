@@ -30,11 +30,10 @@
 #include "buf.h"
 #include "clock.h"
 #include "conf.h"
+#include "acceptguard.h"
 #include "config.h"
-#include "control.h"
 #include "jsonw.h"
 #include "log.h"
-#include "metrics.h"
 #include "notify.h"
 #include "pool.h"
 #include "poolconf.h"
@@ -69,8 +68,8 @@ static struct {
 	struct conf		*conf;
 	struct spool		*pools;
 	size_t			 npools;
-	struct control		*ctl;
-	struct metrics		*metrics;
+	const struct supervisor_hooks *hooks;
+	void			*hooks_arg;
 	enum sv_state		 state;
 	struct event		*ev_ready;
 	struct event		*ev_tick;
@@ -87,16 +86,18 @@ static struct {
 
 static void	sv_on_failed(struct pool *, const char *, void *);
 static void	sv_on_stopped(struct pool *, void *);
+static void	sv_on_idle(struct pool *, void *);
+static void	sv_check_exit(void);
 
 /*
  * Workers leave fds for clients: their last fd stays SV_CLIENT_FDS below
- * the fd a connection may have (control_fd_limit), so that a pool short of
+ * the fd a connection may have (accept_fd_limit), so that a pool short of
  * fds can still be submitted to, asked for status and reloaded.
  */
 static int
 sv_fd_ceiling(struct pool *p, void *arg)
 {
-	int	 limit = control_fd_limit(), room;
+	int	 limit = accept_fd_limit(), room;
 
 	(void)p;
 	(void)arg;
@@ -111,6 +112,7 @@ sv_fd_ceiling(struct pool *p, void *arg)
 static const struct pool_hooks sv_pool_hooks = {
 	.failed = sv_on_failed,
 	.stopped = sv_on_stopped,
+	.idle = sv_on_idle,
 	.fd_ceiling = sv_fd_ceiling,
 };
 
@@ -223,6 +225,17 @@ sv_reap_pools(void)
 	}
 }
 
+/* Batches attached to any pool: what status calls "clients". */
+static size_t
+sv_nbatches(void)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < sv.npools; i++)
+		n += pool_nbatches(sv.pools[i].pool);
+	return (n);
+}
+
 /* One line for sd_notify STATUS= and the logs. */
 static void
 sv_status_line(struct buf *b)
@@ -245,8 +258,8 @@ sv_status_line(struct buf *b)
 	    "stopping: " : "", live, workers, queued, rate);
 	if (failed != 0)
 		buf_printf(b, "; %zu failed", failed);
-	if (sv.ctl != NULL && control_nsubmitting(sv.ctl) != 0)
-		buf_printf(b, "; %zu clients", control_nsubmitting(sv.ctl));
+	if (sv_nbatches() != 0)
+		buf_printf(b, "; %zu clients", sv_nbatches());
 }
 
 /* Tell the service manager how we are (STATUS=). */
@@ -382,7 +395,16 @@ sv_on_stopped(struct pool *p, void *arg)
 {
 	(void)p;
 	(void)arg;
-	supervisor_check_exit();
+	sv_check_exit();
+}
+
+/* A pool's last batch went: maybe the last thing a drain waited for. */
+static void
+sv_on_idle(struct pool *p, void *arg)
+{
+	(void)p;
+	(void)arg;
+	sv_check_exit();
 }
 
 /* Apply log_level (unless droverd -d forced debug) and log_file. */
@@ -395,30 +417,32 @@ sv_apply_logging(const struct conf *c)
 		log_warn("unable to open log file %s", c->log_file);
 }
 
-/* Take over conf c, open the control socket, start every pool. */
-int
-supervisor_init(struct event_base *base, struct conf *c, bool debug)
+/*
+ * Take over conf c and apply its logging; nothing starts yet, so that
+ * droverd can open its sockets first (and fail before any worker runs).
+ */
+void
+supervisor_init(struct event_base *base, struct conf *c, bool debug,
+    const struct supervisor_hooks *hooks, void *arg)
 {
-	char	 err[512];
-	size_t	 i;
-
 	memset(&sv, 0, sizeof(sv));
 	sv.base = base;
 	sv.debug = debug;
 	sv.conf = c;
+	sv.hooks = hooks;
+	sv.hooks_arg = arg;
 	sv.start_us = sv.last_tick_us = clock_us();
 	sv_apply_logging(c);
-	/* Errors that end droverd are errors, not warnings. */
-	if ((sv.ctl = control_new(base, c, err, sizeof(err))) == NULL) {
-		log_emit(LOG_ERR, "%s", err);
-		return (-1);
-	}
-	if ((sv.metrics = metrics_new(base, c->metrics, err,
-	    sizeof(err))) == NULL && *c->metrics != '\0') {
-		log_emit(LOG_ERR, "%s", err);
-		control_free(sv.ctl);
-		return (-1);
-	}
+}
+
+/* Start every pool, the ticks and READY=1 once they are up. */
+void
+supervisor_start(void)
+{
+	struct event_base	*base = sv.base;
+	const struct conf	*c = sv.conf;
+	size_t			 i;
+
 	sv.ev_ready = evtimer_new(base, sv_ready_cb, NULL);
 	sv.ev_tick = evtimer_new(base, sv_tick_cb, NULL);
 	sv.ev_watchdog = evtimer_new(base, sv_watchdog_cb, NULL);
@@ -430,7 +454,6 @@ supervisor_init(struct event_base *base, struct conf *c, bool debug)
 	sv_timer(sv.ev_tick, SV_TICK_US);
 	if (notify_watchdog_usec() != 0)
 		sv_timer(sv.ev_watchdog, notify_watchdog_usec());
-	return (0);
 }
 
 void
@@ -438,8 +461,6 @@ supervisor_free(void)
 {
 	size_t	 i;
 
-	control_free(sv.ctl);
-	metrics_free(sv.metrics);
 	for (i = 0; i < sv.npools; i++)
 		pool_free(sv.pools[i].pool);
 	free(sv.pools);
@@ -472,9 +493,7 @@ sv_reload_pool(struct spool *sp, const struct poolconf *oldpc,
 		buf_printf(out, "pool %s: restarted (it had %s)\n",
 		    npc->name, sp->stopped ? "been stopped" : "failed");
 		sp->removed = true;
-		pool_stop(sp->pool, POOL_STOP_DRAIN);
-		control_pool_closing(sv.ctl, sp->pool,
-		    "the pool was removed");
+		pool_stop(sp->pool, POOL_STOP_DRAIN, "the pool was removed");
 		sv_start_pool(npc);
 	} else if (apply != 0) {
 		r = sv_resolve(npc);
@@ -536,8 +555,8 @@ supervisor_reload(struct buf *out)
 	}
 	buf_free(&keys);
 	sv_apply_logging(nc);
-	if (strcmp(sv.conf->metrics, nc->metrics) != 0)
-		metrics_reconfigure(&sv.metrics, sv.base, nc->metrics, out);
+	if (sv.hooks != NULL && sv.hooks->reloading != NULL)
+		sv.hooks->reloading(sv.conf, nc, out, sv.hooks_arg);
 	for (i = 0; i < nc->npools; i++) {
 		if ((sp = sv_find(nc->pools[i]->name)) == NULL) {
 			sv_start_pool(nc->pools[i]);
@@ -552,9 +571,7 @@ supervisor_reload(struct buf *out)
 		if (sp->removed || conf_pool(nc, pool_name(sp->pool)) != NULL)
 			continue;
 		sp->removed = true;
-		pool_stop(sp->pool, POOL_STOP_DRAIN);
-		control_pool_closing(sv.ctl, sp->pool,
-		    "the pool was removed");
+		pool_stop(sp->pool, POOL_STOP_DRAIN, "the pool was removed");
 		buf_printf(out, "pool %s: removed (draining)\n",
 		    pool_name(sp->pool));
 	}
@@ -580,11 +597,11 @@ supervisor_drain(void)
 	log_info("draining: finishing queued and in-flight jobs (at most "
 	    "%gs)", sv.conf->shutdown_timeout);
 	notify_stopping();
-	control_drain(sv.ctl);
 	for (i = 0; i < sv.npools; i++)
-		pool_stop(sv.pools[i].pool, POOL_STOP_DRAIN);
+		pool_stop(sv.pools[i].pool, POOL_STOP_DRAIN,
+		    "droverd is shutting down");
 	sv_timer(sv.ev_deadline, (uint64_t)(sv.conf->shutdown_timeout * 1e6));
-	supervisor_check_exit();
+	sv_check_exit();
 }
 
 /*
@@ -603,14 +620,13 @@ sv_stop(enum pool_stop how)
 	sv.state = SV_STOPPING;
 	log_info("stopping: cancelling what is left");
 	evtimer_del(sv.ev_deadline);
-	control_drain(sv.ctl);
 	for (i = 0; i < sv.npools; i++)
-		pool_stop(sv.pools[i].pool, how);
+		pool_stop(sv.pools[i].pool, how, "droverd is shutting down");
 	if (!evtimer_pending(sv.ev_final, NULL))
 		sv_timer(sv.ev_final, SV_FINAL_GRACE_US +
 		    (how == POOL_STOP_TERM ?
 		    (uint64_t)(sv_max_stop_timeout() * 2e6) : 0));
-	supervisor_check_exit();
+	sv_check_exit();
 }
 
 /* SIGQUIT or a second SIGTERM: kill the workers, cancel the rest. */
@@ -620,19 +636,22 @@ supervisor_stop_now(void)
 	sv_stop(POOL_STOP_KILL);
 }
 
-/* The drain predicate: every pool stopped and every client served. */
-void
-supervisor_check_exit(void)
+/*
+ * The drain predicate: every pool stopped and every batch gone.  A source
+ * detaches its batch only once its results are delivered (a client's are
+ * written), so this waits for those too.
+ */
+static void
+sv_check_exit(void)
 {
 	size_t	 i;
 
 	if (sv.state == SV_RUNNING)
 		return;
 	for (i = 0; i < sv.npools; i++)
-		if (!pool_finished(sv.pools[i].pool))
+		if (!pool_finished(sv.pools[i].pool) ||
+		    pool_nbatches(sv.pools[i].pool) != 0)
 			return;
-	if (control_nclients(sv.ctl) != 0)
-		return;
 	event_base_loopexit(sv.base, NULL);
 }
 
@@ -683,7 +702,7 @@ supervisor_pool_op(const char *op, const char *name, long n, struct buf *out)
 			return (0);
 		}
 		sp->removed = true;	/* the old one goes once drained */
-		pool_stop(sp->pool, POOL_STOP_DRAIN);
+		pool_stop(sp->pool, POOL_STOP_DRAIN, "the pool was restarted");
 		sv_start_pool(conf_pool(sv.conf, name));	/* moves sp */
 		buf_printf(out, "pool %s: started", name);
 	} else if (sp->stopped || pool_state(sp->pool) != POOL_RUNNING) {
@@ -693,9 +712,7 @@ supervisor_pool_op(const char *op, const char *name, long n, struct buf *out)
 		return (-1);
 	} else if (strcmp(op, "stop") == 0) {
 		sp->stopped = true;
-		pool_stop(sp->pool, POOL_STOP_DRAIN);
-		control_pool_closing(sv.ctl, sp->pool,
-		    "the pool was stopped");
+		pool_stop(sp->pool, POOL_STOP_DRAIN, "the pool was stopped");
 		buf_printf(out, "pool %s: stopping (finishing its jobs, then "
 		    "kept stopped)", name);
 	} else if (strcmp(op, "scale") == 0) {
@@ -826,7 +843,7 @@ supervisor_status(void)
 	    sv.state == SV_DRAINING ? "draining" : "stopping",
 	    "uptime_s", (double)(clock_us() - sv.start_us) / 1e6,
 	    "config", jsonw_text(sv.conf->path),
-	    "clients", (int)control_nsubmitting(sv.ctl),
+	    "clients", (int)sv_nbatches(),
 	    "reloads", "ok", (json_int_t)sv.reloads_ok, "failed",
 	    (json_int_t)sv.reloads_failed, "pools", pools));
 }

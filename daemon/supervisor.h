@@ -1,7 +1,9 @@
 /*
- * droverd's state: the running configuration, its pools by name, the
- * control socket, and the life of the daemon (running, draining, stopping).
- * There is one supervisor per process; its functions act on it.
+ * droverd's state: the running configuration, its pools by name, and the
+ * life of the daemon (running, draining, stopping).  There is one
+ * supervisor per process; its functions act on it.  It knows pools and the
+ * batches attached to them, not where the batches come from: droverd.c
+ * opens the sockets and wires them in (struct daemon_hooks, hooks.h).
  */
 #ifndef DROVER_SUPERVISOR_H
 #define DROVER_SUPERVISOR_H
@@ -16,7 +18,19 @@ struct conf;
 struct event_base;
 struct pool;
 
-int		 supervisor_init(struct event_base *, struct conf *, bool);
+struct supervisor_hooks {
+	/*
+	 * A reload is about to replace the running conf (old) with a good
+	 * one (new): apply what the supervisor does not own (the metrics
+	 * listener), saying what changed in out.
+	 */
+	void	(*reloading)(const struct conf *, const struct conf *,
+		    struct buf *, void *);
+};
+
+void		 supervisor_init(struct event_base *, struct conf *, bool,
+		    const struct supervisor_hooks *, void *);
+void		 supervisor_start(void);
 void		 supervisor_free(void);
 struct pool	*supervisor_pool(const char *);
 bool		 supervisor_accepting(void);
@@ -26,7 +40,6 @@ json_t		*supervisor_status(void);
 bool		 supervisor_healthy(struct buf *);
 void		 supervisor_drain(void);
 void		 supervisor_stop_now(void);
-void		 supervisor_check_exit(void);
 void		 supervisor_resize(int);
 int		 supervisor_pool_op(const char *, const char *, long,
 		    struct buf *);
