@@ -33,118 +33,14 @@
 #include "hopt.h"
 #include "log.h"
 #include "poolconf.h"
+#include "settings.h"
 #include "shell.h"
 #include "tbucket.h"
 #include "usock.h"
 #include "xmalloc.h"
 
-enum stype {
-	T_UINT,		/* unsigned, in a uint field */
-	T_U64,		/* uint64_t */
-	T_DOUBLE,
-	T_BOOL,
-	T_STRING,	/* char *, copied */
-	T_PROTOCOL,	/* "frame", "line" or "tagged" */
-	T_COMMAND,	/* array of strings, or one string split into words */
-	T_USER,		/* a user name: sets uid and (by default) gid */
-	T_GROUP,	/* a group name: sets gid */
-	T_RLIMIT,	/* rlimits[aux], times mult */
-	T_MODE,		/* an octal string such as "0660" */
-	T_LOGLEVEL,
-	T_LIST,		/* array or list of strings, NULL-ended */
-	T_POOLS,	/* the list of pool groups */
-};
-
-struct setting {
-	const char	*key;
-	enum stype	 type;
-	size_t		 off;
-	double		 min;
-	double		 max;
-	int		 aux;		/* T_RLIMIT: index; mult in max */
-					/* T_UINT: BY_PROTOCOL or 0 */
-	unsigned	 apply;
-	const char	*doc;
-};
-
-#define PC(f)	offsetof(struct poolconf, f)
 #define CF(f)	offsetof(struct conf, f)
-#define MB	(1024.0 * 1024.0)
-#define BY_PROTOCOL	1	/* aux of a T_UINT: the default depends on it */
-
-/* Keys of a pool group. */
-static const struct setting pool_settings[] = {
-	{ "name", T_STRING, PC(name), 0, 0, 0, APPLY_RESTART,
-	  "The pool's name: letters, digits, '_', '-', '.'; unique." },
-	{ "handler", T_STRING, PC(handler), 0, 0, 0, APPLY_REPLACE,
-	  "A drover-worker handler: " DROVER_HANDLERS "." },
-	{ "exec", T_STRING, PC(exec), 0, 0, 0, APPLY_REPLACE,
-	  "The command of the exec handler; {} is the job." },
-	{ "command", T_COMMAND, PC(argv), 0, 0, 0, APPLY_REPLACE,
-	  "A custom worker: [\"prog\", \"arg\"] or \"prog arg\" (no shell)." },
-	{ "options", T_LIST, PC(options), 0, 0, 0, APPLY_REPLACE,
-	  "Handler options, [\"KEY=VALUE\", ...] (drover-worker(7))." },
-	{ "protocol", T_PROTOCOL, PC(protocol), 0, 0, 0, APPLY_REPLACE,
-	  "\"frame\" (default for handlers), \"line\" (default for "
-	  "commands) or \"tagged\"." },
-	{ "workers", T_UINT, PC(workers), 1, POOLCONF_MAX_WORKERS, 0,
-	  APPLY_HOT, "Worker processes." },
-	{ "window", T_UINT, PC(window), 0, POOLCONF_MAX_WINDOW, BY_PROTOCOL,
-	  APPLY_HOT, "Jobs in flight per worker; 0 adapts between 1 and "
-	  "window_max (default: 1 for line, 0 otherwise)." },
-	{ "window_max", T_UINT, PC(window_max), 1, POOLCONF_MAX_WINDOW, 0,
-	  APPLY_HOT, "Ceiling of the adaptive window." },
-	{ "job_timeout", T_DOUBLE, PC(job_timeout), 0, 31536000, 0,
-	  APPLY_HOT, "Seconds before a job's worker is killed; 0 = none." },
-	{ "max_attempts", T_UINT, PC(max_attempts), 1, 255, 0, APPLY_HOT,
-	  "Runs charged to a job before it counts as crashed." },
-	{ "retry_timeouts", T_BOOL, PC(retry_timeouts), 0, 0, 0, APPLY_HOT,
-	  "Retry timed-out jobs too, within max_attempts." },
-	{ "rate", T_DOUBLE, PC(rate), 0, 1e9, 0, APPLY_HOT,
-	  "Jobs dispatched per second at most; 0 = unlimited." },
-	{ "burst", T_DOUBLE, PC(burst), 1, 1e9, 0, APPLY_HOT,
-	  "Token-bucket burst for rate (default: rate/100, at least 1)." },
-	{ "max_jobs_per_worker", T_U64, PC(max_jobs_per_worker), 0, 1e15, 0,
-	  APPLY_HOT, "Replace a worker after this many jobs (+0-10% jitter); "
-	  "0 = never." },
-	{ "max_rss_mb", T_U64, PC(max_rss_mb), 0, 1048576, 0, APPLY_HOT,
-	  "Replace a worker whose resident memory passes this; 0 = never." },
-	{ "max_job_bytes", T_U64, PC(max_job_bytes), 1, 1073741824, 0,
-	  APPLY_HOT, "Longer jobs are rejected." },
-	{ "max_result_bytes", T_U64, PC(max_result_bytes), 1, 1073741824, 0,
-	  APPLY_REPLACE, "A longer result is a protocol error." },
-	{ "start_secs", T_DOUBLE, PC(start_secs), 0, 3600, 0, APPLY_HOT,
-	  "A worker that dies sooner, before its first result, failed to "
-	  "start." },
-	{ "start_retries", T_UINT, PC(start_retries), 0, 1000, 0, APPLY_HOT,
-	  "Failed starts in a row before the pool fails." },
-	{ "restart_backoff", T_DOUBLE, PC(backoff_initial), 0, 3600, 0,
-	  APPLY_HOT, "First backoff after repeated failed starts, seconds "
-	  "(doubles, with jitter)." },
-	{ "restart_backoff_max", T_DOUBLE, PC(backoff_max), 0, 86400, 0,
-	  APPLY_HOT, "Ceiling of the restart backoff, seconds." },
-	{ "restart_limit", T_UINT, PC(restart_limit), 0, 1000000, 0,
-	  APPLY_HOT, "Restarts allowed within restart_period before the pool "
-	  "fails; 0 = no limit." },
-	{ "restart_period", T_DOUBLE, PC(restart_period), 0.001, 86400, 0,
-	  APPLY_HOT, "The window of restart_limit, seconds." },
-	{ "stop_timeout", T_DOUBLE, PC(stop_timeout), 0, 3600, 0, APPLY_HOT,
-	  "Seconds between EOF and SIGTERM, and SIGTERM and SIGKILL, for a "
-	  "worker asked to exit." },
-	{ "user", T_USER, PC(user), 0, 0, 0, APPLY_REPLACE,
-	  "Run workers as this user (droverd must be root)." },
-	{ "group", T_GROUP, PC(group), 0, 0, 0, APPLY_REPLACE,
-	  "Run workers with this group (default: the user's)." },
-	{ "rlimit_nofile", T_RLIMIT, PC(rlimits), 0, 1, 0, APPLY_REPLACE,
-	  "RLIMIT_NOFILE of workers." },
-	{ "rlimit_as_mb", T_RLIMIT, PC(rlimits), 0, MB, 1, APPLY_REPLACE,
-	  "RLIMIT_AS of workers, MiB." },
-	{ "rlimit_core", T_RLIMIT, PC(rlimits), 0, 1, 2, APPLY_REPLACE,
-	  "RLIMIT_CORE of workers, bytes." },
-	{ "rlimit_nproc", T_RLIMIT, PC(rlimits), 0, 1, 3, APPLY_REPLACE,
-	  "RLIMIT_NPROC of workers." },
-	{ NULL, 0, 0, 0, 0, 0, 0, NULL }
-};
+#define PC(f)	offsetof(struct poolconf, f)
 
 /* Top-level keys. */
 static const struct setting global_settings[] = {
@@ -631,16 +527,6 @@ load_pool_key(struct loader *ld, const config_setting_t *s,
 	}
 }
 
-/* The setting named key in table, or NULL. */
-static const struct setting *
-setting_find(const struct setting *table, const char *key)
-{
-	for (; table->key != NULL; table++)
-		if (strcmp(table->key, key) == 0)
-			return (table);
-	return (NULL);
-}
-
 /* Check a pool's handler options against the handler's table (hopt.c). */
 static void
 check_options(struct loader *ld, const config_setting_t *g,
@@ -1099,133 +985,11 @@ conf_pool(const struct conf *c, const char *name)
 	return (NULL);
 }
 
-static bool
-str_eq(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return (a == b);
-	return (strcmp(a, b) == 0);
-}
-
-static bool
-argv_eq(char *const *a, char *const *b)
-{
-	if (a == NULL || b == NULL)
-		return (a == b);
-	for (; *a != NULL && *b != NULL; a++, b++)
-		if (strcmp(*a, *b) != 0)
-			return (false);
-	return (*a == *b);
-}
-
-/* Does setting st differ between a and b (structs of its table)? */
-static bool
-setting_differs(const struct setting *st, const void *a, const void *b)
-{
-	const char	*pa = (const char *)a + st->off;
-	const char	*pb = (const char *)b + st->off;
-	const struct poolconf *ca = a, *cb = b;
-
-	switch (st->type) {
-	case T_UINT:
-		return (*(const unsigned *)(const void *)pa !=
-		    *(const unsigned *)(const void *)pb);
-	case T_U64:
-		return (*(const uint64_t *)(const void *)pa !=
-		    *(const uint64_t *)(const void *)pb);
-	case T_DOUBLE:
-		return (*(const double *)(const void *)pa !=
-		    *(const double *)(const void *)pb);
-	case T_BOOL:
-		return (*(const bool *)(const void *)pa !=
-		    *(const bool *)(const void *)pb);
-	case T_MODE:
-		return (*(const mode_t *)(const void *)pa !=
-		    *(const mode_t *)(const void *)pb);
-	case T_LOGLEVEL:
-		return (*(const int *)(const void *)pa !=
-		    *(const int *)(const void *)pb);
-	case T_PROTOCOL:
-		return (ca->protocol != cb->protocol);
-	case T_STRING:
-	case T_USER:
-	case T_GROUP:
-		return (!str_eq(*(char *const *)(const void *)pa,
-		    *(char *const *)(const void *)pb));
-	case T_COMMAND:
-	case T_LIST:
-		return (!argv_eq(*(char **const *)(const void *)pa,
-		    *(char **const *)(const void *)pb));
-	case T_RLIMIT:
-		return (ca->rlimits[st->aux].set != cb->rlimits[st->aux].set ||
-		    ca->rlimits[st->aux].value != cb->rlimits[st->aux].value);
-	case T_POOLS:
-		return (false);
-	}
-	return (false);
-}
-
-/* Compare with a table; name changed keys in out; OR their apply flags. */
-static unsigned
-table_diff(const struct setting *table, const void *a, const void *b,
-    struct buf *out)
-{
-	unsigned	 flags = 0;
-
-	for (; table->key != NULL; table++) {
-		if (!setting_differs(table, a, b))
-			continue;
-		flags |= table->apply;
-		if (out != NULL)
-			buf_printf(out, "%s%s", buf_len(out) ? ", " : "",
-			    table->key);
-	}
-	return (flags);
-}
-
-/* How a pool's settings changed: APPLY_* flags; changed keys in out. */
-unsigned
-conf_pool_diff(const struct poolconf *a, const struct poolconf *b,
-    struct buf *out)
-{
-	return (table_diff(pool_settings, a, b, out));
-}
-
 /* How the top-level settings changed (pools aside). */
 unsigned
 conf_global_diff(const struct conf *a, const struct conf *b, struct buf *out)
 {
-	return (table_diff(global_settings, a, b, out));
-}
-
-/* Copy every hot-applicable pool setting of src into dst. */
-void
-conf_pool_apply_hot(struct poolconf *dst, const struct poolconf *src)
-{
-	const struct setting	*st;
-	size_t			 n;
-
-	for (st = pool_settings; st->key != NULL; st++) {
-		if (st->apply != APPLY_HOT)
-			continue;
-		switch (st->type) {
-		case T_UINT:
-			n = sizeof(unsigned);
-			break;
-		case T_U64:
-			n = sizeof(uint64_t);
-			break;
-		case T_DOUBLE:
-			n = sizeof(double);
-			break;
-		case T_BOOL:
-			n = sizeof(bool);
-			break;
-		default:
-			continue;	/* no string is hot */
-		}
-		memcpy((char *)dst + st->off, (const char *)src + st->off, n);
-	}
+	return (settings_diff(global_settings, a, b, out));
 }
 
 /* The default of a pool setting, as text. */
@@ -1310,13 +1074,13 @@ conf_print_settings(FILE *f)
 	for (st = global_settings; st->key != NULL; st++) {
 		setting_default(st, cd, def, sizeof(def));
 		fprintf(f, "global\t%s\t%s\t%s\t%s\n", st->key, def,
-		    apply_name(st->apply), st->doc);
+		    apply_name(st->apply & APPLY_MASK), st->doc);
 	}
 	conf_free(cd);
 	poolconf_defaults(&pd);
 	for (st = pool_settings; st->key != NULL; st++) {
 		setting_default(st, &pd, def, sizeof(def));
 		fprintf(f, "pool\t%s\t%s\t%s\t%s\n", st->key, def,
-		    apply_name(st->apply), st->doc);
+		    apply_name(st->apply & APPLY_MASK), st->doc);
 	}
 }

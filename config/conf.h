@@ -3,10 +3,10 @@
  * self-owned struct conf, validated whole.  Every problem is reported as
  * "file:line: message"; a file with any problem yields no conf at all.
  *
- * The settings are declared in one table each (globals and pool keys) with
- * their type, bounds, default and how a change applies on reload; the
- * loader, the validator, the reload diff and `droverd --settings` (which the
- * man page is checked against) all read those tables.
+ * The settings are declared in one table each (globals here, pool keys in
+ * settings.c) with their type, bounds, default and how a change applies on
+ * reload; the loader, the validator, the reload diff and `droverd
+ * --settings` (which the man page is checked against) all read them.
  */
 #ifndef DROVER_CONF_H
 #define DROVER_CONF_H
@@ -16,15 +16,10 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "settings.h"
+
 struct poolconf;
 struct buf;
-
-/* How a changed setting takes effect on reload. */
-enum conf_apply {
-	APPLY_HOT = 1,		/* at once, running workers included */
-	APPLY_REPLACE = 2,	/* workers are replaced one by one */
-	APPLY_RESTART = 4,	/* only when droverd restarts */
-};
 
 struct conf {
 	char		 *path;
@@ -51,10 +46,6 @@ void		 conf_free(struct conf *);
 void		 conf_errors_free(struct conf_errors *);
 struct conf	*conf_default(const char *);
 const struct poolconf *conf_pool(const struct conf *, const char *);
-unsigned	 conf_pool_diff(const struct poolconf *,
-		    const struct poolconf *, struct buf *);
-void		 conf_pool_apply_hot(struct poolconf *,
-		    const struct poolconf *);
 unsigned	 conf_global_diff(const struct conf *, const struct conf *,
 		    struct buf *);
 void		 conf_print_settings(FILE *);

@@ -47,7 +47,7 @@
 
 #include "batch.h"
 #include "clock.h"
-#include "conf.h"
+#include "settings.h"
 #include "frame.h"
 #include "job.h"
 #include "jobq.h"
@@ -688,43 +688,110 @@ pool_replace_workers(struct pool *p)
 	pool_maintain(p);
 }
 
+/* The steps of hot changes (SET_*, settings.h), one function each. */
+static void
+pool_set_window(struct pool *p)
+{
+	if (p->pc->window != 0)
+		p->window = p->pc->window;
+	else if (p->window > p->pc->window_max)
+		p->window = p->pc->window_max;
+}
+
+static void
+pool_set_rate(struct pool *p)
+{
+	tbucket_init(&p->tb, p->pc->rate, p->pc->burst, clock_us());
+}
+
+static void
+pool_set_restart_limit(struct pool *p)
+{
+	free(p->restart_times);
+	p->restart_times = p->pc->restart_limit == 0 ? NULL :
+	    xcalloc(p->pc->restart_limit, sizeof(*p->restart_times));
+	p->restart_head = p->restart_count = 0;
+}
+
+static void
+pool_set_rss(struct pool *p)
+{
+	if (p->pc->max_rss_mb == 0)
+		evtimer_del(p->ev_rss);
+	else if (!evtimer_pending(p->ev_rss, NULL))
+		timer_arm_us(p->ev_rss, POOL_RSS_CHECK_US);
+}
+
+static void
+pool_set_recycle(struct pool *p)
+{
+	size_t	 i;
+
+	for (i = 0; i < p->nmembers; i++)
+		if (!p->members[i].retired)
+			p->members[i].recycle_after = pool_recycle_after(p);
+}
+
+/* SET_WORKERS needs no step of its own: every change resets the target. */
+static void
+pool_set_workers(struct pool *p)
+{
+	(void)p;
+}
+
+static const struct {
+	unsigned	 effect;
+	void		(*step)(struct pool *);
+} pool_steps[] = {
+	{ SET_WORKERS, pool_set_workers },
+	{ SET_WINDOW, pool_set_window },
+	{ SET_RATE, pool_set_rate },
+	{ SET_RESTART_LIMIT, pool_set_restart_limit },
+	{ SET_RSS, pool_set_rss },
+	{ SET_RECYCLE, pool_set_recycle },
+};
+
+/* The SET_* effects the pool has a step for (checked by test_conf). */
+unsigned
+pool_hot_effects(void)
+{
+	unsigned	 all = 0;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(pool_steps) / sizeof(pool_steps[0]); i++)
+		all |= pool_steps[i].effect;
+	return (all);
+}
+
 /*
- * Apply new settings (same name).  apply says how they changed (conf.h):
- * hot changes take effect at once; changes that need new workers keep the
- * old settings alive for the old workers and roll them one by one.
+ * Apply new settings (same name).  apply says how they changed
+ * (settings.h).  Hot settings take effect at once, in the settings of
+ * every worker (those of a rolling replacement's old workers too), and
+ * each changed row's step runs.  Changes that need new workers keep the
+ * old settings alive for the old workers and roll them one by one.  The
+ * target goes back to the configured size: a runtime scale lasts until a
+ * reload changes the pool.
  */
 void
 pool_reconfigure(struct pool *p, const struct poolconf *npc, unsigned apply)
 {
 	struct poolconf	*old = p->pc;
-	bool		 rate = old->rate != npc->rate ||
-			    old->burst != npc->burst;
-	bool		 limit = old->restart_limit != npc->restart_limit;
+	unsigned	 effects;
+	size_t		 i;
 
+	for (i = 0; i < p->noldpcs; i++)
+		(void)poolconf_apply_hot(p->oldpcs[i], npc);
+	effects = poolconf_apply_hot(p->pc, npc);
 	if (apply & APPLY_REPLACE) {
 		p->oldpcs = xreallocarray(p->oldpcs, p->noldpcs + 1,
 		    sizeof(*p->oldpcs));
 		p->oldpcs[p->noldpcs++] = old;
 		p->pc = poolconf_dup(npc);
 		pool_release_pc(p, old);
-	} else
-		conf_pool_apply_hot(p->pc, npc);
-	if (rate)
-		tbucket_init(&p->tb, p->pc->rate, p->pc->burst, clock_us());
-	if (limit) {
-		free(p->restart_times);
-		p->restart_times = p->pc->restart_limit == 0 ? NULL :
-		    xcalloc(p->pc->restart_limit, sizeof(*p->restart_times));
-		p->restart_head = p->restart_count = 0;
 	}
-	if (p->pc->window != 0)
-		p->window = p->pc->window;
-	else if (p->window > p->pc->window_max)
-		p->window = p->pc->window_max;
-	if (p->pc->max_rss_mb == 0)
-		evtimer_del(p->ev_rss);
-	else if (!evtimer_pending(p->ev_rss, NULL))
-		timer_arm_us(p->ev_rss, POOL_RSS_CHECK_US);
+	for (i = 0; i < sizeof(pool_steps) / sizeof(pool_steps[0]); i++)
+		if (effects & pool_steps[i].effect)
+			pool_steps[i].step(p);
 	p->target = p->pc->workers;
 	pool_maintain(p);
 	pool_kick(p);

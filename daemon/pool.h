@@ -91,6 +91,7 @@ void		 pool_resize(struct pool *, unsigned);
 void		 pool_replace_workers(struct pool *);
 void		 pool_reconfigure(struct pool *, const struct poolconf *,
 		    unsigned);
+unsigned	 pool_hot_effects(void);
 
 void		 pool_attach(struct pool *, struct batch *);
 void		 pool_detach(struct pool *, struct batch *);

@@ -485,7 +485,7 @@ sv_reload_pool(struct spool *sp, const struct poolconf *oldpc,
 	unsigned	 apply;
 
 	buf_init(&keys);
-	apply = conf_pool_diff(oldpc, npc, &keys);
+	apply = poolconf_diff(oldpc, npc, &keys);
 	buf_addc(&keys, '\0');
 	if (pool_state(sp->pool) == POOL_FAILED ||
 	    (sp->stopped && apply != 0)) {

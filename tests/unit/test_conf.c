@@ -16,7 +16,9 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "pool.h"
 #include "poolconf.h"
+#include "settings.h"
 
 static char	 conf_path[64];
 
@@ -267,7 +269,7 @@ diff_case(const char *pa, const char *pb, unsigned expect, const char *keys)
 	b = load(tb, &errs);
 	ck_assert_ptr_nonnull(b);
 	buf_init(&out);
-	ck_assert_uint_eq(conf_pool_diff(a->pools[0], b->pools[0], &out),
+	ck_assert_uint_eq(poolconf_diff(a->pools[0], b->pools[0], &out),
 	    expect);
 	buf_addc(&out, '\0');
 	ck_assert_str_eq(buf_data(&out), keys);
@@ -327,13 +329,60 @@ START_TEST(test_apply_hot)
 	src.max_jobs_per_worker = 77;
 	src.max_result_bytes = 5;	/* replace: must not be copied */
 	src.protocol = PROTO_LINE;	/* replace: must not be copied */
-	conf_pool_apply_hot(&dst, &src);
+	ck_assert_uint_eq(poolconf_apply_hot(&dst, &src),
+	    SET_WORKERS | SET_RECYCLE);
 	ck_assert_uint_eq(dst.workers, 9);
 	ck_assert(dst.job_timeout == 4.5);
 	ck_assert(dst.retry_timeouts);
 	ck_assert_uint_eq(dst.max_jobs_per_worker, 77);
 	ck_assert_uint_eq(dst.max_result_bytes, 16 * 1024 * 1024);
 	ck_assert_int_eq(dst.protocol, PROTO_FRAME);
+}
+END_TEST
+
+/* Applying again what is already applied changes nothing and asks no step. */
+START_TEST(test_apply_hot_idempotent)
+{
+	struct poolconf	 dst, src;
+
+	poolconf_defaults(&dst);
+	poolconf_defaults(&src);
+	src.rate = 50;
+	src.window = 8;
+	ck_assert_uint_eq(poolconf_apply_hot(&dst, &src), SET_RATE | SET_WINDOW);
+	ck_assert(dst.rate == 50);
+	ck_assert_uint_eq(dst.window, 8);
+	ck_assert_uint_eq(poolconf_apply_hot(&dst, &src), 0);
+}
+END_TEST
+
+/*
+ * Every row marked hot is one the code can apply: its value can be copied
+ * into running workers' settings (a string cannot: it must replace them),
+ * and each step it asks for is one the pool has.  A row that fails this
+ * would be silently skipped on reload.
+ */
+START_TEST(test_hot_rows_applicable)
+{
+	const struct setting	*st;
+	unsigned		 known = pool_hot_effects();
+
+	for (st = pool_settings; st->key != NULL; st++) {
+		if ((st->apply & APPLY_MASK) != APPLY_HOT) {
+			ck_assert_msg((st->apply & ~APPLY_MASK) == 0,
+			    "%s: a step on a row that is not hot", st->key);
+			continue;
+		}
+		ck_assert_msg(setting_hot_copyable(st),
+		    "%s: marked hot but its type cannot be applied hot",
+		    st->key);
+		ck_assert_msg((st->apply & ~APPLY_MASK & ~known) == 0,
+		    "%s: asks for a step the pool does not have", st->key);
+	}
+	/* And each step the pool has is asked for by some row. */
+	for (st = pool_settings; st->key != NULL; st++)
+		known &= ~(st->apply & ~APPLY_MASK);
+	ck_assert_uint_eq(known, 0);
 }
 END_TEST
 
@@ -518,6 +567,8 @@ conf_suite(void)
 	tcase_add_test(tc, test_socket_checks);
 	tcase_add_test(tc, test_no_follow_on_errors);
 	tcase_add_test(tc, test_one_line_per_error);
+	tcase_add_test(tc, test_apply_hot_idempotent);
+	tcase_add_test(tc, test_hot_rows_applicable);
 	suite_add_tcase(s, tc);
 	return (s);
 }
