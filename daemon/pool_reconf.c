@@ -1,0 +1,139 @@
+/*
+ * New settings for a running pool: pool_reconfigure() (a reload),
+ * pool_resize() (a new number of workers) and pool_replace_workers().
+ * Hot settings apply at once; settings that need new workers make a new
+ * generation, and pool_roll() retires one old worker at a time, each
+ * finishing its jobs first, so that capacity dips by at most one.  The
+ * old generations' settings live until their last worker is gone.
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include <event2/event.h>
+
+#include "conf.h"
+#include "clock.h"
+#include "log.h"
+#include "pool.h"
+#include "pool_impl.h"
+#include "poolconf.h"
+#include "tbucket.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+/*
+ * After a reload that needs new workers: retire one worker still on old
+ * settings, unless one is already on its way out; pool_maintain() starts its
+ * replacement.  One at a time, so capacity dips by at most one worker.
+ */
+void
+pool_roll(struct pool *p)
+{
+	size_t	 i, stale = p->nmembers;
+
+	for (i = 0; i < p->nmembers; i++) {
+		if (p->members[i].rolling)
+			return;
+		if (p->members[i].pc != p->pc && !p->members[i].retired &&
+		    stale == p->nmembers)
+			stale = i;
+	}
+	if (stale == p->nmembers)
+		return;
+	log_info("%s[%u] (pid %d): replacing it to apply new settings",
+	    p->pc->name, worker_id(p->members[stale].w),
+	    (int)worker_pid(p->members[stale].w));
+	p->members[stale].retired = true;
+	p->members[stale].rolling = true;
+	p->members[stale].planned = RESTART_NREASONS;
+	worker_retire(p->members[stale].w);
+}
+
+/* Change the number of workers (SIGTTIN/SIGTTOU, reload). */
+void
+pool_resize(struct pool *p, unsigned n)
+{
+	if (n > POOLCONF_MAX_WORKERS)
+		n = POOLCONF_MAX_WORKERS;
+	p->target = n;
+	p->pc->workers = n;
+	pool_maintain(p);
+}
+
+/* Replace every worker, one after the other as each retires. */
+void
+pool_replace_workers(struct pool *p)
+{
+	size_t	 i;
+
+	for (i = 0; i < p->nmembers; i++) {
+		if (p->members[i].retired)
+			continue;
+		p->members[i].retired = true;
+		p->members[i].planned = RESTART_RECYCLE;
+		worker_retire(p->members[i].w);
+	}
+	pool_maintain(p);
+}
+
+/*
+ * Apply new settings (same name).  apply says how they changed (conf.h):
+ * hot changes take effect at once; changes that need new workers keep the
+ * old settings alive for the old workers and roll them one by one.
+ */
+void
+pool_reconfigure(struct pool *p, const struct poolconf *npc, unsigned apply)
+{
+	struct poolconf	*old = p->pc;
+	bool		 rate = old->rate != npc->rate ||
+			    old->burst != npc->burst;
+	bool		 limit = old->restart_limit != npc->restart_limit;
+
+	if (apply & APPLY_REPLACE) {
+		p->oldpcs = xreallocarray(p->oldpcs, p->noldpcs + 1,
+		    sizeof(*p->oldpcs));
+		p->oldpcs[p->noldpcs++] = old;
+		p->pc = poolconf_dup(npc);
+		pool_release_pc(p, old);
+	} else
+		conf_pool_apply_hot(p->pc, npc);
+	if (rate)
+		tbucket_init(&p->tb, p->pc->rate, p->pc->burst, clock_us());
+	if (limit) {
+		free(p->restart_times);
+		p->restart_times = p->pc->restart_limit == 0 ? NULL :
+		    xcalloc(p->pc->restart_limit, sizeof(*p->restart_times));
+		p->restart_head = p->restart_count = 0;
+	}
+	if (p->pc->window != 0)
+		p->window = p->pc->window;
+	else if (p->window > p->pc->window_max)
+		p->window = p->pc->window_max;
+	if (p->pc->max_rss_mb == 0)
+		evtimer_del(p->ev_rss);
+	else if (!evtimer_pending(p->ev_rss, NULL))
+		timer_arm_us(p->ev_rss, POOL_RSS_CHECK_US);
+	p->target = p->pc->workers;
+	pool_maintain(p);
+	pool_kick(p);
+}
+
+/* Free old settings once no worker uses them any more. */
+void
+pool_release_pc(struct pool *p, struct poolconf *pc)
+{
+	size_t	 i;
+
+	if (pc == p->pc)
+		return;
+	for (i = 0; i < p->nmembers; i++)
+		if (p->members[i].pc == pc)
+			return;
+	for (i = 0; i < p->noldpcs; i++) {
+		if (p->oldpcs[i] != pc)
+			continue;
+		poolconf_free(pc);
+		p->oldpcs[i] = p->oldpcs[--p->noldpcs];
+		return;
+	}
+}
