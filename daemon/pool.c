@@ -36,6 +36,7 @@
 #include "pool_impl.h"
 #include "poolconf.h"
 #include "tbucket.h"
+#include "throttle.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -160,9 +161,9 @@ pool_new(struct event_base *base, const struct poolconf *pc,
 	p->ev_rss = evtimer_new(base, pool_rss_cb, p);
 	p->ev_buffered = evtimer_new(base, pool_buffered_cb, p);
 	p->ev_stopped = event_new(base, -1, 0, pool_stopped_cb, p);
-	if (pc->restart_limit != 0)
-		p->restart_times = xcalloc(pc->restart_limit,
-		    sizeof(*p->restart_times));
+	throttle_init(&p->thr, pc->restart_limit,
+	    (uint64_t)(pc->restart_period * 1e6), pc->start_retries,
+	    pc->backoff_initial, pc->backoff_max);
 	return (p);
 }
 
@@ -193,7 +194,7 @@ pool_free(struct pool *p)
 	event_free(p->ev_rss);
 	event_free(p->ev_buffered);
 	event_free(p->ev_stopped);
-	free(p->restart_times);
+	throttle_free(&p->thr);
 	poolconf_free(p->pc);
 	free(p);
 }

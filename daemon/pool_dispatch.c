@@ -24,6 +24,7 @@
 #include "pool_impl.h"
 #include "poolconf.h"
 #include "tbucket.h"
+#include "throttle.h"
 #include "worker.h"
 
 void
@@ -216,7 +217,7 @@ pool_on_read_end(struct worker *w, unsigned n, uint64_t now, void *arg)
 	m->read_us = now;
 	if (n != 0 && !m->results) {
 		m->results = true;
-		p->failed_starts = 0;
+		throttle_started(&p->thr);
 	}
 	pool_adapt(p, m, n, now);
 	pool_check_recycle(p, m);

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <event2/event.h>
 
@@ -28,6 +29,7 @@
 #include "jobq.h"
 #include "pool.h"
 #include "tbucket.h"
+#include "throttle.h"
 
 struct frame_result;
 struct job;
@@ -94,13 +96,10 @@ struct pool {
 	struct event		*ev_buffered;	/* line and tagged workers */
 	struct event		*ev_stopped;
 
-	unsigned		 failed_starts;	/* consecutive */
+	struct throttle		 thr;		/* restart backoff and limits */
 	uint64_t		 next_spawn_us;
 	unsigned		 short_tries;	/* short spawns in a row */
 	char			 shortage[512];	/* why it is short, or "" */
-	uint64_t		*restart_times;	/* ring of restart_limit */
-	unsigned		 restart_head;
-	unsigned		 restart_count;
 
 	bool			 stop_now;
 	bool			 kicked;	/* ev_pump is active */
@@ -116,6 +115,13 @@ timer_arm_us(struct event *ev, uint64_t us)
 	tv.tv_sec = (time_t)(us / 1000000);
 	tv.tv_usec = (suseconds_t)(us % 1000000);
 	evtimer_add(ev, &tv);
+}
+
+/* A draw in [0, 1] for the jitter of a backoff. */
+static inline double
+pool_jitter(void)
+{
+	return ((double)random() / RAND_MAX);
 }
 
 /* pool.c */
@@ -148,7 +154,6 @@ void		 pool_on_read_end(struct worker *, unsigned, uint64_t, void *);
 void		 pool_rss_cb(int, short, void *);
 uint64_t	 pool_recycle_after(const struct pool *);
 void		 pool_check_recycle(struct pool *, struct member *);
-uint64_t	 pool_backoff_us(const struct pool *, unsigned);
 void		 pool_failed_start(struct pool *, const char *, const char *,
 		    uint64_t);
 void		 pool_on_timeout(struct worker *, struct job *, void *);

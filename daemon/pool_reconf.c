@@ -18,6 +18,7 @@
 #include "pool_impl.h"
 #include "poolconf.h"
 #include "tbucket.h"
+#include "throttle.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -87,7 +88,6 @@ pool_reconfigure(struct pool *p, const struct poolconf *npc, unsigned apply)
 	struct poolconf	*old = p->pc;
 	bool		 rate = old->rate != npc->rate ||
 			    old->burst != npc->burst;
-	bool		 limit = old->restart_limit != npc->restart_limit;
 
 	if (apply & APPLY_REPLACE) {
 		p->oldpcs = xreallocarray(p->oldpcs, p->noldpcs + 1,
@@ -99,12 +99,10 @@ pool_reconfigure(struct pool *p, const struct poolconf *npc, unsigned apply)
 		conf_pool_apply_hot(p->pc, npc);
 	if (rate)
 		tbucket_init(&p->tb, p->pc->rate, p->pc->burst, clock_us());
-	if (limit) {
-		free(p->restart_times);
-		p->restart_times = p->pc->restart_limit == 0 ? NULL :
-		    xcalloc(p->pc->restart_limit, sizeof(*p->restart_times));
-		p->restart_head = p->restart_count = 0;
-	}
+	/* The count of restarts starts over only if restart_limit changed. */
+	throttle_set(&p->thr, p->pc->restart_limit,
+	    (uint64_t)(p->pc->restart_period * 1e6), p->pc->start_retries,
+	    p->pc->backoff_initial, p->pc->backoff_max);
 	if (p->pc->window != 0)
 		p->window = p->pc->window;
 	else if (p->window > p->pc->window_max)

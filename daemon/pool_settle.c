@@ -11,15 +11,14 @@
  * first result and within start_secs failed to start; consecutive failed
  * starts back off exponentially with jitter and, past start_retries, fail
  * the pool with the last thing the worker printed.  Any restart counts
- * toward restart_limit per restart_period.  Exit status 125 means "do not
- * respawn".
+ * toward restart_limit per restart_period (the arithmetic of both is
+ * throttle.c's).  Exit status 125 means "do not respawn".
  *
  * Planned ends are here too: recycling after max_jobs_per_worker jobs or
  * above max_rss_mb of resident memory.
  */
 #include <sys/wait.h>
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +32,7 @@
 #include "pool.h"
 #include "pool_impl.h"
 #include "poolconf.h"
+#include "throttle.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -108,44 +108,6 @@ pool_on_timeout(struct worker *w, struct job *j, void *arg)
 	log_warnx("%s[%u] (pid %d): job %llu timed out after %gs; killed",
 	    p->pc->name, worker_id(w), (int)worker_pid(w),
 	    (unsigned long long)j->id, p->pc->job_timeout);
-}
-
-/* Record one restart; false if that is over restart_limit per period. */
-static bool
-pool_count_restart(struct pool *p, uint64_t now)
-{
-	unsigned	 lim = p->pc->restart_limit, oldest;
-	uint64_t	 period = (uint64_t)(p->pc->restart_period * 1e6);
-
-	if (lim == 0)
-		return (true);
-	if (p->restart_count < lim) {
-		p->restart_times[(p->restart_head + p->restart_count) % lim] =
-		    now;
-		p->restart_count++;
-		return (true);
-	}
-	oldest = p->restart_head;
-	if (now - p->restart_times[oldest] < period)
-		return (false);
-	p->restart_times[oldest] = now;
-	p->restart_head = (oldest + 1) % lim;
-	return (true);
-}
-
-/* Exponential backoff with +-20% jitter for the k-th failed start. */
-uint64_t
-pool_backoff_us(const struct pool *p, unsigned k)
-{
-	double	 d;
-
-	if (k <= 1)
-		return (0);
-	d = p->pc->backoff_initial * pow(2, (double)(k - 2));
-	if (d > p->pc->backoff_max)
-		d = p->pc->backoff_max;
-	d *= 0.8 + 0.4 * ((double)random() / RAND_MAX);
-	return ((uint64_t)(d * 1e6));
 }
 
 /* Why a worker went: the restart reason for the metrics. */
@@ -242,13 +204,15 @@ void
 pool_failed_start(struct pool *p, const char *what, const char *last,
     uint64_t now)
 {
-	p->failed_starts++;
-	if (p->failed_starts > p->pc->start_retries) {
+	uint64_t	 delay;
+
+	if (throttle_failed_start(&p->thr, pool_jitter(), &delay)) {
 		pool_fail(p, "worker %s at start, %u times in a row%s%s", what,
-		    p->failed_starts, *last ? "; last stderr: " : "", last);
+		    throttle_failed_starts(&p->thr),
+		    *last ? "; last stderr: " : "", last);
 		return;
 	}
-	p->next_spawn_us = now + pool_backoff_us(p, p->failed_starts);
+	p->next_spawn_us = now + delay;
 }
 
 /* The restart bookkeeping for an unplanned death; may fail the pool. */
@@ -271,7 +235,7 @@ pool_count_death(struct pool *p, struct worker *w, bool failed_start,
 		if (p->state == POOL_FAILED)
 			return;
 	}
-	if (!pool_count_restart(p, now))
+	if (throttle_restart(&p->thr, now))
 		pool_fail(p, "more than %u worker restarts in %gs",
 		    p->pc->restart_limit, p->pc->restart_period);
 }

@@ -23,6 +23,7 @@
 #include "pool.h"
 #include "pool_impl.h"
 #include "poolconf.h"
+#include "throttle.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -93,7 +94,8 @@ pool_short(struct pool *p, const char *err)
 {
 	uint64_t	 delay;
 
-	delay = pool_backoff_us(p, ++p->short_tries + 1);
+	delay = throttle_backoff_us(&p->thr, ++p->short_tries + 1,
+	    pool_jitter());
 	if (delay < POOL_SHORT_RETRY_US)
 		delay = POOL_SHORT_RETRY_US;
 	p->next_spawn_us = clock_us() + delay;
