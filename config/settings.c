@@ -61,18 +61,19 @@ const struct setting pool_settings[] = {
 	{ "start_secs", T_DOUBLE, PC(start_secs), 0, 3600, 0, APPLY_HOT,
 	  "A worker that dies sooner, before its first result, failed to "
 	  "start." },
-	{ "start_retries", T_UINT, PC(start_retries), 0, 1000, 0, APPLY_HOT,
+	{ "start_retries", T_UINT, PC(start_retries), 0, 1000, 0,
+	  APPLY_HOT | SET_THROTTLE,
 	  "Failed starts in a row before the pool fails." },
 	{ "restart_backoff", T_DOUBLE, PC(backoff_initial), 0, 3600, 0,
-	  APPLY_HOT, "First backoff after repeated failed starts, seconds "
-	  "(doubles, with jitter)." },
+	  APPLY_HOT | SET_THROTTLE, "First backoff after repeated failed "
+	  "starts, seconds (doubles, with jitter)." },
 	{ "restart_backoff_max", T_DOUBLE, PC(backoff_max), 0, 86400, 0,
-	  APPLY_HOT, "Ceiling of the restart backoff, seconds." },
+	  APPLY_HOT | SET_THROTTLE, "Ceiling of the restart backoff, seconds." },
 	{ "restart_limit", T_UINT, PC(restart_limit), 0, 1000000, 0,
-	  APPLY_HOT | SET_RESTART_LIMIT, "Restarts allowed within "
+	  APPLY_HOT | SET_THROTTLE, "Restarts allowed within "
 	  "restart_period before the pool fails; 0 = no limit." },
 	{ "restart_period", T_DOUBLE, PC(restart_period), 0.001, 86400, 0,
-	  APPLY_HOT, "The window of restart_limit, seconds." },
+	  APPLY_HOT | SET_THROTTLE, "The window of restart_limit, seconds." },
 	{ "stop_timeout", T_DOUBLE, PC(stop_timeout), 0, 3600, 0, APPLY_HOT,
 	  "Seconds between EOF and SIGTERM, and SIGTERM and SIGKILL, for a "
 	  "worker asked to exit." },

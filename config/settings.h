@@ -39,7 +39,7 @@ enum conf_effect {
 	SET_WORKERS = 0x100,	/* spawn or retire to the new size */
 	SET_WINDOW = 0x200,	/* clamp or set the window */
 	SET_RATE = 0x400,	/* refill the token bucket */
-	SET_RESTART_LIMIT = 0x800, /* resize the restart history */
+	SET_THROTTLE = 0x800,	/* restart backoff and limits */
 	SET_RSS = 0x1000,	/* start or stop the RSS check */
 	SET_RECYCLE = 0x2000,	/* recompute each worker's recycle point */
 };

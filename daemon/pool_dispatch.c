@@ -1,0 +1,225 @@
+/*
+ * The path of a job through a pool: from the queue to the worker with the
+ * most room (pool_pump, one write per worker and round, held back by the
+ * rate limit), and its result back to its batch (pool_finish).
+ *
+ * The window of jobs in flight per worker adapts (unless fixed by `window`):
+ * it holds about POOL_WINDOW_TARGET_US of work, from a moving average of the
+ * per-job service time, between 1 and window_max.  Micro-jobs get thousands
+ * in flight and many frames per syscall; slow jobs get 1 or 2, so none waits
+ * behind a slow one while another worker idles.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "batch.h"
+#include "frame.h"
+#include "clock.h"
+#include "job.h"
+#include "jobq.h"
+#include "pool.h"
+#include "pool_impl.h"
+#include "poolconf.h"
+#include "tbucket.h"
+#include "throttle.h"
+#include "worker.h"
+
+void
+pool_pump_cb(int fd, short what, void *arg)
+{
+	struct pool	*p = arg;
+
+	(void)fd;
+	(void)what;
+	p->kicked = false;
+	pool_pump(p);
+}
+
+/* Ask for a pump at the end of this loop turn (coalesces submits). */
+void
+pool_kick(struct pool *p)
+{
+	if (!p->kicked) {
+		p->kicked = true;
+		event_active(p->ev_pump, EV_TIMEOUT, 0);
+	}
+}
+
+/*
+ * Report a job as finished, with the sections its worker sent (fr, or
+ * NULL), and free it.
+ */
+static void
+pool_finish_err(struct pool *p, struct job *j, enum job_status st,
+    const char *out, size_t len, const struct frame_result *fr,
+    const struct worker *w, uint64_t now)
+{
+	struct batch		*b = j->batch;
+	struct jobresult	 r;
+
+	r.status = st;
+	r.out = out;
+	r.outlen = len;
+	r.err = fr != NULL ? fr->err : NULL;
+	r.errlen = fr != NULL ? fr->errlen : 0;
+	r.sout = fr != NULL ? fr->sout : NULL;
+	r.soutlen = fr != NULL ? fr->soutlen : 0;
+	r.fields = fr != NULL ? fr->fields : NULL;
+	r.fieldslen = fr != NULL ? fr->fieldslen : 0;
+	r.runs = j->runs;
+	r.worker = w != NULL ? worker_pid(w) : 0;
+	r.latency_us = 0;
+	if (w != NULL && j->sent_us != 0) {
+		r.latency_us = now > j->sent_us ? now - j->sent_us : 0;
+		hist_add(&p->stats.duration, r.latency_us);
+	}
+	p->stats.jobs[st]++;
+	b->finished++;
+	b->ops->done(b, j, &r);
+	job_free(j);
+}
+
+/* Report a job as finished and free it. */
+void
+pool_finish(struct pool *p, struct job *j, enum job_status st,
+    const char *out, size_t len, const struct worker *w, uint64_t now)
+{
+	pool_finish_err(p, j, st, out, len, NULL, w, now);
+}
+
+/* Finish a job that never ran, with a formatted reason. */
+void
+pool_finish_now(struct pool *p, struct job *j, enum job_status st,
+    const char *reason)
+{
+	pool_finish(p, j, st, reason, strlen(reason), NULL, 0);
+}
+
+/* The member with the most room under the window, or NULL. */
+static struct member *
+pool_pick(struct pool *p, size_t *room)
+{
+	struct member	*best = NULL;
+	size_t		 i, r, bestroom = 0;
+
+	for (i = 0; i < p->nmembers; i++) {
+		r = worker_room(p->members[i].w, p->window);
+		if (r > bestroom && !p->members[i].retired) {
+			best = &p->members[i];
+			bestroom = r;
+		}
+	}
+	*room = bestroom;
+	return (best);
+}
+
+/*
+ * Dispatch queued jobs: fill the least loaded worker up to its window, then
+ * the next, one write per worker; stop at the rate limit.
+ */
+void
+pool_pump(struct pool *p)
+{
+	struct member	*m;
+	struct job	*j;
+	size_t		 room, n;
+	uint64_t	 now;
+
+	if (p->state != POOL_RUNNING && p->state != POOL_DRAINING)
+		goto out;
+	now = clock_us();
+	while (jobq_len(&p->queue) != 0) {
+		if ((m = pool_pick(p, &room)) == NULL)
+			break;
+		n = room < jobq_len(&p->queue) ? room : jobq_len(&p->queue);
+		if (p->pc->rate > 0) {
+			n = (size_t)tbucket_take(&p->tb, n, now);
+			if (n == 0) {
+				p->stats.rate_limited++;
+				if (!evtimer_pending(p->ev_rate, NULL))
+					timer_arm_us(p->ev_rate,
+					    tbucket_wait_us(&p->tb));
+				break;
+			}
+		}
+		if (worker_inflight(m->w) == 0)
+			m->busy_since_us = now;
+		while (n > 0 && (j = jobq_pop(&p->queue)) != NULL) {
+			if (j->batch->held) {	/* its results wait: later */
+				jobq_push(&p->parked, j);
+				continue;
+			}
+			p->queued_bytes -= j->len;
+			p->inflight++;
+			n--;
+			worker_send(m->w, j, now);
+		}
+		worker_flush(m->w);
+	}
+out:
+	pool_wake_waiters(p);
+	pool_check_drained(p);
+}
+
+/* Update the service-time average and the window from one read. */
+static void
+pool_adapt(struct pool *p, struct member *m, unsigned n, uint64_t now)
+{
+	double	 sample, w;
+
+	if (n == 0)
+		return;
+	if (m->busy_since_us != 0 && now > m->busy_since_us) {
+		sample = (double)(now - m->busy_since_us) / n;
+		p->svc_us = p->svc_us == 0 ? sample :
+		    p->svc_us * 0.7 + sample * 0.3;
+	}
+	m->busy_since_us = worker_inflight(m->w) != 0 ? now : 0;
+	if (p->pc->window != 0 || p->svc_us <= 0)
+		return;
+	w = 1 + floor(POOL_WINDOW_TARGET_US / p->svc_us);
+	if (w > p->pc->window_max)
+		w = p->pc->window_max;
+	/* Grow at most 8x per read so one fast sample cannot overshoot. */
+	if (w > (double)p->window * 8)
+		w = (double)p->window * 8;
+	p->window = w < 1 ? 1 : (unsigned)w;
+}
+
+void
+pool_on_ready(struct worker *w, void *arg)
+{
+	(void)w;
+	pool_pump(arg);
+}
+
+void
+pool_on_result(struct worker *w, struct job *j, bool ok,
+    const struct frame_result *fr, uint64_t now, void *arg)
+{
+	struct pool	*p = arg;
+
+	p->inflight--;
+	pool_finish_err(p, j, ok ? JOB_OK : JOB_FAILED, fr->out, fr->outlen,
+	    fr, w, now);
+}
+
+/* After a read of results: adapt, recycle, refill. */
+void
+pool_on_read_end(struct worker *w, unsigned n, uint64_t now, void *arg)
+{
+	struct pool	*p = arg;
+	struct member	*m = pool_member(p, w);
+
+	m->read_us = now;
+	if (n != 0 && !m->results) {
+		m->results = true;
+		throttle_started(&p->thr);
+	}
+	pool_adapt(p, m, n, now);
+	pool_check_recycle(p, m);
+	pool_pump(p);
+}
