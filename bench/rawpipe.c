@@ -1,12 +1,13 @@
 /*
  * rawpipe: the raw C pipeline that bounds what drover's design can do
- * (DESIGN.md section 7, "Targets").  The parent parses one integer per line
- * from stdin and streams 16-byte frames (the common/frame.h header, the
- * integer in the id field, no payload) to W forked children over Unix
- * socketpairs, in batches of 1024 frames per write(2).  Each child squares
- * what it reads and answers with one 16-byte RESULT frame per job (the square
- * in the id field) on a pipe; the parent sums the squares exactly in 128 bits
- * and prints, on stderr, the same summary line as bench/goref:
+ * (docs/benchmarks.md, "Gap to the raw C pipeline").  The parent parses one
+ * integer per line from stdin and streams 16-byte frames (the common/frame.h
+ * header, the integer in the id field, no payload) to W forked children over
+ * Unix socketpairs, in batches of 1024 frames per write(2).  Each child
+ * squares what it reads and answers with one 16-byte RESULT frame per job
+ * (the square in the id field) on a pipe; the parent sums the squares
+ * exactly in 128 bits and prints, on stderr, the same summary line as
+ * bench/goref:
  *
  *	rawpipe: N jobs in X s (R jobs/s); sum S
  *

@@ -1,6 +1,6 @@
 /*
  * rtt: the daemon round trip for one job, client connected and pool warm
- * (DESIGN.md section 7).  Connects to droverd's control socket, submits to a
+ * (docs/benchmarks.md).  Connects to droverd's control socket, submits to a
  * pool (REQUEST {"op":"submit","pool":P}, then its REPLY), and then, one job
  * at a time, sends a JOB frame and waits for its RESULT, timing each round
  * trip with CLOCK_MONOTONIC.  A warm-up of untimed jobs comes first, so the

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# bench/run.sh: drover's benchmark suite, every figure of DESIGN.md section 7
-# ("Targets") measured side by side in one run on one machine.
+# bench/run.sh: drover's benchmark suite, every figure behind the
+# targets of docs/benchmarks.md measured side by side in one run on one machine.
 #
 #   1. throughput: drover run square (quiet and with per-job output) against
 #      the Go reference program (bench/goref), 10^5..10^7 jobs;
@@ -342,7 +342,7 @@ table() {
 		done
 	done
 	echo
-	echo "Targets (DESIGN.md section 7) apply at N ≥ 10^6: \`--quiet\` at least 2x \`goref\`;"
+	echo "Targets apply at N ≥ 10^6: \`--quiet\` at least 2x \`goref\`;"
 	echo "per-job output at least as fast as \`goref -print\`.  The raw C pipeline is section 2."
 	echo
 }

@@ -4,13 +4,13 @@
 bench/run.sh builds everything, runs section 1 (throughput against the Go
 reference and the raw C pipeline) itself, then calls this driver once per
 section.  Each call prints that section's markdown on stdout, progress on
-stderr, and appends one line per DESIGN.md target to the targets file
+stderr, and appends one line per target to the targets file
 (section, figure, target, measured, verdict), from which `summary` prints the
 "targets at a glance" table.
 
     suite.py [options] gap | exec | rtt | rss | restart | window | summary
 
-Sections (DESIGN.md section 7, "Targets"):
+Sections (docs/benchmarks.md):
 
   gap      drover --quiet as a fraction of the raw C pipeline (from runs.tsv)
   exec     --exec per job against xargs -P and GNU parallel
@@ -64,7 +64,7 @@ class Bench:
         return os.path.join(self.helpers, name)
 
     def target(self, section, figure, target, measured, verdict):
-        """Record one DESIGN.md target and whether it is met."""
+        """Record one target and whether it is met."""
         with open(os.path.join(self.out, "targets.tsv"), "a") as f:
             f.write("\t".join([section, figure, target, measured,
                                verdict]) + "\n")

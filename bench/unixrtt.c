@@ -1,6 +1,6 @@
 /*
  * unixrtt: the raw Unix-socket round trip, the anchor for drover's daemon
- * round trip (DESIGN.md section 7).  The parent and a forked child
+ * round trip (docs/benchmarks.md).  The parent and a forked child
  * ping-pong a 16-byte message over a socketpair; each round trip is timed
  * with CLOCK_MONOTONIC after an untimed warm-up.
  *

@@ -1,7 +1,7 @@
 /*
  * The user-facing output of a batch, shared by `drover run` and `drover
- * submit` so that both print exactly the same (DESIGN §3): each job's output
- * line on stdout and failures on stderr, or one JSON object per job; in
+ * submit` so that both print exactly the same (drover(1), OUTPUT): each job's
+ * output line on stdout and failures on stderr, or one JSON object per job; in
  * completion order or, with --ordered, in input order; a live progress line;
  * the summary; the exit status.
  */

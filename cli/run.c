@@ -1,7 +1,8 @@
 /*
  * `drover run`: the Go worker-pool pattern as a command.  Options become a
  * pool's settings; stdin (or -i FILE) becomes a batch; the report prints the
- * results and the summary; the exit status says how it went (DESIGN §3):
+ * results and the summary; the exit status says how it went (drover(1),
+ * EXIT STATUS):
  * 0 every job ok, 1 some job not ok, 2 usage error, 3 fatal.
  */
 #include <sys/stat.h>

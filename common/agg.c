@@ -1,9 +1,9 @@
 /*
- * Aggregation of job results (DESIGN §3): integer outputs are summed exactly
- * in 128 bits (the sum of squares of 1..10^7 needs 69 bits); other decimal
- * numbers go into a Neumaier-compensated double sum; anything else is only
- * counted.  Should the 128-bit sum ever overflow, it folds into the double
- * sum and the totals are reported as doubles from then on.
+ * Aggregation of job results (drover(1), OUTPUT): integer outputs are
+ * summed exactly in 128 bits (the sum of squares of 1..10^7 needs 69 bits);
+ * other decimal numbers go into a Neumaier-compensated double sum; anything
+ * else is only counted.  Should the 128-bit sum ever overflow, it folds into
+ * the double sum and the totals are reported as doubles from then on.
  */
 #include <math.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /*
- * The final status of a job, as reported to users (DESIGN §3).
+ * The final status of a job, as reported to users (drover(1), OUTPUT).
  */
 #ifndef DROVER_STATUS_H
 #define DROVER_STATUS_H

@@ -68,7 +68,8 @@ const struct setting pool_settings[] = {
 	  APPLY_HOT | SET_THROTTLE, "First backoff after repeated failed "
 	  "starts, seconds (doubles, with jitter)." },
 	{ "restart_backoff_max", T_DOUBLE, PC(backoff_max), 0, 86400, 0,
-	  APPLY_HOT | SET_THROTTLE, "Ceiling of the restart backoff, seconds." },
+	  APPLY_HOT | SET_THROTTLE,
+	  "Ceiling of the restart backoff, seconds." },
 	{ "restart_limit", T_UINT, PC(restart_limit), 0, 1000000, 0,
 	  APPLY_HOT | SET_THROTTLE, "Restarts allowed within "
 	  "restart_period before the pool fails; 0 = no limit." },

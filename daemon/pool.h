@@ -1,10 +1,10 @@
 /*
  * A pool: N worker processes running one command, a queue of jobs from any
  * number of batches, and the policy that keeps results exact whatever the
- * workers do (DESIGN §5): dispatch to the least loaded worker through an
- * adaptive window, rate limiting, retries charged to the job that most
- * likely caused a crash, restart with backoff and limits, recycling, and a
- * graceful or immediate stop.
+ * workers do (docs/architecture.md): dispatch to the least loaded worker
+ * through an adaptive window, rate limiting, retries charged to the job that
+ * most likely caused a crash, restart with backoff and limits, recycling,
+ * and a graceful or immediate stop.
  */
 #ifndef DROVER_POOL_H
 #define DROVER_POOL_H

@@ -1,6 +1,6 @@
 /*
- * Locating drover-worker (DESIGN §2): everything runs uninstalled from the
- * build tree, and installed from prefix/libexec/drover.
+ * Locating drover-worker (docs/architecture.md): everything runs uninstalled
+ * from the build tree, and installed from prefix/libexec/drover.
  */
 #include <limits.h>
 #include <stdlib.h>

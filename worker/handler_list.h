@@ -1,6 +1,11 @@
 /*
- * The names of drover-worker's built-in handlers, for `drover run` to check
- * a handler name before starting anything (a usage error, exit 2).
+ * drover-worker's built-in handlers, listed once.  DROVER_HANDLER_LIST
+ * expands X(name) for each, separated by sep: drover-worker's table of
+ * handlers (drover-worker.c), the names `drover run` and droverd's loader
+ * check before starting anything (a usage error, exit 2), and the text of
+ * the docs and --help all come from it.  Adding a handler: worker/h_NAME.c
+ * defining handler_NAME, its line here, worker/meson.build, and
+ * docs/drover-worker.7.
  */
 #ifndef DROVER_HANDLER_LIST_H
 #define DROVER_HANDLER_LIST_H
@@ -8,7 +13,14 @@
 #include <stdbool.h>
 #include <string.h>
 
-#define DROVER_HANDLERS	"square, sha256, exec, sleep, http"
+#define DROVER_HANDLER_LIST(X, sep)					\
+	X(square) sep X(sha256) sep X(exec) sep X(sleep) sep X(http)
+
+#define HANDLER_LIST_NAME(n)	#n
+#define HANDLER_LIST_ELEM(n)	#n,
+
+/* "square, sha256, ...", for messages and docs. */
+#define DROVER_HANDLERS	DROVER_HANDLER_LIST(HANDLER_LIST_NAME, ", ")
 
 /*
  * The window of an http pool when none is given: it holds many requests in
@@ -21,7 +33,7 @@ static inline bool
 handler_known(const char *name)
 {
 	static const char *const names[] = {
-		"square", "sha256", "exec", "sleep", "http", NULL
+		DROVER_HANDLER_LIST(HANDLER_LIST_ELEM, ) NULL
 	};
 	int	 i;
 

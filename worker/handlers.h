@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "drover/worker.h"
+#include "handler_list.h"
 
 struct handler {
 	const char	*name;
@@ -22,12 +23,11 @@ struct handler {
 	uint32_t	 caps;	/* DW_CAP_* it asks for (dw_open_caps) */
 };
 
-extern const struct handler handler_square;
-extern const struct handler handler_sha256;
-extern const struct handler handler_exec;
-extern const struct handler handler_sleep;
-extern const struct handler handler_http;
+#define HANDLER_DECLARE(n)	extern const struct handler handler_##n;
+DROVER_HANDLER_LIST(HANDLER_DECLARE, )
+#undef HANDLER_DECLARE
 
+/* Quoting job bytes for error messages (quote.c). */
 void	handler_quote(char *, size_t, const char *, size_t);
 
 /* SHA-256 from libcrypto, loaded on first use (h_sha256.c). */

@@ -1,5 +1,5 @@
 // Command goref is the Go reference program for drover's benchmarks
-// (DESIGN.md section 7): the classic worker pool with a supervisor.
+// (docs/benchmarks.md): the classic worker pool with a supervisor.
 //
 // It reads one integer per line from stdin, sends each one down a buffered
 // jobs channel to N worker goroutines that square it, and collects the

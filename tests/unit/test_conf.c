@@ -349,7 +349,8 @@ START_TEST(test_apply_hot_idempotent)
 	poolconf_defaults(&src);
 	src.rate = 50;
 	src.window = 8;
-	ck_assert_uint_eq(poolconf_apply_hot(&dst, &src), SET_RATE | SET_WINDOW);
+	ck_assert_uint_eq(poolconf_apply_hot(&dst, &src),
+	    SET_RATE | SET_WINDOW);
 	ck_assert(dst.rate == 50);
 	ck_assert_uint_eq(dst.window, 8);
 	ck_assert_uint_eq(poolconf_apply_hot(&dst, &src), 0);
