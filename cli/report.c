@@ -62,7 +62,26 @@ struct failrun {
 	enum job_status	 status;
 	uint64_t	 first;
 	uint64_t	 last;
-	struct buf	 reason;
+	struct buf	 reason;	/* why, and its stderr after a NUL */
+	struct buf	 first_in;	/* the inputs of the first and last */
+	struct buf	 last_in;	/* jobs, as they are shown */
+	bool		 has_in;
+};
+
+/*
+ * A failure as the text report shows it: why (the reason), the job's
+ * input, its stderr and a failed command's stdout, each maybe empty.  With
+ * --ordered it waits in the reorder buffer packed as one record.
+ */
+struct failrec {
+	const char	*why;
+	size_t		 whylen;
+	const char	*in;		/* NULL: not known */
+	size_t		 inlen;
+	const char	*err;
+	size_t		 errlen;
+	const char	*sout;
+	size_t		 soutlen;
 };
 
 struct report {
@@ -275,6 +294,8 @@ report_new(struct event_base *base, const struct report_opts *opts)
 	buf_init(&r->err);
 	buf_init(&r->rec);
 	buf_init(&r->run.reason);
+	buf_init(&r->run.first_in);
+	buf_init(&r->run.last_in);
 	if (opts->ordered)
 		r->ro = reorder_new(opts->reorder_cap);
 	r->ev_flush = evtimer_new(base, report_flush_cb, r);
@@ -344,6 +365,8 @@ report_free(struct report *r)
 	buf_free(&r->err);
 	buf_free(&r->rec);
 	buf_free(&r->run.reason);
+	buf_free(&r->run.first_in);
+	buf_free(&r->run.last_in);
 	free(r);
 }
 
@@ -568,37 +591,6 @@ report_json(struct buf *b, uint64_t id, enum job_status st, const char *out,
 }
 
 /*
- * Print the pending run of failures as one stderr line; a reason that only
- * repeats the status ("cancelled: cancelled") is left out.
- */
-static void
-report_failrun_flush(struct report *r)
-{
-	struct failrun	*fr = &r->run;
-	const char	*why = buf_data(&fr->reason);
-	const char	*name = job_status_name(fr->status);
-	size_t		 i, len = buf_len(&fr->reason);
-
-	if (!fr->active)
-		return;
-	fr->active = false;
-	if (fr->first == fr->last)
-		buf_printf(&r->err, "drover: job %llu %s",
-		    (unsigned long long)fr->first, name);
-	else
-		buf_printf(&r->err, "drover: jobs %llu-%llu %s",
-		    (unsigned long long)fr->first,
-		    (unsigned long long)fr->last, name);
-	if (len != 0 && !(len == strlen(name) && memcmp(why, name, len) == 0)) {
-		buf_adds(&r->err, ": ");
-		for (i = 0; i < len; i++)	/* one line, whatever it is */
-			buf_addc(&r->err, (why[i] == '\n' ||
-			    why[i] == '\r') ? ' ' : why[i]);
-	}
-	buf_addc(&r->err, '\n');
-}
-
-/*
  * Append s as one short line: at most max bytes, trailing newlines dropped,
  * other control bytes as spaces, "..." when cut.
  */
@@ -616,51 +608,111 @@ report_oneline(struct buf *b, const char *s, size_t len, size_t max)
 		buf_adds(b, "...");
 }
 
-/*
- * The reason of a failure with stderr, in text mode: "REASON (input
- * 'JOB'): STDERR", each part cut short; --json has them whole.
- */
+/* A job's input as a failure line shows it: shell-quoted, cut short. */
 static void
-report_err_reason(struct buf *b, const char *why, size_t len,
-    const struct report_extra *ex)
+report_input_shown(struct buf *b, const char *in, size_t inlen)
 {
 	struct buf	 q;
 
-	buf_add(b, why, len);
-	if (ex->input != NULL) {
-		buf_init(&q);
-		shell_quote(&q, ex->input, ex->inlen);
-		buf_adds(b, " (input ");
-		report_oneline(b, buf_data(&q), buf_len(&q),
-		    REPORT_INPUT_SHOWN);
-		buf_addc(b, ')');
-		buf_free(&q);
+	buf_init(&q);
+	shell_quote(&q, in, inlen);
+	report_oneline(b, buf_data(&q), buf_len(&q), REPORT_INPUT_SHOWN);
+	buf_free(&q);
+}
+
+/*
+ * Print the pending run of failures as one stderr line:
+ *	drover: job ID STATUS[: WHY][ (input 'IN')][: STDERR]
+ *	drover: jobs A-B STATUS[: WHY][ (inputs 'IN_A' ... 'IN_B')]
+ * A reason that only repeats the status ("cancelled: cancelled") is left
+ * out.
+ */
+static void
+report_failrun_flush(struct report *r)
+{
+	struct failrun	*fr = &r->run;
+	const char	*why = buf_data(&fr->reason), *err;
+	const char	*name = job_status_name(fr->status);
+	size_t		 i, len, errlen;
+
+	if (!fr->active)
+		return;
+	fr->active = false;
+	len = strnlen(why, buf_len(&fr->reason));
+	err = why + len + 1;
+	errlen = buf_len(&fr->reason) - len - 1;
+	if (fr->first == fr->last)
+		buf_printf(&r->err, "drover: job %llu %s",
+		    (unsigned long long)fr->first, name);
+	else
+		buf_printf(&r->err, "drover: jobs %llu-%llu %s",
+		    (unsigned long long)fr->first,
+		    (unsigned long long)fr->last, name);
+	if (len != 0 && !(len == strlen(name) && memcmp(why, name, len) == 0)) {
+		buf_adds(&r->err, ": ");
+		for (i = 0; i < len; i++)	/* one line, whatever it is */
+			buf_addc(&r->err, (why[i] == '\n' ||
+			    why[i] == '\r') ? ' ' : why[i]);
 	}
-	buf_adds(b, ": ");
-	report_oneline(b, ex->err, ex->errlen, REPORT_ERR_SHOWN);
+	if (fr->has_in) {
+		buf_adds(&r->err, fr->first == fr->last ? " (input " :
+		    " (inputs ");
+		buf_add(&r->err, buf_data(&fr->first_in),
+		    buf_len(&fr->first_in));
+		if (fr->first != fr->last) {
+			buf_adds(&r->err, " ... ");
+			buf_add(&r->err, buf_data(&fr->last_in),
+			    buf_len(&fr->last_in));
+		}
+		buf_addc(&r->err, ')');
+	}
+	if (errlen != 0) {
+		buf_adds(&r->err, ": ");
+		report_oneline(&r->err, err, errlen, REPORT_ERR_SHOWN);
+	}
+	buf_addc(&r->err, '\n');
+}
+
+/* Is f the same failure as the pending run's (reason and stderr)? */
+static bool
+report_failrun_same(const struct failrun *fr, enum job_status st,
+    const struct failrec *f)
+{
+	const char	*p = buf_data(&fr->reason);
+
+	return (fr->active && fr->status == st && fr->has_in == (f->in !=
+	    NULL) && buf_len(&fr->reason) == f->whylen + 1 + f->errlen &&
+	    memcmp(p, f->why, f->whylen) == 0 && p[f->whylen] == '\0' &&
+	    memcmp(p + f->whylen + 1, f->err, f->errlen) == 0);
 }
 
 /*
  * A job that did not end ok, in text mode: extend the pending run if its id
- * is next to the run's (above or below) with the same status and reason, so
- * that a failed pool or a cancelled queue prints one line, not one per job.
+ * is next to the run's (above or below) with the same status, reason and
+ * stderr, so that a failed pool or a cancelled queue prints one line, not
+ * one per job; the line names the first and last inputs of the run.
  */
 static void
 report_failure(struct report *r, uint64_t id, enum job_status st,
-    const char *why, size_t len)
+    const struct failrec *f)
 {
 	static const struct timeval fold = { REPORT_FOLD_US / 1000000,
 	    REPORT_FOLD_US % 1000000 };
 	struct failrun	*fr = &r->run;
+	struct buf	*in;
 
-	if (fr->active && fr->status == st && (id == fr->last + 1 ||
-	    (fr->first != 0 && id == fr->first - 1)) &&
-	    buf_len(&fr->reason) == len &&
-	    memcmp(buf_data(&fr->reason), why, len) == 0) {
-		if (id < fr->first)
+	if (report_failrun_same(fr, st, f) && (id == fr->last + 1 ||
+	    (fr->first != 0 && id == fr->first - 1))) {
+		if (id < fr->first) {
 			fr->first = id;
-		else
+			in = &fr->first_in;
+		} else {
 			fr->last = id;
+			in = &fr->last_in;
+		}
+		buf_reset(in);
+		if (f->in != NULL)
+			report_input_shown(in, f->in, f->inlen);
 		evtimer_add(r->ev_fold, &fold);
 		return;
 	}
@@ -670,13 +722,83 @@ report_failure(struct report *r, uint64_t id, enum job_status st,
 	fr->status = st;
 	fr->first = fr->last = id;
 	buf_reset(&fr->reason);
-	buf_add(&fr->reason, why, len);
+	buf_add(&fr->reason, f->why, f->whylen);
+	buf_addc(&fr->reason, '\0');
+	buf_add(&fr->reason, f->err, f->errlen);
+	fr->has_in = f->in != NULL;
+	buf_reset(&fr->first_in);
+	buf_reset(&fr->last_in);
+	if (f->in != NULL) {
+		report_input_shown(&fr->first_in, f->in, f->inlen);
+		buf_add(&fr->last_in, buf_data(&fr->first_in),
+		    buf_len(&fr->first_in));
+	}
+}
+
+/* Pack a failure into one reorder record: four lengths, then the parts. */
+static void
+failrec_pack(struct buf *b, const struct failrec *f)
+{
+	uint64_t	 n[4] = { f->whylen, f->in != NULL ? f->inlen :
+			    UINT64_MAX, f->errlen, f->soutlen };
+
+	buf_reset(b);
+	buf_add(b, n, sizeof(n));
+	buf_add(b, f->why, f->whylen);
+	if (f->in != NULL)
+		buf_add(b, f->in, f->inlen);
+	buf_add(b, f->err, f->errlen);
+	buf_add(b, f->sout, f->soutlen);
+}
+
+static void
+failrec_unpack(const char *p, struct failrec *f)
+{
+	uint64_t	 n[4];
+
+	memcpy(n, p, sizeof(n));
+	p += sizeof(n);
+	f->why = p;
+	f->whylen = n[0];
+	p += n[0];
+	f->in = n[1] == UINT64_MAX ? NULL : p;
+	f->inlen = n[1] == UINT64_MAX ? 0 : n[1];
+	p += f->inlen;
+	f->err = p;
+	f->errlen = n[2];
+	p += n[2];
+	f->sout = p;
+	f->soutlen = n[3];
+}
+
+static void	report_tagged(struct buf *, const char *, size_t, const char *,
+		    size_t);
+
+/*
+ * Show a failure now: a failed command's stdout on stdout, as a job's
+ * output would be (with --tag's prefix), then its line on stderr.
+ */
+static void
+report_fail_show(struct report *r, uint64_t id, enum job_status st,
+    const struct failrec *f)
+{
+	if (f->soutlen != 0) {
+		if (r->opts.tag)
+			report_tagged(&r->out, f->sout, f->soutlen,
+			    f->in != NULL ? f->in : "", f->inlen);
+		else
+			buf_add(&r->out, f->sout, f->soutlen);
+		if (f->sout[f->soutlen - 1] != '\n')
+			buf_addc(&r->out, '\n');
+	}
+	report_failure(r, id, st, f);
 }
 
 /* Emit in-order records held by the reorder buffer. */
 static void
 report_drain_ordered(struct report *r)
 {
+	struct failrec	 f;
 	const char	*data;
 	size_t		 len;
 	uint64_t	 seq;
@@ -687,10 +809,11 @@ report_drain_ordered(struct report *r)
 		seq = reorder_next(r->ro);
 		if (!reorder_pop(r->ro, &tag, &data, &len))
 			break;
-		if (tag >= TAG_FAIL)
-			report_failure(r, seq,
-			    (enum job_status)(tag - TAG_FAIL), data, len);
-		else
+		if (tag >= TAG_FAIL) {
+			failrec_unpack(data, &f);
+			report_fail_show(r, seq,
+			    (enum job_status)(tag - TAG_FAIL), &f);
+		} else
 			buf_add(&r->out, data, len);
 		any = true;
 	}
@@ -703,12 +826,10 @@ report_drain_ordered(struct report *r)
  * each line of it prefixed alike.
  */
 static void
-report_tagged(struct buf *b, const char *out, size_t len,
-    const struct report_extra *ex)
+report_tagged(struct buf *b, const char *out, size_t len, const char *in,
+    size_t inlen)
 {
-	const char	*in = ex != NULL && ex->input != NULL ? ex->input : "";
-	size_t		 i, inlen = ex != NULL && ex->input != NULL ?
-			    ex->inlen : 0;
+	size_t		 i;
 
 	buf_add(b, in, inlen);
 	buf_addc(b, '\t');
@@ -866,7 +987,8 @@ report_print(struct report *r, uint64_t id, enum job_status st,
     const char *out, size_t len, pid_t pid, uint64_t lat, unsigned runs,
     const struct report_extra *ex)
 {
-	struct buf	*b, why;
+	struct buf	*b;
+	struct failrec	 f;
 
 	if (pid != 0) {
 		agg_latency(&r->agg, lat);
@@ -881,18 +1003,25 @@ report_print(struct report *r, uint64_t id, enum job_status st,
 		return;
 	}
 	if (!r->opts.json && st != JOB_OK) {
-		buf_init(&why);
-		if (ex != NULL && ex->errlen != 0) {
-			report_err_reason(&why, out, len, ex);
-			out = buf_data(&why);
-			len = buf_len(&why);
+		memset(&f, 0, sizeof(f));
+		f.why = out;
+		f.whylen = len;
+		if (ex != NULL) {
+			f.in = ex->input;
+			f.inlen = ex->inlen;
+			f.err = ex->err;
+			f.errlen = ex->errlen;
+			f.sout = ex->sout;
+			f.soutlen = ex->soutlen;
 		}
 		if (r->ro == NULL)
-			report_failure(r, id, st, out, len);
-		else if (reorder_put(r->ro, id, TAG_FAIL + (int)st, out,
-		    len) == 0)
-			report_drain_ordered(r);
-		buf_free(&why);
+			report_fail_show(r, id, st, &f);
+		else {
+			failrec_pack(&r->rec, &f);
+			if (reorder_put(r->ro, id, TAG_FAIL + (int)st,
+			    buf_data(&r->rec), buf_len(&r->rec)) == 0)
+				report_drain_ordered(r);
+		}
 		report_schedule(r);
 		return;
 	}
@@ -910,7 +1039,9 @@ report_print(struct report *r, uint64_t id, enum job_status st,
 		report_json(b, id, st, out, len, pid, lat, runs, ex);
 	else {
 		if (r->opts.tag)
-			report_tagged(b, out, len, ex);
+			report_tagged(b, out, len, ex != NULL &&
+			    ex->input != NULL ? ex->input : "", ex != NULL &&
+			    ex->input != NULL ? ex->inlen : 0);
 		else
 			buf_add(b, out, len);
 		buf_addc(b, '\n');

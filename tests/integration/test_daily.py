@@ -77,7 +77,8 @@ class TestMessages(DroverTestCase):
         self.assertEqual(p.returncode, 1)
         text = err.decode()
         self.assertRegex(text, r"drover: jobs \d+-29 cancelled: interrupted "
-                         r"by SIGTERM before it ran\n")
+                         r"by SIGTERM before it ran \(inputs 300 \.\.\. "
+                         r"300\)\n")
         self.assertNotIn("cancelled: cancelled", text)
 
 

@@ -138,8 +138,10 @@ class TestHaltRun(DroverTestCase):
         res = run(["-w", "1", "--window", "1", "--halt", "soon,fail=1",
                    "--exec", "exit 1"], lines(*range(20)))
         self.assertEqual(res.rc, 1, res.errtext)
-        self.assertIn("drover: jobs 1-19 cancelled: halted: 1 job failed\n",
+        self.assertIn("drover: job 0 failed: exit status 1 (input 0)\n",
                       res.errtext)
+        self.assertIn("drover: jobs 1-19 cancelled: halted: 1 job failed "
+                      "(inputs 1 ... 19)\n", res.errtext)
 
     def test_now_kills_the_running(self):
         # Job 0 fails at once; job 1 would sleep 60 s: now kills it.
@@ -201,6 +203,28 @@ class TestHaltRun(DroverTestCase):
 
 
 class TestTagAndFolding(DroverTestCase):
+    def test_failed_command_stdout_and_input(self):
+        # A failed command's stdout is printed like any output (in input
+        # order with --ordered), and its line names the job's input, with
+        # or without stderr.
+        res = run(["-w", "2", "--ordered", "--exec",
+                   "echo out-{}; if [ {} = 2 ]; then exit 4; fi; "
+                   "if [ {} = 3 ]; then echo oops >&2; exit 5; fi"],
+                  lines(1, 2, 3, 4))
+        self.assertEqual(res.rc, 1, res.errtext)
+        self.assertEqual(res.text, "out-1\nout-2\nout-3\nout-4\n")
+        self.assertIn("drover: job 1 failed: exit status 4 (input 2)\n",
+                      res.errtext)
+        self.assertIn("drover: job 2 failed: exit status 5 (input 3): "
+                      "oops\n", res.errtext)
+
+    def test_failure_line_input_quoted_and_cut(self):
+        long = "y" * 100
+        res = run(["--exec", "exit 1"], lines("it's", long))
+        self.assertEqual(res.rc, 1, res.errtext)
+        self.assertIn("drover: jobs 0-1 failed: exit status 1 (inputs "
+                      "'it'\\''s' ... " + "y" * 60 + "...)\n", res.errtext)
+
     def test_tag(self):
         res = run(["-w", "2", "--ordered", "--tag", "--exec", "echo o{}"],
                   lines("a", "b c", "d"))
@@ -221,15 +245,17 @@ class TestTagAndFolding(DroverTestCase):
                   lines(0, 1, 2, 3))
         self.assertEqual(res.rc, 1, res.errtext)
         fails = [x for x in res.errtext.splitlines() if " failed: " in x]
-        self.assertEqual(fails, ["drover: jobs 0-3 failed: exit status 3"],
-                         res.errtext)
+        # The run names the inputs of its first and last jobs.
+        self.assertEqual(fails, ["drover: jobs 0-3 failed: exit status 3 "
+                                 "(inputs 0 ... 3)"], res.errtext)
 
     def test_reason_equal_to_status_left_out(self):
         res = run(["-w", "1", "--worker",
                    "sh -c 'while read l; do echo !failed; done'"],
                   lines(1, 2, 3))
         self.assertEqual(res.rc, 1, res.errtext)
-        self.assertIn("drover: jobs 0-2 failed\n", res.errtext)
+        self.assertIn("drover: jobs 0-2 failed (inputs 1 ... 3)\n",
+                      res.errtext)
         self.assertNotIn("failed: failed", res.errtext)
 
 
