@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Failure handling (DESIGN §5): workers that crash, hang, babble, refuse to
-start, or get killed from outside; the supervisor itself killed; leaks over
-many restarts.  Each test asserts the exact aggregate and that every job is
-reported exactly once, and that no process of the run survives it."""
+"""Failure handling (docs/architecture.md, "When a worker dies"): workers that
+crash, hang, babble, refuse to start, or get killed from outside; the
+supervisor itself killed; leaks over many restarts.  Each test asserts the
+exact aggregate and that every job is reported exactly once, and that no
+process of the run survives it."""
 import json
 import os
 import random

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""droverd as a real systemd service (DESIGN §6): boot systemd as PID 1 of
-a private PID, mount and cgroup namespace, `meson install` drover into it,
-and drive droverd.service with systemctl: Type=notify start, the sandbox the
-unit promises (user, read-only /usr, hidden /home, private /tmp, no new
-privileges, the capability bounding set), ExecReload with a good and a
-broken config, a drain on `systemctl stop`, Restart=on-failure after
+"""droverd as a real systemd service (droverd(8), SYSTEMD): boot systemd as
+PID 1 of a private PID, mount and cgroup namespace, `meson install` drover
+into it, and drive droverd.service with systemctl: Type=notify start, the
+sandbox the unit promises (user, read-only /usr, hidden /home, private /tmp,
+no new privileges, the capability bounding set), ExecReload with a good and
+a broken config, a drain on `systemctl stop`, Restart=on-failure after
 SIGKILL, and the watchdog restarting a droverd that stopped answering.
 
 Nothing of the host is touched: /etc and /var are copy-on-write overlays
