@@ -85,8 +85,10 @@ def children(pid):
     return out
 
 
-def wait_for(pred, timeout=10.0, interval=0.01, what="condition"):
-    """Poll pred() until it is truthy; fail the test after timeout."""
+def wait_for(pred, timeout=10.0, interval=0.01, what="condition",
+             detail=None):
+    """Poll pred() until it is truthy; fail the test after timeout, with
+    detail() (say, a log) in the message if given."""
     deadline = time.monotonic() + timeout
     while True:
         v = pred()
@@ -94,8 +96,104 @@ def wait_for(pred, timeout=10.0, interval=0.01, what="condition"):
             return v
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for "
-                                 f"{what}")
+                                 f"{what}" +
+                                 (": " + detail() if detail else ""))
         time.sleep(interval)
+
+
+def observe_quiet(seconds, pred, interval=0.02, what="condition"):
+    """Check that pred() stays truthy for `seconds`; fail as soon as it is
+    not.
+
+    A bounded observation, not a synchronisation: for the tests that show
+    something does NOT happen (a process that does not spin, a worker that
+    is not replaced), there is no event to wait for, the absence is the
+    result.  wait_for() whatever can be waited for first, keep `seconds`
+    short, and prefer a positive control (something that must happen in
+    the same time) where there is one."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if not pred():
+            raise AssertionError(f"{what} did not hold for {seconds}s")
+        if time.monotonic() > deadline:
+            return
+        time.sleep(interval)
+
+
+def observe(seconds, sample, interval=0.05):
+    """sample() every interval for `seconds`; the values, in order.  A
+    bounded observation like observe_quiet() (a peak, not an event)."""
+    values = []
+    observe_quiet(seconds, lambda: values.append(sample()) or True,
+                  interval=interval)
+    return values
+
+
+def unread(fd):
+    """Bytes waiting to be read on fd, a pipe or a socket."""
+    import fcntl
+    import struct
+    import termios
+    buf = fcntl.ioctl(fd, termios.FIONREAD, struct.pack("i", 0))
+    return struct.unpack("i", buf)[0]
+
+
+def pipe_full(pid, fd):
+    """Is pid's fd, a pipe (either end), full: a writer to it blocked or
+    told EAGAIN?  Asked of a write end of our own, opened again through
+    /proc/PID/fd: it polls writable while the pipe has room."""
+    import select
+    try:
+        w = os.open(f"/proc/{pid}/fd/{fd}", os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        return not select.select([], [w], [], 0)[1]
+    finally:
+        os.close(w)
+
+
+def cpu_seconds(pid):
+    """User and system CPU time pid has used."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bytes_written(pid):
+    """What pid has written so far, to files, pipes and sockets alike."""
+    with open(f"/proc/{pid}/io") as f:
+        for line in f:
+            if line.startswith("wchar:"):
+                return int(line.split()[1])
+    return 0
+
+
+def in_nanosleep(pid):
+    """Is pid asleep in nanosleep(2) (a sleep worker busy with a job)?"""
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            return "nanosleep" in f.read()
+    except OSError:
+        return False
+
+
+def read_until(f, needle, timeout=10.0, what=None):
+    """Read the pipe f (a file object or an fd) until needle has come; what
+    was read, which the caller owns (it is no longer in f)."""
+    import select
+    fd = f if isinstance(f, int) else f.fileno()
+    got = b""
+    deadline = time.monotonic() + timeout
+    while needle not in got:
+        left = deadline - time.monotonic()
+        ready = select.select([fd], [], [], max(left, 0))[0]
+        chunk = os.read(fd, 65536) if ready else b""
+        if not chunk:
+            raise AssertionError(f"no {what or needle!r} in {timeout}s "
+                                 f"before EOF: {got[-500:]!r}")
+        got += chunk
+    return got
 
 
 def fd_count(pid):

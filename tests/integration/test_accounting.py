@@ -27,8 +27,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (DROVER, TW, DroverTestCase, Droverd, ctl_connect,  # noqa
                      ctl_frame, ctl_request, CTL_END, CTL_JOB, lines,
-                     rss_kb, start, sum_squares, tagged_env, tagged_pids,
-                     wait_for)
+                     observe, pipe_full, rss_kb, start, sum_squares,
+                     tagged_env, tagged_pids, wait_for)
 
 SQUARE = 'name = "square"; workers = 2; handler = "square";'
 SLOW = 'name = "slow"; workers = 2; handler = "sleep";'
@@ -173,10 +173,8 @@ class TestClientsThatDoNotRead(DroverTestCase):
             wait_for(lambda: d.pool("big")["inflight"] == 0 and
                      d.pool("big")["queued"] > 0, timeout=60,
                      what="the stuck clients' batches to be held")
-            peak = 0
-            for _ in range(20):
-                peak = max(peak, rss_kb(d.proc.pid))
-                time.sleep(0.05)
+            # Held, it should stay so: its size over a second of that.
+            peak = max(observe(1.0, lambda: rss_kb(d.proc.pid)))
             # A client that reads still gets through, on the same pool too.
             r = d.submit("square", lines(*range(1, 101)))
             self.assertEqual(r.rc, 0, r.errtext)
@@ -203,17 +201,16 @@ class TestClientsThatDoNotRead(DroverTestCase):
 
 def connect_retrying(path, timeout=10):
     """Connect, waiting while droverd's listen queue is full."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def connect():
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             s.connect(path)
             return s
         except BlockingIOError:
             s.close()
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.001)
+            return None
+    return wait_for(connect, timeout=timeout, interval=0.001,
+                    what="room in droverd's listen queue")
 
 
 class TestIdleConnections(DroverTestCase):
@@ -321,7 +318,10 @@ class TestSlowReader(DroverTestCase):
                 got.append(chunk)
                 chunks += 1
                 if chunks % 8 == 0:
-                    time.sleep(0.02)	# a reader that falls behind
+                    # A reader that falls behind: let the pipe fill up.
+                    wait_for(lambda: pipe_full(p.pid, 1) or
+                             p.poll() is not None,
+                             what="drover's stdout to fill up")
         finally:
             p.kill()			# no-op once it has exited
         feeder.join(timeout=10)
@@ -423,18 +423,10 @@ class TestSignalsWhateverStdoutDoes(DroverTestCase):
         os.close(p.reader)
 
     def wait_full(self, p):
-        """Until drover has stopped making progress: its stdout is full."""
-        last, same = None, 0
-        deadline = time.monotonic() + 20
-        while same < 5 and time.monotonic() < deadline:
-            with open(f"/proc/{p.pid}/io") as f:
-                io = f.read()
-            if io == last:
-                same += 1
-            else:
-                same = 0
-            last = io
-            time.sleep(0.1)
+        """Until drover has stopped making progress: its stdout is full,
+        and so is its stdin, which it stopped reading."""
+        wait_for(lambda: pipe_full(p.pid, 1) and pipe_full(p.pid, 0),
+                 timeout=20, what="drover's stdout and stdin to fill up")
 
     def second_signal_stops_at_once(self, p):
         """With p's stdout full: two SIGTERMs, and p is gone at once,

@@ -14,9 +14,10 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (CTL_END, CTL_JOB, CTL_REPLY, CTL_RESULT,  # noqa
-                     DROVERD, TW, Droverd, DroverTestCase, ctl_connect,
-                     ctl_frame, ctl_read_all, ctl_request, feed_and_wait,
-                     lines, sum_squares, tagged_pids, wait_for)
+                     DROVERD, TW, Droverd, DroverTestCase, cpu_seconds,
+                     ctl_connect, ctl_frame, ctl_read_all, ctl_request,
+                     feed_and_wait, lines, observe_quiet, sum_squares,
+                     tagged_pids, unread, wait_for)
 
 SQUARE = 'name = "square"; workers = 2; handler = "square";'
 SLOW = 'name = "slow"; workers = 2; handler = "sleep";'
@@ -348,9 +349,12 @@ class TestDrain(DroverTestCase):
             wait_for(lambda: d.pool("slow")["inflight"] == 2,
                      what="in flight")
             t0 = time.monotonic()
-            for s in sigs:
+            for n, s in enumerate(sigs, 1):
                 d.signal(s)
-                time.sleep(0.1)
+                # Taken before the next one: each says so in the log.
+                wait_for(lambda: d.logtext().count("draining:") +
+                         d.logtext().count("stopping:") >= n,
+                         what=f"droverd to take signal {n}")
             self.assertEqual(d.proc.wait(timeout=20), 0, d.logtext())
             self.assertLess(time.monotonic() - t0, 10)
             p.communicate(timeout=10)
@@ -385,15 +389,27 @@ class TestReload(DaemonCase):
 
     def test_reload_turning_max_rss_off(self):
         # 0 means no limit: no worker may be "over" it after the reload.
-        self.d.write([SQUARE + " max_rss_mb = 512;", SLOW])
+        # The control: any worker is over tiny's 1 MiB, so tiny's workers
+        # are replaced at each RSS check (every second, from the same
+        # reload as square's): two of those after the second reload and
+        # square's check would have run too.
+        tiny = 'name = "tiny"; workers = 1; handler = "square"; ' \
+            'max_rss_mb = 1;'
+
+        def over(pool):
+            return sum(1 for ln in self.d.logtext().splitlines()
+                       if f" {pool}[" in ln and "over max_rss_mb" in ln)
+        self.d.write([SQUARE + " max_rss_mb = 512;", SLOW, tiny])
         self.assertEqual(self.d.client(["reload"]).rc, 0)
         before = sorted(w["pid"] for w in self.d.pool("square")["workers"])
-        self.d.write([SQUARE, SLOW])
+        self.d.write([SQUARE, SLOW, tiny])
         self.assertEqual(self.d.client(["reload"]).rc, 0)
-        time.sleep(2.5)     # the RSS check ran every second
+        checks = over("tiny")
+        wait_for(lambda: over("tiny") >= checks + 2, what="two RSS checks "
+                 "after the reload")
         after = sorted(w["pid"] for w in self.d.pool("square")["workers"])
         self.assertEqual(after, before)
-        self.assertNotIn("over max_rss_mb", self.d.logtext())
+        self.assertEqual(over("square"), 0, self.d.logtext()[-2000:])
 
     def test_reload_error_with_invalid_utf8(self):
         # The error quotes the value; the REPLY must still be valid JSON.
@@ -528,7 +544,8 @@ class TestHostileClients(DaemonCase):
         s = ctl_connect(self.d.sock)
         s.sendall(ctl_request({"op": "submit", "pool": "slow"}))
         s.sendall(ctl_frame(CTL_JOB, big, id=0))
-        time.sleep(0.5)
+        # Job 0's result is coming (more than a REPLY is waiting).
+        wait_for(lambda: unread(s.fileno()) > 4096, what="job 0's result")
         s.shutdown(socket.SHUT_RD)
         try:
             for i in range(1, 6):
@@ -612,16 +629,13 @@ class TestOutOfFds(DroverTestCase):
                 except BlockingIOError:
                     pass
                 socks.append(s)
-            time.sleep(0.5)
-            with open(f"/proc/{d.proc.pid}/stat") as f:
-                t0 = sum(int(x) for x in f.read().rsplit(")", 1)[1]
-                         .split()[11:13])
-            time.sleep(2)
-            with open(f"/proc/{d.proc.pid}/stat") as f:
-                t1 = sum(int(x) for x in f.read().rsplit(")", 1)[1]
-                         .split()[11:13])
-            ticks = os.sysconf("SC_CLK_TCK")
-            self.assertLess((t1 - t0) / ticks, 0.5, "droverd spins")
+            wait_for(lambda: "accept: Too many open files" in d.logtext(),
+                     what="accept to run out of fds")
+            # Nothing to wait for: not spinning is a CPU time that does
+            # not grow while the backlog stays there.
+            t0 = cpu_seconds(d.proc.pid)
+            observe_quiet(2, lambda: cpu_seconds(d.proc.pid) - t0 < 0.5,
+                          what="droverd not spinning on accept")
             log = d.logtext()
             self.assertIn("accept: Too many open files", log)
             self.assertLess(log.count("accept:"), 5, log[-2000:])

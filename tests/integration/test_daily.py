@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 import uuid
 
@@ -120,15 +119,15 @@ class TestProgress(DroverTestCase):
             f.write(lines(*([150] * 24)))
         self.run_in_terminal(f"{DROVER} run -w 2 -i {path} sleep")
         seen = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+
+        def progress_until_exit():
             text = self.screen()
-            seen += re.findall(r"drover: (\d+)/24 jobs \((\d+)%\), 0 "
-                               r"failed, [\d.]+ jobs/s, 0:00:\d\d elapsed, "
-                               r"ETA (?:0:00:\d\d|-)", text)
-            if "EXIT=" in text:
-                break
-            time.sleep(0.05)
+            seen.extend(re.findall(r"drover: (\d+)/24 jobs \((\d+)%\), 0 "
+                                   r"failed, [\d.]+ jobs/s, 0:00:\d\d "
+                                   r"elapsed, ETA (?:0:00:\d\d|-)", text))
+            return "EXIT=" in text
+        wait_for(progress_until_exit, timeout=30, interval=0.05,
+                 what="the run to end")
         text = self.screen()
         self.assertIn("EXIT=0", text)
         # While it ran, the line said how many of the 24 were finished,
@@ -149,13 +148,13 @@ class TestProgress(DroverTestCase):
         self.run_in_terminal(f"yes 100 | head -12 | {DROVER} run -w 1 "
                              f"--total 12 sleep")
         seen = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+
+        def progress_until_exit():
             text = self.screen()
-            seen += re.findall(r"drover: (\d+)/12 jobs", text)
-            if "EXIT=" in text:
-                break
-            time.sleep(0.05)
+            seen.extend(re.findall(r"drover: (\d+)/12 jobs", text))
+            return "EXIT=" in text
+        wait_for(progress_until_exit, timeout=30, interval=0.05,
+                 what="the run to end")
         self.assertIn("EXIT=0", self.screen())
         self.assertTrue([d for d in seen if 0 < int(d) < 12], seen)
 

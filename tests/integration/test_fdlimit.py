@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -172,7 +171,9 @@ class TestDroverdLowFdLimit(DroverTestCase):
     POOL = 'name = "sq"; workers = 20; handler = "square";'
 
     def test_pool_runs_with_the_workers_it_can_have(self):
-        d = Droverd([self.POOL])
+        # At debug level, each retry of the missing workers is logged.
+        d = Droverd([self.POOL + " restart_backoff_max = 0.2;"],
+                    log_level="debug")
         d.start(nofile=40)
         try:
             p = settled(d, "sq")
@@ -186,12 +187,17 @@ class TestDroverdLowFdLimit(DroverTestCase):
                 self.assertEqual(r.rc, 0, r.errtext[-2000:])
                 self.assertEqual(r.summary()["sum"], str(sum_squares(2000)),
                                  r.errtext[-2000:])
-            time.sleep(2)   # the missing workers are retried meanwhile
+            # The missing workers are retried meanwhile, and again.
+            tries = d.logtext().count("next try in")
+            wait_for(lambda: d.logtext().count("next try in") >= tries + 3,
+                     what="three more tries at the missing workers")
             p = d.pool("sq")
             self.assertEqual(p["state"], "running")
             self.assertLess(len(p["workers"]), 20)
             log = d.logtext()
-            self.assertEqual(log.count(FD_WARNING), 1, log[-3000:])
+            warnings = [ln for ln in log.splitlines() if "warning:" in ln]
+            self.assertEqual(sum(FD_WARNING in ln for ln in warnings), 1,
+                             log[-3000:])
             self.assertIn("running with", log)
             self.assertNotIn("failed", log)
             self.assertEqual(p["restarts"]["start"], 0)

@@ -132,7 +132,7 @@ class Server:
         if kind == "ok":
             h.send(200, body_of(path))
         elif kind == "slow":
-            time.sleep(int(arg) / 1000)
+            time.sleep(int(arg) / 1000)    # the slowness under test
             h.send(200, body_of(path))
         elif kind == "flaky":           # /flaky/K/tag: 500 K times, then ok
             if k <= int(arg):

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Observability (DESIGN §6): /metrics in the Prometheus format checked by
-promtool, counters equal to what happened, /status equal to drover status,
-/healthz following pool health across a reload, 404s, log prefixes, and a
-worker flooding stderr without slowing the batch or growing memory."""
+"""Observability (droverd(8), METRICS and LOGGING): /metrics in the Prometheus
+format checked by promtool, counters equal to what happened, /status equal to
+drover status, /healthz following pool health across a reload, 404s, log
+prefixes, and a worker flooding stderr without slowing the batch or growing
+memory."""
 import http.client
 import json
 import os

@@ -12,8 +12,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (DroverTestCase, SCORE_PY, lines, run, start,  # noqa
-                     sum_squares, tagged_pids, wait_for, children)
+from harness import (DroverTestCase, SCORE_PY, children, in_nanosleep,  # noqa
+                     lines, read_until, run, start, sum_squares, tagged_pids,
+                     wait_for)
 
 
 class TestReference(DroverTestCase):
@@ -298,10 +299,9 @@ class TestSignals(DroverTestCase):
         p = start(["-w", str(workers), "--json", "sleep"])
         p.stdin.write(lines(*([ms] * n)))
         p.stdin.flush()
-        # Wait until the workers are busy.
-        wait_for(lambda: len(tagged_pids(p.tag)) >= workers + 1,
-                 what="workers to start")
-        time.sleep(0.1)
+        # Wait until the workers are busy: each asleep in a job.
+        wait_for(lambda: sum(in_nanosleep(c) for c, _ in children(p.pid))
+                 >= workers, what="every worker busy with a job")
         return p
 
     def test_sigint_finishes_in_flight_and_cancels_the_rest(self):
@@ -325,9 +325,12 @@ class TestSignals(DroverTestCase):
         p = self._start_sleepers(n=20, ms=20000)
         t0 = time.monotonic()
         p.send_signal(signal.SIGTERM)
-        time.sleep(0.2)
+        # The second signal only once the first one has been taken.
+        first = read_until(p.stderr, b"again", what="the first signal's "
+                           "warning")
         p.send_signal(signal.SIGTERM)
         out, err = p.communicate(timeout=10)
+        err = first + err
         self.assertLess(time.monotonic() - t0, 5)
         self.assertEqual(p.returncode, 1, err)
         objs = [json.loads(x) for x in out.decode().splitlines()]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""systemd integration (DESIGN §6): the generated unit passes
+"""systemd integration (droverd(8), SYSTEMD): the generated unit passes
 `systemd-analyze verify`, the sysusers.d and tmpfiles.d files apply, and
 droverd speaks sd_notify: READY=1 once its workers are up, STATUS= every
 second, RELOADING=1 (with MONOTONIC_USEC=) then READY=1 around a reload,
