@@ -17,7 +17,12 @@
  *
  * A worker is finished only when both its exit status (worker_reap) and EOF on
  * its stdout have arrived, in either order, so that results still in the pipe
- * are never lost (tmux job.c).
+ * are never lost (tmux job.c).  Its state changes in one place,
+ * worker_set_state(), against the table in worker_transition_ok(); the
+ * states and transitions are drawn in worker.h.  What the state does not
+ * say is kept beside it only where it is a fact of its own: HELLO seen,
+ * stdin closed by us, SIGKILL sent, the escalation timer's next step.  That
+ * its stdout is no longer read (EOF, or a broken stream) is fd_res == -1.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -104,11 +109,8 @@ struct worker {
 	uint64_t		 spawned_us;
 	bool			 hello;
 	uint32_t		 caps;		/* FRAME_CAP_* in effect */
-	bool			 exited;
-	bool			 eof;
 	bool			 stdin_closed;	/* by us: "finish and exit" */
 	bool			 killed;	/* we sent it SIGKILL */
-	bool			 lost;		/* its stream is broken */
 	enum grace		 grace;		/* what ev_grace does next */
 	int			 wstatus;
 	char			 reason[256];	/* why we killed it, if so */
@@ -128,19 +130,78 @@ static void	worker_grace_cb(int, short, void *);
 static void	worker_lose(struct worker *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	worker_got_eof(struct worker *);
-static void	worker_check_dead(struct worker *);
+static void	worker_end(struct worker *);
 static void	worker_close_stdin(struct worker *);
 static void	worker_set_death(struct worker *);
 static void	worker_put_hello(struct worker *);
 
 static const char *const state_names[] = {
-	"starting", "ready", "retiring", "stopping", "dead"
+	"starting", "ready", "retiring", "stopping", "exited", "dead"
 };
 
 const char *
 worker_state_name(enum worker_state st)
 {
 	return (state_names[st]);
+}
+
+#define S(st)	(1U << (st))
+
+/*
+ * Is from -> to a transition the worker makes (worker.h)?  A pure
+ * function, so that the table can be tested by itself.
+ */
+bool
+worker_transition_ok(enum worker_state from, enum worker_state to)
+{
+	static const unsigned	 next[] = {
+		[WS_STARTING] = S(WS_READY) | S(WS_RETIRING) |
+		    S(WS_STOPPING) | S(WS_EXITED),
+		[WS_READY] = S(WS_RETIRING) | S(WS_STOPPING) | S(WS_EXITED),
+		[WS_RETIRING] = S(WS_STOPPING) | S(WS_EXITED),
+		[WS_STOPPING] = S(WS_EXITED),
+		[WS_EXITED] = S(WS_DEAD),
+		[WS_DEAD] = 0,
+	};
+
+	if ((unsigned)from > WS_DEAD || (unsigned)to > WS_DEAD)
+		return (false);
+	return ((next[from] & S(to)) != 0);
+}
+
+#undef S
+
+/*
+ * The one place a worker's state changes.  An illegal transition is a bug
+ * in this file, and going on from it would signal or free the wrong
+ * thing: die loudly, as pool_member() does for a stranger.
+ */
+static void
+worker_set_state(struct worker *w, enum worker_state to)
+{
+	if (!worker_transition_ok(w->state, to))
+		fatalx("%s[%u]: worker state %s -> %s is no transition",
+		    w->pc->name, w->id, state_names[w->state],
+		    state_names[to]);
+	w->state = to;
+}
+
+/* Its exit status is in: the pid is not ours to signal any more. */
+static bool
+worker_reaped(const struct worker *w)
+{
+	return (w->state == WS_EXITED || w->state == WS_DEAD);
+}
+
+/* Stop reading its stdout (EOF, or a stream we no longer trust). */
+static void
+worker_close_res(struct worker *w)
+{
+	if (w->fd_res == -1)
+		return;
+	event_del(w->ev_res);
+	close(w->fd_res);
+	w->fd_res = -1;
 }
 
 /* Set O_NONBLOCK on one of our fds. */
@@ -310,12 +371,12 @@ worker_spawn(struct event_base *base, const struct poolconf *pc, unsigned id,
 	event_add(w->ev_log, NULL);
 	TAILQ_INSERT_TAIL(&workers, w, entry);
 
+	w->state = WS_STARTING;		/* the first state, no transition */
 	if (pc->protocol == PROTO_FRAME) {
-		w->state = WS_STARTING;
 		worker_put_hello(w);
 		worker_flush(w);
 	} else
-		w->state = WS_READY;
+		worker_set_state(w, WS_READY);
 	log_debug("%s[%u]: started pid %d", pc->name, id, (int)w->pid);
 	return (w);
 
@@ -353,7 +414,7 @@ worker_free(struct worker *w)
 	if (w == NULL)
 		return;
 	if (w->state != WS_DEAD) {
-		if (!w->exited)
+		if (!worker_reaped(w))
 			worker_signal(w, SIGKILL);
 		TAILQ_REMOVE(&workers, w, entry);
 	}
@@ -595,7 +656,7 @@ worker_parse_lines(struct worker *w, uint64_t now)
 	bool		 tagged = w->pc->protocol == PROTO_TAGGED;
 
 	linemax = w->pc->max_result_bytes + (tagged ? TAGGED_PREFIX_MAX : 0);
-	while (!w->lost) {
+	while (w->fd_res != -1) {
 		p = buf_data(&w->rbuf);
 		if ((nl = memchr(p, '\n', buf_len(&w->rbuf))) == NULL)
 			break;
@@ -631,7 +692,7 @@ worker_parse_lines(struct worker *w, uint64_t now)
 		buf_consume(&w->rbuf, len + 1);
 		n++;
 	}
-	if (!w->lost && buf_len(&w->rbuf) > linemax)
+	if (w->fd_res != -1 && buf_len(&w->rbuf) > linemax)
 		worker_lose(w, "protocol error: result line over %llu bytes",
 		    (unsigned long long)w->pc->max_result_bytes);
 	return (n);
@@ -674,7 +735,7 @@ worker_hello(struct worker *w, const struct frame_hdr *h, const char *payload)
 	    (w->caps & FRAME_CAP_RESULT_OUTPUT) ? " result-output" : "",
 	    (w->caps & FRAME_CAP_RESULT_FIELDS) ? " result-fields" : "");
 	if (w->state == WS_STARTING) {
-		w->state = WS_READY;
+		worker_set_state(w, WS_READY);
 		w->hooks->ready(w, w->arg);
 	}
 	return (0);
@@ -721,7 +782,7 @@ worker_parse_frames(struct worker *w, uint64_t now)
 
 	max = w->pc->max_result_bytes > FRAME_MAXLEN ? FRAME_MAXLEN :
 	    (uint32_t)w->pc->max_result_bytes;
-	while (!w->lost) {
+	while (w->fd_res != -1) {
 		p = buf_data(&w->rbuf);
 		/*
 		 * The HELLO has its own limit, whatever results may hold; a
@@ -779,7 +840,7 @@ worker_parse_frames(struct worker *w, uint64_t now)
 static void
 worker_after_results(struct worker *w, unsigned n, uint64_t now)
 {
-	if (w->state == WS_STOPPING)
+	if (w->state != WS_READY && w->state != WS_RETIRING)
 		return;
 	if (n != 0)
 		worker_timeout_arm(w, now);
@@ -790,7 +851,8 @@ worker_after_results(struct worker *w, unsigned n, uint64_t now)
 
 /*
  * Read up to max bytes of results in large reads and parse them.  Returns
- * the number of results; sets *eof when the pipe is at EOF or broken.
+ * the number of results; sets *eof when the pipe is at EOF or broken.  A
+ * broken stream (worker_lose) closes fd_res, which ends the loop.
  */
 static unsigned
 worker_read_results(struct worker *w, uint64_t now, size_t max, int reads,
@@ -815,8 +877,6 @@ worker_read_results(struct worker *w, uint64_t now, size_t max, int reads,
 			nres += worker_parse_frames(w, now);
 		else
 			nres += worker_parse_lines(w, now);
-		if (w->lost)
-			break;
 		if ((size_t)n < WORKER_READ_SIZE)
 			break;		/* the pipe is empty for now */
 	}
@@ -836,9 +896,8 @@ worker_res_cb(int fd, short what, void *arg)
 	(void)what;
 	n = worker_read_results(w, now, SIZE_MAX, WORKER_READS_PER_EVENT,
 	    &eof);
-	if (w->lost) {
+	if (w->fd_res == -1) {		/* lost: it is being killed */
 		w->hooks->read_end(w, n, now, w->arg);
-		worker_check_dead(w);
 		return;
 	}
 	worker_after_results(w, n, now);
@@ -972,7 +1031,7 @@ worker_grace_cb(int fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (w->exited)
+	if (worker_reaped(w))
 		return;
 	switch (w->grace) {
 	case GRACE_EOF:
@@ -1007,7 +1066,7 @@ worker_close_stdin(struct worker *w)
 		close(w->fd_jobs);
 		w->fd_jobs = -1;
 	}
-	if (!w->exited && !w->killed && w->grace == GRACE_NONE)
+	if (!worker_reaped(w) && !w->killed && w->grace == GRACE_NONE)
 		worker_grace_arm(w, GRACE_TERM,
 		    (uint64_t)(w->pc->stop_timeout * 1e6));
 }
@@ -1018,7 +1077,7 @@ worker_retire(struct worker *w)
 {
 	if (w->state != WS_READY && w->state != WS_STARTING)
 		return;
-	w->state = WS_RETIRING;
+	worker_set_state(w, WS_RETIRING);
 	if (w->inflight == 0 && buf_len(&w->wbuf) == 0)
 		worker_close_stdin(w);
 }
@@ -1027,16 +1086,20 @@ worker_retire(struct worker *w)
 void
 worker_terminate(struct worker *w)
 {
-	if (w->exited || w->state == WS_DEAD)
+	if (worker_reaped(w))
 		return;
 	if (w->state == WS_READY || w->state == WS_STARTING)
-		w->state = WS_RETIRING;
+		worker_set_state(w, WS_RETIRING);
 	worker_close_stdin(w);
 	worker_signal(w, SIGTERM);
 	worker_grace_arm(w, GRACE_KILL, (uint64_t)(w->pc->stop_timeout * 1e6));
 }
 
-/* Any live state -> STOPPING with SIGKILL to the whole process group. */
+/*
+ * Any live state -> STOPPING with SIGKILL to the whole process group.  An
+ * EXITED worker (its last results being read) only takes the reason: it is
+ * past signals, and DEAD follows at once.
+ */
 static void
 worker_vkill(struct worker *w, const char *fmt, va_list ap)
 {
@@ -1044,11 +1107,12 @@ worker_vkill(struct worker *w, const char *fmt, va_list ap)
 		return;
 	if (w->reason[0] == '\0')
 		vsnprintf(w->reason, sizeof(w->reason), fmt, ap);
-	w->state = WS_STOPPING;
+	if (w->state != WS_STOPPING && w->state != WS_EXITED)
+		worker_set_state(w, WS_STOPPING);
 	evtimer_del(w->ev_timeout);
 	evtimer_del(w->ev_grace);
 	w->grace = GRACE_NONE;
-	if (!w->exited && !w->killed) {
+	if (!worker_reaped(w) && !w->killed) {
 		w->killed = true;
 		worker_signal(w, SIGKILL);
 	}
@@ -1078,46 +1142,32 @@ worker_lose(struct worker *w, const char *fmt, ...)
 	va_start(ap, fmt);
 	worker_vkill(w, fmt, ap);
 	va_end(ap);
-	if (w->fd_res != -1) {
-		event_del(w->ev_res);
-		close(w->fd_res);
-		w->fd_res = -1;
-	}
+	worker_close_res(w);
 	buf_reset(&w->rbuf);
-	w->lost = true;
-	w->eof = true;
 }
 
-/* EOF on the results pipe. */
+/*
+ * EOF on the results pipe while the worker lives (an exited one reads to
+ * EOF itself, in worker_exited()).  A retiree that finished its jobs is
+ * exiting as asked (the stop timer runs); a worker we killed is on its way;
+ * anything else closed its stdout on its own: STOPPING, and killed if it
+ * does not exit within WORKER_EOF_GRACE_US.
+ */
 static void
 worker_got_eof(struct worker *w)
 {
-	if (w->fd_res != -1) {
-		event_del(w->ev_res);
-		close(w->fd_res);
-		w->fd_res = -1;
-	}
-	w->eof = true;
-	if (w->exited) {
-		worker_check_dead(w);
+	worker_close_res(w);
+	if (w->killed || (w->state == WS_RETIRING && w->inflight == 0))
 		return;
-	}
-	if (w->killed)
-		return;
-	if (w->state == WS_RETIRING && w->inflight == 0)
-		return;		/* exiting as asked; the stop timer runs */
 	if (w->state != WS_STOPPING)
-		w->state = WS_STOPPING;
-	/* Give it a moment to exit; worker_grace_cb kills it otherwise. */
+		worker_set_state(w, WS_STOPPING);
 	worker_grace_arm(w, GRACE_EOF, WORKER_EOF_GRACE_US);
 }
 
-/* Exit status in and EOF seen: the worker is over. */
+/* EXITED -> DEAD: exit status and EOF are both in; tell the pool. */
 static void
-worker_check_dead(struct worker *w)
+worker_end(struct worker *w)
 {
-	if (!w->exited || !w->eof || w->state == WS_DEAD)
-		return;
 	/* What it said last on stderr belongs to its obituary. */
 	if (w->fd_log != -1) {
 		(void)worker_read_log(w);
@@ -1133,13 +1183,18 @@ worker_check_dead(struct worker *w)
 	}
 	evtimer_del(w->ev_timeout);
 	evtimer_del(w->ev_grace);
-	w->state = WS_DEAD;
+	worker_set_state(w, WS_DEAD);
 	worker_set_death(w);
 	TAILQ_REMOVE(&workers, w, entry);
 	w->hooks->dead(w, w->arg);
 }
 
-/* The exit status of w arrived: read what is left in its pipe, then end. */
+/*
+ * The exit status of w arrived: EXITED, so that it takes no more jobs and
+ * gets no more signals; if EOF on its stdout has not come yet, read what is
+ * left in the pipe at once (it can write no more); then DEAD.  So EXITED
+ * lasts for this function only, whichever of the two came first.
+ */
 static void
 worker_exited(struct worker *w, int status)
 {
@@ -1147,7 +1202,7 @@ worker_exited(struct worker *w, int status)
 	unsigned	 n;
 	bool		 eof;
 
-	w->exited = true;
+	worker_set_state(w, WS_EXITED);
 	w->wstatus = status;
 	/*
 	 * Whatever it left behind in its process group (a forked child, an
@@ -1156,19 +1211,14 @@ worker_exited(struct worker *w, int status)
 	 * a member lives, so this reaches no stranger.
 	 */
 	(void)kill(-w->pid, SIGKILL);
-	if (!w->eof) {
+	if (w->fd_res != -1) {
 		/* It is dead: everything it wrote is in the pipe already. */
 		n = worker_read_results(w, now, WORKER_DRAIN_MAX, 64, &eof);
 		if (n != 0)
 			w->hooks->read_end(w, n, now, w->arg);
-		if (w->fd_res != -1) {
-			event_del(w->ev_res);
-			close(w->fd_res);
-			w->fd_res = -1;
-		}
-		w->eof = true;
+		worker_close_res(w);
 	}
-	worker_check_dead(w);
+	worker_end(w);
 }
 
 /* SIGCHLD: reap every exited child and tell its worker. */
@@ -1351,7 +1401,7 @@ worker_rss_kb(const struct worker *w)
 	unsigned long long size, rss;
 	long		 page;
 
-	if (w->exited)
+	if (worker_reaped(w))
 		return (0);
 	snprintf(path, sizeof(path), "/proc/%d/statm", (int)w->pid);
 	if ((f = fopen(path, "re")) == NULL)
