@@ -89,9 +89,11 @@ struct worker {
 	int			 fd_jobs;
 	int			 fd_res;
 	int			 fd_log;
+	int			 fd_status;	/* exec status, until known */
 	struct event		*ev_jobs;
 	struct event		*ev_res;
 	struct event		*ev_log;
+	struct event		*ev_status;
 	struct event		*ev_timeout;	/* the oldest job's deadline */
 	struct event		*ev_grace;	/* EOF/stop escalation */
 	struct buf		 wbuf;
@@ -113,8 +115,9 @@ struct worker {
 	bool			 killed;	/* we sent it SIGKILL */
 	enum grace		 grace;		/* what ev_grace does next */
 	int			 wstatus;
-	char			 reason[256];	/* why we killed it, if so */
-	char			 death[320];
+	int			 exec_errno;	/* its exec failed with it */
+	char			 reason[512];	/* why we killed it, if so */
+	char			 death[544];
 	char			 lastlog[WORKER_LOG_LINE];
 	struct tbucket		 logtb;
 	uint64_t		 logdropped;
@@ -125,6 +128,7 @@ static TAILQ_HEAD(, worker) workers = TAILQ_HEAD_INITIALIZER(workers);
 static void	worker_jobs_cb(int, short, void *);
 static void	worker_res_cb(int, short, void *);
 static void	worker_log_cb(int, short, void *);
+static void	worker_status_cb(int, short, void *);
 static void	worker_timeout_cb(int, short, void *);
 static void	worker_grace_cb(int, short, void *);
 static void	worker_lose(struct worker *, const char *, ...)
@@ -134,6 +138,7 @@ static void	worker_end(struct worker *);
 static void	worker_close_stdin(struct worker *);
 static void	worker_set_death(struct worker *);
 static void	worker_put_hello(struct worker *);
+static void	worker_exec_check(struct worker *);
 
 static const char *const state_names[] = {
 	"starting", "ready", "retiring", "stopping", "exited", "dead"
@@ -275,7 +280,9 @@ worker_close_fds(struct worker *w)
 		close(w->fd_res);
 	if (w->fd_log != -1)
 		close(w->fd_log);
-	w->fd_jobs = w->fd_res = w->fd_log = -1;
+	if (w->fd_status != -1)
+		close(w->fd_status);
+	w->fd_jobs = w->fd_res = w->fd_log = w->fd_status = -1;
 }
 
 /*
@@ -309,9 +316,12 @@ env_free(char **env)
 }
 
 /*
- * Start a worker for pool settings pc, with worker id id.  On failure return
- * NULL with a one-line reason in err (e.g. "unable to exec foo: No such file
- * or directory").
+ * Start a worker for pool settings pc, with worker id id: fork it and
+ * return it in STARTING.  Whether its exec worked comes later, as an event
+ * (worker_exec_check()); a failed exec ends the worker with the reason
+ * ("unable to exec foo: No such file or directory") as its death and
+ * worker_exec_errno() set.  Return NULL with a one-line reason in err and
+ * the errno in errno when there is no process at all (no fds, no fork).
  */
 struct worker *
 worker_spawn(struct event_base *base, const struct poolconf *pc, unsigned id,
@@ -328,7 +338,7 @@ worker_spawn(struct event_base *base, const struct poolconf *pc, unsigned id,
 	w->hooks = hooks;
 	w->arg = arg;
 	w->id = id;
-	w->fd_jobs = w->fd_res = w->fd_log = -1;
+	w->fd_jobs = w->fd_res = w->fd_log = w->fd_status = -1;
 	buf_init(&w->wbuf);
 	buf_init(&w->rbuf);
 	buf_init(&w->lbuf);
@@ -343,7 +353,7 @@ worker_spawn(struct event_base *base, const struct poolconf *pc, unsigned id,
 	req.fd_in = c[0];
 	req.fd_out = c[1];
 	req.fd_err = c[2];
-	w->pid = spawn_process(&req, err, errlen);
+	w->pid = spawn_process(&req, &w->fd_status, err, errlen);
 	serr = errno;		/* the pool judges the failure by it */
 	env_free(env);
 	for (i = 0; i < 3; i++) {
@@ -365,18 +375,21 @@ worker_spawn(struct event_base *base, const struct poolconf *pc, unsigned id,
 	    worker_res_cb, w);
 	w->ev_log = event_new(base, w->fd_log, EV_READ | EV_PERSIST,
 	    worker_log_cb, w);
+	w->ev_status = event_new(base, w->fd_status, EV_READ | EV_PERSIST,
+	    worker_status_cb, w);
 	w->ev_timeout = evtimer_new(base, worker_timeout_cb, w);
 	w->ev_grace = evtimer_new(base, worker_grace_cb, w);
 	event_add(w->ev_res, NULL);
 	event_add(w->ev_log, NULL);
+	event_add(w->ev_status, NULL);
 	TAILQ_INSERT_TAIL(&workers, w, entry);
 
 	w->state = WS_STARTING;		/* the first state, no transition */
 	if (pc->protocol == PROTO_FRAME) {
+		/* Buffered in the socket until the program reads it. */
 		worker_put_hello(w);
 		worker_flush(w);
-	} else
-		worker_set_state(w, WS_READY);
+	}
 	log_debug("%s[%u]: started pid %d", pc->name, id, (int)w->pid);
 	return (w);
 
@@ -424,6 +437,7 @@ worker_free(struct worker *w)
 		event_free(w->ev_jobs);
 		event_free(w->ev_res);
 		event_free(w->ev_log);
+		event_free(w->ev_status);
 		event_free(w->ev_timeout);
 		event_free(w->ev_grace);
 	}
@@ -453,9 +467,9 @@ worker_ring_grow(struct worker *w)
 
 /*
  * How long the oldest job may take.  A text (line or tagged) worker gets
- * jobs the moment it is forked, with no HELLO to say it is ready: until its
- * first answer, its start-up (start_secs at most) does not count against
- * the job.
+ * jobs the moment its exec is known to have worked, with no HELLO to say
+ * it is ready: until its first answer, its start-up (start_secs at most)
+ * does not count against the job.
  */
 static uint64_t
 worker_timeout_us(const struct worker *w)
@@ -988,6 +1002,52 @@ worker_log_cb(int fd, short what, void *arg)
 	}
 }
 
+/*
+ * Read the exec-status pipe (spawn_status()).  EOF: the exec worked, and a
+ * line or tagged worker, which has no HELLO, is READY now (unless its
+ * stdout is closed already: then it takes no job, and goes as any worker
+ * that closes its stdout).  An errno: the exec failed; the child exits 127
+ * by itself, and the worker ends with the reason as its death, for the pool
+ * to judge by worker_exec_errno() as it judges a failed worker_spawn().
+ * The child writes before it exits, so once it has exited or closed its
+ * stdout the answer is in: worker_got_eof() and worker_exited() ask first.
+ */
+static void
+worker_exec_check(struct worker *w)
+{
+	char	 err[sizeof(w->reason)];
+	int	 r;
+
+	if (w->fd_status == -1)
+		return;
+	r = spawn_status(w->fd_status, w->pc->argv[0], err, sizeof(err));
+	if (r == 0)
+		return;
+	if (r == -1)
+		w->exec_errno = errno;
+	event_del(w->ev_status);
+	close(w->fd_status);
+	w->fd_status = -1;
+	if (r == -1) {
+		worker_kill(w, "%s", err);
+		return;
+	}
+	log_debug("%s[%u]: exec done", w->pc->name, w->id);
+	if (w->state == WS_STARTING && w->pc->protocol != PROTO_FRAME &&
+	    w->fd_res != -1) {
+		worker_set_state(w, WS_READY);
+		w->hooks->ready(w, w->arg);
+	}
+}
+
+static void
+worker_status_cb(int fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	worker_exec_check(arg);
+}
+
 /* The oldest job may be past its deadline. */
 static void
 worker_timeout_cb(int fd, short what, void *arg)
@@ -1157,6 +1217,7 @@ static void
 worker_got_eof(struct worker *w)
 {
 	worker_close_res(w);
+	worker_exec_check(w);	/* killed, if its exec failed */
 	if (w->killed || (w->state == WS_RETIRING && w->inflight == 0))
 		return;
 	if (w->state != WS_STOPPING)
@@ -1204,6 +1265,7 @@ worker_exited(struct worker *w, int status)
 
 	worker_set_state(w, WS_EXITED);
 	w->wstatus = status;
+	worker_exec_check(w);	/* the reason, if its exec failed */
 	/*
 	 * Whatever it left behind in its process group (a forked child, an
 	 * exec job's command) goes with it: nothing of a run outlives it, and
@@ -1356,6 +1418,13 @@ int
 worker_wait_status(const struct worker *w)
 {
 	return (w->wstatus);
+}
+
+/* The errno its exec failed with (its death says how), or 0. */
+int
+worker_exec_errno(const struct worker *w)
+{
+	return (w->exec_errno);
 }
 
 /* Write the phrase for how w ended: our reason, or its status or signal. */

@@ -7,8 +7,10 @@
  * States.  Only worker_set_state() in worker.c changes one, and only along
  * the arrows below (worker_transition_ok(); anything else is fatal):
  *
- *	STARTING   forked.  A frame worker waits for its HELLO here; a line
- *		   or tagged worker has none and is READY at once.
+ *	STARTING   forked; whether its exec worked is not known yet (the
+ *		   exec-status pipe is an event), and a frame worker waits
+ *		   for its HELLO.  A failed exec ends it (STOPPING, with the
+ *		   reason as its death and worker_exec_errno() set).
  *	READY      takes jobs (worker_room() is 0 in every other state).
  *	RETIRING   takes no new jobs; its stdin is closed once it holds none
  *		   ("finish and exit"), then SIGTERM and SIGKILL after
@@ -19,9 +21,10 @@
  *		   what is left in its stdout is read at once.
  *	DEAD       exit status and EOF both in; hooks->dead has run.
  *
- *	STARTING --HELLO (frame) or spawned (line, tagged)--> READY
+ *	STARTING --HELLO (frame) or exec done (line, tagged)--> READY
  *	STARTING, READY --worker_retire/worker_terminate--> RETIRING
  *	STARTING, READY, RETIRING --kill, broken stream, EOF--> STOPPING
+ *	STARTING, RETIRING --exec failed--> STOPPING
  *	    (EOF leaves a RETIRING worker that holds no job, or one we sent
  *	    SIGKILL, where it is: it is exiting as told)
  *	any but EXITED and DEAD --exit status--> EXITED --> DEAD
@@ -101,6 +104,7 @@ bool		 worker_retired_cleanly(const struct worker *);
 bool		 worker_was_killed(const struct worker *);
 bool		 worker_said_hello(const struct worker *);
 int		 worker_wait_status(const struct worker *);
+int		 worker_exec_errno(const struct worker *);
 const char	*worker_death(const struct worker *);
 const char	*worker_last_stderr(const struct worker *);
 uint64_t	 worker_rss_kb(const struct worker *);
