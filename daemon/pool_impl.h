@@ -136,6 +136,7 @@ void		 pool_check_stopped(struct pool *);
 void		 pool_spawn_cb(int, short, void *);
 void		 pool_maintain(struct pool *);
 unsigned	 pool_active(const struct pool *);
+void		 pool_spawn_failed(struct pool *, const char *, int);
 
 /* pool_dispatch.c */
 void		 pool_pump_cb(int, short, void *);

@@ -268,6 +268,11 @@ pool_on_dead(struct worker *w, void *arg)
 	/* Out of the member list first: callbacks below may look at it. */
 	*slot = p->members[--p->nmembers];
 	snprintf(death, sizeof(death), "%s", worker_death(w));
+	if (worker_exec_errno(w) != 0 && !p->stop_now &&
+	    p->state != POOL_FAILED) {
+		pool_spawn_failed(p, worker_death(w), worker_exec_errno(w));
+		goto out;
+	}
 
 	live = (p->state == POOL_RUNNING || p->state == POOL_DRAINING) &&
 	    !p->stop_now;
@@ -289,6 +294,7 @@ pool_on_dead(struct worker *w, void *arg)
 	pool_settle(p, w, crash, death);
 	if (!planned && p->state != POOL_FAILED)
 		pool_count_death(p, w, failed_start, now);
+out:
 	worker_free(w);
 	pool_release_pc(p, m.pc);
 	pool_maintain(p);

@@ -138,6 +138,28 @@ pool_over_fd_ceiling(struct pool *p, char *err, size_t errlen)
 	return (true);
 }
 
+/*
+ * A worker could not be started (err, with errno e): from worker_spawn(),
+ * or its exec failed later (pool_on_dead(), pool_settle.c).  Decide
+ * between backoff and giving up.
+ */
+void
+pool_spawn_failed(struct pool *p, const char *err, int e)
+{
+	if (spawn_error_permanent(e)) {
+		pool_fail(p, "%s", err);
+		return;
+	}
+	if (spawn_error_transient(e) && pool_active(p) > 0) {
+		pool_short(p, err);
+		return;
+	}
+	log_warnx("%s: %s", p->pc->name, err);
+	pool_failed_start(p, "could not be spawned", err, clock_us());
+	if (p->next_spawn_us < clock_us() + 100000)
+		p->next_spawn_us = clock_us() + 100000;
+}
+
 /* Start one worker; on failure, decide between backoff and giving up. */
 static int
 pool_spawn_one(struct pool *p)
@@ -152,18 +174,7 @@ pool_spawn_one(struct pool *p)
 		w = worker_spawn(p->base, p->pc, pool_free_id(p),
 		    &pool_worker_hooks, p, err, sizeof(err));
 	if (w == NULL) {
-		if (spawn_error_permanent(errno)) {
-			pool_fail(p, "%s", err);
-			return (-1);
-		}
-		if (spawn_error_transient(errno) && pool_active(p) > 0) {
-			pool_short(p, err);
-			return (-1);
-		}
-		log_warnx("%s: %s", p->pc->name, err);
-		pool_failed_start(p, "could not be spawned", err, clock_us());
-		if (p->next_spawn_us < clock_us() + 100000)
-			p->next_spawn_us = clock_us() + 100000;
+		pool_spawn_failed(p, err, errno);
 		return (-1);
 	}
 	if (p->nmembers == p->capmembers) {

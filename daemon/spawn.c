@@ -9,7 +9,6 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -173,21 +172,23 @@ child_main(const struct spawn_req *req, int statfd, pid_t parent)
 
 /*
  * Start req->argv with the given fds as its stdin, stdout and stderr.  The
- * caller keeps ownership of its fds.  Returns the pid, or -1 with the reason
- * in err and its errno in errno (the child, if any, is already reaped): the
- * pool tells a shortage (EMFILE, EAGAIN, ...) from a permanent failure by it.
+ * caller keeps ownership of its fds.  Returns the pid, with the read end of
+ * the exec-status pipe (non-blocking, close-on-exec; the caller's to watch
+ * and close) in *statfd; spawn_status() reads it.  Returns -1 with the
+ * reason in err and its errno in errno when there is no child (no pipe, no
+ * fork): the pool tells a shortage (EMFILE, EAGAIN, ...) from a permanent
+ * failure by it.
  */
 pid_t
-spawn_process(const struct spawn_req *req, char *err, size_t errlen)
+spawn_process(const struct spawn_req *req, int *statfd, char *err,
+    size_t errlen)
 {
 	int			 st[2];
 	sigset_t		 all, old;
 	pid_t			 pid, parent = getpid();
-	struct spawn_fail	 f;
-	ssize_t			 n;
-	int			 status, serr;
+	int			 serr;
 
-	if (pipe2(st, O_CLOEXEC) == -1) {
+	if (pipe2(st, O_CLOEXEC | O_NONBLOCK) == -1) {
 		serr = errno;
 		snprintf(err, errlen, "pipe: %s", strerror(serr));
 		errno = serr;
@@ -210,20 +211,36 @@ spawn_process(const struct spawn_req *req, char *err, size_t errlen)
 		return (-1);
 	}
 	(void)setpgid(pid, pid);	/* both sides, to close the race */
+	*statfd = st[0];
+	return (pid);
+}
+
+/*
+ * Read the exec-status pipe of the child of argv0.  1: EOF, the exec
+ * happened (or the child died before it could say why not: its exit
+ * status tells).  0: nothing yet.  -1: it failed, with the reason in err
+ * ("unable to exec foo: No such file or directory") and its errno in
+ * errno; the child exits 127 and is reaped like any other.  The child
+ * writes before it exits, so once it has exited, or closed its stdout,
+ * the answer is 1 or -1.
+ */
+int
+spawn_status(int fd, const char *argv0, char *err, size_t errlen)
+{
+	struct spawn_fail	 f;
+	ssize_t			 n;
 
 	do
-		n = read(st[0], &f, sizeof(f));
+		n = read(fd, &f, sizeof(f));
 	while (n == -1 && errno == EINTR);
-	close(st[0]);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return (0);
 	if (n != (ssize_t)sizeof(f))
-		return (pid);		/* EOF: the exec happened */
-
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
+		return (1);		/* EOF: the exec happened */
 	if (f.stage < 0 || f.stage > STAGE_EXEC)
 		f.stage = STAGE_EXEC;
 	snprintf(err, errlen, "unable to %s %s: %s", stage_names[f.stage],
-	    req->argv[0], strerror(f.err));
+	    argv0, strerror(f.err));
 	errno = f.err;
 	return (-1);
 }

@@ -1,7 +1,9 @@
 /*
  * Starting a worker process: fork, set up the child (signals, process group,
- * fds 0-2, limits, credentials, parent-death signal, environment), exec, and
- * learn synchronously whether the exec worked.
+ * fds 0-2, limits, credentials, parent-death signal, environment) and exec.
+ * Whether the exec worked comes later, on the exec-status pipe that
+ * spawn_process() hands back: the caller watches it on its event loop and
+ * reads it with spawn_status(), so that no one waits for an exec.
  */
 #ifndef DROVER_SPAWN_H
 #define DROVER_SPAWN_H
@@ -20,6 +22,7 @@ struct spawn_req {
 	int			 fd_err;	/* 2 */
 };
 
-pid_t	spawn_process(const struct spawn_req *, char *, size_t);
+pid_t	spawn_process(const struct spawn_req *, int *, char *, size_t);
+int	spawn_status(int, const char *, char *, size_t);
 
 #endif

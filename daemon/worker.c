@@ -17,7 +17,12 @@
  *
  * A worker is finished only when both its exit status (worker_reap) and EOF on
  * its stdout have arrived, in either order, so that results still in the pipe
- * are never lost (tmux job.c).
+ * are never lost (tmux job.c).  Its state changes in one place,
+ * worker_set_state(), against the table in worker_transition_ok(); the
+ * states and transitions are drawn in worker.h.  What the state does not
+ * say is kept beside it only where it is a fact of its own: HELLO seen,
+ * stdin closed by us, SIGKILL sent, the escalation timer's next step.  That
+ * its stdout is no longer read (EOF, or a broken stream) is fd_res == -1.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -84,9 +89,11 @@ struct worker {
 	int			 fd_jobs;
 	int			 fd_res;
 	int			 fd_log;
+	int			 fd_status;	/* exec status, until known */
 	struct event		*ev_jobs;
 	struct event		*ev_res;
 	struct event		*ev_log;
+	struct event		*ev_status;
 	struct event		*ev_timeout;	/* the oldest job's deadline */
 	struct event		*ev_grace;	/* EOF/stop escalation */
 	struct buf		 wbuf;
@@ -104,15 +111,13 @@ struct worker {
 	uint64_t		 spawned_us;
 	bool			 hello;
 	uint32_t		 caps;		/* FRAME_CAP_* in effect */
-	bool			 exited;
-	bool			 eof;
 	bool			 stdin_closed;	/* by us: "finish and exit" */
 	bool			 killed;	/* we sent it SIGKILL */
-	bool			 lost;		/* its stream is broken */
 	enum grace		 grace;		/* what ev_grace does next */
 	int			 wstatus;
-	char			 reason[256];	/* why we killed it, if so */
-	char			 death[320];
+	int			 exec_errno;	/* its exec failed with it */
+	char			 reason[512];	/* why we killed it, if so */
+	char			 death[544];
 	char			 lastlog[WORKER_LOG_LINE];
 	struct tbucket		 logtb;
 	uint64_t		 logdropped;
@@ -123,24 +128,85 @@ static TAILQ_HEAD(, worker) workers = TAILQ_HEAD_INITIALIZER(workers);
 static void	worker_jobs_cb(int, short, void *);
 static void	worker_res_cb(int, short, void *);
 static void	worker_log_cb(int, short, void *);
+static void	worker_status_cb(int, short, void *);
 static void	worker_timeout_cb(int, short, void *);
 static void	worker_grace_cb(int, short, void *);
 static void	worker_lose(struct worker *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	worker_got_eof(struct worker *);
-static void	worker_check_dead(struct worker *);
+static void	worker_end(struct worker *);
 static void	worker_close_stdin(struct worker *);
 static void	worker_set_death(struct worker *);
 static void	worker_put_hello(struct worker *);
+static void	worker_exec_check(struct worker *);
 
 static const char *const state_names[] = {
-	"starting", "ready", "retiring", "stopping", "dead"
+	"starting", "ready", "retiring", "stopping", "exited", "dead"
 };
 
 const char *
 worker_state_name(enum worker_state st)
 {
 	return (state_names[st]);
+}
+
+#define S(st)	(1U << (st))
+
+/*
+ * Is from -> to a transition the worker makes (worker.h)?  A pure
+ * function, so that the table can be tested by itself.
+ */
+bool
+worker_transition_ok(enum worker_state from, enum worker_state to)
+{
+	static const unsigned	 next[] = {
+		[WS_STARTING] = S(WS_READY) | S(WS_RETIRING) |
+		    S(WS_STOPPING) | S(WS_EXITED),
+		[WS_READY] = S(WS_RETIRING) | S(WS_STOPPING) | S(WS_EXITED),
+		[WS_RETIRING] = S(WS_STOPPING) | S(WS_EXITED),
+		[WS_STOPPING] = S(WS_EXITED),
+		[WS_EXITED] = S(WS_DEAD),
+		[WS_DEAD] = 0,
+	};
+
+	if ((unsigned)from > WS_DEAD || (unsigned)to > WS_DEAD)
+		return (false);
+	return ((next[from] & S(to)) != 0);
+}
+
+#undef S
+
+/*
+ * The one place a worker's state changes.  An illegal transition is a bug
+ * in this file, and going on from it would signal or free the wrong
+ * thing: die loudly, as pool_member() does for a stranger.
+ */
+static void
+worker_set_state(struct worker *w, enum worker_state to)
+{
+	if (!worker_transition_ok(w->state, to))
+		fatalx("%s[%u]: worker state %s -> %s is no transition",
+		    w->pc->name, w->id, state_names[w->state],
+		    state_names[to]);
+	w->state = to;
+}
+
+/* Its exit status is in: the pid is not ours to signal any more. */
+static bool
+worker_reaped(const struct worker *w)
+{
+	return (w->state == WS_EXITED || w->state == WS_DEAD);
+}
+
+/* Stop reading its stdout (EOF, or a stream we no longer trust). */
+static void
+worker_close_res(struct worker *w)
+{
+	if (w->fd_res == -1)
+		return;
+	event_del(w->ev_res);
+	close(w->fd_res);
+	w->fd_res = -1;
 }
 
 /* Set O_NONBLOCK on one of our fds. */
@@ -214,7 +280,9 @@ worker_close_fds(struct worker *w)
 		close(w->fd_res);
 	if (w->fd_log != -1)
 		close(w->fd_log);
-	w->fd_jobs = w->fd_res = w->fd_log = -1;
+	if (w->fd_status != -1)
+		close(w->fd_status);
+	w->fd_jobs = w->fd_res = w->fd_log = w->fd_status = -1;
 }
 
 /*
@@ -248,9 +316,12 @@ env_free(char **env)
 }
 
 /*
- * Start a worker for pool settings pc, with worker id id.  On failure return
- * NULL with a one-line reason in err (e.g. "unable to exec foo: No such file
- * or directory").
+ * Start a worker for pool settings pc, with worker id id: fork it and
+ * return it in STARTING.  Whether its exec worked comes later, as an event
+ * (worker_exec_check()); a failed exec ends the worker with the reason
+ * ("unable to exec foo: No such file or directory") as its death and
+ * worker_exec_errno() set.  Return NULL with a one-line reason in err and
+ * the errno in errno when there is no process at all (no fds, no fork).
  */
 struct worker *
 worker_spawn(struct event_base *base, const struct poolconf *pc, unsigned id,
@@ -267,7 +338,7 @@ worker_spawn(struct event_base *base, const struct poolconf *pc, unsigned id,
 	w->hooks = hooks;
 	w->arg = arg;
 	w->id = id;
-	w->fd_jobs = w->fd_res = w->fd_log = -1;
+	w->fd_jobs = w->fd_res = w->fd_log = w->fd_status = -1;
 	buf_init(&w->wbuf);
 	buf_init(&w->rbuf);
 	buf_init(&w->lbuf);
@@ -282,7 +353,7 @@ worker_spawn(struct event_base *base, const struct poolconf *pc, unsigned id,
 	req.fd_in = c[0];
 	req.fd_out = c[1];
 	req.fd_err = c[2];
-	w->pid = spawn_process(&req, err, errlen);
+	w->pid = spawn_process(&req, &w->fd_status, err, errlen);
 	serr = errno;		/* the pool judges the failure by it */
 	env_free(env);
 	for (i = 0; i < 3; i++) {
@@ -304,18 +375,21 @@ worker_spawn(struct event_base *base, const struct poolconf *pc, unsigned id,
 	    worker_res_cb, w);
 	w->ev_log = event_new(base, w->fd_log, EV_READ | EV_PERSIST,
 	    worker_log_cb, w);
+	w->ev_status = event_new(base, w->fd_status, EV_READ | EV_PERSIST,
+	    worker_status_cb, w);
 	w->ev_timeout = evtimer_new(base, worker_timeout_cb, w);
 	w->ev_grace = evtimer_new(base, worker_grace_cb, w);
 	event_add(w->ev_res, NULL);
 	event_add(w->ev_log, NULL);
+	event_add(w->ev_status, NULL);
 	TAILQ_INSERT_TAIL(&workers, w, entry);
 
+	w->state = WS_STARTING;		/* the first state, no transition */
 	if (pc->protocol == PROTO_FRAME) {
-		w->state = WS_STARTING;
+		/* Buffered in the socket until the program reads it. */
 		worker_put_hello(w);
 		worker_flush(w);
-	} else
-		w->state = WS_READY;
+	}
 	log_debug("%s[%u]: started pid %d", pc->name, id, (int)w->pid);
 	return (w);
 
@@ -353,7 +427,7 @@ worker_free(struct worker *w)
 	if (w == NULL)
 		return;
 	if (w->state != WS_DEAD) {
-		if (!w->exited)
+		if (!worker_reaped(w))
 			worker_signal(w, SIGKILL);
 		TAILQ_REMOVE(&workers, w, entry);
 	}
@@ -363,6 +437,7 @@ worker_free(struct worker *w)
 		event_free(w->ev_jobs);
 		event_free(w->ev_res);
 		event_free(w->ev_log);
+		event_free(w->ev_status);
 		event_free(w->ev_timeout);
 		event_free(w->ev_grace);
 	}
@@ -392,9 +467,9 @@ worker_ring_grow(struct worker *w)
 
 /*
  * How long the oldest job may take.  A text (line or tagged) worker gets
- * jobs the moment it is forked, with no HELLO to say it is ready: until its
- * first answer, its start-up (start_secs at most) does not count against
- * the job.
+ * jobs the moment its exec is known to have worked, with no HELLO to say
+ * it is ready: until its first answer, its start-up (start_secs at most)
+ * does not count against the job.
  */
 static uint64_t
 worker_timeout_us(const struct worker *w)
@@ -595,7 +670,7 @@ worker_parse_lines(struct worker *w, uint64_t now)
 	bool		 tagged = w->pc->protocol == PROTO_TAGGED;
 
 	linemax = w->pc->max_result_bytes + (tagged ? TAGGED_PREFIX_MAX : 0);
-	while (!w->lost) {
+	while (w->fd_res != -1) {
 		p = buf_data(&w->rbuf);
 		if ((nl = memchr(p, '\n', buf_len(&w->rbuf))) == NULL)
 			break;
@@ -631,7 +706,7 @@ worker_parse_lines(struct worker *w, uint64_t now)
 		buf_consume(&w->rbuf, len + 1);
 		n++;
 	}
-	if (!w->lost && buf_len(&w->rbuf) > linemax)
+	if (w->fd_res != -1 && buf_len(&w->rbuf) > linemax)
 		worker_lose(w, "protocol error: result line over %llu bytes",
 		    (unsigned long long)w->pc->max_result_bytes);
 	return (n);
@@ -674,7 +749,7 @@ worker_hello(struct worker *w, const struct frame_hdr *h, const char *payload)
 	    (w->caps & FRAME_CAP_RESULT_OUTPUT) ? " result-output" : "",
 	    (w->caps & FRAME_CAP_RESULT_FIELDS) ? " result-fields" : "");
 	if (w->state == WS_STARTING) {
-		w->state = WS_READY;
+		worker_set_state(w, WS_READY);
 		w->hooks->ready(w, w->arg);
 	}
 	return (0);
@@ -721,7 +796,7 @@ worker_parse_frames(struct worker *w, uint64_t now)
 
 	max = w->pc->max_result_bytes > FRAME_MAXLEN ? FRAME_MAXLEN :
 	    (uint32_t)w->pc->max_result_bytes;
-	while (!w->lost) {
+	while (w->fd_res != -1) {
 		p = buf_data(&w->rbuf);
 		/*
 		 * The HELLO has its own limit, whatever results may hold; a
@@ -779,7 +854,7 @@ worker_parse_frames(struct worker *w, uint64_t now)
 static void
 worker_after_results(struct worker *w, unsigned n, uint64_t now)
 {
-	if (w->state == WS_STOPPING)
+	if (w->state != WS_READY && w->state != WS_RETIRING)
 		return;
 	if (n != 0)
 		worker_timeout_arm(w, now);
@@ -790,7 +865,8 @@ worker_after_results(struct worker *w, unsigned n, uint64_t now)
 
 /*
  * Read up to max bytes of results in large reads and parse them.  Returns
- * the number of results; sets *eof when the pipe is at EOF or broken.
+ * the number of results; sets *eof when the pipe is at EOF or broken.  A
+ * broken stream (worker_lose) closes fd_res, which ends the loop.
  */
 static unsigned
 worker_read_results(struct worker *w, uint64_t now, size_t max, int reads,
@@ -815,8 +891,6 @@ worker_read_results(struct worker *w, uint64_t now, size_t max, int reads,
 			nres += worker_parse_frames(w, now);
 		else
 			nres += worker_parse_lines(w, now);
-		if (w->lost)
-			break;
 		if ((size_t)n < WORKER_READ_SIZE)
 			break;		/* the pipe is empty for now */
 	}
@@ -836,9 +910,8 @@ worker_res_cb(int fd, short what, void *arg)
 	(void)what;
 	n = worker_read_results(w, now, SIZE_MAX, WORKER_READS_PER_EVENT,
 	    &eof);
-	if (w->lost) {
+	if (w->fd_res == -1) {		/* lost: it is being killed */
 		w->hooks->read_end(w, n, now, w->arg);
-		worker_check_dead(w);
 		return;
 	}
 	worker_after_results(w, n, now);
@@ -929,6 +1002,52 @@ worker_log_cb(int fd, short what, void *arg)
 	}
 }
 
+/*
+ * Read the exec-status pipe (spawn_status()).  EOF: the exec worked, and a
+ * line or tagged worker, which has no HELLO, is READY now (unless its
+ * stdout is closed already: then it takes no job, and goes as any worker
+ * that closes its stdout).  An errno: the exec failed; the child exits 127
+ * by itself, and the worker ends with the reason as its death, for the pool
+ * to judge by worker_exec_errno() as it judges a failed worker_spawn().
+ * The child writes before it exits, so once it has exited or closed its
+ * stdout the answer is in: worker_got_eof() and worker_exited() ask first.
+ */
+static void
+worker_exec_check(struct worker *w)
+{
+	char	 err[sizeof(w->reason)];
+	int	 r;
+
+	if (w->fd_status == -1)
+		return;
+	r = spawn_status(w->fd_status, w->pc->argv[0], err, sizeof(err));
+	if (r == 0)
+		return;
+	if (r == -1)
+		w->exec_errno = errno;
+	event_del(w->ev_status);
+	close(w->fd_status);
+	w->fd_status = -1;
+	if (r == -1) {
+		worker_kill(w, "%s", err);
+		return;
+	}
+	log_debug("%s[%u]: exec done", w->pc->name, w->id);
+	if (w->state == WS_STARTING && w->pc->protocol != PROTO_FRAME &&
+	    w->fd_res != -1) {
+		worker_set_state(w, WS_READY);
+		w->hooks->ready(w, w->arg);
+	}
+}
+
+static void
+worker_status_cb(int fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	worker_exec_check(arg);
+}
+
 /* The oldest job may be past its deadline. */
 static void
 worker_timeout_cb(int fd, short what, void *arg)
@@ -972,7 +1091,7 @@ worker_grace_cb(int fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (w->exited)
+	if (worker_reaped(w))
 		return;
 	switch (w->grace) {
 	case GRACE_EOF:
@@ -1007,7 +1126,7 @@ worker_close_stdin(struct worker *w)
 		close(w->fd_jobs);
 		w->fd_jobs = -1;
 	}
-	if (!w->exited && !w->killed && w->grace == GRACE_NONE)
+	if (!worker_reaped(w) && !w->killed && w->grace == GRACE_NONE)
 		worker_grace_arm(w, GRACE_TERM,
 		    (uint64_t)(w->pc->stop_timeout * 1e6));
 }
@@ -1018,7 +1137,7 @@ worker_retire(struct worker *w)
 {
 	if (w->state != WS_READY && w->state != WS_STARTING)
 		return;
-	w->state = WS_RETIRING;
+	worker_set_state(w, WS_RETIRING);
 	if (w->inflight == 0 && buf_len(&w->wbuf) == 0)
 		worker_close_stdin(w);
 }
@@ -1027,16 +1146,20 @@ worker_retire(struct worker *w)
 void
 worker_terminate(struct worker *w)
 {
-	if (w->exited || w->state == WS_DEAD)
+	if (worker_reaped(w))
 		return;
 	if (w->state == WS_READY || w->state == WS_STARTING)
-		w->state = WS_RETIRING;
+		worker_set_state(w, WS_RETIRING);
 	worker_close_stdin(w);
 	worker_signal(w, SIGTERM);
 	worker_grace_arm(w, GRACE_KILL, (uint64_t)(w->pc->stop_timeout * 1e6));
 }
 
-/* Any live state -> STOPPING with SIGKILL to the whole process group. */
+/*
+ * Any live state -> STOPPING with SIGKILL to the whole process group.  An
+ * EXITED worker (its last results being read) only takes the reason: it is
+ * past signals, and DEAD follows at once.
+ */
 static void
 worker_vkill(struct worker *w, const char *fmt, va_list ap)
 {
@@ -1044,11 +1167,12 @@ worker_vkill(struct worker *w, const char *fmt, va_list ap)
 		return;
 	if (w->reason[0] == '\0')
 		vsnprintf(w->reason, sizeof(w->reason), fmt, ap);
-	w->state = WS_STOPPING;
+	if (w->state != WS_STOPPING && w->state != WS_EXITED)
+		worker_set_state(w, WS_STOPPING);
 	evtimer_del(w->ev_timeout);
 	evtimer_del(w->ev_grace);
 	w->grace = GRACE_NONE;
-	if (!w->exited && !w->killed) {
+	if (!worker_reaped(w) && !w->killed) {
 		w->killed = true;
 		worker_signal(w, SIGKILL);
 	}
@@ -1078,46 +1202,33 @@ worker_lose(struct worker *w, const char *fmt, ...)
 	va_start(ap, fmt);
 	worker_vkill(w, fmt, ap);
 	va_end(ap);
-	if (w->fd_res != -1) {
-		event_del(w->ev_res);
-		close(w->fd_res);
-		w->fd_res = -1;
-	}
+	worker_close_res(w);
 	buf_reset(&w->rbuf);
-	w->lost = true;
-	w->eof = true;
 }
 
-/* EOF on the results pipe. */
+/*
+ * EOF on the results pipe while the worker lives (an exited one reads to
+ * EOF itself, in worker_exited()).  A retiree that finished its jobs is
+ * exiting as asked (the stop timer runs); a worker we killed is on its way;
+ * anything else closed its stdout on its own: STOPPING, and killed if it
+ * does not exit within WORKER_EOF_GRACE_US.
+ */
 static void
 worker_got_eof(struct worker *w)
 {
-	if (w->fd_res != -1) {
-		event_del(w->ev_res);
-		close(w->fd_res);
-		w->fd_res = -1;
-	}
-	w->eof = true;
-	if (w->exited) {
-		worker_check_dead(w);
+	worker_close_res(w);
+	worker_exec_check(w);	/* killed, if its exec failed */
+	if (w->killed || (w->state == WS_RETIRING && w->inflight == 0))
 		return;
-	}
-	if (w->killed)
-		return;
-	if (w->state == WS_RETIRING && w->inflight == 0)
-		return;		/* exiting as asked; the stop timer runs */
 	if (w->state != WS_STOPPING)
-		w->state = WS_STOPPING;
-	/* Give it a moment to exit; worker_grace_cb kills it otherwise. */
+		worker_set_state(w, WS_STOPPING);
 	worker_grace_arm(w, GRACE_EOF, WORKER_EOF_GRACE_US);
 }
 
-/* Exit status in and EOF seen: the worker is over. */
+/* EXITED -> DEAD: exit status and EOF are both in; tell the pool. */
 static void
-worker_check_dead(struct worker *w)
+worker_end(struct worker *w)
 {
-	if (!w->exited || !w->eof || w->state == WS_DEAD)
-		return;
 	/* What it said last on stderr belongs to its obituary. */
 	if (w->fd_log != -1) {
 		(void)worker_read_log(w);
@@ -1133,13 +1244,18 @@ worker_check_dead(struct worker *w)
 	}
 	evtimer_del(w->ev_timeout);
 	evtimer_del(w->ev_grace);
-	w->state = WS_DEAD;
+	worker_set_state(w, WS_DEAD);
 	worker_set_death(w);
 	TAILQ_REMOVE(&workers, w, entry);
 	w->hooks->dead(w, w->arg);
 }
 
-/* The exit status of w arrived: read what is left in its pipe, then end. */
+/*
+ * The exit status of w arrived: EXITED, so that it takes no more jobs and
+ * gets no more signals; if EOF on its stdout has not come yet, read what is
+ * left in the pipe at once (it can write no more); then DEAD.  So EXITED
+ * lasts for this function only, whichever of the two came first.
+ */
 static void
 worker_exited(struct worker *w, int status)
 {
@@ -1147,8 +1263,9 @@ worker_exited(struct worker *w, int status)
 	unsigned	 n;
 	bool		 eof;
 
-	w->exited = true;
+	worker_set_state(w, WS_EXITED);
 	w->wstatus = status;
+	worker_exec_check(w);	/* the reason, if its exec failed */
 	/*
 	 * Whatever it left behind in its process group (a forked child, an
 	 * exec job's command) goes with it: nothing of a run outlives it, and
@@ -1156,19 +1273,14 @@ worker_exited(struct worker *w, int status)
 	 * a member lives, so this reaches no stranger.
 	 */
 	(void)kill(-w->pid, SIGKILL);
-	if (!w->eof) {
+	if (w->fd_res != -1) {
 		/* It is dead: everything it wrote is in the pipe already. */
 		n = worker_read_results(w, now, WORKER_DRAIN_MAX, 64, &eof);
 		if (n != 0)
 			w->hooks->read_end(w, n, now, w->arg);
-		if (w->fd_res != -1) {
-			event_del(w->ev_res);
-			close(w->fd_res);
-			w->fd_res = -1;
-		}
-		w->eof = true;
+		worker_close_res(w);
 	}
-	worker_check_dead(w);
+	worker_end(w);
 }
 
 /* SIGCHLD: reap every exited child and tell its worker. */
@@ -1308,6 +1420,13 @@ worker_wait_status(const struct worker *w)
 	return (w->wstatus);
 }
 
+/* The errno its exec failed with (its death says how), or 0. */
+int
+worker_exec_errno(const struct worker *w)
+{
+	return (w->exec_errno);
+}
+
 /* Write the phrase for how w ended: our reason, or its status or signal. */
 static void
 worker_set_death(struct worker *w)
@@ -1351,7 +1470,7 @@ worker_rss_kb(const struct worker *w)
 	unsigned long long size, rss;
 	long		 page;
 
-	if (w->exited)
+	if (worker_reaped(w))
 		return (0);
 	snprintf(path, sizeof(path), "/proc/%d/statm", (int)w->pid);
 	if ((f = fopen(path, "re")) == NULL)

@@ -4,10 +4,36 @@
  * dies, which job to charge, when to restart) is the pool's; the worker
  * module only reports events through struct worker_hooks.
  *
- * States (worker.c has one function per transition):
- *	STARTING  --HELLO-->  READY  --retire-->  RETIRING
- *	any live  --kill/lose/EOF-->  STOPPING
- *	any       --exit status and EOF both in-->  DEAD
+ * States.  Only worker_set_state() in worker.c changes one, and only along
+ * the arrows below (worker_transition_ok(); anything else is fatal):
+ *
+ *	STARTING   forked; whether its exec worked is not known yet (the
+ *		   exec-status pipe is an event), and a frame worker waits
+ *		   for its HELLO.  A failed exec ends it (STOPPING, with the
+ *		   reason as its death and worker_exec_errno() set).
+ *	READY      takes jobs (worker_room() is 0 in every other state).
+ *	RETIRING   takes no new jobs; its stdin is closed once it holds none
+ *		   ("finish and exit"), then SIGTERM and SIGKILL after
+ *		   stop_timeout if it does not exit.
+ *	STOPPING   killed by us (timeout, protocol error, stop), or it
+ *		   closed its stdout while alive (killed after a grace).
+ *	EXITED     its exit status is in: it takes no signal any more, and
+ *		   what is left in its stdout is read at once.
+ *	DEAD       exit status and EOF both in; hooks->dead has run.
+ *
+ *	STARTING --HELLO (frame) or exec done (line, tagged)--> READY
+ *	STARTING, READY --worker_retire/worker_terminate--> RETIRING
+ *	STARTING, READY, RETIRING --kill, broken stream, EOF--> STOPPING
+ *	STARTING, RETIRING --exec failed--> STOPPING
+ *	    (EOF leaves a RETIRING worker that holds no job, or one we sent
+ *	    SIGKILL, where it is: it is exiting as told)
+ *	any but EXITED and DEAD --exit status--> EXITED --> DEAD
+ *
+ * EOF and the exit status come in either order.  EOF first: the state is
+ * as above until the status comes.  The status first: EXITED, the pipe is
+ * read to its end there and then (the process can write no more), and the
+ * worker is DEAD before worker_reap() returns; so EXITED is seen only by
+ * the hooks called during that read (results, read_end).
  */
 #ifndef DROVER_WORKER_H
 #define DROVER_WORKER_H
@@ -28,6 +54,7 @@ enum worker_state {
 	WS_READY,
 	WS_RETIRING,
 	WS_STOPPING,
+	WS_EXITED,
 	WS_DEAD,
 };
 
@@ -65,6 +92,7 @@ void		 worker_reap(void);
 
 enum worker_state worker_state(const struct worker *);
 const char	*worker_state_name(enum worker_state);
+bool		 worker_transition_ok(enum worker_state, enum worker_state);
 pid_t		 worker_pid(const struct worker *);
 unsigned	 worker_id(const struct worker *);
 size_t		 worker_inflight(const struct worker *);
@@ -76,6 +104,7 @@ bool		 worker_retired_cleanly(const struct worker *);
 bool		 worker_was_killed(const struct worker *);
 bool		 worker_said_hello(const struct worker *);
 int		 worker_wait_status(const struct worker *);
+int		 worker_exec_errno(const struct worker *);
 const char	*worker_death(const struct worker *);
 const char	*worker_last_stderr(const struct worker *);
 uint64_t	 worker_rss_kb(const struct worker *);
