@@ -39,7 +39,7 @@ const struct setting pool_settings[] = {
 	{ "window_max", T_UINT, PC(window_max), 1, POOLCONF_MAX_WINDOW, 0,
 	  APPLY_HOT | SET_WINDOW, "Ceiling of the adaptive window." },
 	{ "job_timeout", T_DOUBLE, PC(job_timeout), 0, 31536000, 0,
-	  APPLY_HOT, "Seconds before a job's worker is killed; 0 = none." },
+	  APPLY_HOT | SET_TIMEOUT, "Seconds before a job's worker is killed; 0 = none." },
 	{ "max_attempts", T_UINT, PC(max_attempts), 1, 255, 0, APPLY_HOT,
 	  "Runs charged to a job before it counts as crashed." },
 	{ "retry_timeouts", T_BOOL, PC(retry_timeouts), 0, 0, 0, APPLY_HOT,
@@ -58,7 +58,8 @@ const struct setting pool_settings[] = {
 	  APPLY_HOT, "Longer jobs are rejected." },
 	{ "max_result_bytes", T_U64, PC(max_result_bytes), 1, 1073741824, 0,
 	  APPLY_REPLACE, "A longer result is a protocol error." },
-	{ "start_secs", T_DOUBLE, PC(start_secs), 0, 3600, 0, APPLY_HOT,
+	{ "start_secs", T_DOUBLE, PC(start_secs), 0, 3600, 0,
+	  APPLY_HOT | SET_TIMEOUT,
 	  "A worker that dies sooner, before its first result, failed to "
 	  "start." },
 	{ "start_retries", T_UINT, PC(start_retries), 0, 1000, 0,

@@ -42,6 +42,7 @@ enum conf_effect {
 	SET_THROTTLE = 0x800,	/* restart backoff and limits */
 	SET_RSS = 0x1000,	/* start or stop the RSS check */
 	SET_RECYCLE = 0x2000,	/* recompute each worker's recycle point */
+	SET_TIMEOUT = 0x4000,	/* re-arm each worker's job timer */
 };
 
 enum stype {

@@ -121,6 +121,17 @@ pool_set_recycle(struct pool *p)
 			p->members[i].recycle_after = pool_recycle_after(p);
 }
 
+/* A running job's timer follows a new job_timeout at once. */
+static void
+pool_set_timeout(struct pool *p)
+{
+	uint64_t	 now = clock_us();
+	size_t		 i;
+
+	for (i = 0; i < p->nmembers; i++)
+		worker_timeout_changed(p->members[i].w, now);
+}
+
 /* SET_WORKERS needs no step of its own: every change resets the target. */
 static void
 pool_set_workers(struct pool *p)
@@ -138,6 +149,7 @@ static const struct {
 	{ SET_THROTTLE, pool_set_throttle },
 	{ SET_RSS, pool_set_rss },
 	{ SET_RECYCLE, pool_set_recycle },
+	{ SET_TIMEOUT, pool_set_timeout },
 };
 
 /* The SET_* effects the pool has a step for (checked by test_conf). */

@@ -499,6 +499,19 @@ worker_timeout_arm(struct worker *w, uint64_t now)
 }
 
 /*
+ * job_timeout (or start_secs) changed on reload: the oldest job's timer
+ * follows the new value at once, or stops if there is none now.
+ */
+void
+worker_timeout_changed(struct worker *w, uint64_t now)
+{
+	if (w->pc->job_timeout <= 0)
+		evtimer_del(w->ev_timeout);
+	else
+		worker_timeout_arm(w, now);
+}
+
+/*
  * Frame job j into the write buffer; it is in flight from now on.  The caller
  * checked worker_room() and calls worker_flush() after a round of sends.
  */

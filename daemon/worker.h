@@ -82,6 +82,7 @@ struct worker	*worker_spawn(struct event_base *, const struct poolconf *,
 void		 worker_free(struct worker *);
 void		 worker_send(struct worker *, struct job *, uint64_t);
 void		 worker_flush(struct worker *);
+void		 worker_timeout_changed(struct worker *, uint64_t);
 void		 worker_retire(struct worker *);
 void		 worker_kill(struct worker *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));

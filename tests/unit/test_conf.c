@@ -330,7 +330,7 @@ START_TEST(test_apply_hot)
 	src.max_result_bytes = 5;	/* replace: must not be copied */
 	src.protocol = PROTO_LINE;	/* replace: must not be copied */
 	ck_assert_uint_eq(poolconf_apply_hot(&dst, &src),
-	    SET_WORKERS | SET_RECYCLE);
+	    SET_WORKERS | SET_RECYCLE | SET_TIMEOUT);
 	ck_assert_uint_eq(dst.workers, 9);
 	ck_assert(dst.job_timeout == 4.5);
 	ck_assert(dst.retry_timeouts);
