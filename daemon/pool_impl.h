@@ -30,6 +30,7 @@
 #include "pool.h"
 #include "tbucket.h"
 #include "throttle.h"
+#include "timer.h"
 
 struct frame_result;
 struct job;
@@ -105,17 +106,6 @@ struct pool {
 	bool			 kicked;	/* ev_pump is active */
 	struct pool_stats	 stats;
 };
-
-/* Arm a timer us microseconds from now. */
-static inline void
-timer_arm_us(struct event *ev, uint64_t us)
-{
-	struct timeval	 tv;
-
-	tv.tv_sec = (time_t)(us / 1000000);
-	tv.tv_usec = (suseconds_t)(us % 1000000);
-	evtimer_add(ev, &tv);
-}
 
 /* A draw in [0, 1] for the jitter of a backoff. */
 static inline double

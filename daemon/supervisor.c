@@ -38,6 +38,7 @@
 #include "pool.h"
 #include "poolconf.h"
 #include "supervisor.h"
+#include "timer.h"
 #include "workerpath.h"
 #include "xmalloc.h"
 
@@ -115,16 +116,6 @@ static const struct pool_hooks sv_pool_hooks = {
 	.idle = sv_on_idle,
 	.fd_ceiling = sv_fd_ceiling,
 };
-
-static void
-sv_timer(struct event *ev, uint64_t us)
-{
-	struct timeval	 tv;
-
-	tv.tv_sec = (time_t)(us / 1000000);
-	tv.tv_usec = (suseconds_t)(us % 1000000);
-	evtimer_add(ev, &tv);
-}
 
 /* Settings for a pool with its worker command resolved. */
 static struct poolconf *
@@ -299,7 +290,7 @@ sv_tick_cb(int fd, short what, void *arg)
 	}
 	sv_reap_pools();
 	sv_notify_status();
-	sv_timer(sv.ev_tick, SV_TICK_US);
+	timer_arm_us(sv.ev_tick, SV_TICK_US);
 }
 
 /*
@@ -322,7 +313,7 @@ sv_ready_cb(int fd, short what, void *arg)
 			up = false;
 	}
 	if (!up && clock_us() - sv.start_us < SV_READY_MAX_US) {
-		sv_timer(sv.ev_ready, SV_READY_CHECK_US);
+		timer_arm_us(sv.ev_ready, SV_READY_CHECK_US);
 		return;
 	}
 	if (!up)
@@ -341,7 +332,7 @@ sv_watchdog_cb(int fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	notify_watchdog();
-	sv_timer(sv.ev_watchdog, notify_watchdog_usec());
+	timer_arm_us(sv.ev_watchdog, notify_watchdog_usec());
 }
 
 /* The longest stop_timeout of any pool (for the final grace). */
@@ -450,10 +441,10 @@ supervisor_start(void)
 	sv.ev_final = evtimer_new(base, sv_final_cb, NULL);
 	for (i = 0; i < c->npools; i++)
 		sv_start_pool(c->pools[i]);
-	sv_timer(sv.ev_ready, 0);
-	sv_timer(sv.ev_tick, SV_TICK_US);
+	timer_arm_us(sv.ev_ready, 0);
+	timer_arm_us(sv.ev_tick, SV_TICK_US);
 	if (notify_watchdog_usec() != 0)
-		sv_timer(sv.ev_watchdog, notify_watchdog_usec());
+		timer_arm_us(sv.ev_watchdog, notify_watchdog_usec());
 }
 
 void
@@ -600,7 +591,8 @@ supervisor_drain(void)
 	for (i = 0; i < sv.npools; i++)
 		pool_stop(sv.pools[i].pool, POOL_STOP_DRAIN,
 		    "droverd is shutting down");
-	sv_timer(sv.ev_deadline, (uint64_t)(sv.conf->shutdown_timeout * 1e6));
+	timer_arm_us(sv.ev_deadline,
+	    (uint64_t)(sv.conf->shutdown_timeout * 1e6));
 	sv_check_exit();
 }
 
@@ -623,7 +615,7 @@ sv_stop(enum pool_stop how)
 	for (i = 0; i < sv.npools; i++)
 		pool_stop(sv.pools[i].pool, how, "droverd is shutting down");
 	if (!evtimer_pending(sv.ev_final, NULL))
-		sv_timer(sv.ev_final, SV_FINAL_GRACE_US +
+		timer_arm_us(sv.ev_final, SV_FINAL_GRACE_US +
 		    (how == POOL_STOP_TERM ?
 		    (uint64_t)(sv_max_stop_timeout() * 2e6) : 0));
 	sv_check_exit();

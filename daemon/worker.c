@@ -50,6 +50,7 @@
 #include "spawn.h"
 #include "tagged.h"
 #include "tbucket.h"
+#include "timer.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -218,17 +219,6 @@ set_nonblock(int fd)
 	if ((fl = fcntl(fd, F_GETFL)) == -1)
 		return (-1);
 	return (fcntl(fd, F_SETFL, fl | O_NONBLOCK));
-}
-
-/* Arm a timer to fire us after us microseconds. */
-static void
-timer_arm(struct event *ev, uint64_t us)
-{
-	struct timeval	 tv;
-
-	tv.tv_sec = (time_t)(us / 1000000);
-	tv.tv_usec = (suseconds_t)(us % 1000000);
-	evtimer_add(ev, &tv);
 }
 
 /* Create the socketpair and pipes; child ends go in c[], ours in w. */
@@ -495,7 +485,7 @@ worker_timeout_arm(struct worker *w, uint64_t now)
 	}
 	limit = worker_timeout_us(w);
 	age = now > w->head_since_us ? now - w->head_since_us : 0;
-	timer_arm(w->ev_timeout, age >= limit ? 0 : limit - age);
+	timer_arm_us(w->ev_timeout, age >= limit ? 0 : limit - age);
 }
 
 /*
@@ -1089,7 +1079,7 @@ static void
 worker_grace_arm(struct worker *w, enum grace what, uint64_t us)
 {
 	w->grace = what;
-	timer_arm(w->ev_grace, us);
+	timer_arm_us(w->ev_grace, us);
 }
 
 /*
