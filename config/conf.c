@@ -766,6 +766,58 @@ metrics_addr_valid(const char *s)
 	return (*end == '\0' && errno == 0 && port >= 0 && port <= 65535);
 }
 
+/*
+ * Does the directory of path exist?  False with why set if not.  The
+ * default socket's directory is not required: the unit's
+ * RuntimeDirectory= creates it when droverd starts, so `droverd -t` before
+ * the first start must not fail on it.
+ */
+static bool
+dir_of_exists(const char *path, bool runtime_ok, char *why, size_t size)
+{
+	struct stat	 st;
+	char		 dir[PATH_MAX], def[PATH_MAX], *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return (true);
+	*slash = '\0';
+	if (*dir == '\0')
+		return (true);		/* "/x": the root */
+	if (stat(dir, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return (true);
+		snprintf(why, size, "%s is not a directory", dir);
+		return (false);
+	}
+	snprintf(def, sizeof(def), "%s", DROVER_DEFAULT_SOCKET);
+	if ((slash = strrchr(def, '/')) != NULL)
+		*slash = '\0';
+	if (runtime_ok && errno == ENOENT && strcmp(dir, def) == 0)
+		return (true);
+	snprintf(why, size, "directory %s: %s", dir, strerror(errno));
+	return (false);
+}
+
+/* The paths a running droverd will need: their directories must exist. */
+static void
+check_dirs(struct loader *ld, config_t *cfg, const struct conf *c)
+{
+	char	 why[PATH_MAX + 64];
+
+	if (*c->socket == '/' && !dir_of_exists(c->socket, true, why,
+	    sizeof(why)))
+		conf_err(ld, config_lookup(cfg, "socket"), "socket: %s", why);
+	if (strncmp(c->metrics, "unix:/", 6) == 0 &&
+	    !dir_of_exists(c->metrics + 5, false, why, sizeof(why)))
+		conf_err(ld, config_lookup(cfg, "metrics"), "metrics: %s",
+		    why);
+	if (c->log_file != NULL && !dir_of_exists(c->log_file, false, why,
+	    sizeof(why)))
+		conf_err(ld, config_lookup(cfg, "log_file"), "log_file: %s",
+		    why);
+}
+
 /* A conf holding only defaults (no pools), for path. */
 struct conf *
 conf_default(const char *path)
@@ -924,6 +976,8 @@ conf_load(const char *path, struct conf_errors *errs)
 		conf_err(&ld, config_lookup(&cfg, "metrics"), "metrics: '%s' "
 		    "is not \"host:port\", \"unix:/path\" or \"\"",
 		    c->metrics);
+	else
+		check_dirs(&ld, &cfg, c);
 	/*
 	 * A file without pools is never meant: one caught empty mid-rewrite
 	 * would otherwise drain every pool on reload.

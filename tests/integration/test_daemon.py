@@ -55,6 +55,21 @@ class TestConfigCheck(DroverTestCase):
             self.assertTrue(any(n in e for e in hits), (n, err))
         return err
 
+    def test_directories_that_do_not_exist(self):
+        # Each would fail only at start (bind, listen, open): -t says so.
+        pools = '\npools = ( { name = "a"; handler = "square"; } );\n'
+        self.assertProblem('socket = "/nonexistent-dir/d.sock";' + pools, 1,
+                           "socket: directory /nonexistent-dir: No such "
+                           "file")
+        self.assertProblem('socket = "/tmp/x.sock";\n'
+                           'metrics = "unix:/nonexistent-dir/m.sock";' +
+                           pools, 2, "metrics: directory /nonexistent-dir")
+        self.assertProblem('socket = "/tmp/x.sock";\n'
+                           'log_file = "/nonexistent-dir/d.log";' + pools,
+                           2, "log_file: directory /nonexistent-dir")
+        self.assertProblem('socket = "/etc/passwd/d.sock";' + pools, 1,
+                           "socket: /etc/passwd is not a directory")
+
     def test_syntax_error(self):
         self.assertProblem('socket = "/tmp/x.sock";\n\npools = ( { name = '
                            '"a"; workers = ; } );\n', 3, "syntax")
