@@ -35,6 +35,7 @@
 #include "input.h"
 #include "jsonw.h"
 #include "log.h"
+#include "opts.h"
 #include "poolconf.h"
 #include "report.h"
 #include "status.h"
