@@ -289,6 +289,15 @@ submit_report(struct submit *s, uint64_t id, enum job_status st,
 		report_job(s->report, id, st, out, len, pid, lat, runs, NULL);
 }
 
+/* The input broke: say so; it ends there, as at EOF. */
+static void
+submit_in_error(void *arg, int err)
+{
+	(void)arg;
+	errno = err;
+	log_warn("unable to read input");
+}
+
 static void
 submit_in_end(void *arg)
 {
@@ -304,6 +313,7 @@ static const struct input_hooks submit_input_hooks = {
 	.room = submit_in_room,
 	.record = submit_in_record,
 	.toolong = submit_in_toolong,
+	.error = submit_in_error,
 	.end = submit_in_end,
 };
 
