@@ -5,7 +5,8 @@
  *
  * submit is event-driven (libevent): it sends jobs while the socket's output
  * stays under a high-water mark and reads results all the while, so that
- * neither side can block the other.
+ * neither side can block the other.  The socket is a peer (common/peer.c),
+ * as droverd's end of it is.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -21,8 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <jansson.h>
 
@@ -35,6 +34,8 @@
 #include "input.h"
 #include "jsonw.h"
 #include "log.h"
+#include "opts.h"
+#include "peer.h"
 #include "poolconf.h"
 #include "report.h"
 #include "status.h"
@@ -173,7 +174,7 @@ client_ask(const char *path, json_t *req, double timeout)
  */
 struct submit {
 	struct event_base	*base;
-	struct bufferevent	*bev;
+	struct peer		*peer;		/* the socket */
 	struct report		*report;
 	struct input		*input;
 	struct event		*ev_timer;	/* reply or shutdown deadline */
@@ -199,17 +200,13 @@ struct submit {
 
 static void	submit_end(struct submit *, int, const char *);
 
-/* Send one message on the connection. */
+/* Send one message on the connection (at the end of the loop turn). */
 static void
 submit_send(struct submit *s, uint8_t type, uint64_t id, const void *p,
     size_t len)
 {
-	char	 hdr[FRAME_HDRLEN];
-
-	frame_put(hdr, type, 0, (uint32_t)len, id);
-	evbuffer_add(bufferevent_get_output(s->bev), hdr, sizeof(hdr));
-	if (len != 0)
-		evbuffer_add(bufferevent_get_output(s->bev), p, len);
+	peer_send(s->peer, type, 0, id, p, len);
+	peer_schedule(s->peer);
 }
 
 /* Arm the one timer for secs (the reply deadline, or the shutdown's). */
@@ -232,8 +229,7 @@ submit_in_room(void *arg)
 	if (s->finishing || !report_room(s->report))
 		return (0);
 	/* One at a time: each job grows the output buffer checked here. */
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) >
-	    SUBMIT_OUT_HIGH)
+	if (peer_pending(s->peer) > SUBMIT_OUT_HIGH)
 		return (0);
 	next = input_count(s->input);
 	if (lim != UINT64_MAX && next >= lim)
@@ -288,6 +284,15 @@ submit_report(struct submit *s, uint64_t id, enum job_status st,
 		report_job(s->report, id, st, out, len, pid, lat, runs, NULL);
 }
 
+/* The input broke: say so; it ends there, as at EOF. */
+static void
+submit_in_error(void *arg, int err)
+{
+	(void)arg;
+	errno = err;
+	log_warn("unable to read input");
+}
+
 static void
 submit_in_end(void *arg)
 {
@@ -303,6 +308,7 @@ static const struct input_hooks submit_input_hooks = {
 	.room = submit_in_room,
 	.record = submit_in_record,
 	.toolong = submit_in_toolong,
+	.error = submit_in_error,
 	.end = submit_in_end,
 };
 
@@ -388,71 +394,79 @@ submit_bye(struct submit *s, const char *p, size_t len)
 	json_decref(o);
 }
 
-/* Handle every complete message from droverd. */
-static void
-submit_read_cb(struct bufferevent *bev, void *arg)
+/* Judge a header before its payload is read. */
+static enum peer_verdict
+submit_header(void *arg, const char *p, struct frame_hdr *h,
+    const char **why)
+{
+	(void)arg;
+	if (ctl_parse(p, FRAME_HDRLEN, h, why) == FRAME_BAD)
+		return (PEER_REFUSE);
+	return (PEER_TAKE);
+}
+
+/* Take messages only while the batch goes on. */
+static bool
+submit_more(void *arg)
 {
 	struct submit	*s = arg;
-	struct evbuffer	*in = bufferevent_get_input(bev);
-	struct frame_hdr h;
-	char		 hdr[FRAME_HDRLEN];
-	const char	*why, *p;
 
-	while (!s->finishing && s->status == -1 &&
-	    evbuffer_copyout(in, hdr, sizeof(hdr)) == (ssize_t)sizeof(hdr)) {
-		if (ctl_parse(hdr, sizeof(hdr), &h, &why) == FRAME_BAD) {
-			log_warnx("bad message from droverd: %s", why);
-			submit_end(s, 3, "bad message from droverd");
-			return;
-		}
-		if (evbuffer_get_length(in) < FRAME_HDRLEN + (size_t)h.len)
-			return;
-		p = (const char *)evbuffer_pullup(in, FRAME_HDRLEN + h.len) +
-		    FRAME_HDRLEN;
-		if (h.type == CTL_RESULT && s->accepted)
-			submit_result(s, &h, p);
-		else if (h.type == CTL_REPLY && !s->accepted)
-			submit_reply(s, p, h.len);
-		else if (h.type == CTL_BYE && s->accepted)
-			submit_bye(s, p, h.len);
-		else {
-			log_warnx("unexpected %s from droverd",
-			    ctl_type_name(h.type));
-			submit_end(s, 3, "bad message from droverd");
-			return;
-		}
-		evbuffer_drain(in, FRAME_HDRLEN + h.len);
+	return (!s->finishing && s->status == -1);
+}
+
+/* One whole message from droverd. */
+static void
+submit_frame(void *arg, const struct frame_hdr *h, const char *p,
+    size_t len)
+{
+	struct submit	*s = arg;
+
+	if (h->type == CTL_RESULT && s->accepted)
+		submit_result(s, h, p);
+	else if (h->type == CTL_REPLY && !s->accepted)
+		submit_reply(s, p, len);
+	else if (h->type == CTL_BYE && s->accepted)
+		submit_bye(s, p, len);
+	else {
+		log_warnx("unexpected %s from droverd",
+		    ctl_type_name(h->type));
+		submit_end(s, 3, "bad message from droverd");
 	}
 }
 
-/* Our output drained: send more input. */
+/* Our output drained below half the high-water mark: send more input. */
 static void
-submit_write_cb(struct bufferevent *bev, void *arg)
+submit_written(void *arg, bool all)
 {
 	struct submit	*s = arg;
 
-	(void)bev;
+	if (!all && peer_pending(s->peer) > SUBMIT_OUT_HIGH / 2)
+		return;
 	if (s->input != NULL && !s->ended && !s->finishing)
 		input_resume(s->input);
 }
 
 static void
-submit_event_cb(struct bufferevent *bev, short what, void *arg)
+submit_lost(void *arg, enum peer_loss loss, const char *why)
 {
 	struct submit	*s = arg;
 
-	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) || s->finishing)
+	if (s->finishing)
 		return;
+	if (loss == PEER_BAD) {
+		log_warnx("bad message from droverd: %s", why);
+		submit_end(s, 3, "bad message from droverd");
+		return;
+	}
 	/*
 	 * A write error (EPIPE) is not the end: what droverd said before it
 	 * hung up is still to be read (a refusal closes the socket before
 	 * our request is written).  Send nothing more; the read side ends it.
 	 */
-	if (what & BEV_EVENT_WRITING) {
+	if (loss == PEER_WRITE_ERROR) {
 		if (s->input != NULL)
 			input_stop(s->input);
 		s->ended = true;
-		bufferevent_disable(bev, EV_WRITE);
 		return;
 	}
 	if (!s->accepted) {
@@ -465,6 +479,14 @@ submit_event_cb(struct bufferevent *bev, short what, void *arg)
 	    "outstanding", (unsigned long long)idset_open(&s->open));
 	submit_end(s, 3, "lost the connection to droverd");
 }
+
+static const struct peer_ops submit_peer_ops = {
+	.header = submit_header,
+	.more = submit_more,
+	.frame = submit_frame,
+	.written = submit_written,
+	.lost = submit_lost,
+};
 
 /* Leave the loop: the summary is out and stdout took everything. */
 static void
@@ -494,7 +516,7 @@ submit_end(struct submit *s, int status, const char *why)
 	evtimer_del(s->ev_timer);
 	if (s->input != NULL)
 		input_stop(s->input);
-	bufferevent_disable(s->bev, EV_READ);
+	peer_set_reading(s->peer, false);
 	while (idset_next_open(&s->open, &id)) {
 		(void)idset_finish(&s->open, id);
 		submit_report(s, id, JOB_CANCELLED, why, strlen(why), 0, 0,
@@ -757,12 +779,8 @@ submit_main(int argc, char **argv)
 	evutil_make_socket_nonblocking(fd);
 	if ((s.base = event_base_new()) == NULL)
 		fatalx("unable to create the event loop");
-	s.bev = bufferevent_socket_new(s.base, fd, BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setcb(s.bev, submit_read_cb, submit_write_cb,
-	    submit_event_cb, &s);
-	bufferevent_setwatermark(s.bev, EV_WRITE, SUBMIT_OUT_HIGH / 2, 0);
-	bufferevent_set_max_single_read(s.bev, 256 * 1024);
-	bufferevent_enable(s.bev, EV_READ | EV_WRITE);
+	s.peer = peer_new(s.base, fd, NULL, &submit_peer_ops, &s);
+	peer_set_reading(s.peer, true);
 	s.report = report_new(s.base, &ro);
 	report_set_hooks(s.report, &submit_report_hooks, &s);
 	s.ev_timer = evtimer_new(s.base, submit_timer_cb, &s);
@@ -791,7 +809,7 @@ submit_main(int argc, char **argv)
 		    1 : 0;
 	input_free(s.input);
 	report_free(s.report);
-	bufferevent_free(s.bev);
+	peer_free(s.peer);
 	event_free(s.ev_timer);
 	event_free(ev_int);
 	event_free(ev_term);

@@ -3,8 +3,6 @@
  * `status` and `reload` talk to a running droverd.
  */
 #include <fcntl.h>
-#include <stdarg.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,38 +27,6 @@ usage(int status)
 	    "       drover --version\n"
 	    "See 'drover COMMAND --help' and drover(1).\n");
 	exit(status);
-}
-
-/* Print a usage error and exit 2. */
-void
-cli_usage_error(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fputs("drover: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
-
-/*
- * Our stdout is gone (EPIPE): leave as a process killed by SIGPIPE does,
- * quietly, so that `drover run ... | head -1` behaves like any filter.
- */
-void
-cli_exit_sigpipe(void)
-{
-	sigset_t	 set;
-
-	fflush(stderr);
-	signal(SIGPIPE, SIG_DFL);
-	sigemptyset(&set);
-	sigaddset(&set, SIGPIPE);
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
-	raise(SIGPIPE);
-	_exit(128 + SIGPIPE);
 }
 
 int

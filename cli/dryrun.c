@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "log.h"
 #include "lsplit.h"
+#include "opts.h"
 #include "shell.h"
 
 /* Write all of b to stdout; exit as a filter does when its reader is gone. */

@@ -4,6 +4,7 @@
  * and, with --ordered, while the reorder window has room, and while the
  * output not yet taken by stdout is under its high-water mark.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -13,6 +14,7 @@
 #include "input.h"
 #include "iobatch.h"
 #include "job.h"
+#include "log.h"
 #include "pool.h"
 #include "report.h"
 #include "xmalloc.h"
@@ -36,6 +38,7 @@ static void	iobatch_closing(struct batch *, const char *);
 static uint64_t	iobatch_in_room(void *);
 static void	iobatch_in_record(void *, uint64_t, const char *, size_t);
 static void	iobatch_in_toolong(void *, uint64_t, uint64_t);
+static void	iobatch_in_error(void *, int);
 static void	iobatch_in_end(void *);
 
 static const struct batch_ops iobatch_ops = {
@@ -48,6 +51,7 @@ static const struct input_hooks iobatch_input_hooks = {
 	.room = iobatch_in_room,
 	.record = iobatch_in_record,
 	.toolong = iobatch_in_toolong,
+	.error = iobatch_in_error,
 	.end = iobatch_in_end,
 };
 
@@ -182,6 +186,15 @@ iobatch_in_toolong(void *arg, uint64_t id, uint64_t len)
 	    "%llu", (unsigned long long)len,
 	    (unsigned long long)ib->max_job_bytes);
 	pool_reject(ib->pool, &ib->b, id, why);
+}
+
+/* The input broke: say so; it ends there, as at EOF. */
+static void
+iobatch_in_error(void *arg, int err)
+{
+	(void)arg;
+	errno = err;
+	log_warn("unable to read input");
 }
 
 static void

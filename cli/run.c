@@ -26,7 +26,7 @@
 #include "iobatch.h"
 #include "job.h"
 #include "log.h"
-#include "num.h"
+#include "opts.h"
 #include "pool.h"
 #include "poolconf.h"
 #include "report.h"
@@ -176,59 +176,6 @@ run_usage(FILE *f)
 "                           and a tab\n"
 "\n"
 "Exit status: 0 all jobs ok, 1 some job not ok, 2 usage error, 3 fatal.\n");
-}
-
-/* Parse a whole number in [min, max] for option name, or exit 2. */
-unsigned long long
-cli_number(const char *name, const char *arg, unsigned long long min,
-    unsigned long long max)
-{
-	i128	 v;
-
-	if (num_parse_i128(arg, strlen(arg), &v) == -1 || v < (i128)min ||
-	    v > (i128)max)
-		cli_usage_error("%s: '%s' is not a whole number from %llu to "
-		    "%llu", name, arg, min, max);
-	return ((unsigned long long)v);
-}
-
-/* Parse a number of seconds or a rate in (min, max], or exit 2. */
-double
-cli_real(const char *name, const char *arg, double min, double max)
-{
-	double	 v;
-
-	if (num_parse_double(arg, strlen(arg), &v) == -1 || !(v > min) ||
-	    v > max)
-		cli_usage_error("%s: '%s' is not a number above %g and up to "
-		    "%g", name, arg, min, max);
-	return (v);
-}
-
-/* Parse a number of seconds in [0, 86400], or exit 2. */
-double
-cli_seconds(const char *name, const char *arg)
-{
-	double	 v;
-
-	if (num_parse_double(arg, strlen(arg), &v) == -1 || !(v >= 0) ||
-	    v > 86400)
-		cli_usage_error("%s: '%s' is not a number of seconds from 0 "
-		    "to 86400", name, arg);
-	return (v);
-}
-
-/* Parse a byte size (k, M, G suffixes) in [min, max], or exit 2. */
-uint64_t
-cli_size(const char *name, const char *arg, uint64_t min, uint64_t max)
-{
-	uint64_t v;
-
-	if (num_parse_size(arg, &v) == -1 || v < min || v > max)
-		cli_usage_error("%s: '%s' is not a size from %llu to %llu "
-		    "bytes", name, arg, (unsigned long long)min,
-		    (unsigned long long)max);
-	return (v);
 }
 
 /* Default worker count: the CPUs online. */

@@ -13,13 +13,11 @@
  * its in-flight jobs finish and their results are dropped; the client
  * object lives until its last job is reported.
  *
- * Connections use raw events and flat buffers (common/buf.c) rather than
- * bufferevents: a bufferevent re-arms its write event with epoll_ctl twice
- * per reply, spends a loop turn before writing, and asks FIONREAD before
- * every read, which made 10 syscalls of a one-job round trip where 6 do.
- * Here replies are appended to the client's buffer and written once at the
- * end of the loop turn (a deferred event); the write event is armed only
- * when the socket is full.
+ * Each connection is a peer (common/peer.c): raw events and flat buffers
+ * rather than bufferevents, which made 10 syscalls of a one-job round trip
+ * where 6 do.  Each header is judged once, before its payload is buffered;
+ * replies are appended to the peer's output and written once at the end
+ * of the loop turn; the write event is armed only when the socket is full.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -50,6 +48,7 @@
 #include "job.h"
 #include "jsonw.h"
 #include "log.h"
+#include "peer.h"
 #include "pool.h"
 #include "poolconf.h"
 #include "usock.h"
@@ -72,24 +71,15 @@ struct client {
 	TAILQ_ENTRY(client)	 entry;
 	struct control		*ctl;
 	int			 fd;		/* -1 once the peer is gone */
-	struct event		*ev_read;
-	struct event		*ev_write;	/* armed only when it is full */
-	struct event		*ev_flush;	/* end of the loop turn */
+	struct peer		*peer;		/* the socket, framed */
 	struct event		*ev_idle;	/* CLIENT_IDLE_SECS */
-	struct buf		 rbuf;
-	struct buf		 wbuf;
-	bool			 reading;	/* ev_read is added */
-	bool			 writing;	/* ev_write is added */
 	enum client_state	 state;
 	uid_t			 uid;
 	pid_t			 pid;
 	struct pool		*pool;
 	uint64_t		 max_job_bytes;
 	uint64_t		 restarts0;	/* pool restarts at the start */
-	uint64_t		 skip;		/* bytes of a JOB to discard */
-	uint64_t		 skip_id;
-	uint64_t		 skip_len;
-	bool			 skip_quiet;	/* no "rejected" for it */
+	bool			 skip_quiet;	/* no "rejected" for its skip */
 	bool			 input_done;	/* END, drain, pool removed */
 	bool			 paused;	/* not reading: no room */
 	const char		*stopped;	/* why input ended early */
@@ -198,54 +188,39 @@ control_allowed(const struct control *ctl, uid_t uid)
 static void
 client_set_reading(struct client *cl, bool on)
 {
-	if (cl->fd == -1 || cl->reading == on)
-		return;
-	cl->reading = on;
-	if (on)
-		event_add(cl->ev_read, NULL);
-	else
-		event_del(cl->ev_read);
-}
-
-/* Write as much as the socket takes; arm the write event for the rest. */
-static void
-client_flush(struct client *cl)
-{
-	ssize_t	 n;
-
 	if (cl->fd == -1)
 		return;
-	while (buf_len(&cl->wbuf) != 0) {
-		n = buf_write(&cl->wbuf, cl->fd);
-		if (n > 0)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (!cl->writing) {
-				cl->writing = true;
-				event_add(cl->ev_write, NULL);
-			}
-			client_idle_update(cl);
-			return;
-		}
-		client_lost(cl, "write error");
-		return;
+	peer_set_reading(cl->peer, on);
+}
+
+/*
+ * A flush of the peer: waiting for the socket (all false), or everything
+ * written, when the pool may start the client's jobs again, a reply sent
+ * means close, and a pause for our output is over.
+ */
+static void
+client_written(void *arg, bool all)
+{
+	struct client	*cl = arg;
+
+	client_hold(cl);
+	if (!all) {
+		client_idle_update(cl);
+		goto out;
 	}
-	buf_shrink(&cl->wbuf, 4 * CLIENT_OUT_HIGH);
 	if (cl->b.held)
 		pool_hold(cl->pool, &cl->b, false);
-	if (cl->writing) {
-		cl->writing = false;
-		event_del(cl->ev_write);
-	}
 	if (cl->state == CS_CLOSING) {
 		client_close(cl);
-		return;
+		goto out;
 	}
 	if (cl->paused && cl->state == CS_SUBMIT && !cl->input_done) {
 		cl->paused = false;
 		client_set_reading(cl, true);
 		client_read(cl);
 	}
+out:
+	client_release(cl);
 }
 
 /* Write what is queued at the end of this loop turn. */
@@ -254,15 +229,14 @@ client_schedule(struct client *cl)
 {
 	if (cl->fd == -1)
 		return;
-	if (buf_len(&cl->wbuf) >= CLIENT_OUT_HIGH) {
-		client_flush(cl);
+	if (peer_pending(cl->peer) >= CLIENT_OUT_HIGH) {
+		peer_flush(cl->peer);
 		if (cl->fd != -1 && cl->pool != NULL &&
-		    buf_len(&cl->wbuf) >= CLIENT_OUT_HIGH)
+		    peer_pending(cl->peer) >= CLIENT_OUT_HIGH)
 			pool_hold(cl->pool, &cl->b, true);
 		return;
 	}
-	if (!cl->writing && !event_pending(cl->ev_flush, EV_TIMEOUT, NULL))
-		event_active(cl->ev_flush, EV_TIMEOUT, 0);
+	peer_schedule(cl->peer);
 }
 
 /* Queue one message for the client. */
@@ -272,10 +246,7 @@ client_send(struct client *cl, uint8_t type, uint8_t status, uint64_t id,
 {
 	if (cl->fd == -1)
 		return;
-	frame_put(buf_reserve(&cl->wbuf, FRAME_HDRLEN + len), type, status,
-	    (uint32_t)len, id);
-	buf_commit(&cl->wbuf, FRAME_HDRLEN);
-	buf_add(&cl->wbuf, p, len);
+	peer_send(cl->peer, type, status, id, p, len);
 	client_schedule(cl);
 }
 
@@ -324,15 +295,9 @@ client_close(struct client *cl)
 {
 	if (cl->fd == -1)
 		return;
-	event_del(cl->ev_read);
-	event_del(cl->ev_write);
-	event_del(cl->ev_flush);
 	event_del(cl->ev_idle);
-	close(cl->fd);
+	peer_close(cl->peer);
 	cl->fd = -1;
-	cl->reading = cl->writing = false;
-	buf_free(&cl->rbuf);
-	buf_free(&cl->wbuf);
 	client_maybe_free(cl);
 }
 
@@ -385,9 +350,7 @@ client_maybe_free(struct client *cl)
 	if (cl->b.pool != NULL)
 		pool_detach(cl->b.pool, &cl->b);
 	TAILQ_REMOVE(&ctl->clients, cl, entry);
-	event_free(cl->ev_read);
-	event_free(cl->ev_write);
-	event_free(cl->ev_flush);
+	peer_free(cl->peer);
 	event_free(cl->ev_idle);
 	free(cl);
 }
@@ -542,7 +505,7 @@ client_request(struct client *cl, const struct frame_hdr *h, const char *p)
 static bool
 client_can_take(struct client *cl)
 {
-	if (buf_len(&cl->wbuf) > CLIENT_OUT_HIGH)
+	if (peer_pending(cl->peer) > CLIENT_OUT_HIGH)
 		return (false);
 	if (pool_room(cl->pool) == 0) {
 		pool_wait_room(cl->pool, &cl->b);
@@ -551,23 +514,21 @@ client_can_take(struct client *cl)
 	return (true);
 }
 
-/* Discard the rest of an oversized JOB; reject it once it is skipped. */
+/* An oversized JOB is skipped: reject it (unless it came after END). */
 static void
-client_skip(struct client *cl)
+client_skipped(void *arg, const struct frame_hdr *h)
 {
-	size_t	 n = buf_len(&cl->rbuf);
-	char	 why[160];
+	struct client	*cl = arg;
+	char		 why[160];
 
-	if (n > cl->skip)
-		n = (size_t)cl->skip;
-	buf_consume(&cl->rbuf, n);
-	cl->skip -= n;
-	if (cl->skip != 0 || cl->skip_quiet)
+	if (cl->skip_quiet)
 		return;
 	snprintf(why, sizeof(why), "job is %llu bytes, over max_job_bytes "
-	    "%llu", (unsigned long long)cl->skip_len,
+	    "%llu", (unsigned long long)h->len,
 	    (unsigned long long)cl->max_job_bytes);
-	pool_reject(cl->pool, &cl->b, cl->skip_id, why);
+	client_hold(cl);
+	pool_reject(cl->pool, &cl->b, h->id, why);
+	client_release(cl);
 }
 
 /* Handle one whole message of a submitting client (p: its payload). */
@@ -596,61 +557,71 @@ client_submit_msg(struct client *cl, const struct frame_hdr *h,
 	}
 }
 
-/* Parse and handle whatever complete messages the client sent. */
-static void
-client_parse(struct client *cl)
+/*
+ * Take the next message now?  Not after the reply, nor while the pool has
+ * no room or our results pile up (but a skip goes on: it costs nothing).
+ */
+static bool
+client_more(void *arg)
 {
-	struct frame_hdr h;
-	const char	*why, *p;
+	struct client	*cl = arg;
 
-	while (cl->fd != -1 && cl->state != CS_CLOSING) {
-		if (cl->skip != 0) {
-			client_skip(cl);
-			if (cl->skip != 0)
-				return;
-			continue;
-		}
-		if (cl->state == CS_SUBMIT && !cl->input_done &&
-		    !client_can_take(cl)) {
-			cl->paused = true;
-			client_set_reading(cl, false);
-			return;
-		}
-		p = buf_data(&cl->rbuf);
-		if (ctl_parse(p, buf_len(&cl->rbuf), &h, &why) == FRAME_NEED)
-			return;
-		if (ctl_parse(p, buf_len(&cl->rbuf), &h, &why) == FRAME_BAD) {
-			client_lost(cl, why);
-			return;
-		}
-		/* Judge the header before buffering what it announces. */
-		if (cl->state == CS_NEW && h.type != CTL_REQUEST) {
-			client_fail(cl, "expected a REQUEST, not %s",
-			    ctl_type_name(h.type));
-			return;
-		}
-		if (cl->state == CS_SUBMIT && h.type != CTL_JOB &&
-		    h.type != CTL_END && h.type != CTL_CANCEL) {
-			client_lost(cl, "unexpected message while submitting");
-			return;
-		}
-		if (cl->state == CS_SUBMIT && h.type == CTL_JOB &&
-		    h.len > cl->max_job_bytes) {
-			buf_consume(&cl->rbuf, FRAME_HDRLEN);
-			cl->skip = cl->skip_len = h.len;
-			cl->skip_id = h.id;
-			cl->skip_quiet = cl->input_done; /* after END */
-			continue;
-		}
-		if (buf_len(&cl->rbuf) - FRAME_HDRLEN < h.len)
-			return;
-		if (cl->state == CS_NEW)
-			client_request(cl, &h, p + FRAME_HDRLEN);
-		else
-			client_submit_msg(cl, &h, p + FRAME_HDRLEN);
-		if (cl->fd != -1)
-			buf_consume(&cl->rbuf, FRAME_HDRLEN + h.len);
+	if (cl->fd == -1 || cl->state == CS_CLOSING)
+		return (false);
+	if (peer_skipping(cl->peer))
+		return (true);
+	if (cl->state == CS_SUBMIT && !cl->input_done &&
+	    !client_can_take(cl)) {
+		cl->paused = true;
+		client_set_reading(cl, false);
+		return (false);
 	}
+	return (true);
+}
+
+/* Judge the header before buffering what it announces. */
+static enum peer_verdict
+client_header(void *arg, const char *p, struct frame_hdr *h,
+    const char **why)
+{
+	struct client	*cl = arg;
+
+	if (ctl_parse(p, FRAME_HDRLEN, h, why) == FRAME_BAD)
+		return (PEER_REFUSE);
+	if (cl->state == CS_NEW && h->type != CTL_REQUEST) {
+		client_hold(cl);
+		client_fail(cl, "expected a REQUEST, not %s",
+		    ctl_type_name(h->type));
+		client_release(cl);
+		return (PEER_LEAVE);
+	}
+	if (cl->state == CS_SUBMIT && h->type != CTL_JOB &&
+	    h->type != CTL_END && h->type != CTL_CANCEL) {
+		*why = "unexpected message while submitting";
+		return (PEER_REFUSE);
+	}
+	if (cl->state == CS_SUBMIT && h->type == CTL_JOB &&
+	    h->len > cl->max_job_bytes) {
+		cl->skip_quiet = cl->input_done;	/* after END */
+		return (PEER_SKIP);
+	}
+	return (PEER_TAKE);
+}
+
+/* One whole message (p: its payload). */
+static void
+client_frame(void *arg, const struct frame_hdr *h, const char *p,
+    size_t len)
+{
+	struct client	*cl = arg;
+
+	(void)len;
+	client_hold(cl);
+	if (cl->state == CS_NEW)
+		client_request(cl, h, p);
+	else
+		client_submit_msg(cl, h, p);
+	client_release(cl);
 }
 
 /*
@@ -672,11 +643,10 @@ client_idle_update(struct client *cl)
 		arm = true;
 		break;
 	case CS_SUBMIT:
-		arm = cl->reading && (buf_len(&cl->rbuf) != 0 ||
-		    cl->skip != 0);
+		arm = peer_reading(cl->peer) && peer_mid_message(cl->peer);
 		break;
 	default:
-		arm = cl->writing;
+		arm = peer_writing(cl->peer);
 		break;
 	}
 	if (!arm)
@@ -704,62 +674,66 @@ client_idle_cb(int fd, short what, void *arg)
 static void
 client_read(struct client *cl)
 {
-	client_parse(cl);
-	client_idle_update(cl);
+	peer_resume(cl->peer);		/* then client_read_end() */
 }
 
-/* The socket is readable: a few large reads, then parse. */
+/* Bytes came in: a submitting client made progress, a fresh 10 s. */
 static void
-client_read_cb(int fd, short what, void *arg)
-{
-	struct client	*cl = arg;
-	ssize_t		 n;
-	int		 i;
-
-	(void)fd;
-	(void)what;
-	client_hold(cl);
-	for (i = 0; i < CLIENT_READS_PER_EVENT && cl->fd != -1; i++) {
-		n = buf_read(&cl->rbuf, cl->fd, CLIENT_READ_MAX);
-		if (n == 0 && (cl->state == CS_CLOSING ||
-		    (cl->state == CS_SUBMIT && cl->input_done))) {
-			/*
-			 * A half-close after the request or after END (nc -N,
-			 * socat): the answer still goes out.  A peer that is
-			 * really gone shows as a write error.
-			 */
-			client_set_reading(cl, false);
-			break;
-		}
-		if (n == 0 || (n == -1 && errno != EAGAIN &&
-		    errno != EWOULDBLOCK)) {
-			client_lost(cl, n == 0 ? "disconnected" :
-			    "connection error");
-			break;
-		}
-		if (n == -1)
-			break;
-		if (cl->state == CS_SUBMIT)
-			event_del(cl->ev_idle);	/* progress: a fresh 10 s */
-		client_read(cl);
-		if (!cl->reading || (size_t)n < CLIENT_READ_MAX)
-			break;
-	}
-	client_release(cl);
-}
-
-/* The socket is writable again, or the end of a loop turn: write. */
-static void
-client_write_cb(int fd, short what, void *arg)
+client_input(void *arg, size_t n)
 {
 	struct client	*cl = arg;
 
-	(void)fd;
-	(void)what;
+	(void)n;
+	if (cl->state == CS_SUBMIT)
+		event_del(cl->ev_idle);
+}
+
+/* What a read brought is handled. */
+static void
+client_read_end(void *arg)
+{
+	client_idle_update(arg);
+}
+
+/* The socket ended or broke, or the client broke the protocol. */
+static void
+client_peer_lost(void *arg, enum peer_loss loss, const char *why)
+{
+	struct client	*cl = arg;
+
 	client_hold(cl);
-	client_flush(cl);
+	if ((loss == PEER_EOF || loss == PEER_EOF_MID) &&
+	    (cl->state == CS_CLOSING ||
+	    (cl->state == CS_SUBMIT && cl->input_done))) {
+		/*
+		 * A half-close after the request or after END (nc -N,
+		 * socat): the answer still goes out (the peer reads no more).
+		 * A peer that is really gone shows as a write error.
+		 */
+	} else
+		client_lost(cl, loss == PEER_BAD ? why :
+		    loss == PEER_WRITE_ERROR ? "write error" :
+		    loss == PEER_READ_ERROR ? "connection error" :
+		    "disconnected");
 	client_release(cl);
 }
+
+static const struct peer_ops client_peer_ops = {
+	.header = client_header,
+	.more = client_more,
+	.frame = client_frame,
+	.skipped = client_skipped,
+	.input = client_input,
+	.read_end = client_read_end,
+	.written = client_written,
+	.lost = client_peer_lost,
+};
+
+static const struct peer_conf client_peer_conf = {
+	.read_max = CLIENT_READ_MAX,
+	.reads_per_event = CLIENT_READS_PER_EVENT,
+	.keep = 4 * CLIENT_OUT_HIGH,
+};
 
 /* The pool has room again. */
 static void
@@ -769,8 +743,8 @@ client_room(struct batch *b)
 
 	if (cl->fd == -1 || !cl->paused || cl->input_done)
 		return;
-	if (buf_len(&cl->wbuf) > CLIENT_OUT_LOW)
-		return;		/* client_flush resumes */
+	if (peer_pending(cl->peer) > CLIENT_OUT_LOW)
+		return;		/* client_written resumes */
 	cl->paused = false;
 	client_hold(cl);
 	client_set_reading(cl, true);
@@ -793,13 +767,13 @@ client_done(struct batch *b, struct job *j, const struct jobresult *r)
 	m.pid = (uint32_t)r->worker;
 	m.attempts = r->runs;
 	m.latency_us = r->latency_us;
-	p = buf_reserve(&cl->wbuf, len);
+	p = peer_reserve(cl->peer, len);
 	frame_put(p, CTL_RESULT, (uint8_t)r->status,
 	    (uint32_t)(CTL_META_LEN + r->outlen), j->id);
 	ctl_meta_put(p + FRAME_HDRLEN, &m);
 	if (r->outlen != 0)
 		memcpy(p + FRAME_HDRLEN + CTL_META_LEN, r->out, r->outlen);
-	buf_commit(&cl->wbuf, len);
+	peer_commit(cl->peer, len);
 	client_schedule(cl);
 	client_check_bye(cl);
 out:
@@ -859,13 +833,8 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	cl->b.ops = &client_ops;
 	cl->ctl = ctl;
 	cl->fd = fd;
-	buf_init(&cl->rbuf);
-	buf_init(&cl->wbuf);
-	cl->ev_read = event_new(ctl->base, fd, EV_READ | EV_PERSIST,
-	    client_read_cb, cl);
-	cl->ev_write = event_new(ctl->base, fd, EV_WRITE | EV_PERSIST,
-	    client_write_cb, cl);
-	cl->ev_flush = event_new(ctl->base, -1, 0, client_write_cb, cl);
+	cl->peer = peer_new(ctl->base, fd, &client_peer_conf,
+	    &client_peer_ops, cl);
 	cl->ev_idle = evtimer_new(ctl->base, client_idle_cb, cl);
 	TAILQ_INSERT_TAIL(&ctl->clients, cl, entry);
 	client_idle_update(cl);
@@ -922,17 +891,11 @@ control_free(struct control *ctl)
 	if (ctl == NULL)
 		return;
 	while ((cl = TAILQ_FIRST(&ctl->clients)) != NULL) {
-		if (cl->fd != -1)
-			close(cl->fd);
 		if (cl->b.pool != NULL)
 			pool_detach(cl->b.pool, &cl->b);
 		TAILQ_REMOVE(&ctl->clients, cl, entry);
-		event_free(cl->ev_read);
-		event_free(cl->ev_write);
-		event_free(cl->ev_flush);
+		peer_free(cl->peer);	/* closes the socket */
 		event_free(cl->ev_idle);
-		buf_free(&cl->rbuf);
-		buf_free(&cl->wbuf);
 		free(cl);
 	}
 	accept_guard_free(ctl->guard);

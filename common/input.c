@@ -1,6 +1,9 @@
 /*
  * Reading jobs from a file descriptor (stdin or -i FILE) with backpressure,
- * for `drover run` (into a pool) and `drover submit` (onto a socket).
+ * for `drover run` (into a pool) and `drover submit` (onto a socket), and
+ * for droverd should it read jobs of its own.  Like all of common/, it does
+ * not log: a failed read goes to the owner's error() hook, which says it
+ * the way its program speaks.
  *
  * Records are cut by lsplit (lines, or NUL-terminated with -0) and handed to
  * the owner one by one, but only while its room() hook says there is room:
@@ -21,7 +24,6 @@
 
 #include "buf.h"
 #include "input.h"
-#include "log.h"
 #include "lsplit.h"
 #include "xmalloc.h"
 
@@ -197,8 +199,8 @@ input_read(struct input *in, uint64_t *turn)
 		event_add(in->ev_in, NULL);
 		return (false);
 	}
-	if (n == -1)
-		log_warn("unable to read input");
+	if (n == -1 && in->hooks->error != NULL)
+		in->hooks->error(in->arg, errno);
 	in->eof = true;
 	event_del(in->ev_in);
 	return (true);

@@ -1,6 +1,6 @@
 /*
  * Jobs from a file descriptor with backpressure (input.c), shared by
- * `drover run` and `drover submit`.
+ * `drover run` and `drover submit`, and open to droverd.
  */
 #ifndef DROVER_INPUT_H
 #define DROVER_INPUT_H
@@ -22,6 +22,11 @@ struct input_hooks {
 	void	(*record)(void *, uint64_t, const char *, size_t);
 	/* A record over the limit was skipped; its length. */
 	void	(*toolong)(void *, uint64_t, uint64_t);
+	/*
+	 * A read failed with this errno; the input then ends as at EOF (the
+	 * records before it are still handed over).  May be NULL.
+	 */
+	void	(*error)(void *, int);
 	/* End of input (not called after input_stop()). */
 	void	(*end)(void *);
 };

@@ -1,0 +1,565 @@
+/*
+ * Unit tests for the frame peer (common/peer.c) over a socketpair: frames
+ * split across reads and many in one read come out whole, each header
+ * judged once; a header over the limit is refused before its payload is
+ * sent; EOF inside a frame and between frames are told apart; a skipped
+ * payload is discarded; more() pauses and peer_resume() goes on; a hook may
+ * free the peer; output is written once per loop turn, and to a slow
+ * reader in full and in order.
+ */
+#include <sys/socket.h>
+
+#include <check.h>
+
+#include "check_main.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "buf.h"
+#include "frame.h"
+#include "peer.h"
+
+#define NFRAMES	100
+
+struct seen {
+	struct event_base	*base;
+	struct peer		*peer;
+	unsigned		 frames;
+	unsigned		 headers;
+	unsigned		 read_ends;
+	unsigned		 skipped;
+	unsigned		 written_all;
+	unsigned		 written_part;
+	int			 lost;		/* -1: not lost */
+	char			 why[128];
+	uint64_t		 ids[NFRAMES + 8];
+	size_t			 lens[NFRAMES + 8];
+	char			 last[4096];
+	uint32_t		 skip_over;	/* header(): skip above this */
+	unsigned		 take;		/* more(): frames, then pause */
+	bool			 limit_take;
+	bool			 free_in_frame;
+};
+
+static enum peer_verdict
+t_header(void *arg, const char *p, struct frame_hdr *h, const char **why)
+{
+	struct seen	*s = arg;
+
+	s->headers++;
+	frame_decode(p, h);
+	if (p[7] != 0) {
+		*why = "non-zero reserved header bytes";
+		return (PEER_REFUSE);
+	}
+	if (s->skip_over != 0 && h->len > s->skip_over)
+		return (PEER_SKIP);
+	return (PEER_TAKE);
+}
+
+static bool
+t_more(void *arg)
+{
+	struct seen	*s = arg;
+
+	return (!s->limit_take || peer_skipping(s->peer) ||
+	    s->frames < s->take);
+}
+
+static void
+t_frame(void *arg, const struct frame_hdr *h, const char *p, size_t len)
+{
+	struct seen	*s = arg;
+
+	ck_assert_uint_eq(h->len, len);
+	if (s->frames < NFRAMES + 8) {
+		s->ids[s->frames] = h->id;
+		s->lens[s->frames] = len;
+	}
+	memcpy(s->last, p, len < sizeof(s->last) ? len : sizeof(s->last));
+	s->frames++;
+	if (s->free_in_frame) {
+		peer_free(s->peer);
+		s->peer = NULL;
+	}
+}
+
+static void
+t_skipped(void *arg, const struct frame_hdr *h)
+{
+	struct seen	*s = arg;
+
+	(void)h;
+	s->skipped++;
+}
+
+static void
+t_read_end(void *arg)
+{
+	((struct seen *)arg)->read_ends++;
+}
+
+static void
+t_written(void *arg, bool all)
+{
+	struct seen	*s = arg;
+
+	if (all)
+		s->written_all++;
+	else
+		s->written_part++;
+}
+
+static void
+t_lost(void *arg, enum peer_loss loss, const char *why)
+{
+	struct seen	*s = arg;
+
+	ck_assert_int_eq(s->lost, -1);	/* once */
+	s->lost = (int)loss;
+	snprintf(s->why, sizeof(s->why), "%s", why);
+}
+
+static const struct peer_ops t_ops = {
+	.header = t_header,
+	.more = t_more,
+	.frame = t_frame,
+	.skipped = t_skipped,
+	.read_end = t_read_end,
+	.written = t_written,
+	.lost = t_lost,
+};
+
+/* A peer on one end of a socketpair; *other is the test's end. */
+static void
+setup(struct seen *s, const struct peer_conf *conf, int *other)
+{
+	int	 sv[2];
+
+	memset(s, 0, sizeof(*s));
+	s->lost = -1;
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_ne(fcntl(sv[0], F_SETFL, O_NONBLOCK), -1);
+	s->base = event_base_new();
+	ck_assert_ptr_nonnull(s->base);
+	s->peer = peer_new(s->base, sv[0], conf, &t_ops, s);
+	peer_set_reading(s->peer, true);
+	*other = sv[1];
+}
+
+static void
+teardown(struct seen *s, int other)
+{
+	peer_free(s->peer);
+	event_base_free(s->base);
+	close(other);
+}
+
+/* Run the loop once, without blocking. */
+static void
+turn(struct seen *s)
+{
+	ck_assert_int_ne(event_base_loop(s->base, EVLOOP_NONBLOCK), -1);
+}
+
+static void
+put_frame(struct buf *b, uint64_t id, const char *p, size_t len)
+{
+	frame_put(buf_reserve(b, FRAME_HDRLEN), FRAME_JOB, 0, (uint32_t)len,
+	    id);
+	buf_commit(b, FRAME_HDRLEN);
+	buf_add(b, p, len);
+}
+
+static void
+write_all(int fd, const char *p, size_t len)
+{
+	ssize_t	 n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		ck_assert_int_gt(n, 0);
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+START_TEST(test_split_across_reads)
+{
+	struct seen	 s;
+	struct buf	 b;
+	int		 fd;
+	size_t		 i;
+
+	setup(&s, NULL, &fd);
+	buf_init(&b);
+	put_frame(&b, 7, "hello, world", 12);
+	put_frame(&b, 8, "", 0);
+	/* One byte at a time: the header is judged once it is all there. */
+	for (i = 0; i < buf_len(&b); i++) {
+		write_all(fd, buf_data(&b) + i, 1);
+		turn(&s);
+		if (i < FRAME_HDRLEN + 12 - 1)
+			ck_assert_uint_eq(s.frames, 0);
+		ck_assert_uint_eq(s.headers, i < FRAME_HDRLEN - 1 ? 0 :
+		    i < FRAME_HDRLEN + 12 + FRAME_HDRLEN - 1 ? 1 : 2);
+	}
+	ck_assert_uint_eq(s.frames, 2);
+	ck_assert_uint_eq(s.ids[0], 7);
+	ck_assert_uint_eq(s.lens[0], 12);
+	ck_assert_uint_eq(s.ids[1], 8);
+	ck_assert_uint_eq(s.lens[1], 0);
+	ck_assert(!peer_mid_message(s.peer));
+	ck_assert_int_eq(s.lost, -1);
+	buf_free(&b);
+	teardown(&s, fd);
+}
+END_TEST
+
+START_TEST(test_many_in_one_read)
+{
+	struct seen	 s;
+	struct buf	 b;
+	char		 payload[32];
+	int		 fd, n;
+	unsigned	 i;
+
+	setup(&s, NULL, &fd);
+	buf_init(&b);
+	for (i = 0; i < NFRAMES; i++) {
+		n = snprintf(payload, sizeof(payload), "job %u", i);
+		put_frame(&b, i, payload, (size_t)n);
+	}
+	write_all(fd, buf_data(&b), buf_len(&b));
+	turn(&s);
+	ck_assert_uint_eq(s.frames, NFRAMES);
+	ck_assert_uint_eq(s.headers, NFRAMES);
+	ck_assert_uint_eq(s.read_ends, 1);	/* one read, one end */
+	for (i = 0; i < NFRAMES; i++)
+		ck_assert_uint_eq(s.ids[i], i);
+	ck_assert_str_eq(s.last, "job 99");
+	buf_free(&b);
+	teardown(&s, fd);
+}
+END_TEST
+
+START_TEST(test_oversize_refused_before_payload)
+{
+	struct peer_conf conf = { .max_len = 100 };
+	struct seen	 s;
+	char		 hdr[FRAME_HDRLEN];
+	int		 fd;
+
+	setup(&s, &conf, &fd);
+	/* Only the header: the payload it announces never comes. */
+	frame_put(hdr, FRAME_JOB, 0, 1000, 1);
+	write_all(fd, hdr, sizeof(hdr));
+	turn(&s);
+	ck_assert_int_eq(s.lost, PEER_BAD);
+	ck_assert_str_eq(s.why, "frame over the size limit");
+	ck_assert_uint_eq(s.frames, 0);
+	ck_assert(!peer_reading(s.peer));
+	teardown(&s, fd);
+}
+END_TEST
+
+START_TEST(test_bad_header_refused)
+{
+	struct seen	 s;
+	char		 hdr[FRAME_HDRLEN];
+	int		 fd;
+
+	setup(&s, NULL, &fd);
+	frame_put(hdr, FRAME_JOB, 0, 0, 1);
+	hdr[7] = 1;
+	write_all(fd, hdr, sizeof(hdr));
+	turn(&s);
+	ck_assert_int_eq(s.lost, PEER_BAD);
+	ck_assert_str_eq(s.why, "non-zero reserved header bytes");
+	teardown(&s, fd);
+}
+END_TEST
+
+START_TEST(test_eof_mid_frame)
+{
+	struct seen	 s;
+	struct buf	 b;
+	int		 fd;
+
+	setup(&s, NULL, &fd);
+	buf_init(&b);
+	put_frame(&b, 1, "whole", 5);
+	put_frame(&b, 2, "cut short", 9);
+	write_all(fd, buf_data(&b), buf_len(&b) - 4);
+	shutdown(fd, SHUT_WR);
+	turn(&s);
+	turn(&s);
+	ck_assert_uint_eq(s.frames, 1);
+	ck_assert_int_eq(s.lost, PEER_EOF_MID);
+	ck_assert_str_eq(s.why, "end of stream inside a frame");
+	ck_assert(!peer_reading(s.peer));
+	buf_free(&b);
+	teardown(&s, fd);
+}
+END_TEST
+
+START_TEST(test_eof_at_boundary)
+{
+	struct seen	 s;
+	struct buf	 b;
+	int		 fd;
+
+	setup(&s, NULL, &fd);
+	buf_init(&b);
+	put_frame(&b, 1, "one", 3);
+	put_frame(&b, 2, "two", 3);
+	write_all(fd, buf_data(&b), buf_len(&b));
+	shutdown(fd, SHUT_WR);
+	turn(&s);
+	turn(&s);
+	ck_assert_uint_eq(s.frames, 2);
+	ck_assert_int_eq(s.lost, PEER_EOF);
+	/* The writing half is still there after a half-close. */
+	peer_send(s.peer, FRAME_RESULT, 0, 1, "ok", 2);
+	peer_flush(s.peer);
+	ck_assert_uint_eq(peer_pending(s.peer), 0);
+	ck_assert_uint_eq(s.written_all, 1);
+	buf_free(&b);
+	teardown(&s, fd);
+}
+END_TEST
+
+START_TEST(test_skip_payload)
+{
+	struct seen	 s;
+	struct buf	 b;
+	char		 big[3000];
+	int		 fd;
+
+	setup(&s, NULL, &fd);
+	s.skip_over = 100;
+	buf_init(&b);
+	memset(big, 'x', sizeof(big));
+	put_frame(&b, 1, big, sizeof(big));
+	put_frame(&b, 2, "after", 5);
+	write_all(fd, buf_data(&b), 1000);
+	turn(&s);
+	ck_assert(peer_skipping(s.peer));
+	ck_assert(peer_mid_message(s.peer));
+	ck_assert_uint_eq(s.skipped, 0);
+	write_all(fd, buf_data(&b) + 1000, buf_len(&b) - 1000);
+	turn(&s);
+	ck_assert_uint_eq(s.skipped, 1);
+	ck_assert_uint_eq(s.frames, 1);
+	ck_assert_uint_eq(s.ids[0], 2);
+	ck_assert(!peer_mid_message(s.peer));
+	buf_free(&b);
+	teardown(&s, fd);
+}
+END_TEST
+
+START_TEST(test_more_pauses_resume_goes_on)
+{
+	struct seen	 s;
+	struct buf	 b;
+	int		 fd;
+	unsigned	 i;
+
+	setup(&s, NULL, &fd);
+	s.limit_take = true;
+	s.take = 3;
+	buf_init(&b);
+	for (i = 0; i < 10; i++)
+		put_frame(&b, i, "j", 1);
+	write_all(fd, buf_data(&b), buf_len(&b));
+	turn(&s);
+	ck_assert_uint_eq(s.frames, 3);
+	ck_assert(peer_mid_message(s.peer));	/* the rest is buffered */
+	s.take = 10;
+	peer_resume(s.peer);
+	ck_assert_uint_eq(s.frames, 10);
+	ck_assert_uint_eq(s.ids[9], 9);
+	ck_assert_uint_eq(s.read_ends, 2);
+	buf_free(&b);
+	teardown(&s, fd);
+}
+END_TEST
+
+START_TEST(test_free_in_hook)
+{
+	struct seen	 s;
+	struct buf	 b;
+	int		 fd;
+
+	setup(&s, NULL, &fd);
+	s.free_in_frame = true;
+	buf_init(&b);
+	put_frame(&b, 1, "a", 1);
+	put_frame(&b, 2, "b", 1);
+	write_all(fd, buf_data(&b), buf_len(&b));
+	turn(&s);
+	ck_assert_uint_eq(s.frames, 1);		/* nothing after the free */
+	ck_assert_uint_eq(s.read_ends, 0);
+	ck_assert_ptr_null(s.peer);
+	buf_free(&b);
+	teardown(&s, fd);
+}
+END_TEST
+
+START_TEST(test_flush_once_per_turn)
+{
+	struct seen	 s;
+	char		 got[64 * FRAME_HDRLEN];
+	int		 fd;
+	unsigned	 i;
+
+	setup(&s, NULL, &fd);
+	for (i = 0; i < 64; i++) {
+		peer_send(s.peer, FRAME_RESULT, 0, i, NULL, 0);
+		peer_schedule(s.peer);
+	}
+	/* Deferred: nothing is written before the loop turns. */
+	ck_assert_uint_eq(peer_pending(s.peer), sizeof(got));
+	ck_assert_int_eq(recv(fd, got, sizeof(got), MSG_DONTWAIT), -1);
+	turn(&s);
+	ck_assert_uint_eq(s.written_all, 1);	/* one flush for 64 */
+	ck_assert_uint_eq(peer_pending(s.peer), 0);
+	ck_assert_int_eq(recv(fd, got, sizeof(got), MSG_WAITALL),
+	    (int)sizeof(got));
+	teardown(&s, fd);
+}
+END_TEST
+
+struct slow {
+	int		 fd;
+	struct event	*ev;
+	struct buf	 got;
+};
+
+/* The slow reader: 4 KiB a millisecond. */
+static void
+slow_cb(int fd, short what, void *arg)
+{
+	struct slow	*r = arg;
+	struct timeval	 tv = { 0, 1000 };
+	ssize_t		 n;
+
+	(void)fd;
+	(void)what;
+	n = buf_read(&r->got, r->fd, 4096);
+	ck_assert(n > 0 || (n == -1 && errno == EAGAIN));
+	evtimer_add(r->ev, &tv);
+}
+
+START_TEST(test_deferred_flush_slow_reader)
+{
+	struct seen	 s;
+	struct slow	 r;
+	struct timeval	 tv = { 0, 1000 };
+	char		 payload[1024];
+	struct frame_hdr h;
+	const char	*p;
+	int		 fd, sz = 4096;
+	unsigned	 i, k;
+
+	setup(&s, NULL, &fd);
+	ck_assert_int_eq(setsockopt(peer_fd(s.peer), SOL_SOCKET, SO_SNDBUF,
+	    &sz, sizeof(sz)), 0);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz,
+	    sizeof(sz)), 0);
+	ck_assert_int_ne(fcntl(fd, F_SETFL, O_NONBLOCK), -1);
+	for (i = 0; i < 256; i++) {
+		memset(payload, 'a' + i % 26, sizeof(payload));
+		peer_send(s.peer, FRAME_RESULT, 0, i, payload,
+		    sizeof(payload));
+		peer_schedule(s.peer);
+	}
+	turn(&s);
+	/* The socket took part: the rest waits for EV_WRITE. */
+	ck_assert_uint_eq(s.written_part, 1);
+	ck_assert_uint_eq(s.written_all, 0);
+	ck_assert(peer_writing(s.peer));
+	ck_assert_uint_gt(peer_pending(s.peer), 0);
+	memset(&r, 0, sizeof(r));
+	r.fd = fd;
+	buf_init(&r.got);
+	r.ev = evtimer_new(s.base, slow_cb, &r);
+	evtimer_add(r.ev, &tv);
+	for (k = 0; k < 100000 && s.written_all == 0; k++)
+		ck_assert_int_ne(event_base_loop(s.base, EVLOOP_ONCE), -1);
+	ck_assert_uint_eq(s.written_all, 1);
+	ck_assert(!peer_writing(s.peer));
+	ck_assert_uint_eq(peer_pending(s.peer), 0);
+	while (buf_len(&r.got) < 256 * (FRAME_HDRLEN + sizeof(payload)))
+		ck_assert_int_gt(buf_read(&r.got, fd, 65536), 0);
+	/* Every message whole and in order. */
+	for (i = 0; i < 256; i++) {
+		ck_assert_int_eq(frame_parse_flags(buf_data(&r.got),
+		    buf_len(&r.got), 1 << 20, 0, &h, &p), FRAME_GOOD);
+		ck_assert_uint_eq(h.id, i);
+		ck_assert_uint_eq(h.len, sizeof(payload));
+		ck_assert_int_eq(buf_data(&r.got)[FRAME_HDRLEN +
+		    sizeof(payload) - 1], 'a' + (int)(i % 26));
+		buf_consume(&r.got, FRAME_HDRLEN + sizeof(payload));
+	}
+	ck_assert_uint_eq(buf_len(&r.got), 0);
+	ck_assert_int_eq(s.lost, -1);
+	event_free(r.ev);
+	buf_free(&r.got);
+	teardown(&s, fd);
+}
+END_TEST
+
+START_TEST(test_write_error_keeps_reading)
+{
+	struct seen	 s;
+	int		 fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	setup(&s, NULL, &fd);
+	close(fd);
+	fd = open("/dev/null", O_RDONLY);
+	peer_send(s.peer, FRAME_RESULT, 0, 1, "x", 1);
+	peer_flush(s.peer);
+	ck_assert_int_eq(s.lost, PEER_WRITE_ERROR);
+	ck_assert_int_eq(peer_errno(s.peer), EPIPE);
+	ck_assert_uint_eq(peer_pending(s.peer), 0);
+	/* Dropped from now on, and no second lost(). */
+	peer_send(s.peer, FRAME_RESULT, 0, 2, "y", 1);
+	ck_assert_uint_eq(peer_pending(s.peer), 0);
+	peer_flush(s.peer);
+	teardown(&s, fd);
+}
+END_TEST
+
+static Suite *
+peer_suite(void)
+{
+	Suite	*s = suite_create("peer");
+	TCase	*tc = tcase_create("core");
+
+	tcase_add_test(tc, test_split_across_reads);
+	tcase_add_test(tc, test_many_in_one_read);
+	tcase_add_test(tc, test_oversize_refused_before_payload);
+	tcase_add_test(tc, test_bad_header_refused);
+	tcase_add_test(tc, test_eof_mid_frame);
+	tcase_add_test(tc, test_eof_at_boundary);
+	tcase_add_test(tc, test_skip_payload);
+	tcase_add_test(tc, test_more_pauses_resume_goes_on);
+	tcase_add_test(tc, test_free_in_hook);
+	tcase_add_test(tc, test_flush_once_per_turn);
+	tcase_add_test(tc, test_deferred_flush_slow_reader);
+	tcase_add_test(tc, test_write_error_keeps_reading);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+CHECK_MAIN(peer_suite)
