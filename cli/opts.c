@@ -11,8 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "num.h"
 #include "opts.h"
+#include "poolconf.h"
+#include "settings.h"
 
 /* Print a usage error and exit 2. */
 void
@@ -97,4 +100,49 @@ cli_size(const char *name, const char *arg, uint64_t min, uint64_t max)
 		    "bytes", name, arg, (unsigned long long)min,
 		    (unsigned long long)max);
 	return (v);
+}
+
+/*
+ * Set the pool setting key of pc from option opt's argument, within the
+ * bounds of the settings table (config/settings.c), as droverd's loader
+ * does: `drover run -w 4` and `workers = 4;` accept the same values.
+ * Sizes (the *_bytes keys) take suffixes; numbers of seconds may be
+ * fractional.
+ */
+void
+cli_pool_setting(struct poolconf *pc, const char *opt, const char *key,
+    const char *arg)
+{
+	const struct setting	*st = setting_find(pool_settings, key);
+	char			*field;
+	size_t			 n = strlen(key);
+	double			 v;
+
+	if (st == NULL)
+		fatalx("%s: no pool setting '%s'", opt, key);
+	field = (char *)pc + st->off;
+	switch (st->type) {
+	case T_UINT:
+		*(unsigned *)(void *)field = (unsigned)cli_number(opt, arg,
+		    (unsigned long long)st->min, (unsigned long long)st->max);
+		break;
+	case T_U64:
+		if (n > 6 && strcmp(key + n - 6, "_bytes") == 0)
+			*(uint64_t *)(void *)field = cli_size(opt, arg,
+			    (uint64_t)st->min, (uint64_t)st->max);
+		else
+			*(uint64_t *)(void *)field = cli_number(opt, arg,
+			    (unsigned long long)st->min,
+			    (unsigned long long)st->max);
+		break;
+	case T_DOUBLE:
+		if (num_parse_double(arg, strlen(arg), &v) == -1 ||
+		    !(v >= st->min) || v > st->max)
+			cli_usage_error("%s: '%s' is not a number from %.15g to "
+			    "%.15g", opt, arg, st->min, st->max);
+		*(double *)(void *)field = v;
+		break;
+	default:
+		fatalx("%s: pool setting '%s' is not a number", opt, key);
+	}
 }

@@ -437,6 +437,7 @@ run_main(int argc, char **argv)
 	int			 ch, delim = '\n', fd = STDIN_FILENO, status;
 	int			 progress = -1, protocol = -1;
 	bool			 burst_set = false, dry_run = false;
+	bool			 window_set = false;
 	double			 shutdown_timeout = 5.0;
 	size_t			 noptions = 0;
 	uint64_t		 total = 0;
@@ -452,8 +453,7 @@ run_main(int argc, char **argv)
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'w':
-			pc.workers = (unsigned)cli_number("-w", optarg, 1,
-			    POOLCONF_MAX_WORKERS);
+			cli_pool_setting(&pc, "-w", "workers", optarg);
 			break;
 		case 'i':
 			input = optarg;
@@ -474,23 +474,21 @@ run_main(int argc, char **argv)
 			run_usage(stdout);
 			return (0);
 		case OPT_TIMEOUT:
-			pc.job_timeout = cli_real("--timeout", optarg, 0,
-			    86400 * 365);
+			cli_pool_setting(&pc, "--timeout", "job_timeout",
+			    optarg);
 			break;
 		case OPT_ATTEMPTS:
-			pc.max_attempts = (unsigned)cli_number("--attempts",
-			    optarg, 1, 255);
+			cli_pool_setting(&pc, "--attempts", "max_attempts",
+			    optarg);
 			break;
 		case OPT_RETRY_TIMEOUTS:
 			pc.retry_timeouts = true;
 			break;
 		case OPT_RATE:
-			pc.rate = cli_real("--rate", optarg, 0, 1e9);
+			cli_pool_setting(&pc, "--rate", "rate", optarg);
 			break;
 		case OPT_BURST:
-			pc.burst = cli_real("--burst", optarg, 0, 1e9);
-			if (pc.burst < 1)
-				cli_usage_error("--burst: must be at least 1");
+			cli_pool_setting(&pc, "--burst", "burst", optarg);
 			burst_set = true;
 			break;
 		case OPT_ORDERED:
@@ -506,12 +504,12 @@ run_main(int argc, char **argv)
 			progress = 0;
 			break;
 		case OPT_MAX_JOB_BYTES:
-			pc.max_job_bytes = cli_size("--max-job-bytes", optarg,
-			    1, FRAME_MAXLEN);
+			cli_pool_setting(&pc, "--max-job-bytes",
+			    "max_job_bytes", optarg);
 			break;
 		case OPT_MAX_RESULT_BYTES:
-			pc.max_result_bytes = cli_size("--max-result-bytes",
-			    optarg, 1, FRAME_MAXLEN);
+			cli_pool_setting(&pc, "--max-result-bytes",
+			    "max_result_bytes", optarg);
 			break;
 		case OPT_EXEC:
 			exec = optarg;
@@ -528,21 +526,20 @@ run_main(int argc, char **argv)
 				    "tagged or frame", optarg);
 			break;
 		case OPT_WINDOW:
-			pc.window = (unsigned)cli_number("--window", optarg, 1,
-			    POOLCONF_MAX_WINDOW);
+			cli_pool_setting(&pc, "--window", "window", optarg);
+			window_set = true;
 			break;
 		case OPT_MAX_JOBS:
-			pc.max_jobs_per_worker = cli_number(
-			    "--max-jobs-per-worker", optarg, 1,
-			    1000000000000000ULL);
+			cli_pool_setting(&pc, "--max-jobs-per-worker",
+			    "max_jobs_per_worker", optarg);
 			break;
 		case OPT_MAX_RSS:
-			pc.max_rss_mb = cli_number("--max-rss-mb", optarg, 1,
-			    1048576);
+			cli_pool_setting(&pc, "--max-rss-mb", "max_rss_mb",
+			    optarg);
 			break;
 		case OPT_RESTART_LIMIT:
-			pc.restart_limit = (unsigned)cli_number(
-			    "--restart-limit", optarg, 0, 1000000);
+			cli_pool_setting(&pc, "--restart-limit",
+			    "restart_limit", optarg);
 			break;
 		case OPT_STATS_INTERVAL:
 			ro.stats_interval = cli_real("--stats-interval",
@@ -568,8 +565,8 @@ run_main(int argc, char **argv)
 			ro.tag = true;
 			break;
 		case OPT_START_RETRIES:
-			pc.start_retries = (unsigned)cli_number(
-			    "--start-retries", optarg, 0, 1000);
+			cli_pool_setting(&pc, "--start-retries",
+			    "start_retries", optarg);
 			break;
 		default:
 			cli_usage_error("see 'drover run --help'");
@@ -602,10 +599,10 @@ run_main(int argc, char **argv)
 	    (protocol == -1 ? PROTO_LINE : (enum protocol)protocol) :
 	    PROTO_FRAME;
 	run_check_options(handler, pc.options);
-	if (pc.window == 0)		/* no --window: the handler's */
-		pc.window = handler_default_window(handler);
-	if (pc.window == 0)		/* or the protocol's */
-		pc.window = protocol_default_window(pc.protocol);
+	if (!window_set)	/* the handler's default, or the protocol's */
+		pc.window = handler_default_window(handler) != 0 ?
+		    handler_default_window(handler) :
+		    protocol_default_window(pc.protocol);
 	if (pc.rate > 0 && !burst_set)
 		pc.burst = tbucket_default_burst(pc.rate);
 	if (burst_set && pc.rate == 0)

@@ -32,22 +32,38 @@ def check_records(test, text):
 
 
 class TestStartErrors(DroverTestCase):
-    def test_unable_to_bind_is_an_error(self):
+    def start_with_socket(self, make_path):
         d = Droverd([SQUARE])
-        d.sock = "/nonexistent-dir/droverd.sock"
-        d.write([SQUARE])
+        path = make_path(d)
         with open(d.conf) as f:
             text = f.read().replace(os.path.join(d.dir, "droverd.sock"),
-                                    d.sock)
+                                    path)
         with open(d.conf, "w") as f:
             f.write(text)
         p = subprocess.run([DROVERD, "-c", d.conf], capture_output=True,
                            timeout=30, env=d.env)
-        self.assertEqual(p.returncode, 1)
-        err = p.stderr.decode()
+        return d, p.returncode, p.stderr.decode()
+
+    def test_unable_to_listen_is_an_error(self):
+        # The path is taken by a directory: the socket cannot go there.
+        def taken(d):
+            path = os.path.join(d.dir, "taken")
+            os.mkdir(path)
+            return path
+        _, rc, err = self.start_with_socket(taken)
+        self.assertEqual(rc, 1, err)
         check_records(self, err)
-        self.assertRegex(err, r"error: unable to bind /nonexistent-dir/")
-        self.assertNotIn("warning: unable to bind", err)
+        self.assertRegex(err, r"error: .*/taken exists and is not a socket")
+        self.assertNotIn("warning:", err)
+
+    def test_missing_socket_directory_is_a_config_error(self):
+        # Caught when the file is read, before anything starts (exit 2).
+        _, rc, err = self.start_with_socket(
+            lambda d: "/nonexistent-dir/d.sock")
+        self.assertEqual(rc, 2, err)
+        check_records(self, err)
+        self.assertRegex(err, r"error: .*droverd\.conf:\d+: socket: "
+                         r"directory /nonexistent-dir: No such file")
 
     def test_config_errors_at_start_are_error_records(self):
         d = Droverd(['name = "a"; workers = "x"; handler = "square";',

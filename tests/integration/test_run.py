@@ -294,6 +294,35 @@ class TestBadInput(DroverTestCase):
         self.assertLess(took, 5)
 
 
+class TestOptionBounds(DroverTestCase):
+    """drover run's pool options take the bounds of droverd.conf's keys."""
+
+    def test_window_zero_adapts_even_for_a_line_worker(self):
+        res = run(["--window", "0", "-w", "1", "--worker",
+                   "sh -c 'while read l; do echo $((l * l)); done'"],
+                  lines(*range(1, 101)))
+        self.assertEqual(res.rc, 0, res.errtext)
+        self.assertEqual(res.summary()["sum"], "338350")
+
+    def test_bounds_are_the_tables(self):
+        for opt, arg, bounds in [
+                ("--window", "65537", "from 0 to 65536"),
+                ("-w", "0", "from 1 to 1024"),
+                ("--attempts", "256", "from 1 to 255"),
+                ("--timeout", "-1", "from 0 to 31536000"),
+                ("--burst", "0.5", "from 1 to 1000000000"),
+                ("--max-job-bytes", "2G", "from 1 to 1073741824"),
+                ("--start-retries", "1001", "from 0 to 1000")]:
+            res = run([opt, arg, "square"], lines(1))
+            self.assertEqual(res.rc, 2, (opt, res.errtext))
+            self.assertIn(f"drover: {opt}: '{arg}' is not a ", res.errtext)
+            self.assertIn(bounds, res.errtext, opt)
+        # 0 means "none" in the table, so here too.
+        res = run(["--timeout", "0", "--max-rss-mb", "0", "square"],
+                  lines(3))
+        self.assertEqual(res.rc, 0, res.errtext)
+
+
 class TestSignals(DroverTestCase):
     def _start_sleepers(self, n=100, ms=300, workers=2):
         p = start(["-w", str(workers), "--json", "sleep"])
