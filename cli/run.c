@@ -441,6 +441,7 @@ run_main(int argc, char **argv)
 	double			 shutdown_timeout = 5.0;
 	size_t			 noptions = 0;
 	uint64_t		 total = 0;
+	char			 why[128];
 
 	poolconf_defaults(&pc);
 	pc.workers = run_default_workers();
@@ -611,6 +612,12 @@ run_main(int argc, char **argv)
 	pc.argv = handler != NULL ? poolconf_handler_argv(workerpath(), &pc) :
 	    run_command(handler, exec, worker);
 	pc.name = run_pool_name(handler, exec, pc.argv);
+	/* A program that cannot run fails before any input is read. */
+	if (!dry_run && shell_program_problem(pc.argv[0], why, sizeof(why))) {
+		log_warnx("unable to exec %s: %s", pc.argv[0], why);
+		poolconf_clear(&pc);
+		return (3);
+	}
 
 	if (input != NULL && strcmp(input, "-") != 0 &&
 	    (fd = open(input, O_RDONLY | O_CLOEXEC)) == -1) {

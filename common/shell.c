@@ -3,9 +3,14 @@
  * run `--exec 'gzip -9 {}'` directly, without /bin/sh, and to quote a job
  * safely when a shell is needed after all.
  */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "shell.h"
 #include "xmalloc.h"
@@ -489,4 +494,46 @@ shell_cmd_line(struct buf *out, const struct shell_cmd *c,
 	}
 	if (c->on_stdin && c->shell)
 		buf_addc(out, ')');
+}
+
+/*
+ * Why a worker could not exec prog (as execvp would look for it, in our
+ * PATH when it has no '/'), in why; false if it looks runnable.  droverd's
+ * loader checks a pool's command with it (so that -t, start and reload
+ * catch a missing program instead of a pool that fails at its first
+ * spawn), and `drover run` its --worker before it reads any input.
+ */
+bool
+shell_program_problem(const char *prog, char *why, size_t size)
+{
+	struct stat	 st;
+	const char	*path, *p, *colon;
+	char		 cand[PATH_MAX];
+
+	if (strchr(prog, '/') != NULL) {
+		if (stat(prog, &st) == -1)
+			snprintf(why, size, "%s", strerror(errno));
+		else if (!S_ISREG(st.st_mode))
+			snprintf(why, size, "not a regular file");
+		else if (access(prog, X_OK) == -1)
+			snprintf(why, size, "not executable");
+		else
+			return (false);
+		return (true);
+	}
+	if ((path = getenv("PATH")) == NULL || *path == '\0')
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (p = path; ; p = colon + 1) {
+		colon = strchr(p, ':');
+		snprintf(cand, sizeof(cand), "%.*s/%s", colon != NULL ?
+		    (int)(colon - p) : (int)strlen(p), *p == ':' ? "." : p,
+		    prog);
+		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(cand, X_OK) == 0)
+			return (false);
+		if (colon == NULL)
+			break;
+	}
+	snprintf(why, size, "not found in PATH");
+	return (true);
 }

@@ -56,4 +56,6 @@ char	**shell_cmd_argv(const struct shell_cmd *, const struct shell_job *);
 void	 shell_cmd_line(struct buf *, const struct shell_cmd *,
 	    const struct shell_job *);
 
+bool		 shell_program_problem(const char *, char *, size_t);
+
 #endif

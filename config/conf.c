@@ -398,47 +398,6 @@ valid_name(const char *name)
 }
 
 /* Load one pool key into pc. */
-/*
- * Why a worker could not exec prog (as execvp would look for it, in our
- * PATH when it has no '/'), in why; false if it looks runnable.  Checked
- * at load so that -t, start and reload catch a missing program instead of
- * a pool that fails at its first spawn.
- */
-static bool
-program_problem(const char *prog, char *why, size_t size)
-{
-	struct stat	 st;
-	const char	*path, *p, *colon;
-	char		 cand[PATH_MAX];
-
-	if (strchr(prog, '/') != NULL) {
-		if (stat(prog, &st) == -1)
-			snprintf(why, size, "%s", strerror(errno));
-		else if (!S_ISREG(st.st_mode))
-			snprintf(why, size, "not a regular file");
-		else if (access(prog, X_OK) == -1)
-			snprintf(why, size, "not executable");
-		else
-			return (false);
-		return (true);
-	}
-	if ((path = getenv("PATH")) == NULL || *path == '\0')
-		path = "/usr/local/bin:/usr/bin:/bin";
-	for (p = path; ; p = colon + 1) {
-		colon = strchr(p, ':');
-		snprintf(cand, sizeof(cand), "%.*s/%s", colon != NULL ?
-		    (int)(colon - p) : (int)strlen(p), *p == ':' ? "." : p,
-		    prog);
-		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) &&
-		    access(cand, X_OK) == 0)
-			return (false);
-		if (colon == NULL)
-			break;
-	}
-	snprintf(why, size, "not found in PATH");
-	return (true);
-}
-
 static void
 load_pool_key(struct loader *ld, const config_setting_t *s,
     const struct setting *st, struct poolconf *pc)
@@ -478,7 +437,7 @@ load_pool_key(struct loader *ld, const config_setting_t *s,
 			conf_err(ld, s, "command: the program is empty");
 			shell_argv_free(argv);
 			argv = NULL;
-		} else if (argv != NULL && program_problem(argv[0], err,
+		} else if (argv != NULL && shell_program_problem(argv[0], err,
 		    sizeof(err)))
 			conf_err(ld, s, "command: %s: %s", argv[0], err);
 		pc->argv = argv;
