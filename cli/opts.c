@@ -138,8 +138,8 @@ cli_pool_setting(struct poolconf *pc, const char *opt, const char *key,
 	case T_DOUBLE:
 		if (num_parse_double(arg, strlen(arg), &v) == -1 ||
 		    !(v >= st->min) || v > st->max)
-			cli_usage_error("%s: '%s' is not a number from %.15g to "
-			    "%.15g", opt, arg, st->min, st->max);
+			cli_usage_error("%s: '%s' is not a number from "
+			    "%.15g to %.15g", opt, arg, st->min, st->max);
 		*(double *)(void *)field = v;
 		break;
 	default:
