@@ -7,6 +7,12 @@
  *	tw pid			answer with its pid instead of the square
  *	tw crash-pct P		SIGKILL itself before answering P% of jobs
  *	tw crash-nth N		SIGKILL itself on its Nth job
+ *	tw crash-on V		SIGKILL itself on the job whose value is V
+ *	tw eof-exit-on V	on job V, close stdout, then exit 3 0.2 s
+ *				later: EOF comes before the exit status
+ *	tw held-exit-on V	on job V, fork a child that holds stdout,
+ *				then exit 3: the exit status comes before
+ *				EOF (which waits for the child's death)
  *	tw hang-on V		hang forever on the job whose value is V
  *	tw junk-on V		write junk bytes instead of answering job V
  *	tw extra-on V		answer job V twice (line: an extra line;
@@ -90,6 +96,21 @@ main(int argc, char **argv)
 			die_now(dw);
 		if (strcmp(mode, "crash-nth") == 0 && n == (uint64_t)arg)
 			die_now(dw);
+		if (strcmp(mode, "crash-on") == 0 && v == arg)
+			die_now(dw);
+		if (strcmp(mode, "eof-exit-on") == 0 && v == arg) {
+			dw_flush(dw);
+			close(STDOUT_FILENO);
+			sleep_ms(200);
+			_exit(3);
+		}
+		if (strcmp(mode, "held-exit-on") == 0 && v == arg) {
+			dw_flush(dw);
+			if (fork() == 0)
+				for (;;)
+					pause();
+			_exit(3);
+		}
 		if (strcmp(mode, "fork-child") == 0 && n == 1 && fork() == 0)
 			for (;;)
 				pause();
