@@ -1035,7 +1035,7 @@ client_ask_opts(int argc, char **argv, const char *cmd, const char *args,
 int
 reload_main(int argc, char **argv)
 {
-	const char	*sock, *msg = NULL;
+	const char	*sock, *msg = NULL, *failed = NULL;
 	json_t		*r;
 	double		 timeout;
 	int		 ok = 0;
@@ -1046,14 +1046,17 @@ reload_main(int argc, char **argv)
 		cli_usage_error("unexpected argument '%s'", argv[optind]);
 	r = client_ask(client_socket_path(sock), json_pack("{s:s}", "op",
 	    "reload"), timeout);
-	if (json_unpack(r, "{s:b,s?s,s?s}", "ok", &ok, "changes", &msg,
-	    "error", &msg) == -1)
+	if (json_unpack(r, "{s:b,s?s,s?s,s?s}", "ok", &ok, "changes", &msg,
+	    "error", &msg, "failed", &failed) == -1)
 		fatalx("bad reply from droverd");
 	if (ok) {
 		printf("reloaded%s\n%s", msg != NULL && *msg ? ":" :
 		    " (nothing changed)", msg != NULL ? msg : "");
+		/* Applied, but a pool it started or changed did not start. */
+		if (failed != NULL)
+			fprintf(stderr, "drover: %s", failed);
 		json_decref(r);
-		return (0);
+		return (failed != NULL ? 1 : 0);
 	}
 	fprintf(stderr, "drover: reload failed; droverd keeps its running "
 	    "configuration:\n%s", msg != NULL ? msg : "");

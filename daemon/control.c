@@ -51,6 +51,7 @@
 #include "peer.h"
 #include "pool.h"
 #include "poolconf.h"
+#include "timer.h"
 #include "usock.h"
 #include "xmalloc.h"
 
@@ -59,10 +60,13 @@
 #define CLIENT_READ_MAX		(256 * 1024)
 #define CLIENT_READS_PER_EVENT	4
 #define CLIENT_IDLE_SECS	10	/* for a request, or mid-message */
+#define RELOAD_LOOK_US		20000	/* how often a reload looks at its */
+#define RELOAD_LOOKS		250	/* new pools, and for how long (5 s) */
 
 enum client_state {
 	CS_NEW,		/* waiting for its REQUEST */
 	CS_SUBMIT,	/* streaming jobs and results */
+	CS_RELOAD,	/* reloaded: waiting for its new pools to come up */
 	CS_CLOSING,	/* reply sent: close once written */
 };
 
@@ -73,6 +77,9 @@ struct client {
 	int			 fd;		/* -1 once the peer is gone */
 	struct peer		*peer;		/* the socket, framed */
 	struct event		*ev_idle;	/* CLIENT_IDLE_SECS */
+	struct event		*ev_wait;	/* CS_RELOAD: look again */
+	struct buf		 changes;	/* CS_RELOAD: what changed */
+	unsigned		 waits;		/* CS_RELOAD: looks left */
 	enum client_state	 state;
 	uid_t			 uid;
 	pid_t			 pid;
@@ -108,6 +115,7 @@ static void	client_release(struct client *);
 static void	client_close(struct client *);
 static void	client_lost(struct client *, const char *);
 static void	client_idle_update(struct client *);
+static void	client_reload_look(struct client *);
 
 static const struct batch_ops client_ops = {
 	.room = client_room,
@@ -296,6 +304,7 @@ client_close(struct client *cl)
 	if (cl->fd == -1)
 		return;
 	event_del(cl->ev_idle);
+	event_del(cl->ev_wait);
 	peer_close(cl->peer);
 	cl->fd = -1;
 	client_maybe_free(cl);
@@ -352,6 +361,8 @@ client_maybe_free(struct client *cl)
 	TAILQ_REMOVE(&ctl->clients, cl, entry);
 	peer_free(cl->peer);
 	event_free(cl->ev_idle);
+	event_free(cl->ev_wait);
+	buf_free(&cl->changes);
 	free(cl);
 }
 
@@ -424,11 +435,70 @@ client_reload(struct client *cl)
 	log_info("reload requested by pid %d (uid %d)", (int)cl->pid,
 	    (int)cl->uid);
 	rv = cl->ctl->hooks->reload(&out);
+	if (rv == 0) {
+		/* Applied: answer once its new pools are up, or one failed. */
+		cl->changes = out;
+		cl->state = CS_RELOAD;
+		cl->waits = RELOAD_LOOKS;
+		client_reload_look(cl);
+		return;
+	}
 	buf_addc(&out, '\0');
-	client_send_json(cl, CTL_REPLY, json_pack("{s:b,s:o}", "ok", rv == 0,
-	    rv == 0 ? "changes" : "error", jsonw_text(buf_data(&out))));
+	client_send_json(cl, CTL_REPLY, json_pack("{s:b,s:o}", "ok", false,
+	    "error", jsonw_text(buf_data(&out))));
 	buf_free(&out);
 	cl->state = CS_CLOSING;
+}
+
+/*
+ * A reload was applied: look whether the pools it started or changed are
+ * up.  The reply says what changed, and "failed" names each pool that did
+ * not start (`drover reload` exits 1 then); after RELOAD_LOOKS, what is
+ * still starting is said so, not waited for.
+ */
+static void
+client_reload_look(struct client *cl)
+{
+	struct buf	 why;
+	json_t		*o;
+	int		 r;
+
+	if (cl->fd == -1)
+		return;
+	buf_init(&why);
+	r = cl->ctl->hooks->reload_settled(&why);
+	if (r == 0 && cl->waits-- > 0) {
+		buf_free(&why);
+		timer_arm_us(cl->ev_wait, RELOAD_LOOK_US);
+		return;
+	}
+	if (r == 0)
+		buf_printf(&cl->changes, "some pools are still starting "
+		    "(drover status)\n");
+	buf_addc(&cl->changes, '\0');
+	o = json_pack("{s:b,s:o}", "ok", true, "changes",
+	    jsonw_text(buf_data(&cl->changes)));
+	if (r == -1) {
+		buf_addc(&why, '\0');
+		json_object_set_new(o, "failed", jsonw_text(buf_data(&why)));
+	}
+	buf_free(&why);
+	buf_free(&cl->changes);
+	buf_init(&cl->changes);
+	cl->state = CS_CLOSING;
+	client_send_json(cl, CTL_REPLY, o);
+}
+
+static void
+client_wait_cb(int fd, short what, void *arg)
+{
+	struct client	*cl = arg;
+
+	(void)fd;
+	(void)what;
+	client_hold(cl);
+	client_reload_look(cl);
+	client_release(cl);
 }
 
 /* Handle {"op":"scale|stop|start|restart","pool":P[,"workers":N]}. */
@@ -566,7 +636,7 @@ client_more(void *arg)
 {
 	struct client	*cl = arg;
 
-	if (cl->fd == -1 || cl->state == CS_CLOSING)
+	if (cl->fd == -1 || cl->state == CS_CLOSING || cl->state == CS_RELOAD)
 		return (false);
 	if (peer_skipping(cl->peer))
 		return (true);
@@ -703,7 +773,7 @@ client_peer_lost(void *arg, enum peer_loss loss, const char *why)
 
 	client_hold(cl);
 	if ((loss == PEER_EOF || loss == PEER_EOF_MID) &&
-	    (cl->state == CS_CLOSING ||
+	    (cl->state == CS_CLOSING || cl->state == CS_RELOAD ||
 	    (cl->state == CS_SUBMIT && cl->input_done))) {
 		/*
 		 * A half-close after the request or after END (nc -N,
@@ -836,6 +906,8 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	cl->peer = peer_new(ctl->base, fd, &client_peer_conf,
 	    &client_peer_ops, cl);
 	cl->ev_idle = evtimer_new(ctl->base, client_idle_cb, cl);
+	cl->ev_wait = evtimer_new(ctl->base, client_wait_cb, cl);
+	buf_init(&cl->changes);
 	TAILQ_INSERT_TAIL(&ctl->clients, cl, entry);
 	client_idle_update(cl);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
@@ -896,6 +968,8 @@ control_free(struct control *ctl)
 		TAILQ_REMOVE(&ctl->clients, cl, entry);
 		peer_free(cl->peer);	/* closes the socket */
 		event_free(cl->ev_idle);
+		event_free(cl->ev_wait);
+		buf_free(&cl->changes);
 		free(cl);
 	}
 	accept_guard_free(ctl->guard);

@@ -42,6 +42,7 @@ static const struct daemon_hooks front_hooks = {
 	.pool = supervisor_pool,
 	.accepting = supervisor_accepting,
 	.reload = supervisor_reload,
+	.reload_settled = supervisor_reload_settled,
 	.pool_op = supervisor_pool_op,
 	.status = supervisor_status,
 	.healthy = supervisor_healthy,

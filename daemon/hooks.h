@@ -24,6 +24,11 @@ struct daemon_hooks {
 	bool		 (*accepting)(void);
 	/* Reload the config file: 0 and what changed, or -1 and why. */
 	int		 (*reload)(struct buf *);
+	/*
+	 * Are the pools that reload started or changed up?  1 yes, 0 not
+	 * yet, -1 one failed (why says which, and why).
+	 */
+	int		 (*reload_settled)(struct buf *);
 	/* scale|stop|start|restart POOL [n]: 0 and what was done, or -1. */
 	int		 (*pool_op)(const char *, const char *, long,
 			    struct buf *);

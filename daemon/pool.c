@@ -649,6 +649,18 @@ pool_up(const struct pool *p)
 	    (pool_shortage(p) != NULL && ready >= pool_active(p)));
 }
 
+/* Do some workers still run with settings older than the pool's? */
+bool
+pool_replacing(const struct pool *p)
+{
+	size_t	 i;
+
+	for (i = 0; i < p->nmembers; i++)
+		if (p->members[i].pc != p->pc)
+			return (true);
+	return (false);
+}
+
 /* Workers that have said HELLO (or speak the line protocol). */
 size_t
 pool_ready(const struct pool *p)

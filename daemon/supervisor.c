@@ -83,12 +83,15 @@ static struct {
 	bool			 debug;		/* droverd -d */
 	unsigned long long	 reloads_ok;
 	unsigned long long	 reloads_failed;
+	char			**watch;	/* pools the last reload */
+	size_t			 nwatch;	/* started or changed */
 } sv;
 
 static void	sv_on_failed(struct pool *, const char *, void *);
 static void	sv_on_stopped(struct pool *, void *);
 static void	sv_on_idle(struct pool *, void *);
 static void	sv_check_exit(void);
+static void	sv_unwatch(void);
 
 /*
  * Workers leave fds for clients: their last fd stays SV_CLIENT_FDS below
@@ -462,8 +465,59 @@ supervisor_free(void)
 		event_free(sv.ev_deadline);
 		event_free(sv.ev_final);
 	}
+	sv_unwatch();
 	conf_free(sv.conf);
 	memset(&sv, 0, sizeof(sv));
+}
+
+/* Forget the pools the last reload was watching. */
+static void
+sv_unwatch(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < sv.nwatch; i++)
+		free(sv.watch[i]);
+	free(sv.watch);
+	sv.watch = NULL;
+	sv.nwatch = 0;
+}
+
+/* The reload started or changed this pool: watch it until it is up. */
+static void
+sv_watch(const char *name)
+{
+	sv.watch = xreallocarray(sv.watch, sv.nwatch + 1, sizeof(*sv.watch));
+	sv.watch[sv.nwatch++] = xstrdup(name);
+}
+
+/*
+ * Did the pools the last reload started or changed come up?  1 when every
+ * one is up with its new settings (the rolling replacement done), -1 when
+ * one failed (each failure, "pool NAME failed to start: why", in why), 0
+ * while some are still starting or replacing their workers.  `drover
+ * reload` waits for this (control.c) so that it can say when a pool it
+ * just added or changed does not start.
+ */
+int
+supervisor_reload_settled(struct buf *why)
+{
+	struct spool	*sp;
+	size_t		 i;
+	int		 rv = 1;
+
+	for (i = 0; i < sv.nwatch; i++) {
+		if ((sp = sv_find(sv.watch[i])) == NULL || sp->stopped)
+			continue;
+		if (pool_state(sp->pool) == POOL_FAILED) {
+			buf_printf(why, "pool %s failed to start: %s\n",
+			    sv.watch[i], pool_failure(sp->pool));
+			rv = -1;
+		} else if (rv == 1 && (!pool_up(sp->pool) ||
+		    pool_replacing(sp->pool)))
+			rv = 0;
+	}
+	return (rv);
 }
 
 /* Apply a changed pool: its settings, or a fresh start if it failed. */
@@ -486,10 +540,12 @@ sv_reload_pool(struct spool *sp, const struct poolconf *oldpc,
 		sp->removed = true;
 		pool_stop(sp->pool, POOL_STOP_DRAIN, "the pool was removed");
 		sv_start_pool(npc);
+		sv_watch(npc->name);
 	} else if (apply != 0) {
 		r = sv_resolve(npc);
 		pool_reconfigure(sp->pool, r, apply);
 		poolconf_free(r);
+		sv_watch(npc->name);
 		buf_printf(out, "pool %s: %s changed%s\n", npc->name,
 		    buf_data(&keys), (apply & APPLY_REPLACE) ?
 		    "; replacing workers one by one" : "");
@@ -538,6 +594,7 @@ supervisor_reload(struct buf *out)
 		notify_ready();
 		return (-1);
 	}
+	sv_unwatch();
 	buf_init(&keys);
 	if (conf_global_diff(sv.conf, nc, &keys) & APPLY_RESTART) {
 		buf_addc(&keys, '\0');
@@ -551,6 +608,7 @@ supervisor_reload(struct buf *out)
 	for (i = 0; i < nc->npools; i++) {
 		if ((sp = sv_find(nc->pools[i]->name)) == NULL) {
 			sv_start_pool(nc->pools[i]);
+			sv_watch(nc->pools[i]->name);
 			buf_printf(out, "pool %s: added\n", nc->pools[i]->name);
 			continue;
 		}

@@ -36,6 +36,7 @@ struct pool	*supervisor_pool(const char *);
 bool		 supervisor_accepting(void);
 const struct conf *supervisor_conf(void);
 int		 supervisor_reload(struct buf *);
+int		 supervisor_reload_settled(struct buf *);
 json_t		*supervisor_status(void);
 bool		 supervisor_healthy(struct buf *);
 void		 supervisor_drain(void);

@@ -12,7 +12,8 @@ sources is the guide; docs/protocol.md specifies the bytes.
 __version__ = "0.1.0"
 
 from .client import (Client, ConnectError, DroverError,  # noqa: E402
-                     ProtocolError, ReloadError, RequestError, Result,
+                     PoolsFailed, ProtocolError, ReloadError,
+                     RequestError, Result,
                      Submission, Summary, Unsupported)
 from .worker import serve  # noqa: E402
 
@@ -20,6 +21,7 @@ __all__ = [
     "Client",
     "ConnectError",
     "DroverError",
+    "PoolsFailed",
     "ProtocolError",
     "ReloadError",
     "RequestError",

@@ -53,6 +53,18 @@ class ReloadError(RequestError):
     """A reload failed; droverd keeps its running configuration."""
 
 
+class PoolsFailed(RequestError):
+    """A reload was applied, but a pool it started or changed did not start.
+
+    message names each such pool and why (one a line); changes is what the
+    reload changed, as reload() would have returned it.
+    """
+
+    def __init__(self, message: str, changes: str) -> None:
+        super().__init__(message)
+        self.changes = changes
+
+
 class ProtocolError(DroverError):
     """droverd sent something the control protocol does not allow."""
 
@@ -536,11 +548,15 @@ class Client:
 
         Raises ReloadError with droverd's ``file:line: message`` lines when
         the new configuration is refused; the running one is unchanged.
+        Raises PoolsFailed when it was applied but a pool it started or
+        changed did not start.
         """
         with self._connect() as s:
             o = self._ask(s, {"op": "reload"})
         if not o.get("ok"):
             raise ReloadError(str(o.get("error", "refused")))
+        if o.get("failed"):
+            raise PoolsFailed(str(o["failed"]), str(o.get("changes", "")))
         return str(o.get("changes", ""))
 
     def submit(self, pool: str, jobs: Iterable[Job]) -> Submission:

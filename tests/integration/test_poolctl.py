@@ -131,5 +131,61 @@ class TestPoolControl(DroverTestCase):
         self.assertIn("stopped", r.errtext)
 
 
+
+EXITS = ('name = "bad"; command = ["/bin/sh", "-c", "exit 3"]; '
+         'start_retries = 1; restart_backoff = 0.01;')
+
+
+class TestReloadSaysWhatStarted(DroverTestCase):
+    """`drover reload` answers once the pools it added or changed are up,
+    and exits 1 when one of them does not start (droverd(8), drover(1))."""
+
+    def setUp(self):
+        self.d = Droverd([SQUARE]).start()
+
+    def tearDown(self):
+        self.d.stop()
+
+    def test_an_added_pool_is_up_when_reload_answers(self):
+        self.d.write([SQUARE, 'name = "four"; workers = 4; '
+                      'handler = "square";'])
+        r = self.d.client(["reload"])
+        self.assertEqual(r.rc, 0, r.errtext)
+        self.assertIn("pool four: added", r.text)
+        # No wait here: the answer came once the workers were up.
+        p = self.d.pool("four")
+        self.assertEqual(len([w for w in p["workers"]
+                              if w["state"] == "ready"]), 4, p)
+
+    def test_an_added_pool_that_cannot_start_fails_the_reload(self):
+        self.d.write([SQUARE, EXITS])
+        r = self.d.client(["reload"])
+        self.assertEqual(r.rc, 1, r.text + r.errtext)
+        self.assertIn("pool bad: added", r.text)
+        self.assertRegex(r.errtext, r"^drover: pool bad failed to start: ")
+        # Applied all the same: the pool is there, failed.
+        self.assertEqual(self.d.pool("bad")["state"], "failed")
+        self.assertEqual(self.d.pool("square")["state"], "running")
+
+    def test_a_changed_pool_whose_new_workers_fail(self):
+        self.d.write(['name = "square"; workers = 2; '
+                      'command = ["/bin/sh", "-c", "exit 3"]; '
+                      'start_retries = 1; restart_backoff = 0.01;'])
+        r = self.d.client(["reload"])
+        self.assertEqual(r.rc, 1, r.text + r.errtext)
+        self.assertIn("pool square: ", r.text)
+        self.assertRegex(r.errtext, r"^drover: pool square failed to "
+                         r"start: ")
+
+    def test_python_client_raises_pools_failed(self):
+        sys.path.insert(0, os.path.join(os.environ["DROVER_SOURCE"],
+                                        "python"))
+        import drover
+        self.d.write([SQUARE, EXITS])
+        with self.assertRaises(drover.PoolsFailed) as cm:
+            drover.Client(self.d.sock).reload()
+        self.assertIn("pool bad failed to start", cm.exception.message)
+        self.assertIn("pool bad: added", cm.exception.changes)
+
 if __name__ == "__main__":
     unittest.main()
