@@ -508,10 +508,40 @@ check_options(struct loader *ld, const config_setting_t *g,
 			conf_err(ld, s, "pool '%s': options: %s", name, err);
 }
 
+/* Which keys a pool group gave, for the checks of combinations. */
+struct seen {
+	bool	 protocol;
+	bool	 window;
+	bool	 burst;
+	bool	 workers;
+	bool	 min_workers;
+	bool	 max_workers;
+	bool	 dynamic_only;	/* idle_timeout or spawn_rate */
+};
+
+/* A dynamic pool: min_workers..max_workers instead of workers. */
+static void
+check_dynamic(struct loader *ld, const config_setting_t *g,
+    struct poolconf *pc, const struct seen *seen, const char *name)
+{
+	if (!seen->max_workers) {
+		if (seen->min_workers || seen->dynamic_only)
+			conf_err(ld, g, "pool '%s': min_workers, idle_timeout "
+			    "and spawn_rate go with max_workers", name);
+		return;
+	}
+	if (seen->workers)
+		conf_err(ld, g, "pool '%s': workers, or min_workers and "
+		    "max_workers: not both", name);
+	if (pc->min_workers > pc->max_workers)
+		conf_err(ld, g, "pool '%s': min_workers (%u) is above "
+		    "max_workers (%u)", name, pc->min_workers, pc->max_workers);
+}
+
 /* Check what no single key can: required keys and combinations. */
 static void
 check_pool(struct loader *ld, const config_setting_t *g, struct poolconf *pc,
-    bool has_protocol, bool has_window, bool has_burst)
+    const struct seen *seen)
 {
 	const char	*name = pc->name != NULL ? pc->name : "?";
 
@@ -539,24 +569,25 @@ check_pool(struct loader *ld, const config_setting_t *g, struct poolconf *pc,
 		conf_err(ld, g, "pool '%s': exec goes with handler \"exec\"",
 		    name);
 	check_options(ld, g, pc, name);
-	if (!has_protocol)
+	check_dynamic(ld, g, pc, seen, name);
+	if (!seen->protocol)
 		pc->protocol = pc->argv != NULL ? PROTO_LINE : PROTO_FRAME;
 	else if (pc->handler != NULL && pc->protocol != PROTO_FRAME)
 		conf_err(ld, g, "pool '%s': handlers speak the frame protocol",
 		    name);
-	if (!has_window && handler_default_window(pc->handler) != 0)
+	if (!seen->window && handler_default_window(pc->handler) != 0)
 		pc->window = handler_default_window(pc->handler);
-	else if (!has_window)
+	else if (!seen->window)
 		pc->window = protocol_default_window(pc->protocol);
 	if (pc->window != 0 && pc->window > pc->window_max)
 		pc->window_max = pc->window;
-	if (pc->rate > 0 && !has_burst)
+	if (pc->rate > 0 && !seen->burst)
 		pc->burst = tbucket_default_burst(pc->rate);
 	if (geteuid() != 0 && ((pc->setuser && pc->uid != geteuid()) ||
 	    (pc->setgroup && pc->gid != getegid())))
 		conf_err(ld, g, "pool '%s': user and group need droverd to run "
 		    "as root", name);
-	if (has_burst && pc->rate == 0)
+	if (seen->burst && pc->rate == 0)
 		conf_err(ld, g, "pool '%s': burst goes with rate", name);
 }
 
@@ -568,8 +599,7 @@ load_pool(struct loader *ld, const config_setting_t *g)
 	const struct setting	*st;
 	const config_setting_t	*s;
 	size_t			 before = ld->errs->n;
-	bool			 has_protocol = false, has_window = false;
-	bool			 has_burst = false;
+	struct seen		 seen;
 	int			 i;
 
 	if (!config_setting_is_group(g)) {
@@ -577,6 +607,7 @@ load_pool(struct loader *ld, const config_setting_t *g)
 		    type_name(config_setting_type(g)));
 		return (NULL);
 	}
+	memset(&seen, 0, sizeof(seen));
 	pc = xmalloc(sizeof(*pc));
 	poolconf_defaults(pc);
 	pc->line = config_setting_source_line(g);
@@ -594,14 +625,19 @@ load_pool(struct loader *ld, const config_setting_t *g)
 			    pc->name != NULL ? pc->name : "?");
 			continue;
 		}
-		has_protocol |= (st->type == T_PROTOCOL);
-		has_window |= (st->off == PC(window));
-		has_burst |= (st->off == PC(burst));
+		seen.protocol |= (st->type == T_PROTOCOL);
+		seen.window |= (st->off == PC(window));
+		seen.burst |= (st->off == PC(burst));
+		seen.workers |= (st->off == PC(workers));
+		seen.min_workers |= (st->off == PC(min_workers));
+		seen.max_workers |= (st->off == PC(max_workers));
+		seen.dynamic_only |= (st->off == PC(idle_timeout) ||
+		    st->off == PC(spawn_rate));
 		load_pool_key(ld, s, st, pc);
 	}
 	/* Combinations only once every key is right: no follow-on errors. */
 	if (ld->errs->n == before)
-		check_pool(ld, g, pc, has_protocol, has_window, has_burst);
+		check_pool(ld, g, pc, &seen);
 	if (ld->errs->n != before) {
 		poolconf_free(pc);
 		return (NULL);

@@ -15,6 +15,9 @@ poolconf_defaults(struct poolconf *pc)
 	memset(pc, 0, sizeof(*pc));
 	pc->protocol = PROTO_FRAME;
 	pc->workers = 1;
+	pc->min_workers = 1;
+	pc->idle_timeout = 10.0;
+	pc->spawn_rate = 8.0;
 	pc->window = 0;
 	pc->window_max = 4096;
 	pc->max_attempts = 3;
@@ -166,4 +169,11 @@ poolconf_handler_argv(const char *path, const struct poolconf *pc)
 	for (n = 0; pc->options != NULL && pc->options[n] != NULL; n++)
 		argv[i++] = xstrdup(pc->options[n]);
 	return (argv);
+}
+
+/* The workers a pool starts with: its size, or a dynamic pool's least. */
+unsigned
+poolconf_initial_workers(const struct poolconf *pc)
+{
+	return (pc->max_workers != 0 ? pc->min_workers : pc->workers);
 }

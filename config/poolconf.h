@@ -36,6 +36,10 @@ struct poolconf {
 	unsigned	 line;		/* where it was defined (config) */
 	enum protocol	 protocol;
 	unsigned	 workers;
+	unsigned	 min_workers;	/* dynamic: the range of workers */
+	unsigned	 max_workers;	/* (0: a fixed size, workers) */
+	double		 idle_timeout;	/* dynamic: idle this long: retired */
+	double		 spawn_rate;	/* dynamic: workers added a second */
 	unsigned	 window;	/* jobs in flight; 0 = adapt */
 	unsigned	 window_max;	/* the adaptive window's ceiling */
 	double		 job_timeout;	/* seconds; 0 = none */
@@ -70,6 +74,7 @@ void		 poolconf_clear(struct poolconf *);
 const char	*protocol_name(enum protocol);
 int		 protocol_parse(const char *);
 unsigned	 protocol_default_window(enum protocol);
+unsigned	 poolconf_initial_workers(const struct poolconf *);
 char		**poolconf_handler_argv(const char *, const struct poolconf *);
 
 #endif

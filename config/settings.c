@@ -33,6 +33,17 @@ const struct setting pool_settings[] = {
 	  "commands) or \"tagged\"." },
 	{ "workers", T_UINT, PC(workers), 1, POOLCONF_MAX_WORKERS, 0,
 	  APPLY_HOT | SET_WORKERS, "Worker processes." },
+	{ "min_workers", T_UINT, PC(min_workers), 1, POOLCONF_MAX_WORKERS, 0,
+	  APPLY_HOT | SET_WORKERS, "A dynamic pool's fewest workers (with "
+	  "max_workers, instead of workers)." },
+	{ "max_workers", T_UINT, PC(max_workers), 1, POOLCONF_MAX_WORKERS, 0,
+	  APPLY_HOT | SET_WORKERS, "A dynamic pool's most workers: it grows "
+	  "while jobs wait and every worker is busy (default: a fixed size)." },
+	{ "idle_timeout", T_DOUBLE, PC(idle_timeout), 0.01, 86400, 0,
+	  APPLY_HOT, "Seconds a dynamic pool's worker may idle before it is "
+	  "retired, down to min_workers." },
+	{ "spawn_rate", T_DOUBLE, PC(spawn_rate), 0.01, 10000, 0, APPLY_HOT,
+	  "Workers a dynamic pool adds per second at most." },
 	{ "window", T_UINT, PC(window), 0, POOLCONF_MAX_WINDOW, BY_PROTOCOL,
 	  APPLY_HOT | SET_WINDOW, "Jobs in flight per worker; 0 adapts "
 	  "between 1 and window_max (default: 1 for line, 0 otherwise)." },

@@ -183,6 +183,15 @@ metrics_pools(struct buf *b, json_t *status)
 	per_pool_gauge(b, pools, "drover_queue_depth", "queued");
 	family(b, "drover_inflight", "gauge", "Jobs held by workers.");
 	per_pool_gauge(b, pools, "drover_inflight", "inflight");
+	family(b, "drover_workers_target", "gauge",
+	    "Workers the pool wants now (a dynamic pool moves it).");
+	per_pool_gauge(b, pools, "drover_workers_target", "workers_target");
+	family(b, "drover_workers_min", "gauge",
+	    "A pool's fewest workers (its size, unless dynamic).");
+	per_pool_gauge(b, pools, "drover_workers_min", "workers_min");
+	family(b, "drover_workers_max", "gauge",
+	    "A pool's most workers (its size, unless dynamic).");
+	per_pool_gauge(b, pools, "drover_workers_max", "workers_max");
 	family(b, "drover_workers", "gauge", "Worker processes by state.");
 	json_array_foreach(pools, i, p) {
 		if (pool_leaving(p))

@@ -147,7 +147,7 @@ pool_new(struct event_base *base, const struct poolconf *pc,
 	p->pc = poolconf_dup(pc);
 	p->hooks = hooks;
 	p->arg = arg;
-	p->target = pc->workers;
+	p->target = poolconf_initial_workers(pc);
 	p->window = pc->window != 0 ? pc->window : 1;
 	jobq_init(&p->queue);
 	jobq_init(&p->parked);
@@ -159,6 +159,8 @@ pool_new(struct event_base *base, const struct poolconf *pc,
 	p->ev_pump = event_new(base, -1, 0, pool_pump_cb, p);
 	p->ev_spawn = evtimer_new(base, pool_spawn_cb, p);
 	p->ev_rss = evtimer_new(base, pool_rss_cb, p);
+	p->ev_scale = evtimer_new(base, pool_scale_cb, p);
+	p->ev_grow = evtimer_new(base, pool_grow_cb, p);
 	p->ev_buffered = evtimer_new(base, pool_buffered_cb, p);
 	p->ev_stopped = event_new(base, -1, 0, pool_stopped_cb, p);
 	throttle_init(&p->thr, pc->restart_limit,
@@ -192,6 +194,8 @@ pool_free(struct pool *p)
 	event_free(p->ev_pump);
 	event_free(p->ev_spawn);
 	event_free(p->ev_rss);
+	event_free(p->ev_scale);
+	event_free(p->ev_grow);
 	event_free(p->ev_buffered);
 	event_free(p->ev_stopped);
 	throttle_free(&p->thr);
@@ -220,6 +224,8 @@ pool_start(struct pool *p)
 		return (-1);
 	if (p->pc->max_rss_mb != 0)
 		timer_arm_us(p->ev_rss, POOL_RSS_CHECK_US);
+	if (pool_dynamic(p))
+		pool_scale_reset(p);
 	if (p->pc->protocol != PROTO_FRAME)
 		timer_arm_us(p->ev_buffered, POOL_BUFFERED_CHECK_US);
 	return (0);
@@ -438,6 +444,8 @@ pool_fail(struct pool *p, const char *fmt, ...)
 	log_emit(LOG_ERR, "pool %s failed: %s", p->pc->name, p->failure);
 	evtimer_del(p->ev_spawn);
 	evtimer_del(p->ev_rss);
+	evtimer_del(p->ev_scale);
+	evtimer_del(p->ev_grow);
 	for (i = 0; i < p->nmembers; i++)
 		worker_kill(p->members[i].w, "pool failed");
 	snprintf(why, sizeof(why), "pool %s failed: %s", p->pc->name,
@@ -464,6 +472,8 @@ pool_check_drained(struct pool *p)
 	p->state = POOL_STOPPING;
 	evtimer_del(p->ev_spawn);
 	evtimer_del(p->ev_rss);
+	evtimer_del(p->ev_scale);
+	evtimer_del(p->ev_grow);
 	for (i = 0; i < p->nmembers; i++) {
 		p->members[i].retired = true;
 		p->members[i].planned = RESTART_NREASONS;
@@ -526,6 +536,8 @@ pool_stop(struct pool *p, enum pool_stop how, const char *why)
 	p->state = POOL_STOPPING;
 	evtimer_del(p->ev_spawn);
 	evtimer_del(p->ev_rss);
+	evtimer_del(p->ev_scale);
+	evtimer_del(p->ev_grow);
 	evtimer_del(p->ev_rate);
 	while ((j = jobq_pop(&p->queue)) != NULL) {
 		p->queued_bytes -= j->len;

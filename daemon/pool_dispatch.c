@@ -147,6 +147,7 @@ pool_pump(struct pool *p)
 		}
 		if (worker_inflight(m->w) == 0)
 			m->busy_since_us = now;
+		m->idle_since_us = 0;
 		while (n > 0 && (j = jobq_pop(&p->queue)) != NULL) {
 			if (j->batch->held) {	/* its results wait: later */
 				jobq_push(&p->parked, j);
@@ -160,6 +161,7 @@ pool_pump(struct pool *p)
 		worker_flush(m->w);
 	}
 out:
+	pool_scale_up(p);
 	pool_wake_waiters(p);
 	pool_check_drained(p);
 }
@@ -220,6 +222,8 @@ pool_on_read_end(struct worker *w, unsigned n, uint64_t now, void *arg)
 		throttle_started(&p->thr);
 	}
 	pool_adapt(p, m, n, now);
+	if (worker_inflight(w) == 0 && m->idle_since_us == 0)
+		m->idle_since_us = now;
 	pool_check_recycle(p, m);
 	pool_pump(p);
 }

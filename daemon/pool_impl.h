@@ -53,6 +53,7 @@ struct member {
 	struct poolconf	*pc;		/* the settings it was started with */
 	uint64_t	 recycle_after;	/* jobs before a planned replacement */
 	uint64_t	 busy_since_us;	/* start of the current busy stretch */
+	uint64_t	 idle_since_us;	/* holding no job since; 0: busy */
 	bool		 results;	/* has returned at least one result */
 	enum restart_reason planned;	/* why we retired it, if we did */
 	bool		 retired;
@@ -94,6 +95,9 @@ struct pool {
 	struct event		*ev_pump;
 	struct event		*ev_spawn;
 	struct event		*ev_rss;
+	struct event		*ev_scale;	/* dynamic: idle workers */
+	struct event		*ev_grow;	/* dynamic: spawn_rate wait */
+	uint64_t		 scale_next_us;	/* dynamic: may grow from */
 	struct event		*ev_buffered;	/* line and tagged workers */
 	struct event		*ev_stopped;
 
@@ -127,6 +131,13 @@ void		 pool_spawn_cb(int, short, void *);
 void		 pool_maintain(struct pool *);
 unsigned	 pool_active(const struct pool *);
 void		 pool_spawn_failed(struct pool *, const char *, int);
+
+/* pool_scale.c */
+bool		 pool_dynamic(const struct pool *);
+void		 pool_scale_up(struct pool *);
+void		 pool_scale_reset(struct pool *);
+void		 pool_scale_cb(int, short, void *);
+void		 pool_grow_cb(int, short, void *);
 
 /* pool_dispatch.c */
 void		 pool_pump_cb(int, short, void *);

@@ -193,7 +193,7 @@ pool_reconfigure(struct pool *p, const struct poolconf *npc, unsigned apply)
 	for (i = 0; i < sizeof(pool_steps) / sizeof(pool_steps[0]); i++)
 		if (effects & pool_steps[i].effect)
 			pool_steps[i].step(p);
-	p->target = p->pc->workers;
+	pool_scale_reset(p);
 	pool_maintain(p);
 	pool_kick(p);
 }

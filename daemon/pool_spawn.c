@@ -187,6 +187,7 @@ pool_spawn_one(struct pool *p)
 	m->w = w;
 	m->pc = p->pc;
 	m->recycle_after = pool_recycle_after(p);
+	m->idle_since_us = clock_us();
 	p->short_tries = 0;	/* something freed up: retry soon again */
 	if (worker_state(w) == WS_READY)
 		pool_kick(p);	/* line workers take jobs at once */

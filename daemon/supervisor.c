@@ -715,7 +715,8 @@ supervisor_resize(int delta)
 
 	for (i = 0; i < sv.npools; i++) {
 		p = sv.pools[i].pool;
-		if (sv.pools[i].removed || pool_state(p) != POOL_RUNNING)
+		if (sv.pools[i].removed || pool_state(p) != POOL_RUNNING ||
+		    pool_conf(p)->max_workers != 0)	/* dynamic: its own */
 			continue;
 		n = pool_target(p);
 		if (delta < 0 && n <= 1)
@@ -724,6 +725,29 @@ supervisor_resize(int delta)
 		pool_resize(p, n);
 		log_info("pool %s: %u workers", pool_name(p), n);
 	}
+}
+
+/* `drover scale POOL N`: a fixed pool's size until a reload changes it. */
+static int
+sv_op_scale(struct spool *sp, long n, struct buf *out)
+{
+	const struct poolconf	*pc = pool_conf(sp->pool);
+
+	if (pc->max_workers != 0) {
+		buf_printf(out, "pool %s is dynamic (%u to %u workers): set "
+		    "min_workers and max_workers in the configuration",
+		    pc->name, pc->min_workers, pc->max_workers);
+		return (-1);
+	}
+	if (n < 1 || n > POOLCONF_MAX_WORKERS) {
+		buf_printf(out, "workers: %ld is not from 1 to %d", n,
+		    POOLCONF_MAX_WORKERS);
+		return (-1);
+	}
+	pool_resize(sp->pool, (unsigned)n);
+	buf_printf(out, "pool %s: %ld worker%s", pc->name, n, n == 1 ? "" :
+	    "s");
+	return (0);
 }
 
 /*
@@ -766,14 +790,8 @@ supervisor_pool_op(const char *op, const char *name, long n, struct buf *out)
 		buf_printf(out, "pool %s: stopping (finishing its jobs, then "
 		    "kept stopped)", name);
 	} else if (strcmp(op, "scale") == 0) {
-		if (n < 1 || n > POOLCONF_MAX_WORKERS) {
-			buf_printf(out, "workers: %ld is not from 1 to %d", n,
-			    POOLCONF_MAX_WORKERS);
+		if (sv_op_scale(sp, n, out) == -1)
 			return (-1);
-		}
-		pool_resize(sp->pool, (unsigned)n);
-		buf_printf(out, "pool %s: %ld worker%s", name, n, n == 1 ? "" :
-		    "s");
 	} else if (strcmp(op, "restart") == 0) {
 		/* Roll every worker, one at a time, at the current size. */
 		target = pool_target(sp->pool);
@@ -868,6 +886,10 @@ sv_pool_status(const struct spool *sp)
 	    "window", (int)pool_window(p), "jobs_per_s", sp->rate,
 	    "retried", (json_int_t)ps->retried,
 	    "jobs", jobs, "restarts", restarts, "workers", workers);
+	json_object_set_new(o, "workers_min", json_integer(pc->max_workers ?
+	    pc->min_workers : pool_target(p)));
+	json_object_set_new(o, "workers_max", json_integer(pc->max_workers ?
+	    pc->max_workers : pool_target(p)));
 	if (pool_failure(p) != NULL)
 		json_object_set_new(o, "failure",
 		    jsonw_text(pool_failure(p)));

@@ -140,6 +140,10 @@ class TestMetrics(MetricsCase):
                                  state=state), by_state.get(state, 0))
         self.assertEqual(val(s, "drover_workers", pool="square",
                              state="ready"), 3)
+        # A fixed pool's range is its size (a dynamic one's: test_dynamic).
+        for name in ("target", "min", "max"):
+            self.assertEqual(val(s, "drover_workers_" + name,
+                                 pool="square"), 3)
 
     def test_status_endpoint_is_drover_status(self):
         status, ctype, body = get(self.port, "/status")
