@@ -125,7 +125,7 @@ struct jrec {
 	uint64_t	 seq;
 	uint64_t	 batch;
 	uint64_t	 id;
-	uint64_t	 n;		/* rseq, delivered, created, completed */
+	uint64_t	 n;		/* rseq, delivered, created, when */
 	size_t		 off;
 	uint32_t	 len[3];
 	int32_t		 ival;		/* status, state, attempt */

@@ -104,7 +104,7 @@ struct journal_conf {
 	size_t		 txn_rows;	/* rows a transaction; 0: 10000 */
 	size_t		 txn_bytes;	/* bytes a transaction; 0: 4 MiB */
 	size_t		 retention_rows; /* rows a deletion; 0: 1000 */
-	uint32_t	 max_pages;	/* hard PRAGMA max_page_count; 0: none */
+	uint32_t	 max_pages;	/* PRAGMA max_page_count; 0: none */
 };
 
 struct journal_hooks {
@@ -123,7 +123,7 @@ struct journal_batchrec {
 	int64_t			 created;	/* unix time, s */
 	int64_t			 completed;	/* unix time, s; 0 if not */
 	enum journal_batch_state state;
-	uint64_t		 delivered;	/* results with rseq below are */
+	uint64_t		 delivered;	/* rseq below: delivered */
 	uint64_t		 jobs;		/* accepted */
 	uint64_t		 done;		/* of which have a result */
 	uint64_t		 next_id;	/* above its highest job id */
@@ -167,7 +167,7 @@ struct journal_stats {
 	uint64_t	 rows;		/* committed */
 	uint64_t	 last_rows;	/* in the last commit */
 	struct hist	 rows_hist;	/* rows a commit */
-	struct hist	 commit_us;	/* a commit's latency, BEGIN to COMMIT */
+	struct hist	 commit_us;	/* BEGIN to COMMIT, us */
 	uint64_t	 bytes;		/* page_count * page_size */
 	uint64_t	 live_bytes;	/* less the free list */
 	uint64_t	 batches[JOURNAL_BATCH_NSTATES];
