@@ -202,14 +202,12 @@ journal_path(const struct journal *j)
 	return (j->path);
 }
 
-/* SQLite's message for the connection, with the extended code's name. */
+/* SQLite's message for the connection, with its extended code. */
 static void
 db_error(struct journal *j, char *err, size_t errlen, const char *what)
 {
-	int	 code = sqlite3_extended_errcode(j->db);
-
-	snprintf(err, errlen, "journal %s: %s: %s (%s)", j->path, what,
-	    sqlite3_errmsg(j->db), sqlite3_errstr(code));
+	snprintf(err, errlen, "journal %s: %s: %s (SQLite error %d)", j->path,
+	    what, sqlite3_errmsg(j->db), sqlite3_extended_errcode(j->db));
 }
 
 static int

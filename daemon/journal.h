@@ -107,6 +107,7 @@ struct journal_conf {
 	uint32_t	 max_pages;	/* PRAGMA max_page_count; 0: none */
 };
 
+/* Called on the loop; journal_close() is not to be called from them. */
 struct journal_hooks {
 	/* Every record numbered up to seq is committed. */
 	void	(*committed)(void *, uint64_t);
