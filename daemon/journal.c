@@ -40,7 +40,7 @@
  */
 static const char schema_sql[] =
 	"CREATE TABLE batch ("
-	" bkey INTEGER PRIMARY KEY,"
+	" bkey INTEGER PRIMARY KEY AUTOINCREMENT,"	/* never reused */
 	" id TEXT NOT NULL UNIQUE,"
 	" pool TEXT NOT NULL,"
 	" client TEXT NOT NULL DEFAULT '',"
@@ -421,8 +421,10 @@ journal_open(const struct journal_conf *conf, char *err, size_t errlen)
 		db_error(j, err, errlen, "cannot read");
 		goto fail;
 	}
-	if ((last = query_int(j, "SELECT ifnull(max(bkey), 0) FROM batch"))
-	    < 0) {
+	/* Above every key given, even of batches retention deleted. */
+	if ((last = query_int(j, "SELECT max("
+	    "ifnull((SELECT seq FROM sqlite_sequence WHERE name = 'batch'), 0),"
+	    " ifnull((SELECT max(bkey) FROM batch), 0))")) < 0) {
 		db_error(j, err, errlen, "cannot read");
 		goto fail;
 	}
@@ -891,6 +893,10 @@ writer_commit(struct journal *j, struct jqueue *q)
 			}
 			bytes += (size_t)r->len[0] + r->len[1] + r->len[2];
 			batches |= r->type == R_BATCH || r->type == R_STATE;
+			/* A batch completed: retention may have work. */
+			if (r->type == R_STATE &&
+			    r->ival == JOURNAL_BATCH_COMPLETE)
+				j->ret_more = true;
 			i++;
 		} while (i < q->n && i - first < j->conf.txn_rows &&
 		    bytes < j->conf.txn_bytes);

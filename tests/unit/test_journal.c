@@ -945,6 +945,66 @@ START_TEST(test_retention)
 }
 END_TEST
 
+static bool
+evicted_round(struct ctx *c)
+{
+	struct journal_stats	 st;
+
+	journal_get_stats(c->j, &st);
+	return (st.evicted_jobs >= c->want * 1000 &&
+	    st.evicted_batches >= c->want);
+}
+
+/*
+ * Under a steady load of batches that complete, retention keeps up and
+ * the file stops growing (freed pages are reused); a key is never given
+ * twice, even after its batch was deleted.
+ */
+START_TEST(test_retention_steady)
+{
+	struct ctx		 c;
+	struct rec		 r;
+	struct journal_conf	 conf = { .retention_s = 10 };
+	struct journal_stats	 st;
+	uint64_t		 key, i, round, early = 0;
+	int64_t			 old = (int64_t)time(NULL) - 100;
+	char			 name[32], data[200];
+
+	ctx_init(&c);
+	rec_init(&r, 10);
+	open_recover(&c, &conf, &r);
+	memset(data, 'z', sizeof(data));
+	for (round = 0; round < 30; round++) {
+		snprintf(name, sizeof(name), "round %llu",
+		    (unsigned long long)round);
+		journal_batch(c.j, name, "p", NULL, old, &key);
+		ck_assert_uint_eq(key, round + 1);
+		for (i = 0; i < 1000; i++) {
+			journal_accept(c.j, key, i, data, sizeof(data));
+			done_str(c.j, key, i, i, JOB_OK, "ok");
+		}
+		journal_batch_state(c.j, key, JOURNAL_BATCH_COMPLETE, old);
+		c.want = round + 1;
+		ck_assert(run_until(&c, evicted_round, WAIT_MS));
+		journal_get_stats(c.j, &st);
+		if (round == 4)
+			early = st.bytes;
+	}
+	journal_get_stats(c.j, &st);
+	ck_assert_msg(st.bytes <= early + early / 4, "grew from %llu to %llu",
+	    (unsigned long long)early, (unsigned long long)st.bytes);
+	ck_assert_uint_eq(st.batches[JOURNAL_BATCH_COMPLETE], 0);
+	rec_free(&r);
+	rec_init(&r, 10);
+	reopen(&c, &conf, &r);
+	ck_assert_uint_eq(r.nb, 0);
+	journal_batch(c.j, "next", "p", NULL, 0, &key);
+	ck_assert_uint_eq(key, 31);
+	rec_free(&r);
+	ctx_free(&c);
+}
+END_TEST
+
 /* The size limit and the batches by state, as the loop reads them. */
 START_TEST(test_limit_stats)
 {
@@ -1058,6 +1118,7 @@ journal_suite(void)
 	tcase_add_test(tc, test_schema_newer);
 	tcase_add_test(tc, test_bad_files);
 	tcase_add_test(tc, test_retention);
+	tcase_add_test(tc, test_retention_steady);
 	tcase_add_test(tc, test_limit_stats);
 	tcase_add_test(tc, test_close_clean);
 	suite_add_tcase(s, tc);
