@@ -875,6 +875,53 @@ START_TEST(test_bad_files)
 }
 END_TEST
 
+/*
+ * A journal whose pages after the first are overwritten with random
+ * bytes: open or recovery fails with the file's name and SQLite's word
+ * for it, and nothing crashes.
+ */
+START_TEST(test_corrupt)
+{
+	struct ctx		 c;
+	struct rec		 r;
+	struct journal_conf	 conf = { .path = NULL };
+	struct journal		*j;
+	uint64_t		 key, i, st = 7, buf[512];
+	char			 err[600];
+	off_t			 size;
+	int			 fd;
+
+	ctx_init(&c);
+	rec_init(&r, 10000);
+	c.j = open_conf(&c, &defconf);
+	journal_batch(c.j, "c", "p", NULL, 0, &key);
+	for (i = 0; i < 2000; i++)
+		accept_str(c.j, key, i, "corrupt me %llu");
+	journal_close(c.j);
+	c.j = NULL;
+	fd = open(c.path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	size = lseek(fd, 0, SEEK_END);
+	ck_assert_int_gt(size, 8 * 4096);
+	for (i = 0; i < 512; i++)
+		buf[i] = rnd(&st);
+	for (i = 4096; (off_t)i < size; i += sizeof(buf))
+		ck_assert_int_eq(pwrite(fd, buf, sizeof(buf), (off_t)i),
+		    sizeof(buf));
+	close(fd);
+	conf.path = c.path;
+	if ((j = journal_open(&conf, err, sizeof(err))) != NULL) {
+		ck_assert_int_ne(journal_recover(j, &rops, &r, err,
+		    sizeof(err)), 0);
+		journal_close(j);
+	}
+	ck_assert_msg(contains(err, c.path), "%s", err);
+	ck_assert_msg(contains(err, "malformed"), "%s", err);
+	rec_free(&r);
+	ctx_free(&c);
+}
+END_TEST
+
 static bool
 evicted_want(struct ctx *c)
 {
@@ -1117,6 +1164,7 @@ journal_suite(void)
 	tcase_add_test(tc, test_io_error);
 	tcase_add_test(tc, test_schema_newer);
 	tcase_add_test(tc, test_bad_files);
+	tcase_add_test(tc, test_corrupt);
 	tcase_add_test(tc, test_retention);
 	tcase_add_test(tc, test_retention_steady);
 	tcase_add_test(tc, test_limit_stats);
