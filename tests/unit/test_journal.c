@@ -496,8 +496,10 @@ START_TEST(test_group_commit)
 END_TEST
 
 /*
- * Each commit takes 200 ms (the test hook): records enqueued meanwhile
- * return at once, and all of them go in a few commits.
+ * Each commit takes 500 ms (the test hook): records enqueued meanwhile
+ * return at once (none waits for a commit: the worst is far below 500 ms
+ * even on a loaded machine under a sanitizer), and all of them go in a
+ * few commits.
  */
 START_TEST(test_loop_not_blocked)
 {
@@ -509,7 +511,7 @@ START_TEST(test_loop_not_blocked)
 	ctx_init(&c);
 	rec_init(&r, 10);
 	open_recover(&c, &defconf, &r);
-	journal_test_delay(c.j, 200000);
+	journal_test_delay(c.j, 500000);
 	journal_batch(c.j, "slow", "p", NULL, 0, &key);
 	end = clock_us() + 300000;
 	for (i = 0; i < 30000 && clock_us() < end; i++) {
@@ -519,15 +521,15 @@ START_TEST(test_loop_not_blocked)
 			worst = t;
 	}
 	journal_get_stats(c.j, &st);
-	ck_assert_uint_le(st.commits, 2);	/* the writer was busy */
+	ck_assert_uint_le(st.commits, 1);	/* the writer was busy */
 	ck_assert_uint_gt(i, 1000);
-	ck_assert_msg(worst < 50000, "an enqueue took %llu us",
+	ck_assert_msg(worst < 250000, "an enqueue took %llu us",
 	    (unsigned long long)worst);
 	c.want = last;
 	ck_assert(run_until(&c, committed_want, WAIT_MS));
 	journal_get_stats(c.j, &st);
 	ck_assert_uint_le(st.commits, 2 + (i + 9999) / 10000 + 2);
-	ck_assert_uint_ge(hist_percentile(&st.commit_us, 0.5), 180000);
+	ck_assert_uint_ge(hist_percentile(&st.commit_us, 0.5), 450000);
 	journal_test_delay(c.j, 0);
 	rec_free(&r);
 	ctx_free(&c);
