@@ -99,7 +99,7 @@ enum journal_batch_state {
 
 struct journal_conf {
 	const char	*path;
-	uint64_t	 retention_s;	/* keep completed batches this long */
+	uint64_t	 retention_s;	/* keep completed batches; 0: ever */
 	uint64_t	 max_bytes;	/* journal_max_mb << 20; 0: no limit */
 	size_t		 txn_rows;	/* rows a transaction; 0: 10000 */
 	size_t		 txn_bytes;	/* bytes a transaction; 0: 4 MiB */
