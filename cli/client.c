@@ -269,19 +269,29 @@ submit_in_toolong(void *arg, uint64_t id, uint64_t len)
  */
 static void
 submit_report(struct submit *s, uint64_t id, enum job_status st,
-    const char *out, size_t len, pid_t pid, uint64_t lat, unsigned runs)
+    const struct frame_result *r, struct report_extra *ex, pid_t pid,
+    uint64_t lat, unsigned runs)
 {
-	struct report_extra	 ex;
-	char			*in;
+	char	*in;
+	size_t	 inlen;
 
-	memset(&ex, 0, sizeof(ex));
+	ex->err = r->err;
+	ex->errlen = r->errlen;
+	ex->sout = r->sout;
+	ex->soutlen = r->soutlen;
+	ex->fields = r->fields;
+	ex->fieldslen = r->fieldslen;
+	/* The whole input when --tag or --joblog kept it. */
 	if (s->keep_inputs &&
-	    (in = inmap_take(&s->inputs, id, &ex.inlen)) != NULL) {
-		ex.input = in;
-		report_job(s->report, id, st, out, len, pid, lat, runs, &ex);
+	    (in = inmap_take(&s->inputs, id, &inlen)) != NULL) {
+		ex->input = in;
+		ex->inlen = inlen;
+		report_job(s->report, id, st, r->out, r->outlen, pid, lat, runs,
+		    ex);
 		free(in);
 	} else
-		report_job(s->report, id, st, out, len, pid, lat, runs, NULL);
+		report_job(s->report, id, st, r->out, r->outlen, pid, lat, runs,
+		    ex);
 }
 
 /* The input broke: say so; it ends there, as at EOF. */
@@ -351,7 +361,10 @@ submit_reply(struct submit *s, const char *p, size_t len)
 static void
 submit_result(struct submit *s, const struct frame_hdr *h, const char *p)
 {
-	struct ctl_meta	 m;
+	struct ctl_meta		 m;
+	struct frame_result	 r;
+	struct report_extra	 ex;
+	const char		*why;
 
 	if (h->len < CTL_META_LEN || h->status >= JOB_NSTATUS) {
 		submit_end(s, 3, "bad RESULT from droverd");
@@ -364,8 +377,15 @@ submit_result(struct submit *s, const struct frame_hdr *h, const char *p)
 		return;
 	}
 	ctl_meta_get(p, &m);
-	submit_report(s, h->id, (enum job_status)h->status, p + CTL_META_LEN,
-	    h->len - CTL_META_LEN, (pid_t)m.pid, m.latency_us, m.attempts);
+	memset(&ex, 0, sizeof(ex));
+	if (ctl_result_split(p + CTL_META_LEN, h->len - CTL_META_LEN, h, &r,
+	    &ex.input, &ex.inlen, &why) == -1) {
+		log_warnx("bad RESULT from droverd: %s", why);
+		submit_end(s, 3, "bad RESULT from droverd");
+		return;
+	}
+	submit_report(s, h->id, (enum job_status)h->status, &r, &ex,
+	    (pid_t)m.pid, m.latency_us, m.attempts);
 }
 
 /* BYE: droverd is done with us; what it did not take is cancelled. */
@@ -506,7 +526,9 @@ submit_leave(void *arg)
 static void
 submit_end(struct submit *s, int status, const char *why)
 {
-	uint64_t	 id = 0;
+	struct frame_result	 r;
+	struct report_extra	 ex;
+	uint64_t		 id = 0;
 
 	if (s->finishing)
 		return;
@@ -519,8 +541,11 @@ submit_end(struct submit *s, int status, const char *why)
 	peer_set_reading(s->peer, false);
 	while (idset_next_open(&s->open, &id)) {
 		(void)idset_finish(&s->open, id);
-		submit_report(s, id, JOB_CANCELLED, why, strlen(why), 0, 0,
-		    0);
+		memset(&r, 0, sizeof(r));
+		memset(&ex, 0, sizeof(ex));
+		r.out = why;
+		r.outlen = strlen(why);
+		submit_report(s, id, JOB_CANCELLED, &r, &ex, 0, 0, 0);
 		id++;
 	}
 	report_finish(s->report, s->restarts, submit_leave, s);
@@ -789,8 +814,11 @@ submit_main(int argc, char **argv)
 	evsignal_add(ev_int, NULL);
 	evsignal_add(ev_term, NULL);
 	{
-		json_t		*req = json_pack("{s:s,s:o}", "op", "submit",
-				    "pool", jsonw_text(s.pool));
+		/* RESULTs with stderr, output, fields, and input on failure. */
+		json_t		*req = json_pack("{s:s,s:o,s:[s,s,s,s]}", "op",
+				    "submit", "pool", jsonw_text(s.pool),
+				    "sections", "stderr", "output", "fields",
+				    "input");
 		char		*js = json_dumps(req, JSON_COMPACT);
 
 		json_decref(req);

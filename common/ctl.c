@@ -33,7 +33,8 @@ ctl_parse(const char *p, size_t avail, struct frame_hdr *h, const char **why)
 		*why = "unknown message type";
 		return (FRAME_BAD);
 	}
-	if (p[6] != 0 || p[7] != 0) {
+	if (p[7] != 0 || (p[6] != 0 && (h->type != CTL_RESULT ||
+	    (p[6] & ~CTL_F_ALL) != 0))) {
 		*why = "non-zero reserved header bytes";
 		return (FRAME_BAD);
 	}
@@ -82,4 +83,57 @@ ctl_meta_get(const char *p, struct ctl_meta *m)
 	m->pid = le32toh(pid);
 	m->attempts = le32toh(att);
 	m->latency_us = le64toh(lat);
+}
+
+/* A section name of a submit REQUEST's "sections", as a CTL_F_ bit. */
+unsigned
+ctl_sections_parse(const char *name)
+{
+	if (strcmp(name, "stderr") == 0)
+		return (CTL_F_STDERR);
+	if (strcmp(name, "output") == 0)
+		return (CTL_F_OUTPUT);
+	if (strcmp(name, "fields") == 0)
+		return (CTL_F_FIELDS);
+	if (strcmp(name, "input") == 0)
+		return (CTL_F_INPUT);
+	return (0);		/* unknown: ignored, for later sections */
+}
+
+/*
+ * Split a RESULT's payload after its meta (p, len) into the sections its
+ * flags name and the output or reason, as frame_result_split() does for a
+ * worker's (the first three sections are the same), then the input
+ * section.  -1 with why if the payload does not hold what it says.
+ */
+int
+ctl_result_split(const char *p, size_t len, const struct frame_hdr *h,
+    struct frame_result *r, const char **in, size_t *inlen, const char **why)
+{
+	struct frame_hdr	 fh = *h;
+	uint32_t		 n;
+
+	fh.status = h->status == 0 ? FRAME_OK : FRAME_FAIL;
+	fh.flags = h->flags & (CTL_F_STDERR | CTL_F_OUTPUT | CTL_F_FIELDS);
+	if (frame_result_split(p, len, &fh, FRAME_MAXLEN, r, why) == -1)
+		return (-1);
+	*in = NULL;
+	*inlen = 0;
+	if (!(h->flags & CTL_F_INPUT))
+		return (0);
+	if (r->outlen < 4) {
+		*why = "RESULT input section cut short";
+		return (-1);
+	}
+	memcpy(&n, r->out, 4);
+	n = le32toh(n);
+	if (n > CTL_INPUT_SHOWN || n > r->outlen - 4) {
+		*why = "RESULT input section over its size";
+		return (-1);
+	}
+	*in = r->out + 4;
+	*inlen = n;
+	r->out += 4 + n;
+	r->outlen -= 4 + n;
+	return (0);
 }

@@ -14,11 +14,19 @@
  *	JOB	c->d	job id		the job's bytes
  *	END	c->d	0		none: no more jobs
  *	RESULT	d->c	job id		16-byte meta (pid u32, attempts u32,
- *					latency_us u64), then output or reason;
+ *					latency_us u64), the sections its
+ *					flags name, then output or reason;
  *					status = enum job_status
  *	BYE	d->c	0		JSON: {"restarts":N[,"stopped":why]}
  *	CANCEL	c->d	0		none: cancel my queued jobs, no more
  *					input
+ *
+ * Sections (flags, byte 6 of a RESULT), only those the submit REQUEST
+ * asked for ("sections":["stderr","output","fields","input"]), each a u32
+ * length and its bytes, in this order after the meta: CTL_F_STDERR the
+ * job's stderr, CTL_F_OUTPUT a failed command's stdout, CTL_F_FIELDS the
+ * members of its record (frame.h's fields), CTL_F_INPUT the first
+ * CTL_INPUT_SHOWN bytes of a job that did not end ok.
  *
  * One request per connection.  A submit streams JOBs and reads RESULTs at
  * the same time (each side applies backpressure by not reading); after END
@@ -36,6 +44,14 @@
 #define CTL_META_LEN	16
 #define CTL_JSON_MAX	(16U * 1024 * 1024)	/* REPLY, BYE */
 #define CTL_REQUEST_MAX	(64U * 1024)		/* what a client asks */
+#define CTL_INPUT_SHOWN	64	/* a failed job's input sent back */
+
+/* RESULT flags: the sections it carries (the same bits as frame.h's). */
+#define CTL_F_STDERR	0x01
+#define CTL_F_OUTPUT	0x02
+#define CTL_F_FIELDS	0x04
+#define CTL_F_INPUT	0x08
+#define CTL_F_ALL	0x0f
 
 enum ctl_type {
 	CTL_REQUEST = 1,
@@ -58,5 +74,9 @@ enum frame_parse ctl_parse(const char *, size_t, struct frame_hdr *,
 void		 ctl_meta_put(char *, const struct ctl_meta *);
 void		 ctl_meta_get(const char *, struct ctl_meta *);
 const char	*ctl_type_name(unsigned);
+unsigned	 ctl_sections_parse(const char *);
+int		 ctl_result_split(const char *, size_t,
+		    const struct frame_hdr *, struct frame_result *,
+		    const char **, size_t *, const char **);
 
 #endif

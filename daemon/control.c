@@ -86,6 +86,7 @@ struct client {
 	struct pool		*pool;
 	uint64_t		 max_job_bytes;
 	uint64_t		 restarts0;	/* pool restarts at the start */
+	unsigned		 sections;	/* CTL_F_*: RESULT sections */
 	bool			 skip_quiet;	/* no "rejected" for its skip */
 	bool			 input_done;	/* END, drain, pool removed */
 	bool			 paused;	/* not reading: no room */
@@ -385,6 +386,20 @@ client_check_bye(struct client *cl)
 	client_send_json(cl, CTL_BYE, o);
 }
 
+/* The RESULT sections a submit asked for ("sections", ctl.h). */
+static unsigned
+client_sections(json_t *req)
+{
+	json_t		*a = json_object_get(req, "sections"), *v;
+	unsigned	 bits = 0;
+	size_t		 i;
+
+	json_array_foreach(a, i, v)
+		if (json_is_string(v))
+			bits |= ctl_sections_parse(json_string_value(v));
+	return (bits);
+}
+
 /* Handle {"op":"submit","pool":P}. */
 static void
 client_submit(struct client *cl, json_t *req)
@@ -415,6 +430,7 @@ client_submit(struct client *cl, json_t *req)
 		return;
 	}
 	cl->pool = p;
+	cl->sections = client_sections(req);
 	cl->max_job_bytes = pool_conf(p)->max_job_bytes;
 	cl->restarts0 = pool_restarts(p);
 	cl->state = CS_SUBMIT;
@@ -822,6 +838,27 @@ client_room(struct batch *b)
 	client_release(cl);
 }
 
+/* The bytes of a RESULT section if flags has it: a u32 length, then it. */
+static size_t
+client_section_len(unsigned flags, unsigned bit, size_t len)
+{
+	return ((flags & bit) ? 4 + len : 0);
+}
+
+static char *
+client_section_put(char *p, unsigned flags, unsigned bit, const char *s,
+    size_t len)
+{
+	uint32_t	 n = htole32((uint32_t)len);
+
+	if (!(flags & bit))
+		return (p);
+	memcpy(p, &n, 4);
+	if (len != 0)
+		memcpy(p + 4, s, len);
+	return (p + 4 + len);
+}
+
 /* A job of this client finished: send its RESULT (unless it left). */
 static void
 client_done(struct batch *b, struct job *j, const struct jobresult *r)
@@ -829,7 +866,8 @@ client_done(struct batch *b, struct job *j, const struct jobresult *r)
 	struct client	*cl = (struct client *)b;
 	struct ctl_meta	 m;
 	char		*p;
-	size_t		 len = FRAME_HDRLEN + CTL_META_LEN + r->outlen;
+	size_t		 len = FRAME_HDRLEN + CTL_META_LEN + r->outlen, inlen;
+	unsigned	 flags = 0;
 
 	client_hold(cl);
 	if (cl->fd == -1)
@@ -837,12 +875,33 @@ client_done(struct batch *b, struct job *j, const struct jobresult *r)
 	m.pid = (uint32_t)r->worker;
 	m.attempts = r->runs;
 	m.latency_us = r->latency_us;
+	inlen = j->len < CTL_INPUT_SHOWN ? j->len : CTL_INPUT_SHOWN;
+	if ((cl->sections & CTL_F_STDERR) && r->errlen != 0)
+		flags |= CTL_F_STDERR;
+	if ((cl->sections & CTL_F_OUTPUT) && r->soutlen != 0 &&
+	    r->status != JOB_OK)
+		flags |= CTL_F_OUTPUT;
+	if ((cl->sections & CTL_F_FIELDS) && r->fieldslen != 0)
+		flags |= CTL_F_FIELDS;
+	if ((cl->sections & CTL_F_INPUT) && r->status != JOB_OK)
+		flags |= CTL_F_INPUT;
+	len += client_section_len(flags, CTL_F_STDERR, r->errlen) +
+	    client_section_len(flags, CTL_F_OUTPUT, r->soutlen) +
+	    client_section_len(flags, CTL_F_FIELDS, r->fieldslen) +
+	    client_section_len(flags, CTL_F_INPUT, inlen);
 	p = peer_reserve(cl->peer, len);
 	frame_put(p, CTL_RESULT, (uint8_t)r->status,
-	    (uint32_t)(CTL_META_LEN + r->outlen), j->id);
+	    (uint32_t)(len - FRAME_HDRLEN), j->id);
+	p[6] = (char)flags;
 	ctl_meta_put(p + FRAME_HDRLEN, &m);
+	p += FRAME_HDRLEN + CTL_META_LEN;
+	p = client_section_put(p, flags, CTL_F_STDERR, r->err, r->errlen);
+	p = client_section_put(p, flags, CTL_F_OUTPUT, r->sout, r->soutlen);
+	p = client_section_put(p, flags, CTL_F_FIELDS, r->fields,
+	    r->fieldslen);
+	p = client_section_put(p, flags, CTL_F_INPUT, j->data, inlen);
 	if (r->outlen != 0)
-		memcpy(p + FRAME_HDRLEN + CTL_META_LEN, r->out, r->outlen);
+		memcpy(p, r->out, r->outlen);
 	peer_commit(cl->peer, len);
 	client_schedule(cl);
 	client_check_bye(cl);

@@ -886,6 +886,8 @@ sv_pool_status(const struct spool *sp)
 	    "window", (int)pool_window(p), "jobs_per_s", sp->rate,
 	    "retried", (json_int_t)ps->retried,
 	    "jobs", jobs, "restarts", restarts, "workers", workers);
+	json_object_set_new(o, "window_adaptive", json_boolean(pc->window ==
+	    0));
 	json_object_set_new(o, "workers_min", json_integer(pc->max_workers ?
 	    pc->min_workers : pool_target(p)));
 	json_object_set_new(o, "workers_max", json_integer(pc->max_workers ?

@@ -13,7 +13,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (DroverTestCase, WORKER, lines, run,  # noqa
+from harness import (DroverTestCase, Droverd, WORKER, lines, run,  # noqa
                      tagged_env)
 
 # Paths with dirs, dots, no extension, spaces and quotes, and the edge cases
@@ -419,6 +419,45 @@ while True:
         body, st, f = sect(fint(b"status", 1)) + b"x", 0, 4
     out.write(H.pack(len(body), 3, st, f, 0, tag) + body); out.flush()
 '''
+
+
+class TestSubmitSections(DroverTestCase):
+    """drover submit shows what drover run does: a failed command's stderr
+    and stdout, its fields, and every failed job's input (RESULT sections,
+    docs/protocol.md)."""
+
+    def setUp(self):
+        self.d = Droverd([
+            'name = "e"; handler = "exec"; workers = 2; '
+            'exec = "echo out-{}; echo err-{} >&2; exit 3";',
+            'name = "sq"; handler = "square";']).start()
+
+    def tearDown(self):
+        self.assertEqual(self.d.stop(), 0)
+
+    def test_text(self):
+        r = self.d.submit("e", lines("a b", "c"), "--ordered")
+        self.assertEqual(r.rc, 1, r.errtext)
+        self.assertEqual(r.text, "out-a b\nout-c\n")
+        self.assertIn("drover: job 0 failed: exit status 3 (input 'a b'): "
+                      "err-a b\n", r.errtext)
+        self.assertIn("drover: job 1 failed: exit status 3 (input c): "
+                      "err-c\n", r.errtext)
+
+    def test_json(self):
+        r = self.d.submit("e", lines("z"), "--json")
+        rec = r.json_lines()[0]
+        self.assertEqual((rec["status"], rec["error"], rec["output"],
+                          rec["stderr"]),
+                         ("failed", "exit status 3", "out-z", "err-z\n"))
+
+    def test_input_of_any_failure_cut_short(self):
+        long = "q" * 100
+        r = self.d.submit("sq", lines(4, long))
+        self.assertEqual(r.rc, 1, r.errtext)
+        self.assertEqual(r.text, "16\n")
+        # droverd sends back the first 64 bytes; the line shows 60.
+        self.assertIn("(input " + "q" * 60 + "...)", r.errtext)
 
 
 class TestFrameVersions(DroverTestCase):

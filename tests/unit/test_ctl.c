@@ -1,0 +1,146 @@
+/*
+ * Unit tests for the control protocol's parsing (common/ctl.c): a RESULT's
+ * flags are accepted only on a RESULT and only for the sections ctl.h
+ * defines, and ctl_result_split() takes each section a flag names, in
+ * order, refusing one that is cut short or over its size.
+ */
+#include <check.h>
+
+#include "check_main.h"
+#include <stdint.h>
+#include <string.h>
+
+#include "buf.h"
+#include "ctl.h"
+#include "frame.h"
+
+/* Append a section: its u32 length, then its bytes. */
+static void
+section(struct buf *b, const char *s, size_t len)
+{
+	uint32_t	 n = htole32((uint32_t)len);
+
+	buf_add(b, &n, 4);
+	buf_add(b, s, len);
+}
+
+START_TEST(test_flags_only_on_a_result)
+{
+	char			 h[FRAME_HDRLEN];
+	struct frame_hdr	 hdr;
+	const char		*why = NULL;
+
+	frame_put(h, CTL_RESULT, 1, CTL_META_LEN, 7);
+	h[6] = CTL_F_STDERR | CTL_F_INPUT;
+	ck_assert_int_eq(ctl_parse(h, sizeof(h), &hdr, &why), FRAME_GOOD);
+	ck_assert_uint_eq(hdr.flags, CTL_F_STDERR | CTL_F_INPUT);
+	h[6] = 0x10;			/* no such section */
+	ck_assert_int_eq(ctl_parse(h, sizeof(h), &hdr, &why), FRAME_BAD);
+	frame_put(h, CTL_JOB, 0, 3, 7);
+	h[6] = CTL_F_STDERR;		/* flags are a RESULT's only */
+	ck_assert_int_eq(ctl_parse(h, sizeof(h), &hdr, &why), FRAME_BAD);
+	ck_assert_str_eq(why, "non-zero reserved header bytes");
+}
+END_TEST
+
+START_TEST(test_every_section_in_order)
+{
+	struct buf		 b;
+	struct frame_hdr	 h = { 0, CTL_RESULT, 1, CTL_F_ALL, 3 };
+	struct frame_result	 r;
+	const char		*in, *why = NULL;
+	char			 f[64];
+	size_t			 inlen, flen;
+
+	buf_init(&b);
+	section(&b, "oops\n", 5);
+	section(&b, "half", 4);
+	flen = frame_field_put(f, "code", FRAME_FT_INT, 42, NULL, 0);
+	section(&b, f, flen);
+	section(&b, "the job", 7);
+	buf_adds(&b, "exit status 3");
+	ck_assert_int_eq(ctl_result_split(buf_data(&b), buf_len(&b), &h, &r,
+	    &in, &inlen, &why), 0);
+	ck_assert_uint_eq(r.errlen, 5);
+	ck_assert(memcmp(r.err, "oops\n", 5) == 0);
+	ck_assert_uint_eq(r.soutlen, 4);
+	ck_assert(memcmp(r.sout, "half", 4) == 0);
+	ck_assert_uint_eq(r.fieldslen, flen);
+	ck_assert_uint_eq(inlen, 7);
+	ck_assert(memcmp(in, "the job", 7) == 0);
+	ck_assert_uint_eq(r.outlen, 13);
+	ck_assert(memcmp(r.out, "exit status 3", 13) == 0);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_no_flags_is_the_old_result)
+{
+	struct frame_hdr	 h = { 0, CTL_RESULT, 0, 0, 3 };
+	struct frame_result	 r;
+	const char		*in, *why = NULL;
+	size_t			 inlen;
+
+	ck_assert_int_eq(ctl_result_split("81", 2, &h, &r, &in, &inlen,
+	    &why), 0);
+	ck_assert_ptr_null(in);
+	ck_assert_ptr_null(r.err);
+	ck_assert_uint_eq(r.outlen, 2);
+}
+END_TEST
+
+START_TEST(test_bad_input_sections)
+{
+	struct buf		 b;
+	struct frame_hdr	 h = { 0, CTL_RESULT, 1, CTL_F_INPUT, 3 };
+	struct frame_result	 r;
+	const char		*in, *why = NULL;
+	char			 big[CTL_INPUT_SHOWN + 1];
+	size_t			 inlen;
+
+	buf_init(&b);
+	buf_add(&b, "\x05\x00", 2);	/* a length cut short */
+	ck_assert_int_eq(ctl_result_split(buf_data(&b), buf_len(&b), &h, &r,
+	    &in, &inlen, &why), -1);
+	ck_assert_str_eq(why, "RESULT input section cut short");
+	buf_reset(&b);
+	section(&b, "ab", 2);
+	memcpy(b.data, "\x03", 1);	/* says 3, holds 2 */
+	ck_assert_int_eq(ctl_result_split(buf_data(&b), buf_len(&b), &h, &r,
+	    &in, &inlen, &why), -1);
+	buf_reset(&b);
+	memset(big, 'x', sizeof(big));
+	section(&b, big, sizeof(big));	/* over CTL_INPUT_SHOWN */
+	ck_assert_int_eq(ctl_result_split(buf_data(&b), buf_len(&b), &h, &r,
+	    &in, &inlen, &why), -1);
+	ck_assert_str_eq(why, "RESULT input section over its size");
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_section_names)
+{
+	ck_assert_uint_eq(ctl_sections_parse("stderr"), CTL_F_STDERR);
+	ck_assert_uint_eq(ctl_sections_parse("output"), CTL_F_OUTPUT);
+	ck_assert_uint_eq(ctl_sections_parse("fields"), CTL_F_FIELDS);
+	ck_assert_uint_eq(ctl_sections_parse("input"), CTL_F_INPUT);
+	ck_assert_uint_eq(ctl_sections_parse("later"), 0);
+}
+END_TEST
+
+static Suite *
+ctl_suite(void)
+{
+	Suite	*s = suite_create("ctl");
+	TCase	*tc = tcase_create("core");
+
+	tcase_add_test(tc, test_flags_only_on_a_result);
+	tcase_add_test(tc, test_every_section_in_order);
+	tcase_add_test(tc, test_no_flags_is_the_old_result);
+	tcase_add_test(tc, test_bad_input_sections);
+	tcase_add_test(tc, test_section_names);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+CHECK_MAIN(ctl_suite)
