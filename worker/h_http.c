@@ -16,8 +16,8 @@
  *
  * Under the frame protocol's result-fields (docs/protocol.md) every
  * result of a request that was made, ok or failed, carries http_status,
- * bytes, ttfb_us, total_us and tries (of its last try) as fields, which
- * `drover run --json` makes members of the job's record.
+ * bytes, ttfb_us, total_us, tries and http_version (of its last try) as
+ * fields, which `drover run --json` makes members of the job's record.
  *
  * libcurl is loaded with dlopen() when this handler starts, as libcrypto is
  * for sha256: linking it would cost every worker of every handler about
@@ -171,7 +171,8 @@ struct req {
 	size_t		 answerlen;
 	long		 code;		/* of the last try: its status, */
 	curl_off_t	 ttfb;		/* time to first byte (us), */
-	curl_off_t	 total;		/* whole time (us) */
+	curl_off_t	 total;		/* whole time (us), */
+	long		 version;	/* CURL_HTTP_VERSION_* used (0: none) */
 };
 
 TAILQ_HEAD(reqq, req);
@@ -546,6 +547,24 @@ http_free(struct req *r)
 	free(r);
 }
 
+/* The name of the HTTP version a transfer used, "" when none answered. */
+static const char *
+http_version_name(long v)
+{
+	switch (v) {
+	case CURL_HTTP_VERSION_1_0:
+		return ("1.0");
+	case CURL_HTTP_VERSION_1_1:
+		return ("1.1");
+	case CURL_HTTP_VERSION_2_0:
+		return ("2");
+	case CURL_HTTP_VERSION_3:
+		return ("3");
+	default:
+		return ("");
+	}
+}
+
 /*
  * Answer r, with its fields (result-fields; dropped by dw_result() when
  * not in effect) when a request was made.
@@ -553,7 +572,7 @@ http_free(struct req *r)
 static void
 http_answer(struct dw *dw, const struct dw_job *job, const struct req *r)
 {
-	struct dw_field	 f[5];
+	struct dw_field	 f[6];
 	struct dw_result res;
 
 	memset(f, 0, sizeof(f));
@@ -569,13 +588,17 @@ http_answer(struct dw *dw, const struct dw_job *job, const struct req *r)
 	f[4].i = r->tries;
 	f[0].type = f[1].type = f[2].type = f[3].type = f[4].type =
 	    DW_FIELD_INT;
+	f[5].name = "http_version";
+	f[5].type = DW_FIELD_STR;
+	f[5].s = http_version_name(r->version);
+	f[5].slen = strlen(f[5].s);
 	memset(&res, 0, sizeof(res));
 	res.fail = r->failed;
 	res.data = r->answer;
 	res.len = r->answerlen;
 	if (r->tries != 0) {
 		res.fields = f;
-		res.nfields = 5;
+		res.nfields = sizeof(f) / sizeof(f[0]);
 	}
 	dw_result(dw, job, &res);
 }
@@ -752,9 +775,11 @@ http_done(struct req *r, CURLcode rc)
 	r->host->running--;
 	r->code = 0;
 	r->ttfb = r->total = 0;
+	r->version = 0;
 	cu.easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->code);
 	cu.easy_getinfo(r->easy, CURLINFO_STARTTRANSFER_TIME_T, &r->ttfb);
 	cu.easy_getinfo(r->easy, CURLINFO_TOTAL_TIME_T, &r->total);
+	cu.easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &r->version);
 	if (rc != CURLE_OK) {
 		if (r->over)
 			http_failf(r, "body over %llu bytes (max_body)",
