@@ -49,6 +49,8 @@
 
 #define HTTP_MAX_LIVE	65536	/* requests held before stdin waits */
 #define HTTP_CURL_MIN	0x075500	/* 7.85.0: CURLOPT_PROTOCOLS_STR */
+#define HTTP_CURL_PK_BAD 0x075800	/* 7.88.x: h2c prior knowledge, */
+#define HTTP_CURL_PK_OK	0x080000	/* broken on reuse until 8.0.0 */
 
 /* The libcurl functions we use, resolved at init. */
 static struct {
@@ -184,6 +186,7 @@ static struct host	**hosts;
 static size_t		 nhosts;
 static CURL		**easy_free;	/* handles kept for reuse */
 static size_t		 neasy_free;
+static bool		 pk_no_reuse;	/* libcurl 7.88: see http_setup() */
 
 /* A failure of libcurl itself (out of memory, a bug): exit 1. */
 static void __attribute__((noreturn))
@@ -230,6 +233,8 @@ http_load(void)
 		    "(7.85.0 or later)\n", vi->version);
 		return (-1);
 	}
+	pk_no_reuse = vi->version_num >= HTTP_CURL_PK_BAD &&
+	    vi->version_num < HTTP_CURL_PK_OK;
 	if (cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "drover-worker: http: curl_global_init "
 		    "failed\n");
@@ -455,6 +460,7 @@ http_setup(struct req *r)
 {
 	CURL		*e;
 	size_t		 i;
+	bool		 tls = strncasecmp(r->url, "https:", 6) == 0, fresh;
 
 	if (r->easy == NULL) {
 		if (neasy_free > 0) {
@@ -486,10 +492,19 @@ http_setup(struct req *r)
 	if (ho.cacert != NULL)
 		cu.easy_setopt(e, CURLOPT_CAINFO, ho.cacert);
 	cu.easy_setopt(e, CURLOPT_HTTP_VERSION, ho.http_version);
+	/*
+	 * libcurl 7.88 breaks a cleartext HTTP/2 connection made with prior
+	 * knowledge when it reuses it, every request after the first
+	 * failing with "Error in the HTTP2 framing layer" (curl issue 10634,
+	 * fixed in 8.0.0): there, a connection of its own for each request.
+	 */
+	fresh = pk_no_reuse && !tls &&
+	    ho.http_version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+	cu.easy_setopt(e, CURLOPT_FRESH_CONNECT, fresh ? 1L : 0L);
+	cu.easy_setopt(e, CURLOPT_FORBID_REUSE, fresh ? 1L : 0L);
 	/* Wait for a connection that may multiplex: only where h2 may be. */
-	cu.easy_setopt(e, CURLOPT_PIPEWAIT, (ho.http_version ==
-	    CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE ||
-	    strncasecmp(r->url, "https:", 6) == 0) ? 1L : 0L);
+	cu.easy_setopt(e, CURLOPT_PIPEWAIT, (!fresh && (tls ||
+	    ho.http_version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)) ? 1L : 0L);
 	if (r->headers != NULL)
 		cu.easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
 	if (r->body != NULL) {
