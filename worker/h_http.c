@@ -16,8 +16,8 @@
  *
  * Under the frame protocol's result-fields (docs/protocol.md) every
  * result of a request that was made, ok or failed, carries http_status,
- * bytes, ttfb_us, total_us and tries (of its last try) as fields, which
- * `drover run --json` makes members of the job's record.
+ * bytes, ttfb_us, total_us, tries and http_version (of its last try) as
+ * fields, which `drover run --json` makes members of the job's record.
  *
  * libcurl is loaded with dlopen() when this handler starts, as libcrypto is
  * for sha256: linking it would cost every worker of every handler about
@@ -49,6 +49,8 @@
 
 #define HTTP_MAX_LIVE	65536	/* requests held before stdin waits */
 #define HTTP_CURL_MIN	0x075500	/* 7.85.0: CURLOPT_PROTOCOLS_STR */
+#define HTTP_CURL_PK_BAD 0x075800	/* 7.88.x: h2c prior knowledge, */
+#define HTTP_CURL_PK_OK	0x080000	/* broken on reuse until 8.0.0 */
 
 /* The libcurl functions we use, resolved at init. */
 static struct {
@@ -171,7 +173,8 @@ struct req {
 	size_t		 answerlen;
 	long		 code;		/* of the last try: its status, */
 	curl_off_t	 ttfb;		/* time to first byte (us), */
-	curl_off_t	 total;		/* whole time (us) */
+	curl_off_t	 total;		/* whole time (us), */
+	long		 version;	/* CURL_HTTP_VERSION_* used (0: none) */
 };
 
 TAILQ_HEAD(reqq, req);
@@ -183,6 +186,7 @@ static struct host	**hosts;
 static size_t		 nhosts;
 static CURL		**easy_free;	/* handles kept for reuse */
 static size_t		 neasy_free;
+static bool		 pk_no_reuse;	/* libcurl 7.88: see http_setup() */
 
 /* A failure of libcurl itself (out of memory, a bug): exit 1. */
 static void __attribute__((noreturn))
@@ -229,6 +233,8 @@ http_load(void)
 		    "(7.85.0 or later)\n", vi->version);
 		return (-1);
 	}
+	pk_no_reuse = vi->version_num >= HTTP_CURL_PK_BAD &&
+	    vi->version_num < HTTP_CURL_PK_OK;
 	if (cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "drover-worker: http: curl_global_init "
 		    "failed\n");
@@ -454,6 +460,7 @@ http_setup(struct req *r)
 {
 	CURL		*e;
 	size_t		 i;
+	bool		 tls = strncasecmp(r->url, "https:", 6) == 0, fresh;
 
 	if (r->easy == NULL) {
 		if (neasy_free > 0) {
@@ -485,10 +492,19 @@ http_setup(struct req *r)
 	if (ho.cacert != NULL)
 		cu.easy_setopt(e, CURLOPT_CAINFO, ho.cacert);
 	cu.easy_setopt(e, CURLOPT_HTTP_VERSION, ho.http_version);
+	/*
+	 * libcurl 7.88 breaks a cleartext HTTP/2 connection made with prior
+	 * knowledge when it reuses it, every request after the first
+	 * failing with "Error in the HTTP2 framing layer" (curl issue 10634,
+	 * fixed in 8.0.0): there, a connection of its own for each request.
+	 */
+	fresh = pk_no_reuse && !tls &&
+	    ho.http_version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+	cu.easy_setopt(e, CURLOPT_FRESH_CONNECT, fresh ? 1L : 0L);
+	cu.easy_setopt(e, CURLOPT_FORBID_REUSE, fresh ? 1L : 0L);
 	/* Wait for a connection that may multiplex: only where h2 may be. */
-	cu.easy_setopt(e, CURLOPT_PIPEWAIT, (ho.http_version ==
-	    CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE ||
-	    strncasecmp(r->url, "https:", 6) == 0) ? 1L : 0L);
+	cu.easy_setopt(e, CURLOPT_PIPEWAIT, (!fresh && (tls ||
+	    ho.http_version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)) ? 1L : 0L);
 	if (r->headers != NULL)
 		cu.easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
 	if (r->body != NULL) {
@@ -546,6 +562,24 @@ http_free(struct req *r)
 	free(r);
 }
 
+/* The name of the HTTP version a transfer used, "" when none answered. */
+static const char *
+http_version_name(long v)
+{
+	switch (v) {
+	case CURL_HTTP_VERSION_1_0:
+		return ("1.0");
+	case CURL_HTTP_VERSION_1_1:
+		return ("1.1");
+	case CURL_HTTP_VERSION_2_0:
+		return ("2");
+	case CURL_HTTP_VERSION_3:
+		return ("3");
+	default:
+		return ("");
+	}
+}
+
 /*
  * Answer r, with its fields (result-fields; dropped by dw_result() when
  * not in effect) when a request was made.
@@ -553,7 +587,7 @@ http_free(struct req *r)
 static void
 http_answer(struct dw *dw, const struct dw_job *job, const struct req *r)
 {
-	struct dw_field	 f[5];
+	struct dw_field	 f[6];
 	struct dw_result res;
 
 	memset(f, 0, sizeof(f));
@@ -569,13 +603,17 @@ http_answer(struct dw *dw, const struct dw_job *job, const struct req *r)
 	f[4].i = r->tries;
 	f[0].type = f[1].type = f[2].type = f[3].type = f[4].type =
 	    DW_FIELD_INT;
+	f[5].name = "http_version";
+	f[5].type = DW_FIELD_STR;
+	f[5].s = http_version_name(r->version);
+	f[5].slen = strlen(f[5].s);
 	memset(&res, 0, sizeof(res));
 	res.fail = r->failed;
 	res.data = r->answer;
 	res.len = r->answerlen;
 	if (r->tries != 0) {
 		res.fields = f;
-		res.nfields = 5;
+		res.nfields = sizeof(f) / sizeof(f[0]);
 	}
 	dw_result(dw, job, &res);
 }
@@ -752,9 +790,11 @@ http_done(struct req *r, CURLcode rc)
 	r->host->running--;
 	r->code = 0;
 	r->ttfb = r->total = 0;
+	r->version = 0;
 	cu.easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->code);
 	cu.easy_getinfo(r->easy, CURLINFO_STARTTRANSFER_TIME_T, &r->ttfb);
 	cu.easy_getinfo(r->easy, CURLINFO_TOTAL_TIME_T, &r->total);
+	cu.easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &r->version);
 	if (rc != CURLE_OK) {
 		if (r->over)
 			http_failf(r, "body over %llu bytes (max_body)",

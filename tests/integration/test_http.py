@@ -266,6 +266,7 @@ class TestJobs(HttpCase):
                 self.assertEqual(o["http_status"], code, o)
                 self.assertEqual(o["bytes"], size, o)
                 self.assertEqual(o["tries"], tries, o)
+                self.assertEqual(o["http_version"], "1.1", o)
                 self.assertGreater(o["ttfb_us"], 0, o)
                 self.assertGreater(o["total_us"], 0, o)
                 self.assertLessEqual(o["ttfb_us"], o["total_us"], o)
@@ -282,6 +283,12 @@ class TestJobs(HttpCase):
         self.assertEqual(got[0]["http_status"], 500, got[0])
         self.assertEqual(got[0]["error"], "HTTP 500 after 1 try")
         self.assertNotIn("http_status", got[1])   # no request was made
+        self.assertNotIn("http_version", got[1])
+
+    def test_http_version_empty_without_an_answer(self):
+        r = self.http(["http://127.0.0.1:1/"], args=["--json"])
+        o = r.jobs_and_summary()[0][0]
+        self.assertEqual((o["http_status"], o["http_version"]), (0, ""), o)
 
     def test_text_output_has_no_fields(self):
         r = self.http([self.srv.url("/ok/t")], args=["-w", "1"])
@@ -509,6 +516,8 @@ class TestTls(unittest.TestCase):
                 o = r.jobs_and_summary()[0][0]
                 self.assertEqual(o["status"], "ok", o)
                 self.assertTrue(o["output"].startswith("200 "))
+                # This server has no h2: ALPN falls back to HTTP/1.1.
+                self.assertEqual(o["http_version"], "1.1", o)
 
 
 class TestDroverd(HttpCase):
