@@ -838,13 +838,24 @@ client_room(struct batch *b)
 	client_release(cl);
 }
 
-/* The bytes of a RESULT section if flags has it: a u32 length, then it. */
-static size_t
-client_section_len(unsigned flags, unsigned bit, size_t len)
+/* The sections a RESULT for r will carry: those asked for that r has. */
+static unsigned
+client_result_flags(const struct client *cl, const struct jobresult *r)
 {
-	return ((flags & bit) ? 4 + len : 0);
+	unsigned	 f = 0;
+
+	if (r->status == JOB_OK && (r->errlen | r->fieldslen) == 0)
+		return (0);	/* the common RESULT: nothing more */
+	if (r->errlen != 0)
+		f |= CTL_F_STDERR;
+	if (r->status != JOB_OK)
+		f |= CTL_F_INPUT | (r->soutlen != 0 ? CTL_F_OUTPUT : 0);
+	if (r->fieldslen != 0)
+		f |= CTL_F_FIELDS;
+	return (f & cl->sections);
 }
 
+/* Append a section if flags has it: a u32 length, then its bytes. */
 static char *
 client_section_put(char *p, unsigned flags, unsigned bit, const char *s,
     size_t len)
@@ -859,41 +870,28 @@ client_section_put(char *p, unsigned flags, unsigned bit, const char *s,
 	return (p + 4 + len);
 }
 
-/* A job of this client finished: send its RESULT (unless it left). */
+/*
+ * A RESULT with sections (ctl.h): each one asked for and present, after
+ * the metadata, in the order of their bits.  The common RESULT (an ok job,
+ * nothing more to say) does not come here.
+ */
 static void
-client_done(struct batch *b, struct job *j, const struct jobresult *r)
+client_result_sections(struct client *cl, struct job *j,
+    const struct jobresult *r, const struct ctl_meta *m, unsigned flags)
 {
-	struct client	*cl = (struct client *)b;
-	struct ctl_meta	 m;
-	char		*p;
-	size_t		 len = FRAME_HDRLEN + CTL_META_LEN + r->outlen, inlen;
-	unsigned	 flags = 0;
+	size_t	 inlen = j->len < CTL_INPUT_SHOWN ? j->len : CTL_INPUT_SHOWN;
+	size_t	 len = FRAME_HDRLEN + CTL_META_LEN + r->outlen;
+	char	*p;
 
-	client_hold(cl);
-	if (cl->fd == -1)
-		goto out;
-	m.pid = (uint32_t)r->worker;
-	m.attempts = r->runs;
-	m.latency_us = r->latency_us;
-	inlen = j->len < CTL_INPUT_SHOWN ? j->len : CTL_INPUT_SHOWN;
-	if ((cl->sections & CTL_F_STDERR) && r->errlen != 0)
-		flags |= CTL_F_STDERR;
-	if ((cl->sections & CTL_F_OUTPUT) && r->soutlen != 0 &&
-	    r->status != JOB_OK)
-		flags |= CTL_F_OUTPUT;
-	if ((cl->sections & CTL_F_FIELDS) && r->fieldslen != 0)
-		flags |= CTL_F_FIELDS;
-	if ((cl->sections & CTL_F_INPUT) && r->status != JOB_OK)
-		flags |= CTL_F_INPUT;
-	len += client_section_len(flags, CTL_F_STDERR, r->errlen) +
-	    client_section_len(flags, CTL_F_OUTPUT, r->soutlen) +
-	    client_section_len(flags, CTL_F_FIELDS, r->fieldslen) +
-	    client_section_len(flags, CTL_F_INPUT, inlen);
+	len += (flags & CTL_F_STDERR ? 4 + r->errlen : 0) +
+	    (flags & CTL_F_OUTPUT ? 4 + r->soutlen : 0) +
+	    (flags & CTL_F_FIELDS ? 4 + r->fieldslen : 0) +
+	    (flags & CTL_F_INPUT ? 4 + inlen : 0);
 	p = peer_reserve(cl->peer, len);
 	frame_put(p, CTL_RESULT, (uint8_t)r->status,
 	    (uint32_t)(len - FRAME_HDRLEN), j->id);
 	p[6] = (char)flags;
-	ctl_meta_put(p + FRAME_HDRLEN, &m);
+	ctl_meta_put(p + FRAME_HDRLEN, m);
 	p += FRAME_HDRLEN + CTL_META_LEN;
 	p = client_section_put(p, flags, CTL_F_STDERR, r->err, r->errlen);
 	p = client_section_put(p, flags, CTL_F_OUTPUT, r->sout, r->soutlen);
@@ -903,6 +901,36 @@ client_done(struct batch *b, struct job *j, const struct jobresult *r)
 	if (r->outlen != 0)
 		memcpy(p, r->out, r->outlen);
 	peer_commit(cl->peer, len);
+}
+
+/* A job of this client finished: send its RESULT (unless it left). */
+static void
+client_done(struct batch *b, struct job *j, const struct jobresult *r)
+{
+	struct client	*cl = (struct client *)b;
+	struct ctl_meta	 m;
+	char		*p;
+	size_t		 len = FRAME_HDRLEN + CTL_META_LEN + r->outlen;
+	unsigned	 flags;
+
+	client_hold(cl);
+	if (cl->fd == -1)
+		goto out;
+	m.pid = (uint32_t)r->worker;
+	m.attempts = r->runs;
+	m.latency_us = r->latency_us;
+	if ((flags = client_result_flags(cl, r)) != 0)
+		client_result_sections(cl, j, r, &m, flags);
+	else {
+		p = peer_reserve(cl->peer, len);
+		frame_put(p, CTL_RESULT, (uint8_t)r->status,
+		    (uint32_t)(CTL_META_LEN + r->outlen), j->id);
+		ctl_meta_put(p + FRAME_HDRLEN, &m);
+		if (r->outlen != 0)
+			memcpy(p + FRAME_HDRLEN + CTL_META_LEN, r->out,
+			    r->outlen);
+		peer_commit(cl->peer, len);
+	}
 	client_schedule(cl);
 	client_check_bye(cl);
 out:
