@@ -26,6 +26,10 @@ buf_free(struct buf *b)
 	memset(b, 0, sizeof(*b));
 }
 
+
+/* What buf_data() points at while a buffer has no storage. */
+char	 buf_empty[1];
+
 /*
  * Make room for n more bytes after the write offset and return a pointer to
  * it: slide the unread bytes to the front if that is enough, else grow.

@@ -39,11 +39,17 @@ buf_len(const struct buf *b)
 	return (b->wpos - b->rpos);
 }
 
-/* Start of the unread bytes. */
+extern char	 buf_empty[1];
+
+/*
+ * Start of the unread bytes.  A buffer that never held anything has no
+ * storage: NULL + 0 is undefined in C (clang's UBSan says so), so it
+ * points at buf_empty instead.
+ */
 static inline char *
 buf_data(const struct buf *b)
 {
-	return (b->data + b->rpos);
+	return (b->data != NULL ? b->data + b->rpos : buf_empty);
 }
 
 /* Mark n reserved bytes as written. */
