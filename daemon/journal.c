@@ -5,7 +5,7 @@
  * between the loop and the writer, and the eventfd by which the writer
  * tells the loop what is durable.  The design (threads, who owns the
  * connection, exactly once, recovery, retention) is in journal.h and
- * docs/journal-draft.md.
+ * docs/architecture.md ("The journal").
  */
 #include <sys/eventfd.h>
 

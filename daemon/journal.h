@@ -6,7 +6,7 @@
  * thread and the queue between the loop and that thread; the caller (a
  * batch, daemon/batch.h) owns the protocol: when to say ACCEPTED, what to
  * resend, what to requeue.  The same text, with the schema, is in
- * docs/journal-draft.md (to be folded into docs/architecture.md).
+ * docs/architecture.md ("The journal").
  *
  * Threads.  The writer thread is droverd's first thread.  The event loop
  * stays single-threaded (docs/architecture.md, "Process model") and never
