@@ -673,6 +673,13 @@ report_failrun_flush(struct report *r)
 	buf_addc(&r->err, '\n');
 }
 
+/* Do (a, n) and (b, n) hold the same bytes?  Either may be NULL if n is 0. */
+static bool
+same_bytes(const char *a, const char *b, size_t n)
+{
+	return (n == 0 || memcmp(a, b, n) == 0);
+}
+
 /* Is f the same failure as the pending run's (reason and stderr)? */
 static bool
 report_failrun_same(const struct failrun *fr, enum job_status st,
@@ -682,8 +689,8 @@ report_failrun_same(const struct failrun *fr, enum job_status st,
 
 	return (fr->active && fr->status == st && fr->has_in == (f->in !=
 	    NULL) && buf_len(&fr->reason) == f->whylen + 1 + f->errlen &&
-	    memcmp(p, f->why, f->whylen) == 0 && p[f->whylen] == '\0' &&
-	    memcmp(p + f->whylen + 1, f->err, f->errlen) == 0);
+	    same_bytes(p, f->why, f->whylen) && p[f->whylen] == '\0' &&
+	    same_bytes(p + f->whylen + 1, f->err, f->errlen));
 }
 
 /*
