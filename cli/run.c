@@ -294,8 +294,8 @@ run_on_journal_failed(void *arg, const char *why)
 {
 	struct run	*run = arg;
 
-	log_warnx("%s: stopping (results from here on are not in the "
-	    "journal)", why);
+	log_warnx("%s: stopping; results not yet committed are not in the "
+	    "journal (those jobs run again next time)", why);
 	run->fatal = true;
 	if (run->ib == NULL)
 		return;
