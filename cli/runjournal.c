@@ -48,7 +48,7 @@ struct runjournal {
 	struct buf		 arena;
 	struct buf		 rec;		/* a record being packed */
 	int			 status;	/* an error's exit status */
-	char			 err[1024];	/* a recovery callback's error */
+	char			 err[1024];	/* a recovery callback's */
 	size_t			 errlen;
 	struct runjournal_hooks	 hooks;
 	void			*arg;
