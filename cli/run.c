@@ -45,7 +45,6 @@ struct run {
 	struct pool		*pool;
 	struct report		*report;
 	struct iobatch		*ib;
-	struct runjournal	*rj;		/* --journal */
 	struct event		*ev_deadline;	/* --shutdown-timeout */
 	struct event		*ev_halt;	/* --halt now: kill them */
 	double			 shutdown_timeout;
@@ -751,7 +750,6 @@ run_main(int argc, char **argv)
 	}
 
 	memset(&run, 0, sizeof(run));
-	run.rj = rj;
 	run.shutdown_timeout = shutdown_timeout;
 	signal(SIGPIPE, SIG_IGN);
 	if ((run.base = event_base_new()) == NULL)
