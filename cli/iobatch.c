@@ -2,7 +2,11 @@
  * The batch of `drover run`: jobs from an input (stdin or -i FILE) into a
  * pool, results into a report.  Input is taken only while the pool has room
  * and, with --ordered, while the reorder window has room, and while the
- * output not yet taken by stdout is under its high-water mark.
+ * output not yet taken by stdout is under its high-water mark.  With
+ * --journal (runjournal.h), a job finished in an earlier run is not
+ * submitted: its stored result is reported as it is read; the others are
+ * recorded as read and as finished, and input also waits while the
+ * journal's writer is too far behind.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +21,7 @@
 #include "log.h"
 #include "pool.h"
 #include "report.h"
+#include "runjournal.h"
 #include "xmalloc.h"
 
 struct iobatch {
@@ -24,6 +29,7 @@ struct iobatch {
 	struct pool		*pool;
 	struct report		*report;
 	struct input		*input;
+	struct runjournal	*rj;		/* --journal, or NULL */
 	struct event		*ev_complete;
 	uint64_t		 max_job_bytes;
 	bool			 completed;
@@ -119,6 +125,13 @@ iobatch_count_records(const struct iobatch *ib)
 	return (input_count_records(ib->input));
 }
 
+/* Journal the jobs in rj (before iobatch_start()). */
+void
+iobatch_set_journal(struct iobatch *ib, struct runjournal *rj)
+{
+	ib->rj = rj;
+}
+
 /* Start reading. */
 void
 iobatch_start(struct iobatch *ib)
@@ -158,6 +171,8 @@ iobatch_in_room(void *arg)
 
 	if (!report_room(ib->report))
 		return (0);	/* stdout is behind: the report resumes us */
+	if (ib->rj != NULL && runjournal_busy(ib->rj))
+		return (0);	/* the journal's writer resumes us */
 	if (room == 0)
 		pool_wait_room(ib->pool, &ib->b);
 	lim = report_limit(ib->report);
@@ -171,8 +186,20 @@ iobatch_in_room(void *arg)
 static void
 iobatch_in_record(void *arg, uint64_t id, const char *data, size_t len)
 {
-	struct iobatch	*ib = arg;
+	struct iobatch		*ib = arg;
+	struct runjournal_stored s;
+	struct report_extra	 ex;
 
+	if (ib->rj != NULL) {
+		if (runjournal_find(ib->rj, id, data, len, &s)) {
+			ex = (struct report_extra){ data, len, s.err, s.errlen,
+			    s.sout, s.soutlen, s.fields, s.fieldslen };
+			report_job(ib->report, id, s.status, s.out, s.outlen,
+			    s.worker, s.latency_us, s.runs, &ex);
+			return;
+		}
+		runjournal_accept(ib->rj, id, data, len);
+	}
 	pool_submit(ib->pool, &ib->b, id, data, len);
 }
 
@@ -217,6 +244,8 @@ iobatch_done(struct batch *b, struct job *j, const struct jobresult *r)
 	struct report_extra	 ex = { j->data, j->len, r->err, r->errlen,
 	    r->sout, r->soutlen, r->fields, r->fieldslen };
 
+	if (ib->rj != NULL)
+		runjournal_done(ib->rj, j, r);
 	report_job(ib->report, j->id, r->status, r->out, r->outlen, r->worker,
 	    r->latency_us, r->runs, &ex);
 	iobatch_check_complete(ib);

@@ -19,6 +19,7 @@
 #include <event2/event.h>
 
 #include "batch.h"
+#include "buf.h"
 #include "frame.h"
 #include "cli.h"
 #include "handler_list.h"
@@ -30,6 +31,7 @@
 #include "pool.h"
 #include "poolconf.h"
 #include "report.h"
+#include "runjournal.h"
 #include "shell.h"
 #include "tbucket.h"
 #include "worker.h"
@@ -81,6 +83,8 @@ enum {
 	OPT_JOBLOG,
 	OPT_HALT,
 	OPT_TAG,
+	OPT_JOURNAL,
+	OPT_RETRY_FAILED,
 };
 
 static const struct option run_longopts[] = {
@@ -116,6 +120,8 @@ static const struct option run_longopts[] = {
 	{ "joblog",		required_argument, NULL, OPT_JOBLOG },
 	{ "halt",		required_argument, NULL, OPT_HALT },
 	{ "tag",		no_argument,	   NULL, OPT_TAG },
+	{ "journal",		required_argument, NULL, OPT_JOURNAL },
+	{ "retry-failed",	no_argument,	   NULL, OPT_RETRY_FAILED },
 	{ NULL,			0,		   NULL, 0 }
 };
 
@@ -169,6 +175,11 @@ run_usage(FILE *f)
 "                           jobs in flight, then stop the workers\n"
 "      --joblog FILE        a row per finished job in GNU parallel's\n"
 "                           --joblog format\n"
+"      --journal FILE       keep the results in FILE (SQLite); run again\n"
+"                           with the same FILE, jobs finished there are\n"
+"                           not run but printed as stored\n"
+"      --retry-failed       with --journal: run again the jobs stored as\n"
+"                           not ok\n"
 "      --halt WHEN,WHY      stop after failures or successes: WHEN is now\n"
 "                           (kill running jobs) or soon (let them finish),\n"
 "                           WHY fail=N, fail=P%%, success=N or success=P%%\n"
@@ -239,6 +250,72 @@ run_check_options(const char *handler, char **options)
 			cli_usage_error("-o: %s", err);
 	}
 }
+
+/*
+ * The command's fingerprint for --journal: what decides a job's result,
+ * as a command line (drover(1), --journal).
+ */
+static char *
+run_fingerprint(const char *handler, const char *exec, const char *worker,
+    char **options, enum protocol protocol, int delim)
+{
+	struct buf	 b;
+	size_t		 i;
+	char		*s;
+
+	buf_init(&b);
+	buf_adds(&b, "drover run");
+	if (delim == '\0')
+		buf_adds(&b, " -0");
+	for (i = 0; options != NULL && options[i] != NULL; i++) {
+		buf_adds(&b, " -o ");
+		shell_quote(&b, options[i], strlen(options[i]));
+	}
+	if (exec != NULL) {
+		buf_adds(&b, " --exec ");
+		shell_quote(&b, exec, strlen(exec));
+	} else if (worker != NULL) {
+		buf_printf(&b, " --protocol %s --worker ",
+		    protocol_name(protocol));
+		shell_quote(&b, worker, strlen(worker));
+	} else {
+		buf_addc(&b, ' ');
+		shell_quote(&b, handler, strlen(handler));
+	}
+	s = xstrndup(buf_data(&b), buf_len(&b));
+	buf_free(&b);
+	return (s);
+}
+
+/* The journal cannot write: stop, and say that what follows is not kept. */
+static void
+run_on_journal_failed(void *arg, const char *why)
+{
+	struct run	*run = arg;
+
+	log_warnx("%s: stopping; results not yet committed are not in the "
+	    "journal (those jobs run again next time)", why);
+	run->fatal = true;
+	if (run->ib == NULL)
+		return;
+	iobatch_stop(run->ib);
+	snprintf(run->why, sizeof(run->why), "the journal failed");
+	pool_cancel(run->pool, iobatch_batch(run->ib), run->why);
+}
+
+static void
+run_on_journal_resume(void *arg)
+{
+	struct run	*run = arg;
+
+	if (run->ib != NULL)
+		iobatch_resume(run->ib);
+}
+
+static const struct runjournal_hooks run_journal_hooks = {
+	.resume = run_on_journal_resume,
+	.failed = run_on_journal_failed,
+};
 
 static void
 run_on_failed(struct pool *p, const char *why, void *arg)
@@ -434,14 +511,17 @@ run_main(int argc, char **argv)
 	struct event		*ev_int, *ev_term, *ev_chld;
 	const char		*input = NULL, *exec = NULL, *worker = NULL;
 	const char		*handler = NULL, *joblog = NULL;
+	const char		*journal = NULL;
+	char			*fingerprint = NULL;
+	struct runjournal	*rj = NULL;
 	int			 ch, delim = '\n', fd = STDIN_FILENO, status;
 	int			 progress = -1, protocol = -1;
 	bool			 burst_set = false, dry_run = false;
-	bool			 window_set = false;
+	bool			 window_set = false, retry_failed = false;
 	double			 shutdown_timeout = 5.0;
 	size_t			 noptions = 0;
 	uint64_t		 total = 0;
-	char			 why[128];
+	char			 why[128], jerr[1024];
 
 	poolconf_defaults(&pc);
 	pc.workers = run_default_workers();
@@ -565,6 +645,14 @@ run_main(int argc, char **argv)
 		case OPT_TAG:
 			ro.tag = true;
 			break;
+		case OPT_JOURNAL:
+			if (*optarg == '\0')
+				cli_usage_error("--journal: empty file name");
+			journal = optarg;
+			break;
+		case OPT_RETRY_FAILED:
+			retry_failed = true;
+			break;
 		case OPT_START_RETRIES:
 			cli_pool_setting(&pc, "--start-retries",
 			    "start_retries", optarg);
@@ -596,6 +684,10 @@ run_main(int argc, char **argv)
 		cli_usage_error("--dry-run goes with --exec");
 	if (protocol != -1 && worker == NULL)
 		cli_usage_error("--protocol goes with --worker");
+	if (retry_failed && journal == NULL)
+		cli_usage_error("--retry-failed goes with --journal");
+	if (journal != NULL && dry_run)
+		cli_usage_error("--journal does not go with --dry-run");
 	pc.protocol = worker != NULL ?
 	    (protocol == -1 ? PROTO_LINE : (enum protocol)protocol) :
 	    PROTO_FRAME;
@@ -641,6 +733,21 @@ run_main(int argc, char **argv)
 		poolconf_clear(&pc);
 		return (2);
 	}
+	if (journal != NULL) {
+		fingerprint = run_fingerprint(handler, exec, worker,
+		    pc.options, pc.protocol, delim);
+		if ((rj = runjournal_open(journal, fingerprint, pc.name,
+		    retry_failed, &status, jerr, sizeof(jerr))) == NULL) {
+			log_warnx("%s", jerr);
+			if (ro.joblog_fd != -1)
+				close(ro.joblog_fd);
+			if (fd != STDIN_FILENO)
+				close(fd);
+			free(fingerprint);
+			poolconf_clear(&pc);
+			return (status);
+		}
+	}
 
 	memset(&run, 0, sizeof(run));
 	run.shutdown_timeout = shutdown_timeout;
@@ -659,17 +766,29 @@ run_main(int argc, char **argv)
 	run.pool = pool_new(run.base, &pc, &run_pool_hooks, &run);
 	run.report = report_new(run.base, &ro);
 	report_set_hooks(run.report, &run_report_hooks, &run);
+	if (rj != NULL && runjournal_start(rj, run.base, &run_journal_hooks,
+	    &run, jerr, sizeof(jerr)) == -1) {
+		log_warnx("%s", jerr);
+		status = 3;
+		goto out;
+	}
 	if (pool_start(run.pool) == -1) {
 		status = 3;
 		goto out;
 	}
 	run.ib = iobatch_new(run.base, run.pool, run.report, fd, delim,
 	    pc.max_job_bytes, run_on_complete, &run);
+	if (rj != NULL)
+		iobatch_set_journal(run.ib, rj);
 	if (ro.progress || ro.halt.percent)
 		report_set_total(run.report, total != 0 ? total :
 		    iobatch_count_records(run.ib));
 	iobatch_start(run.ib);
 	event_base_dispatch(run.base);
+	/* Every write committed, or the failure said (exit 3). */
+	if (rj != NULL && !runjournal_sync(rj, run.base, !run.fatal &&
+	    run.signals == 0 && !run.broken && !report_halted(run.report)))
+		run.fatal = true;
 
 	if (run.fatal)
 		status = 3;
@@ -685,6 +804,8 @@ run_main(int argc, char **argv)
 out:
 	iobatch_free(run.ib);
 	pool_free(run.pool);
+	runjournal_close(rj);
+	free(fingerprint);
 	report_free(run.report);
 	event_free(ev_chld);
 	event_free(ev_int);
