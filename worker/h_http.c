@@ -51,6 +51,7 @@
 #define HTTP_CURL_MIN	0x075500	/* 7.85.0: CURLOPT_PROTOCOLS_STR */
 #define HTTP_CURL_PK_BAD 0x075800	/* 7.88.x: h2c prior knowledge, */
 #define HTTP_CURL_PK_OK	0x080000	/* broken on reuse until 8.0.0 */
+#define HTTP_CURL_MUX_OK 0x080100	/* 8.1.0: concurrent h2 streams */
 
 /* The libcurl functions we use, resolved at init. */
 static struct {
@@ -187,6 +188,7 @@ static size_t		 nhosts;
 static CURL		**easy_free;	/* handles kept for reuse */
 static size_t		 neasy_free;
 static bool		 pk_no_reuse;	/* libcurl 7.88: see http_setup() */
+static bool		 mux;		/* concurrent h2 streams are safe */
 
 /* A failure of libcurl itself (out of memory, a bug): exit 1. */
 static void __attribute__((noreturn))
@@ -235,6 +237,7 @@ http_load(void)
 	}
 	pk_no_reuse = vi->version_num >= HTTP_CURL_PK_BAD &&
 	    vi->version_num < HTTP_CURL_PK_OK;
+	mux = vi->version_num >= HTTP_CURL_MUX_OK;
 	if (cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "drover-worker: http: curl_global_init "
 		    "failed\n");
@@ -310,7 +313,16 @@ http_init(int argc, char **argv)
 		    "failed\n");
 		return (-1);
 	}
-	cu.multi_setopt(multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	/*
+	 * Before 8.1.0 (Debian 12 has 7.88.1), libcurl's HTTP/2 now and
+	 * then loses the end of a stream that shares its connection with
+	 * others: the transfer stalls until its timeout, though the server
+	 * sent every DATA frame (seen against nghttpd, tests/integration/
+	 * test_http2.py).  There HTTP/2 runs one stream per connection,
+	 * connections reused one request after the other.
+	 */
+	cu.multi_setopt(multi, CURLMOPT_PIPELINING, (long)(mux ?
+	    CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING));
 	cu.multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS,
 	    (long)ho.per_host);
 	return (0);
@@ -503,7 +515,7 @@ http_setup(struct req *r)
 	cu.easy_setopt(e, CURLOPT_FRESH_CONNECT, fresh ? 1L : 0L);
 	cu.easy_setopt(e, CURLOPT_FORBID_REUSE, fresh ? 1L : 0L);
 	/* Wait for a connection that may multiplex: only where h2 may be. */
-	cu.easy_setopt(e, CURLOPT_PIPEWAIT, (!fresh && (tls ||
+	cu.easy_setopt(e, CURLOPT_PIPEWAIT, (mux && !fresh && (tls ||
 	    ho.http_version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)) ? 1L : 0L);
 	if (r->headers != NULL)
 		cu.easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
