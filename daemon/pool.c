@@ -661,6 +661,31 @@ pool_up(const struct pool *p)
 	    (pool_shortage(p) != NULL && ready >= pool_active(p)));
 }
 
+/*
+ * Has every worker started, as the restart policy counts a start: up,
+ * and alive for start_secs or with a result already (a worker that dies
+ * sooner failed to start; pool_settle.c)?  What a reload waits for.
+ */
+bool
+pool_started(const struct pool *p)
+{
+	const struct member	*m;
+	uint64_t		 now = clock_us();
+	uint64_t		 need = (uint64_t)(p->pc->start_secs * 1e6);
+	size_t			 i;
+
+	if (!pool_up(p))
+		return (false);
+	for (i = 0; i < p->nmembers; i++) {
+		m = &p->members[i];
+		if (m->retired || worker_state(m->w) != WS_READY)
+			continue;
+		if (!m->results && now - worker_spawned_us(m->w) < need)
+			return (false);
+	}
+	return (true);
+}
+
 /* Do some workers still run with settings older than the pool's? */
 bool
 pool_replacing(const struct pool *p)

@@ -119,6 +119,7 @@ size_t		 pool_nworkers(const struct pool *);
 size_t		 pool_ready(const struct pool *);
 bool		 pool_up(const struct pool *);
 bool		 pool_replacing(const struct pool *);
+bool		 pool_started(const struct pool *);
 const char	*pool_shortage(const struct pool *);
 void		 pool_worker_info(const struct pool *, size_t,
 		    struct pool_worker_info *);

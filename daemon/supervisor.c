@@ -493,7 +493,8 @@ sv_watch(const char *name)
 
 /*
  * Did the pools the last reload started or changed come up?  1 when every
- * one is up with its new settings (the rolling replacement done), -1 when
+ * one has started with its new settings (each worker up for start_secs or
+ * with a result, the rolling replacement done), -1 when
  * one failed (each failure, "pool NAME failed to start: why", in why), 0
  * while some are still starting or replacing their workers.  `drover
  * reload` waits for this (control.c) so that it can say when a pool it
@@ -513,7 +514,7 @@ supervisor_reload_settled(struct buf *why)
 			buf_printf(why, "pool %s failed to start: %s\n",
 			    sv.watch[i], pool_failure(sp->pool));
 			rv = -1;
-		} else if (rv == 1 && (!pool_up(sp->pool) ||
+		} else if (rv == 1 && (!pool_started(sp->pool) ||
 		    pool_replacing(sp->pool)))
 			rv = 0;
 	}
