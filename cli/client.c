@@ -13,6 +13,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -814,11 +815,18 @@ submit_main(int argc, char **argv)
 	evsignal_add(ev_int, NULL);
 	evsignal_add(ev_term, NULL);
 	{
-		/* RESULTs with stderr, output, fields, and input on failure. */
+		/*
+		 * RESULTs with stderr, output, fields, and input on failure;
+		 * our directory, for a pool with exec_cwd = "client".
+		 */
 		json_t		*req = json_pack("{s:s,s:o,s:[s,s,s,s]}", "op",
 				    "submit", "pool", jsonw_text(s.pool),
 				    "sections", "stderr", "output", "fields",
 				    "input");
+		char		 cwd[PATH_MAX];
+
+		if (getcwd(cwd, sizeof(cwd)) != NULL)
+			json_object_set_new(req, "cwd", jsonw_text(cwd));
 		char		*js = json_dumps(req, JSON_COMPACT);
 
 		json_decref(req);

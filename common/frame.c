@@ -15,6 +15,7 @@ static const struct {
 	{ "result-stderr",	FRAME_CAP_RESULT_STDERR },
 	{ "result-output",	FRAME_CAP_RESULT_OUTPUT },
 	{ "result-fields",	FRAME_CAP_RESULT_FIELDS },
+	{ "job-cwd",		FRAME_CAP_JOB_CWD },
 };
 
 const char *
@@ -61,8 +62,9 @@ frame_parse(const char *p, size_t avail, uint32_t maxlen,
 }
 
 /*
- * frame_parse(), but a RESULT may have the header flags in flagmask set
- * (those of the capabilities in effect).
+ * frame_parse(), but a RESULT or a JOB may have those header flags in
+ * flagmask set (those of the capabilities in effect) that are its own: a
+ * RESULT's sections, a JOB's cwd.
  */
 enum frame_parse
 frame_parse_flags(const char *p, size_t avail, uint32_t maxlen,
@@ -75,7 +77,9 @@ frame_parse_flags(const char *p, size_t avail, uint32_t maxlen,
 		*why = "unknown frame type";
 		return (FRAME_BAD);
 	}
-	if ((hdr->flags & ~(hdr->type == FRAME_RESULT ? flagmask : 0)) != 0 ||
+	if ((hdr->flags & ~(flagmask & (hdr->type == FRAME_RESULT ?
+	    (FRAME_F_STDERR | FRAME_F_OUTPUT | FRAME_F_FIELDS) :
+	    hdr->type == FRAME_JOB ? FRAME_F_CWD : 0))) != 0 ||
 	    p[7] != 0) {
 		*why = "non-zero reserved header bytes";
 		return (FRAME_BAD);

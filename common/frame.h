@@ -35,6 +35,10 @@
  *			command's stdout in a section of its own (u32, bytes)
  *	result-fields	a RESULT with FRAME_F_FIELDS carries a fields section
  *			(u32, bytes): typed members for the job's record
+ *	job-cwd		a JOB with FRAME_F_CWD in flags carries, after the
+ *			job-meta block, a cwd section (u32, bytes): the
+ *			directory to run it in (the exec handler's
+ *			exec_cwd = "client": the submitting client's)
  *	max-result=N	(supervisor) the longest output, or stderr, it takes
  * The sections come in the order of their flag bits (stderr, output,
  * fields), each a u32 length and that many bytes; the output, or the
@@ -77,12 +81,14 @@ enum frame_status {
 #define FRAME_F_STDERR		0x01	/* RESULT: a stderr section first */
 #define FRAME_F_OUTPUT		0x02	/* FAIL RESULT: a stdout section */
 #define FRAME_F_FIELDS		0x04	/* RESULT: a fields section */
+#define FRAME_F_CWD		0x08	/* JOB: a cwd section */
 
 /* Capabilities, as bits. */
 #define FRAME_CAP_JOB_META	0x01
 #define FRAME_CAP_RESULT_STDERR	0x02
 #define FRAME_CAP_RESULT_OUTPUT	0x04
 #define FRAME_CAP_RESULT_FIELDS	0x08
+#define FRAME_CAP_JOB_CWD	0x10
 
 /* Fields (result-fields): the limits of one section, and the types. */
 #define FRAME_FIELD_NAME_MAX	32	/* bytes of a name */

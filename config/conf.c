@@ -568,6 +568,14 @@ check_pool(struct loader *ld, const config_setting_t *g, struct poolconf *pc,
 	else if (pc->exec != NULL && strcmp(pc->handler, "exec") != 0)
 		conf_err(ld, g, "pool '%s': exec goes with handler \"exec\"",
 		    name);
+	if (pc->exec_cwd != NULL && strcmp(pc->exec_cwd, "client") != 0 &&
+	    strcmp(pc->exec_cwd, "droverd") != 0)
+		conf_err(ld, g, "pool '%s': exec_cwd: '%s' is not \"client\" "
+		    "or \"droverd\"", name, pc->exec_cwd);
+	else if (pc->exec_cwd != NULL && strcmp(pc->exec_cwd, "client") ==
+	    0 && (pc->handler == NULL || strcmp(pc->handler, "exec") != 0))
+		conf_err(ld, g, "pool '%s': exec_cwd goes with handler "
+		    "\"exec\"", name);
 	check_options(ld, g, pc, name);
 	check_dynamic(ld, g, pc, seen, name);
 	if (!seen->protocol)

@@ -71,6 +71,7 @@ poolconf_dup(const struct poolconf *pc)
 	c->argv = argv_dup(pc->argv);
 	c->handler = str_dup(pc->handler);
 	c->exec = str_dup(pc->exec);
+	c->exec_cwd = str_dup(pc->exec_cwd);
 	c->options = argv_dup(pc->options);
 	c->user = str_dup(pc->user);
 	c->group = str_dup(pc->group);
@@ -91,6 +92,7 @@ poolconf_clear(struct poolconf *pc)
 	}
 	free(pc->handler);
 	free(pc->exec);
+	free(pc->exec_cwd);
 	if (pc->options != NULL) {
 		for (p = pc->options; *p != NULL; p++)
 			free(*p);

@@ -32,6 +32,7 @@ struct poolconf {
 	char		**argv;		/* the worker command */
 	char		*handler;	/* bundled handler, or NULL */
 	char		*exec;		/* the exec handler's command */
+	char		*exec_cwd;	/* "client": jobs in its directory */
 	char		**options;	/* handler options KEY=VALUE, or NULL */
 	unsigned	 line;		/* where it was defined (config) */
 	enum protocol	 protocol;

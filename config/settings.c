@@ -24,6 +24,9 @@ const struct setting pool_settings[] = {
 	  "A drover-worker handler: " DROVER_HANDLERS "." },
 	{ "exec", T_STRING, PC(exec), 0, 0, 0, APPLY_REPLACE,
 	  "The command of the exec handler; {} is the job." },
+	{ "exec_cwd", T_STRING, PC(exec_cwd), 0, 0, 0, APPLY_REPLACE,
+	  "\"client\": each job of the exec handler runs in the directory "
+	  "of the drover submit that sent it; else in droverd's." },
 	{ "command", T_COMMAND, PC(argv), 0, 0, 0, APPLY_REPLACE,
 	  "A custom worker: [\"prog\", \"arg\"] or \"prog arg\" (no shell)." },
 	{ "options", T_LIST, PC(options), 0, 0, 0, APPLY_REPLACE,

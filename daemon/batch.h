@@ -76,6 +76,7 @@ struct batch {
 	bool			 waiting;
 	bool			 held;		/* pool_hold(): start none */
 	bool			 closed;	/* ops->closing was called */
+	const char		*cwd;		/* jobs' directory, or NULL */
 	TAILQ_ENTRY(batch)	 wait_entry;
 	TAILQ_ENTRY(batch)	 entry;
 };

@@ -87,6 +87,7 @@ struct client {
 	uint64_t		 max_job_bytes;
 	uint64_t		 restarts0;	/* pool restarts at the start */
 	unsigned		 sections;	/* CTL_F_*: RESULT sections */
+	char			*cwd;		/* its directory (exec_cwd) */
 	bool			 skip_quiet;	/* no "rejected" for its skip */
 	bool			 input_done;	/* END, drain, pool removed */
 	bool			 paused;	/* not reading: no room */
@@ -364,6 +365,7 @@ client_maybe_free(struct client *cl)
 	event_free(cl->ev_idle);
 	event_free(cl->ev_wait);
 	buf_free(&cl->changes);
+	free(cl->cwd);
 	free(cl);
 }
 
@@ -400,6 +402,30 @@ client_sections(json_t *req)
 	return (bits);
 }
 
+/*
+ * A pool with exec_cwd = "client" runs each job in the directory of the
+ * client that sent it: the REQUEST's "cwd", an absolute path (drover
+ * submit sends its own).  False if that is missing (the client told).
+ */
+static bool
+client_take_cwd(struct client *cl, struct pool *p, json_t *req)
+{
+	const char	*ec = pool_conf(p)->exec_cwd, *cwd = NULL;
+
+	if (ec == NULL || strcmp(ec, "client") != 0)
+		return (true);
+	if (json_unpack(req, "{s:s}", "cwd", &cwd) == -1 || *cwd != '/' ||
+	    strlen(cwd) >= PATH_MAX) {
+		client_fail(cl, "pool '%s' runs jobs in the client's "
+		    "directory: the request needs \"cwd\", an absolute path",
+		    pool_name(p));
+		return (false);
+	}
+	cl->cwd = xstrdup(cwd);
+	cl->b.cwd = cl->cwd;
+	return (true);
+}
+
 /* Handle {"op":"submit","pool":P}. */
 static void
 client_submit(struct client *cl, json_t *req)
@@ -429,6 +455,8 @@ client_submit(struct client *cl, json_t *req)
 		    name);
 		return;
 	}
+	if (!client_take_cwd(cl, p, req))
+		return;
 	cl->pool = p;
 	cl->sections = client_sections(req);
 	cl->max_job_bytes = pool_conf(p)->max_job_bytes;
@@ -1057,6 +1085,7 @@ control_free(struct control *ctl)
 		event_free(cl->ev_idle);
 		event_free(cl->ev_wait);
 		buf_free(&cl->changes);
+		free(cl->cwd);
 		free(cl);
 	}
 	accept_guard_free(ctl->guard);

@@ -40,6 +40,7 @@
 
 #include <event2/event.h>
 
+#include "batch.h"
 #include "buf.h"
 #include "clock.h"
 #include "config.h"
@@ -67,7 +68,8 @@
 
 /* The capabilities we offer (and take) under frame protocol version 2. */
 #define WORKER_CAPS	(FRAME_CAP_JOB_META | FRAME_CAP_RESULT_STDERR | \
-	    FRAME_CAP_RESULT_OUTPUT | FRAME_CAP_RESULT_FIELDS)
+	    FRAME_CAP_RESULT_OUTPUT | FRAME_CAP_RESULT_FIELDS | \
+	    FRAME_CAP_JOB_CWD)
 
 /* What the escalation timer does when it fires. */
 enum grace {
@@ -502,6 +504,30 @@ worker_timeout_changed(struct worker *w, uint64_t now)
 }
 
 /*
+ * A JOB with the directory of its batch's client (job-cwd, the exec
+ * handler's exec_cwd = "client"): the job-meta block (job-cwd is only
+ * asked for with it), then the cwd section, then the job.
+ */
+static void
+worker_send_cwd(struct worker *w, struct job *j)
+{
+	size_t		 clen = strlen(j->batch->cwd);
+	size_t		 len = FRAME_META_LEN + 4 + clen + j->len;
+	uint32_t	 n = htole32((uint32_t)clen);
+	char		*p;
+
+	p = buf_reserve(&w->wbuf, FRAME_HDRLEN + len);
+	frame_put(p, FRAME_JOB, 0, (uint32_t)len, w->tag_tail);
+	p[6] = FRAME_F_CWD;
+	frame_meta_put(p + FRAME_HDRLEN, j->id, j->runs);
+	p += FRAME_HDRLEN + FRAME_META_LEN;
+	memcpy(p, &n, 4);
+	memcpy(p + 4, j->batch->cwd, clen);
+	memcpy(p + 4 + clen, j->data, j->len);
+	buf_commit(&w->wbuf, FRAME_HDRLEN + len);
+}
+
+/*
  * Frame job j into the write buffer; it is in flight from now on.  The caller
  * checked worker_room() and calls worker_flush() after a round of sends.
  */
@@ -523,7 +549,10 @@ worker_send(struct worker *w, struct job *j, uint64_t now)
 	j->sent_us = now;
 	j->runs++;
 	j->flags &= (uint8_t)~JOB_TIMEDOUT;
-	if (w->pc->protocol == PROTO_FRAME && (w->caps & FRAME_CAP_JOB_META)) {
+	if (j->batch->cwd != NULL && (w->caps & FRAME_CAP_JOB_CWD))
+		worker_send_cwd(w, j);
+	else if (w->pc->protocol == PROTO_FRAME &&
+	    (w->caps & FRAME_CAP_JOB_META)) {
 		p = buf_reserve(&w->wbuf, FRAME_HDRLEN + FRAME_META_LEN +
 		    j->len);
 		frame_put(p, FRAME_JOB, 0, FRAME_META_LEN + j->len,

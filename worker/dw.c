@@ -5,6 +5,7 @@
  * per round so that a window of micro-jobs costs two syscalls, not 2N.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -24,7 +25,8 @@
 _Static_assert(DW_CAP_JOB_META == FRAME_CAP_JOB_META &&
     DW_CAP_RESULT_STDERR == FRAME_CAP_RESULT_STDERR &&
     DW_CAP_RESULT_OUTPUT == FRAME_CAP_RESULT_OUTPUT &&
-    DW_CAP_RESULT_FIELDS == FRAME_CAP_RESULT_FIELDS, "capability bits");
+    DW_CAP_RESULT_FIELDS == FRAME_CAP_RESULT_FIELDS &&
+    DW_CAP_JOB_CWD == FRAME_CAP_JOB_CWD, "capability bits");
 _Static_assert((int)DW_FIELD_INT == (int)FRAME_FT_INT &&
     (int)DW_FIELD_STR == (int)FRAME_FT_STR, "field types");
 
@@ -40,6 +42,7 @@ struct dw {
 	bool		 eof;
 	uint32_t	 want;		/* DW_CAP_* asked for at open */
 	uint32_t	 caps;		/* DW_CAP_* in effect */
+	char		 cwd[PATH_MAX];	/* the last job's (job-cwd) */
 	uint64_t	 max_result;	/* the supervisor's max-result, or 0 */
 	char		*in;
 	size_t		 inoff, inlen, incap;
@@ -222,7 +225,7 @@ dw_open_caps(const char *desc, uint32_t want)
 		return (NULL);
 	}
 	dw->want = want & (DW_CAP_JOB_META | DW_CAP_RESULT_STDERR |
-	    DW_CAP_RESULT_OUTPUT | DW_CAP_RESULT_FIELDS);
+	    DW_CAP_RESULT_OUTPUT | DW_CAP_RESULT_FIELDS | DW_CAP_JOB_CWD);
 	if (dw->proto == DW_FRAME && dw->want != 0) {
 		if (dw_hello_v2(dw, desc) == -1) {
 			fprintf(stderr, "libdrover-worker: %s\n", dw->err);
@@ -353,6 +356,7 @@ dw_next_line(struct dw *dw, struct dw_job *job, bool nb)
 			return (r);
 	}
 	job->seq = 0;
+	job->cwd = NULL;
 	job->attempt = 0;
 	if (dw->proto == DW_TAGGED)
 		return (dw_untag(dw, job));
@@ -361,6 +365,8 @@ dw_next_line(struct dw *dw, struct dw_job *job, bool nb)
 }
 
 /* Frame protocol: HELLO first, then JOB frames. */
+static int	dw_job_cwd(struct dw *, struct dw_job *);
+
 static int
 dw_next_frame(struct dw *dw, struct dw_job *job, bool nb)
 {
@@ -370,8 +376,9 @@ dw_next_frame(struct dw *dw, struct dw_job *job, bool nb)
 	int		 rv;
 
 	for (;;) {
-		r = frame_parse(dw->in != NULL ? dw->in + dw->inoff : "",
-		    dw->inlen - dw->inoff, DW_MAX_JOB, &h, &why);
+		r = frame_parse_flags(dw->in != NULL ? dw->in + dw->inoff :
+		    "", dw->inlen - dw->inoff, DW_MAX_JOB,
+		    (dw->caps & DW_CAP_JOB_CWD) ? FRAME_F_CWD : 0, &h, &why);
 		if (r == FRAME_BAD) {
 			snprintf(dw->err, sizeof(dw->err), "protocol: %s", why);
 			return (-1);
@@ -413,8 +420,39 @@ dw_next_frame(struct dw *dw, struct dw_job *job, bool nb)
 			job->data += FRAME_META_LEN;
 			job->len -= FRAME_META_LEN;
 		}
+		job->cwd = NULL;
+		if ((h.flags & FRAME_F_CWD) && dw_job_cwd(dw, job) == -1)
+			return (-1);
 		return (1);
 	}
+}
+
+/*
+ * Take a JOB's cwd section (job-cwd): a u32 length and that many bytes,
+ * no NUL among them, shorter than PATH_MAX; job->cwd is a NUL-ended copy,
+ * valid until the next job.
+ */
+static int
+dw_job_cwd(struct dw *dw, struct dw_job *job)
+{
+	uint32_t	 n;
+
+	if (job->len < 4)
+		goto bad;
+	memcpy(&n, job->data, 4);
+	n = le32toh(n);
+	if (n == 0 || n >= sizeof(dw->cwd) || n > job->len - 4 ||
+	    memchr(job->data + 4, '\0', n) != NULL)
+		goto bad;
+	memcpy(dw->cwd, job->data + 4, n);
+	dw->cwd[n] = '\0';
+	job->cwd = dw->cwd;
+	job->data += 4 + n;
+	job->len -= 4 + n;
+	return (0);
+bad:
+	snprintf(dw->err, sizeof(dw->err), "protocol: a bad cwd section");
+	return (-1);
 }
 
 /*

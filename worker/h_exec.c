@@ -171,9 +171,13 @@ exec_io(int in, struct exec_sink *out, struct exec_sink *err,
 	return (rv);
 }
 
-/* Spawn argv with the given stdin/stdout/stderr, default signals. */
+/*
+ * Spawn argv with the given stdin/stdout/stderr, default signals, in cwd
+ * when it is not NULL (job-cwd: the submitting client's directory).
+ */
 static int
-exec_spawn(char **argv, int in, int out, int err, pid_t *pid)
+exec_spawn(char **argv, const char *cwd, int in, int out, int err,
+    pid_t *pid)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t	 at;
@@ -185,6 +189,8 @@ exec_spawn(char **argv, int in, int out, int err, pid_t *pid)
 	posix_spawn_file_actions_adddup2(&fa, out, STDOUT_FILENO);
 	if (err != -1)
 		posix_spawn_file_actions_adddup2(&fa, err, STDERR_FILENO);
+	if (cwd != NULL)
+		posix_spawn_file_actions_addchdir_np(&fa, cwd);
 	posix_spawnattr_init(&at);
 	sigfillset(&def);
 	sigdelset(&def, SIGKILL);
@@ -278,16 +284,20 @@ exec_run(struct dw *dw, const struct dw_job *job)
 		goto syserr;
 
 	argv = shell_cmd_argv(&exec_cmd, &sj);
-	rv = exec_spawn(argv, pin[0], pout[1], perr[1], &pid);
+	rv = exec_spawn(argv, job->cwd, pin[0], pout[1], perr[1], &pid);
 	close(pin[0]);
 	close(pout[1]);
 	if (perr[1] != -1)
 		close(perr[1]);
 	out.fd = pout[0];
 	err.fd = perr[0];
-	if (rv != 0) {
+	if (rv != 0 && job->cwd != NULL && access(job->cwd, X_OK) == -1)
+		dw_failf(dw, job, "unable to run %s in %s: %s", argv[0],
+		    job->cwd, strerror(errno));
+	else if (rv != 0)
 		dw_failf(dw, job, "unable to run %s: %s", argv[0],
 		    strerror(rv));
+	if (rv != 0) {
 		shell_argv_free(argv);
 		if (pin[1] != -1)
 			close(pin[1]);
@@ -359,5 +369,6 @@ const struct handler handler_exec = {
 	.init = exec_init,
 	.run = exec_run,
 	.flush = true,
-	.caps = DW_CAP_JOB_META | DW_CAP_RESULT_STDERR | DW_CAP_RESULT_OUTPUT,
+	.caps = DW_CAP_JOB_META | DW_CAP_RESULT_STDERR | DW_CAP_RESULT_OUTPUT |
+	    DW_CAP_JOB_CWD,
 };

@@ -13,8 +13,9 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (DroverTestCase, Droverd, WORKER, lines, run,  # noqa
-                     tagged_env)
+from harness import (DROVER, DROVERD, DroverTestCase, Droverd,  # noqa
+                     WORKER, ctl_connect, ctl_read_all, ctl_request, lines,
+                     run, tagged_env)
 
 # Paths with dirs, dots, no extension, spaces and quotes, and the edge cases
 # of GNU parallel's definitions.
@@ -458,6 +459,67 @@ class TestSubmitSections(DroverTestCase):
         self.assertEqual(r.text, "16\n")
         # droverd sends back the first 64 bytes; the line shows 60.
         self.assertIn("(input " + "q" * 60 + "...)", r.errtext)
+
+
+class TestExecCwd(DroverTestCase):
+    """exec_cwd = "client": a job of drover submit runs in the submitting
+    client's directory, so a relative path means what it means to the
+    user (droverd.conf(5); frame job-cwd, docs/protocol.md)."""
+
+    def setUp(self):
+        self.d = Droverd([
+            'name = "c"; handler = "exec"; exec = "cat {}"; '
+            'exec_cwd = "client";',
+            'name = "d"; handler = "exec"; exec = "cat {}";']).start()
+        self.tmp = tempfile.mkdtemp(prefix="drover-cwd-")
+        with open(os.path.join(self.tmp, "f.txt"), "w") as f:
+            f.write("hello\n")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+        self.assertEqual(self.d.stop(), 0)
+
+    def submit_from(self, cwd, pool, *jobs):
+        env = dict(self.d.env)
+        env["DROVER_SOCKET"] = self.d.sock
+        p = subprocess.run([DROVER, "submit", "--pool", pool],
+                           input=lines(*jobs), capture_output=True,
+                           cwd=cwd, env=env, timeout=60)
+        return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+    def test_relative_paths_are_the_clients(self):
+        rc, out, err = self.submit_from(self.tmp, "c", "f.txt", "./f.txt")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out, "hello\nhello\n")
+        # Without exec_cwd, droverd's directory: not there.
+        rc, out, err = self.submit_from(self.tmp, "d", "f.txt")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("cat: f.txt: No such file or directory", err)
+
+    def test_a_request_without_cwd_is_refused(self):
+        s = ctl_connect(self.d.sock)
+        s.sendall(ctl_request({"op": "submit", "pool": "c"}))
+        msgs = ctl_read_all(s)
+        s.close()
+        self.assertIn(b"runs jobs in the client's directory", msgs[0][3])
+        self.assertIn(b'"ok":false', msgs[0][3].replace(b" ", b""))
+
+    def test_config_checks(self):
+        for pool, want in [
+                ('handler = "square"; exec_cwd = "client";',
+                 'exec_cwd goes with handler "exec"'),
+                ('handler = "exec"; exec = "cat {}"; exec_cwd = "here";',
+                 "exec_cwd: 'here' is not"),
+        ]:
+            fd, path = tempfile.mkstemp(suffix=".conf")
+            with os.fdopen(fd, "w") as f:
+                f.write('socket = "/tmp/x.sock";\npools = ( { name = "a"; '
+                        + pool + " } );\n")
+            p = subprocess.run([DROVERD, "-t", "-c", path],
+                               capture_output=True, text=True, timeout=30)
+            os.unlink(path)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(want, p.stderr)
 
 
 class TestFrameVersions(DroverTestCase):

@@ -466,6 +466,15 @@ START_TEST(test_flags)
 	p[5] = 0;
 	ck_assert_int_eq(frame_parse_flags(p, FRAME_HDRLEN + 4, BIGMAX,
 	    FRAME_F_STDERR, &h, &why), FRAME_BAD);
+	/* A JOB's own flag (job-cwd), only when in effect. */
+	p[6] = FRAME_F_CWD;
+	ck_assert_int_eq(frame_parse_flags(p, FRAME_HDRLEN + 4, BIGMAX,
+	    FRAME_F_CWD, &h, &why), FRAME_GOOD);
+	ck_assert_int_eq(frame_parse_flags(p, FRAME_HDRLEN + 4, BIGMAX, 0,
+	    &h, &why), FRAME_BAD);
+	p[4] = FRAME_RESULT;		/* and never a RESULT's */
+	ck_assert_int_eq(frame_parse_flags(p, FRAME_HDRLEN + 4, BIGMAX,
+	    FRAME_F_CWD, &h, &why), FRAME_BAD);
 	free(p);
 }
 END_TEST

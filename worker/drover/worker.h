@@ -48,6 +48,7 @@ extern "C" {
 #define DW_CAP_RESULT_STDERR	0x02	/* dw_fail_stderr() sends stderr */
 #define DW_CAP_RESULT_OUTPUT	0x04	/* dw_result(): a failure's stdout */
 #define DW_CAP_RESULT_FIELDS	0x08	/* dw_result(): fields for --json */
+#define DW_CAP_JOB_CWD		0x10	/* dw_job.cwd: where to run it */
 
 /* A field of a result (result-fields): a member of the job's record. */
 enum dw_field_type {
@@ -87,6 +88,7 @@ struct dw_job {
 	size_t		 len;
 	uint64_t	 seq;	/* job-meta: 0-based id in its batch, else 0 */
 	uint32_t	 attempt; /* job-meta: 1 on its first run; else 0 */
+	const char	*cwd;	/* job-cwd: its directory, NUL-ended; or NULL */
 };
 
 struct dw	*dw_open(const char *);
