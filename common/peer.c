@@ -211,19 +211,31 @@ peer_refuse(struct peer *p, const char *why)
 	p->ops->lost(p->arg, PEER_BAD, why != NULL ? why : "bad header");
 }
 
-/* Hand over every whole frame buffered, while more() says so. */
+/*
+ * Hand over every whole frame buffered, while more() says so.  The hot
+ * path (a frame taken and whole in the buffer) keeps its header on the
+ * stack, stored only for a payload still to come, and the hooks in
+ * registers (the ops are not to change while the peer lives).
+ */
 static void
 peer_parse(struct peer *p)
 {
+	bool			(*more)(void *) = p->ops->more;
+	enum peer_verdict	(*header)(void *, const char *,
+				    struct frame_hdr *, const char **) =
+				    p->ops->header;
+	void			(*frame)(void *, const struct frame_hdr *,
+				    const char *, size_t) = p->ops->frame;
+	void			*arg = p->arg;
 	enum peer_verdict	 v;
 	struct frame_hdr	 h;
 	const char		*why;
 	size_t			 n;
 
-	while (p->fd != -1) {
-		if (p->ops->more != NULL && !p->ops->more(p->arg))
-			return;
-		if (p->fd == -1)
+	if (p->fd == -1)
+		return;
+	for (;;) {
+		if (more != NULL && (!more(arg) || p->fd == -1))
 			return;
 		if (p->skipping) {
 			n = buf_len(&p->in);
@@ -235,45 +247,53 @@ peer_parse(struct peer *p)
 				return;
 			p->skipping = false;
 			if (p->ops->skipped != NULL)
-				p->ops->skipped(p->arg, &p->skip_hdr);
+				p->ops->skipped(arg, &p->skip_hdr);
+			if (p->fd == -1)
+				return;
 			continue;
 		}
-		if (!p->have_hdr) {
+		if (p->have_hdr) {
+			h = p->hdr;
+			if (buf_len(&p->in) - FRAME_HDRLEN < h.len)
+				return;
+			p->have_hdr = false;
+		} else {
 			if (buf_len(&p->in) < FRAME_HDRLEN)
 				return;
 			why = NULL;
-			if (p->ops->header == NULL) {
+			if (header == NULL) {
 				frame_decode(buf_data(&p->in), &h);
 				v = PEER_TAKE;
-			} else
-				v = p->ops->header(p->arg, buf_data(&p->in), &h,
-				    &why);
-			if (p->fd == -1 || v == PEER_LEAVE)
-				return;
-			if (v == PEER_TAKE && h.len > p->max_len) {
-				v = PEER_REFUSE;
-				why = "frame over the size limit";
+			} else {
+				v = header(arg, buf_data(&p->in), &h, &why);
+				if (p->fd == -1)
+					return;
 			}
-			if (v == PEER_REFUSE) {
-				peer_refuse(p, why);
-				return;
-			}
-			if (v == PEER_SKIP) {
+			if (v != PEER_TAKE || h.len > p->max_len) {
+				if (v == PEER_LEAVE)
+					return;
+				if (v == PEER_TAKE) {
+					v = PEER_REFUSE;
+					why = "frame over the size limit";
+				}
+				if (v == PEER_REFUSE) {
+					peer_refuse(p, why);
+					return;
+				}
+				/* PEER_SKIP */
 				buf_consume(&p->in, FRAME_HDRLEN);
 				p->skip_hdr = h;
 				p->skip = h.len;
 				p->skipping = true;
 				continue;
 			}
-			p->hdr = h;
-			p->have_hdr = true;
+			if (buf_len(&p->in) - FRAME_HDRLEN < h.len) {
+				p->hdr = h;
+				p->have_hdr = true;
+				return;
+			}
 		}
-		if (buf_len(&p->in) - FRAME_HDRLEN < p->hdr.len)
-			return;
-		h = p->hdr;
-		p->have_hdr = false;
-		p->ops->frame(p->arg, &h, buf_data(&p->in) + FRAME_HDRLEN,
-		    h.len);
+		frame(arg, &h, buf_data(&p->in) + FRAME_HDRLEN, h.len);
 		if (p->fd == -1)
 			return;
 		buf_consume(&p->in, FRAME_HDRLEN + h.len);
