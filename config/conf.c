@@ -841,27 +841,46 @@ conf_default(const char *path)
 
 #define CONF_MAX_BYTES		(16 * 1024 * 1024)
 #define CONF_MAX_INCLUDE_DEPTH	10		/* libconfig's own limit */
+#define CONF_MAX_INCLUDED	1000		/* files, as libconfig reads */
+
+/* The files conf_preflight() has seen, to find cycles and to count once. */
+struct preflight {
+	struct {
+		dev_t		 dev;
+		ino_t		 ino;
+		bool		 open;		/* on the current @include path */
+		uint64_t	 reads;		/* times libconfig would read it */
+	}		*f;
+	size_t		 n;
+};
 
 /*
  * What libconfig cannot be trusted with: its scanner calls exit() when a
- * read fails (a directory given as the file or to @include), and blocks
- * forever on a FIFO.  Check that the file and everything it @includes
- * (resolved against dir, as libconfig will) are regular files first.
- * Missing includes are left to libconfig, which reports them.  Returns 0,
- * or -1 with the errors added.
+ * read fails (a directory given as the file or to @include), blocks
+ * forever on a FIFO, and reads an @include again each time it is named,
+ * so a file that includes itself k times would be read k^10 times (a
+ * tests/fuzz finding).  Check that the file and everything it @includes
+ * (resolved against dir, as libconfig will) are regular files without NUL
+ * bytes, that no @include leads back to a file on its own path, and that
+ * libconfig would read at most CONF_MAX_INCLUDED files in all; each file
+ * is read here once.  Missing includes are left to libconfig, which
+ * reports them.  Returns 0 with *reads set, or -1 with the errors added.
  */
 static int
-conf_preflight(const char *path, const char *from, unsigned fromline,
-    const char *dir, int depth, struct conf_errors *errs)
+conf_preflight(struct preflight *pf, const char *path, const char *from,
+    unsigned fromline, const char *dir, int depth, struct conf_errors *errs,
+    uint64_t *reads)
 {
 	struct stat	 st;
 	FILE		*f;
 	char		*line = NULL, *p, *q, *inc;
-	size_t		 cap = 0;
+	size_t		 cap = 0, me, i;
 	ssize_t		 len;
 	unsigned	 lineno = 0;
+	uint64_t	 sub, total = 1;
 	int		 rv = 0;
 
+	*reads = 0;
 	if (stat(path, &st) == -1) {
 		if (from == NULL) {
 			errs_add(errs, "%s:0: unable to read: %s", path,
@@ -886,11 +905,35 @@ conf_preflight(const char *path, const char *from, unsigned fromline,
 		    "file?", path, CONF_MAX_BYTES);
 		return (-1);
 	}
+	for (i = 0; i < pf->n; i++)
+		if (pf->f[i].dev == st.st_dev && pf->f[i].ino == st.st_ino)
+			break;
+	if (i < pf->n && pf->f[i].open) {
+		errs_add(errs, "%s:%u: @include \"%s\" includes itself, "
+		    "through the files that include it", from, fromline, path);
+		return (-1);
+	}
+	if (i < pf->n) {		/* seen before: its count holds */
+		*reads = pf->f[i].reads;
+		return (0);
+	}
 	if (depth >= CONF_MAX_INCLUDE_DEPTH || (f = fopen(path, "re")) ==
 	    NULL)
 		return (0);	/* libconfig reports these itself */
+	pf->f = xreallocarray(pf->f, pf->n + 1, sizeof(*pf->f));
+	me = pf->n++;
+	pf->f[me].dev = st.st_dev;
+	pf->f[me].ino = st.st_ino;
+	pf->f[me].open = true;
+	pf->f[me].reads = 0;
 	while ((len = getline(&line, &cap, f)) != -1) {
 		lineno++;
+		if (memchr(line, '\0', (size_t)len) != NULL) {
+			errs_add(errs, "%s:%u: a NUL byte: is this a "
+			    "configuration file?", path, lineno);
+			rv = -1;
+			break;
+		}
 		for (p = line; *p == ' ' || *p == '\t'; p++)
 			;
 		if (strncmp(p, "@include", 8) != 0)
@@ -903,13 +946,24 @@ conf_preflight(const char *path, const char *from, unsigned fromline,
 			xasprintf(&inc, "%.*s", (int)(q - p), p);
 		else
 			xasprintf(&inc, "%s/%.*s", dir, (int)(q - p), p);
-		if (conf_preflight(inc, path, lineno, dir, depth + 1,
-		    errs) == -1)
+		if (conf_preflight(pf, inc, path, lineno, dir, depth + 1,
+		    errs, &sub) == -1)
 			rv = -1;
 		free(inc);
+		total += sub;
+		if (rv == -1 || total > CONF_MAX_INCLUDED)
+			break;
 	}
 	free(line);
 	fclose(f);
+	pf->f[me].open = false;
+	pf->f[me].reads = total;
+	if (rv == 0 && total > CONF_MAX_INCLUDED && from == NULL) {
+		errs_add(errs, "%s:0: its @include lines would have over %d "
+		    "files read", path, CONF_MAX_INCLUDED);
+		rv = -1;
+	}
+	*reads = total;
 	return (rv);
 }
 
@@ -927,14 +981,19 @@ conf_load(const char *path, struct conf_errors *errs)
 	config_setting_t	*root, *s;
 	const char		*slash;
 	char			*dir;
-	int			 i;
+	struct preflight	 pf;
+	uint64_t		 reads;
+	int			 i, rv;
 
 	memset(errs, 0, sizeof(*errs));
 	/* Relative @include paths are relative to the file's directory. */
 	slash = strrchr(path, '/');
 	dir = slash == NULL ? NULL : slash == path ? xstrdup("/") :
 	    xstrndup(path, (size_t)(slash - path));
-	if (conf_preflight(path, NULL, 0, dir, 0, errs) == -1) {
+	memset(&pf, 0, sizeof(pf));
+	rv = conf_preflight(&pf, path, NULL, 0, dir, 0, errs, &reads);
+	free(pf.f);
+	if (rv == -1) {
 		free(dir);
 		return (NULL);
 	}

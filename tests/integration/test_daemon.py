@@ -4,10 +4,12 @@ clients, access control, signals (drain, stop, reload, resize, log reopen)
 and reloads under load.  A real droverd on a private socket each time."""
 import json
 import os
+import shutil
 import pwd
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -69,6 +71,53 @@ class TestConfigCheck(DroverTestCase):
                            2, "log_file: directory /nonexistent-dir")
         self.assertProblem('socket = "/etc/passwd/d.sock";' + pools, 1,
                            "socket: /etc/passwd is not a directory")
+
+    def test_includes_libconfig_cannot_be_trusted_with(self):
+        # tests/fuzz findings: a file that includes itself (libconfig
+        # would read it k^10 times, seconds to minutes with the loop
+        # blocked), includes that fan out past 1000 reads, a NUL byte
+        # (libconfig opened the directory and exit()ed).
+        d = tempfile.mkdtemp(prefix="drover-inc-")
+        pools = 'pools = ( { name = "a"; handler = "square"; } );\n'
+
+        def put(name, text):
+            with open(os.path.join(d, name), "w") as f:
+                f.write(text)
+            return os.path.join(d, name)
+
+        def droverd_t(path):
+            t0 = time.monotonic()
+            p = subprocess.run([DROVERD, "-t", "-c", path],
+                               capture_output=True, text=True, timeout=30)
+            self.assertLess(time.monotonic() - t0, 5)
+            return p.returncode, p.stderr
+
+        try:
+            put("self.conf", '@include "self.conf"\n' * 5)
+            rc, err = droverd_t(put("a.conf", pools +
+                                    '@include "self.conf"\n'))
+            self.assertEqual(rc, 2, err)
+            self.assertIn('self.conf:1: @include "' + d + '/self.conf" '
+                          'includes itself', err)
+            for i in range(9):
+                put(f"d{i}.conf", f'@include "d{i + 1}.conf"\n' * 5)
+            put("d9.conf", "x = 1;\n")
+            rc, err = droverd_t(put("b.conf", pools +
+                                    '@include "d0.conf"\n'))
+            self.assertEqual(rc, 2, err)
+            self.assertIn("b.conf:0: its @include lines would have over "
+                          "1000 files read", err)
+            rc, err = droverd_t(put("c.conf", 'socket = "/tmp/x";\n'
+                                    '@include "\0"\n' + pools))
+            self.assertEqual(rc, 2, err)
+            self.assertIn("c.conf:2: a NUL byte", err)
+            # A file included twice (not a cycle) is fine.
+            put("p.conf", 'shutdown_timeout = 3.0;\n')
+            rc, err = droverd_t(put("e.conf", pools +
+                                    '@include "p.conf"\n'))
+            self.assertEqual(rc, 0, err)
+        finally:
+            shutil.rmtree(d)
 
     def test_syntax_error(self):
         self.assertProblem('socket = "/tmp/x.sock";\n\npools = ( { name = '
