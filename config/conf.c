@@ -848,8 +848,8 @@ struct preflight {
 	struct {
 		dev_t		 dev;
 		ino_t		 ino;
-		bool		 open;		/* on the current @include path */
-		uint64_t	 reads;		/* times libconfig would read it */
+		bool		 open;	/* on the @include path now */
+		uint64_t	 reads;	/* times libconfig reads it */
 	}		*f;
 	size_t		 n;
 };
