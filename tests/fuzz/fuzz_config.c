@@ -5,8 +5,10 @@
  * loaded with conf_load(), as droverd loads its file and, on reload, the
  * new one.  When both load: conf_global_diff() and poolconf_diff() for
  * every pool of the same name, as a reload does; a conf compared with
- * itself, or a pool with its poolconf_dup(), must show no change.  A
- * failed load must say why.  Everything is freed (LeakSanitizer checks).
+ * itself, or a pool with its poolconf_dup(), must show no change, and
+ * after poolconf_apply_hot() (a reload's hot apply) no hot change is
+ * left.  A failed load must say why.  Everything is freed (LeakSanitizer
+ * checks).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -119,6 +121,20 @@ fz_self(const struct conf *c)
 	buf_free(&out);
 }
 
+/* The hot apply of a reload: no hot setting differs afterwards. */
+static void
+fz_hot(const struct poolconf *a, const struct poolconf *b, struct buf *out)
+{
+	struct poolconf	*dup = poolconf_dup(a);
+	unsigned	 before = poolconf_diff(a, b, out);
+
+	(void)poolconf_apply_hot(dup, b);
+	FZ_CHECK((poolconf_diff(dup, b, out) & APPLY_HOT) == 0);
+	if ((before & APPLY_MASK & ~APPLY_HOT) == 0)
+		FZ_CHECK(poolconf_diff(dup, b, out) == 0);
+	poolconf_free(dup);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -142,8 +158,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)conf_global_diff(b, a, &out);
 		for (i = 0; i < a->npools; i++)
 			if ((pb = conf_pool(b, a->pools[i]->name)) != NULL) {
-				(void)poolconf_diff(a->pools[i], pb, &out);
-				(void)poolconf_diff(pb, a->pools[i], &out);
+				fz_hot(a->pools[i], pb, &out);
+				fz_hot(pb, a->pools[i], &out);
 			}
 		buf_free(&out);
 	}
