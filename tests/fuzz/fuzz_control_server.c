@@ -27,7 +27,9 @@
  *
  * Input: byte 0, the mode (bit 0: pool "p" exists; bit 1: shutting down;
  * bit 2: reload fails; bit 3: max_job_bytes 16; bits 4-5: how the session
- * ends: stay connected, half-close, hang up, pool_stop); byte 1, the seed
+ * ends: stay connected, half-close, hang up, pool_stop; bit 6: flood, the
+ * harness first submits to "p" FZ_FLOOD_JOBS jobs, more than the queue
+ * takes, so that droverd stops reading: backpressure); byte 1, the seed
  * of the write sizes; the rest, what the client sends.
  */
 #include <sys/socket.h>
@@ -73,6 +75,8 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 #define FZ_RELOAD_FAIL	0x04
 #define FZ_SMALL_JOBS	0x08
 #define FZ_END(m)	(((m) >> 4) & 3)
+#define FZ_FLOOD	0x40
+#define FZ_FLOOD_JOBS	1100	/* over POOL_QUEUE_MIN (daemon/pool_impl.h) */
 enum { FZ_END_STAY, FZ_END_SHUT, FZ_END_HANGUP, FZ_END_STOP };
 
 static char		 fz_dir[64];
@@ -290,6 +294,26 @@ fz_connect(void)
 	return (fd);
 }
 
+/* What FZ_FLOOD sends first: a submit to "p", then many small jobs. */
+static void
+fz_flood(struct buf *out)
+{
+	static const char req[] = "{\"op\":\"submit\",\"pool\":\"p\"}";
+	char		*p;
+	int		 i;
+
+	p = buf_reserve(out, FRAME_HDRLEN);
+	frame_put(p, CTL_REQUEST, 0, sizeof(req) - 1, CTL_VERSION);
+	buf_commit(out, FRAME_HDRLEN);
+	buf_add(out, req, sizeof(req) - 1);
+	for (i = 0; i < FZ_FLOOD_JOBS; i++) {
+		p = buf_reserve(out, FRAME_HDRLEN + 1);
+		frame_put(p, CTL_JOB, 0, 1, 1000000 + (uint64_t)i);
+		p[FRAME_HDRLEN] = 'j';
+		buf_commit(out, FRAME_HDRLEN + 1);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -298,7 +322,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct poolconf	 pc;
 	char		*argv[] = { "/bin/false", NULL };
 	char		 err[256];
-	struct buf	 in;
+	struct buf	 in, out;
 	size_t		 off = 0, n;
 	ssize_t		 w;
 	uint32_t	 seed;
@@ -308,8 +332,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return (0);
 	fz_mode = data[0];
 	seed = data[1] | 1U;
-	data += 2;
-	size -= 2;
+	buf_init(&out);
+	if (fz_mode & FZ_FLOOD)
+		fz_flood(&out);
+	buf_add(&out, data + 2, size - 2);
+	data = (const uint8_t *)buf_data(&out);
+	size = buf_len(&out);
 
 	if ((base = event_base_new()) == NULL)
 		abort();
@@ -380,5 +408,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_conf = NULL;
 	event_base_free(base);
 	buf_free(&in);
+	buf_free(&out);
 	return (0);
 }

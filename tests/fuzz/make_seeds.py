@@ -133,7 +133,7 @@ def req(obj, version=1):
 
 def control_server_seeds():
     # byte 0: 1 pool p | 2 draining | 4 reload fails | 8 small jobs |
-    # (end << 4); byte 1: seed
+    # (end << 4) | 64 flood; byte 1: seed
     submit = req({"op": "submit", "pool": "p"})
     jobs = b"".join(frame(CJOB, str(i).encode(), ident=i) for i in range(4))
     return {
@@ -150,6 +150,9 @@ def control_server_seeds():
                                     "workers": 3}),
         "garbage": b"\x21\x05" + submit + frame(REPLY, b"{}") + jobs,
         "version": b"\x00\x02" + req({"op": "status"}, version=2),
+        "flood-stop": b"\x71\x00" + jobs + frame(END),
+        "flood-hangup": b"\x61\x05" + jobs,
+        "flood-stay": b"\x41\x07" + frame(CANCEL),
     }
 
 
