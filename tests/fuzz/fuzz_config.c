@@ -10,11 +10,14 @@
  * left.  A failed load must say why.  Everything is freed (LeakSanitizer
  * checks).
  *
- * An input with more than FZ_MAX_INCLUDES "@include" is skipped: the
+ * Inputs that would only find again what is known are skipped, so that
+ * the fuzzer goes past it: more than FZ_MAX_INCLUDES "@include" (the
  * include preflight of conf_load() visits k^10 files for a file that
- * includes itself k times (crashes/config-include-exponential), which
- * would stall the fuzzer on that one finding.  FZ_ALL_INCLUDES=1 in the
- * environment lifts the limit, to replay it.
+ * includes itself k times: crashes/config-include-exponential), and a NUL
+ * byte with an "@include" (it hides an include from the preflight, and
+ * libconfig exit()s on the directory it opens instead:
+ * crashes/config-include-nul-exit).  FZ_REPLAY_KNOWN=1 in the
+ * environment turns the skips off, to replay those.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -42,7 +45,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 #define FZ_MAX_INCLUDES	2
 
-static size_t	 fz_max_includes = FZ_MAX_INCLUDES;
+static int	 fz_replay_known;
 static char	 fz_dir[64];
 static char	 fz_path[2][96];
 
@@ -62,8 +65,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	log_init("fuzz_config", LOG_STYLE_CLI, LOG_CRIT);
-	if (getenv("FZ_ALL_INCLUDES") != NULL)
-		fz_max_includes = SIZE_MAX;
+	fz_replay_known = getenv("FZ_REPLAY_KNOWN") != NULL;
 	snprintf(fz_dir, sizeof(fz_dir), "%s/fuzz_config.XXXXXX",
 	    tmp != NULL && strlen(tmp) < 32 ? tmp : "/tmp");
 	if (mkdtemp(fz_dir) == NULL) {
@@ -172,8 +174,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct buf	 out;
 	size_t		 i;
 
-	if (fz_includes(data, size) > fz_max_includes)
-		return (0);
+	if (!fz_replay_known && (fz_includes(data, size) > FZ_MAX_INCLUDES ||
+	    (nul != NULL && fz_includes(data, size) != 0 &&
+	    memchr(nul + 1, '\0', size - alen - 1) != NULL)))
+		return (0);		/* known findings: see above */
 	fz_write(fz_path[0], data, alen);
 	fz_write(fz_path[1], nul != NULL ? nul + 1 : data, nul != NULL ?
 	    size - alen - 1 : 0);
