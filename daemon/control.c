@@ -510,7 +510,8 @@ client_reload_look(struct client *cl)
 	if (cl->fd == -1)
 		return;
 	buf_init(&why);
-	r = cl->ctl->hooks->reload_settled(&why);
+	r = cl->ctl->hooks->reload_settled != NULL ?
+	    cl->ctl->hooks->reload_settled(&why) : 1;
 	if (r == 0 && cl->waits-- > 0) {
 		buf_free(&why);
 		timer_arm_us(cl->ev_wait, RELOAD_LOOK_US);

@@ -26,7 +26,7 @@ struct daemon_hooks {
 	int		 (*reload)(struct buf *);
 	/*
 	 * Are the pools that reload started or changed up?  1 yes, 0 not
-	 * yet, -1 one failed (why says which, and why).
+	 * yet, -1 one failed (why says which, and why).  NULL: always 1.
 	 */
 	int		 (*reload_settled)(struct buf *);
 	/* scale|stop|start|restart POOL [n]: 0 and what was done, or -1. */

@@ -145,6 +145,17 @@ fz_hook_reload(struct buf *out)
 	return (0);
 }
 
+/* After a good reload: its pools started, or (FZ_DRAINING) one failed. */
+static int
+fz_hook_reload_settled(struct buf *why)
+{
+	if (fz_mode & FZ_DRAINING) {
+		buf_adds(why, "pool p failed to start: \xff\n");
+		return (-1);
+	}
+	return (1);
+}
+
 static int
 fz_hook_pool_op(const char *op, const char *name, long n, struct buf *out)
 {
@@ -182,6 +193,7 @@ static const struct daemon_hooks fz_hooks = {
 	.pool = fz_hook_pool,
 	.accepting = fz_hook_accepting,
 	.reload = fz_hook_reload,
+	.reload_settled = fz_hook_reload_settled,
 	.pool_op = fz_hook_pool_op,
 	.status = fz_hook_status,
 	.healthy = fz_hook_healthy,
