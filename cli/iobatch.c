@@ -42,6 +42,8 @@ static void	iobatch_done(struct batch *, struct job *,
 		    const struct jobresult *);
 static void	iobatch_closing(struct batch *, const char *);
 static uint64_t	iobatch_in_room(void *);
+static void	iobatch_in_journal(struct iobatch *, uint64_t, const char *,
+		    size_t);
 static void	iobatch_in_record(void *, uint64_t, const char *, size_t);
 static void	iobatch_in_toolong(void *, uint64_t, uint64_t);
 static void	iobatch_in_error(void *, int);
@@ -186,20 +188,34 @@ iobatch_in_room(void *arg)
 static void
 iobatch_in_record(void *arg, uint64_t id, const char *data, size_t len)
 {
-	struct iobatch		*ib = arg;
+	struct iobatch	*ib = arg;
+
+	if (ib->rj != NULL)
+		iobatch_in_journal(ib, id, data, len);
+	else
+		pool_submit(ib->pool, &ib->b, id, data, len);
+}
+
+/*
+ * --journal: a job finished in an earlier run is reported from what is
+ * stored; else it is journaled as accepted and runs.  Out of
+ * iobatch_in_record(), so that its common path stays a jump.
+ */
+static void __attribute__((noinline))
+iobatch_in_journal(struct iobatch *ib, uint64_t id, const char *data,
+    size_t len)
+{
 	struct runjournal_stored s;
 	struct report_extra	 ex;
 
-	if (ib->rj != NULL) {
-		if (runjournal_find(ib->rj, id, data, len, &s)) {
-			ex = (struct report_extra){ data, len, s.err, s.errlen,
-			    s.sout, s.soutlen, s.fields, s.fieldslen };
-			report_job(ib->report, id, s.status, s.out, s.outlen,
-			    s.worker, s.latency_us, s.runs, &ex);
-			return;
-		}
-		runjournal_accept(ib->rj, id, data, len);
+	if (runjournal_find(ib->rj, id, data, len, &s)) {
+		ex = (struct report_extra){ data, len, s.err, s.errlen,
+		    s.sout, s.soutlen, s.fields, s.fieldslen };
+		report_job(ib->report, id, s.status, s.out, s.outlen,
+		    s.worker, s.latency_us, s.runs, &ex);
+		return;
 	}
+	runjournal_accept(ib->rj, id, data, len);
 	pool_submit(ib->pool, &ib->b, id, data, len);
 }
 

@@ -549,7 +549,7 @@ worker_send(struct worker *w, struct job *j, uint64_t now)
 	j->sent_us = now;
 	j->runs++;
 	j->flags &= (uint8_t)~JOB_TIMEDOUT;
-	if (j->batch->cwd != NULL && (w->caps & FRAME_CAP_JOB_CWD))
+	if ((w->caps & FRAME_CAP_JOB_CWD) && j->batch->cwd != NULL)
 		worker_send_cwd(w, j);
 	else if (w->pc->protocol == PROTO_FRAME &&
 	    (w->caps & FRAME_CAP_JOB_META)) {
