@@ -11,7 +11,9 @@
  * streams past, then skipped()), left for later, or refused (lost()).  A
  * payload over max_len is refused without a header() verdict's help.
  * more() is asked before each step, so that the owner can stop taking
- * frames (backpressure) and go on with peer_resume().
+ * frames (backpressure) and go on with peer_resume().  peer_drain() reads
+ * the same way when the owner says, not the readable event: a stream read
+ * from the owner's own event, or one to be read to its end at once.
  *
  * Writing: peer_send() and peer_reserve()/peer_commit() queue output;
  * peer_schedule() writes it once at the end of the loop turn, however many
@@ -67,7 +69,10 @@ struct peer_ops {
 	void	(*skipped)(void *, const struct frame_hdr *);
 	/* n bytes were read, before they are parsed.  May be NULL. */
 	void	(*input)(void *, size_t);
-	/* The frames of one read (or of peer_resume()) are handed over. */
+	/*
+	 * The frames of one read (or of peer_resume()) are handed over.  May
+	 * be NULL.
+	 */
 	void	(*read_end)(void *);
 	/* A flush: true when every byte is written, false when it waits. */
 	void	(*written)(void *, bool);
@@ -80,7 +85,7 @@ struct peer_conf {
 	size_t		 read_max;	/* bytes per read(2); 256 KiB */
 	unsigned	 reads_per_event; /* 1 */
 	uint32_t	 max_len;	/* largest payload; FRAME_MAXLEN */
-	size_t		 keep;		/* output kept when empty; 1 MiB */
+	size_t		 keep;		/* buffer kept when empty; 1 MiB */
 };
 
 struct peer	*peer_new(struct event_base *, int, const struct peer_conf *,
@@ -93,6 +98,7 @@ int		 peer_errno(const struct peer *);
 void		 peer_set_reading(struct peer *, bool);
 bool		 peer_reading(const struct peer *);
 void		 peer_resume(struct peer *);
+size_t		 peer_drain(struct peer *, size_t, unsigned);
 bool		 peer_mid_message(const struct peer *);
 bool		 peer_skipping(const struct peer *);
 

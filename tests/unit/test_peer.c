@@ -5,7 +5,8 @@
  * sent; EOF inside a frame and between frames are told apart; a skipped
  * payload is discarded; more() pauses and peer_resume() goes on; a hook may
  * free the peer; output is written once per loop turn, and to a slow
- * reader in full and in order.
+ * reader in full and in order; peer_drain() reads what is there, within
+ * its limits, and no more once the stream is lost.
  */
 #include <sys/socket.h>
 
@@ -540,6 +541,157 @@ START_TEST(test_write_error_keeps_reading)
 }
 END_TEST
 
+/* Frames of 100 bytes each, ids from id0, 116 bytes with the header. */
+static void
+put_frames(struct buf *b, uint64_t id0, unsigned n)
+{
+	char		 payload[100];
+	unsigned	 i;
+
+	for (i = 0; i < n; i++) {
+		memset(payload, 'a' + (int)(i % 26), sizeof(payload));
+		put_frame(b, id0 + i, payload, sizeof(payload));
+	}
+}
+
+START_TEST(test_drain_reads_what_is_there)
+{
+	struct peer_conf conf = { .read_max = 4096 };
+	struct seen	 s;
+	struct buf	 b;
+	int		 fd;
+	unsigned	 i, ends;
+
+	setup(&s, &conf, &fd);
+	peer_set_reading(s.peer, false);	/* the owner reads */
+	buf_init(&b);
+	put_frames(&b, 0, 100);			/* 11600 bytes */
+	write_all(fd, buf_data(&b), buf_len(&b));
+	/* More than one read (the buffer grows), each with its end. */
+	ck_assert_uint_eq(peer_drain(s.peer, 0, 64), 100 * 116);
+	ck_assert_uint_eq(s.frames, 100);
+	ck_assert_uint_ge(s.read_ends, 2);
+	ends = s.read_ends;
+	for (i = 0; i < 100; i++)
+		ck_assert_uint_eq(s.ids[i], i);
+	ck_assert(!peer_mid_message(s.peer));
+	ck_assert(!peer_reading(s.peer));
+	/* Nothing there: no read_end, and nothing lost. */
+	ck_assert_uint_eq(peer_drain(s.peer, 0, 64), 0);
+	ck_assert_uint_eq(s.read_ends, ends);
+	ck_assert_int_eq(s.lost, -1);
+	/* The writer is gone: the rest, then lost(), once. */
+	buf_reset(&b);
+	put_frames(&b, 100, 3);
+	write_all(fd, buf_data(&b), buf_len(&b));
+	shutdown(fd, SHUT_WR);
+	ck_assert_uint_eq(peer_drain(s.peer, 0, 64), 3 * 116);
+	ck_assert_uint_eq(s.frames, 103);
+	ck_assert_int_eq(s.lost, -1);		/* a short read ends a drain */
+	ck_assert_uint_eq(peer_drain(s.peer, 0, 64), 0);
+	ck_assert_int_eq(s.lost, PEER_EOF);
+	ck_assert_uint_eq(peer_drain(s.peer, 0, 64), 0);	/* no more */
+	buf_free(&b);
+	teardown(&s, fd);
+}
+END_TEST
+
+START_TEST(test_drain_limits)
+{
+	struct peer_conf conf = { .read_max = 4096, .reads_per_event = 1 };
+	struct seen	 s;
+	struct buf	 b;
+	size_t		 got;
+	int		 fd;
+
+	setup(&s, &conf, &fd);
+	peer_set_reading(s.peer, false);
+	buf_init(&b);
+	put_frames(&b, 0, 400);			/* 46400 bytes */
+	write_all(fd, buf_data(&b), buf_len(&b));
+	/* reads 0: reads_per_event, one read of read_max. */
+	ck_assert_uint_eq(peer_drain(s.peer, 0, 0), 4096);
+	ck_assert_uint_eq(s.read_ends, 1);
+	ck_assert_uint_eq(s.frames, 4096 / 116);
+	ck_assert(peer_mid_message(s.peer));
+	/* max: no second read once that much is in. */
+	got = peer_drain(s.peer, 1, 64);
+	ck_assert_uint_ge(got, 4096);
+	ck_assert_uint_eq(s.read_ends, 2);
+	ck_assert_uint_eq(peer_drain(s.peer, 0, 64), 400 * 116 - 4096 - got);
+	ck_assert_uint_eq(s.frames, 400);
+	ck_assert_int_eq(s.lost, -1);
+	buf_free(&b);
+	teardown(&s, fd);
+}
+END_TEST
+
+START_TEST(test_drain_eof_mid_frame)
+{
+	struct seen	 s;
+	struct buf	 b;
+	int		 fd;
+
+	setup(&s, NULL, &fd);
+	peer_set_reading(s.peer, false);
+	buf_init(&b);
+	put_frames(&b, 0, 2);
+	write_all(fd, buf_data(&b), buf_len(&b) - 1);
+	shutdown(fd, SHUT_WR);
+	ck_assert_uint_eq(peer_drain(s.peer, 0, 64), 2 * 116 - 1);
+	ck_assert_uint_eq(peer_drain(s.peer, 0, 64), 0);
+	ck_assert_uint_eq(s.frames, 1);
+	ck_assert_int_eq(s.lost, PEER_EOF_MID);
+	buf_free(&b);
+	teardown(&s, fd);
+}
+END_TEST
+
+START_TEST(test_drain_stops_at_refused_header)
+{
+	struct peer_conf conf = { .read_max = 4096, .max_len = 50 };
+	struct seen	 s;
+	struct buf	 b;
+	int		 fd;
+
+	setup(&s, &conf, &fd);
+	peer_set_reading(s.peer, false);
+	buf_init(&b);
+	put_frame(&b, 1, "ok", 2);
+	put_frames(&b, 2, 100);		/* over max_len: refused */
+	write_all(fd, buf_data(&b), buf_len(&b));
+	/* The first read is parsed up to the refusal; no second read. */
+	ck_assert_uint_eq(peer_drain(s.peer, 0, 64), 4096);
+	ck_assert_uint_eq(s.frames, 1);
+	ck_assert_int_eq(s.lost, PEER_BAD);
+	ck_assert_str_eq(s.why, "frame over the size limit");
+	ck_assert_uint_eq(peer_drain(s.peer, 0, 64), 0);
+	buf_free(&b);
+	teardown(&s, fd);
+}
+END_TEST
+
+START_TEST(test_drain_free_in_hook)
+{
+	struct seen	 s;
+	struct buf	 b;
+	int		 fd;
+
+	setup(&s, NULL, &fd);
+	peer_set_reading(s.peer, false);
+	s.free_in_frame = true;
+	buf_init(&b);
+	put_frames(&b, 0, 2);
+	write_all(fd, buf_data(&b), buf_len(&b));
+	(void)peer_drain(s.peer, 0, 64);
+	ck_assert_uint_eq(s.frames, 1);
+	ck_assert_uint_eq(s.read_ends, 0);
+	ck_assert_ptr_null(s.peer);
+	buf_free(&b);
+	teardown(&s, fd);
+}
+END_TEST
+
 static Suite *
 peer_suite(void)
 {
@@ -558,6 +710,11 @@ peer_suite(void)
 	tcase_add_test(tc, test_flush_once_per_turn);
 	tcase_add_test(tc, test_deferred_flush_slow_reader);
 	tcase_add_test(tc, test_write_error_keeps_reading);
+	tcase_add_test(tc, test_drain_reads_what_is_there);
+	tcase_add_test(tc, test_drain_limits);
+	tcase_add_test(tc, test_drain_eof_mid_frame);
+	tcase_add_test(tc, test_drain_stops_at_refused_header);
+	tcase_add_test(tc, test_drain_free_in_hook);
 	suite_add_tcase(s, tc);
 	return (s);
 }
