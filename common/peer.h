@@ -1,8 +1,9 @@
 /*
  * A peer: one non-blocking stream of 16-byte-header frames (frame.h), read
  * and written on a libevent loop (peer.c).  The control socket's both ends
- * (daemon/control.c, cli/client.c) use it, and it is shaped for a worker's
- * result stream too: many frames per read, a hook at the end of each read.
+ * (daemon/control.c, cli/client.c) use it, and so does a frame worker's
+ * result stream (daemon/worker.c, read-only, with peer_drain()): many
+ * frames per read, a hook at the end of each read.
  *
  * Reading: up to read_max bytes per read(2), reads_per_event reads per
  * readable event.  Each header is judged once, by header(), before its
