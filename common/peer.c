@@ -255,6 +255,16 @@ peer_parse(struct peer *p)
 				return;
 			continue;
 		}
+		if (p->ops->frames != NULL && !p->have_hdr &&
+		    buf_len(&p->in) >= FRAME_HDRLEN) {
+			n = p->ops->frames(arg, buf_data(&p->in),
+			    buf_len(&p->in));
+			if (p->fd == -1)
+				return;
+			buf_consume(&p->in, n);
+			if (n != 0)
+				continue;	/* more(), then the rest */
+		}
 		if (p->have_hdr) {
 			h = p->hdr;
 			if (buf_len(&p->in) - FRAME_HDRLEN < h.len)

@@ -66,6 +66,15 @@ struct peer_ops {
 	/* A whole frame; the payload is valid during the call only. */
 	void	(*frame)(void *, const struct frame_hdr *, const char *,
 		    size_t);
+	/*
+	 * Optional, for a hot stream (a worker's results): the whole frames
+	 * at the head of the buffer at once, (p, len) from a frame
+	 * boundary; the owner parses them in its own loop and returns the
+	 * bytes it took (whole frames only; fewer when it stops).  A frame
+	 * not yet whole then goes the usual way: header() before its payload
+	 * is buffered, frame() once it is in.
+	 */
+	size_t	(*frames)(void *, const char *, size_t);
 	/* The payload of a skipped frame is all discarded.  May be NULL. */
 	void	(*skipped)(void *, const struct frame_hdr *);
 	/* n bytes were read, before they are parsed.  May be NULL. */

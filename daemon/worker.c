@@ -146,6 +146,7 @@ static enum peer_verdict worker_res_header(void *, const char *,
 static void	worker_res_frame(void *, const struct frame_hdr *,
 		    const char *, size_t);
 static void	worker_res_lost(void *, enum peer_loss, const char *);
+static size_t	worker_res_frames(void *, const char *, size_t);
 static void	worker_log_cb(int, short, void *);
 static void	worker_status_cb(int, short, void *);
 static void	worker_timeout_cb(int, short, void *);
@@ -224,6 +225,7 @@ worker_reaped(const struct worker *w)
 static const struct peer_ops worker_res_ops = {
 	.header = worker_res_header,
 	.frame = worker_res_frame,
+	.frames = worker_res_frames,
 	.lost = worker_res_lost,
 };
 
@@ -948,6 +950,47 @@ worker_res_frame(void *arg, const struct frame_hdr *h, const char *payload,
 		    w->arg);
 	} else
 		worker_res_other(w, h, payload);
+}
+
+/*
+ * The whole frames the peer holds (peer.h, frames): the hot path of a
+ * frame worker, parsed here in one loop, no call through the peer per
+ * frame.  A frame not yet whole, or one whose header is bad, is left to
+ * the peer: worker_res_header() judges it (and refuses a bad one),
+ * worker_res_frame() takes it once it is in.
+ */
+static size_t
+worker_res_frames(void *arg, const char *p, size_t len)
+{
+	struct worker		*w = arg;
+	struct frame_hdr	 h;
+	struct frame_result	 r;
+	struct job		*j;
+	const char		*why;
+	size_t			 off = 0;
+
+	while (w->fd_res != -1 && len - off >= FRAME_HDRLEN) {
+		if (frame_parse_flags(p + off, len - off, w->res_lim,
+		    w->res_flags, &h, &why) != FRAME_GOOD)
+			break;
+		if (h.type == FRAME_RESULT && h.flags == 0 && w->hello &&
+		    h.len <= w->res_max && worker_holds(w, h.id)) {
+			memset(&r, 0, sizeof(r));
+			r.out = p + off + FRAME_HDRLEN;
+			r.outlen = h.len;
+			j = worker_take(w, h.id, w->res_now);
+			w->jobs_done++;
+			w->res_n++;
+			w->hooks->result(w, j, h.status == FRAME_OK, &r,
+			    w->res_now, w->arg);
+		} else {
+			worker_res_other(w, &h, p + off + FRAME_HDRLEN);
+			if (w->fd_res == -1)
+				return (off);
+		}
+		off += FRAME_HDRLEN + h.len;
+	}
+	return (off);
 }
 
 /*

@@ -48,6 +48,8 @@ struct seen {
 	unsigned		 take;		/* more(): frames, then pause */
 	bool			 limit_take;
 	bool			 free_in_frame;
+	unsigned		 batched;	/* frames(): taken whole */
+	unsigned		 batches;
 };
 
 static enum peer_verdict
@@ -136,6 +138,38 @@ static const struct peer_ops t_ops = {
 	.skipped = t_skipped,
 	.read_end = t_read_end,
 	.written = t_written,
+	.lost = t_lost,
+};
+
+/*
+ * frames(): take every whole frame from the head, as a worker's results
+ * are taken, and stop at a bad header (for header() to refuse).
+ */
+static size_t
+t_frames(void *arg, const char *p, size_t len)
+{
+	struct seen		*s = arg;
+	struct frame_hdr	 h;
+	size_t			 off = 0;
+
+	s->batches++;
+	while (len - off >= FRAME_HDRLEN) {
+		frame_decode(p + off, &h);
+		if (p[off + 7] != 0 || len - off - FRAME_HDRLEN < h.len)
+			break;
+		if (s->frames + s->batched < NFRAMES + 8)
+			s->ids[s->frames + s->batched] = h.id;
+		s->batched++;
+		off += FRAME_HDRLEN + h.len;
+	}
+	return (off);
+}
+
+static const struct peer_ops t_batch_ops = {
+	.header = t_header,
+	.frame = t_frame,
+	.frames = t_frames,
+	.read_end = t_read_end,
 	.lost = t_lost,
 };
 
@@ -247,6 +281,63 @@ START_TEST(test_many_in_one_read)
 	for (i = 0; i < NFRAMES; i++)
 		ck_assert_uint_eq(s.ids[i], i);
 	ck_assert_str_eq(s.last, "job 99");
+	buf_free(&b);
+	teardown(&s, fd);
+}
+END_TEST
+
+/*
+ * With frames(): every whole frame goes to it in one call, not one hook
+ * per frame; the frame not yet whole goes the usual way (header() before
+ * its payload, frame() once it is in); a bad header is refused by
+ * header(), after the good frames before it were taken.
+ */
+START_TEST(test_frames_in_one_call)
+{
+	struct seen	 s;
+	struct buf	 b;
+	char		 payload[32];
+	int		 sv[2], fd, n;
+	unsigned	 i;
+	size_t		 cut;
+
+	memset(&s, 0, sizeof(s));
+	s.lost = -1;
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_ne(fcntl(sv[0], F_SETFL, O_NONBLOCK), -1);
+	s.base = event_base_new();
+	s.peer = peer_new(s.base, sv[0], NULL, &t_batch_ops, &s);
+	peer_set_reading(s.peer, true);
+	fd = sv[1];
+	buf_init(&b);
+	for (i = 0; i < NFRAMES; i++) {
+		n = snprintf(payload, sizeof(payload), "result %u", i);
+		put_frame(&b, i, payload, (size_t)n);
+	}
+	put_frame(&b, NFRAMES, "the last, cut", 13);
+	cut = buf_len(&b) - 5;
+	write_all(fd, buf_data(&b), cut);
+	turn(&s);
+	ck_assert_uint_eq(s.batched, NFRAMES);
+	ck_assert_uint_le(s.batches, 2);	/* then the rest: none whole */
+	ck_assert_uint_eq(s.frames, 0);
+	ck_assert_uint_eq(s.headers, 1);	/* the cut one, judged once */
+	for (i = 0; i < NFRAMES; i++)
+		ck_assert_uint_eq(s.ids[i], i);
+	write_all(fd, buf_data(&b) + cut, 5);
+	turn(&s);
+	ck_assert_uint_eq(s.frames, 1);
+	ck_assert_str_eq(s.last, "the last, cut");
+	/* A good frame, then a bad header: refused, the good one taken. */
+	buf_reset(&b);
+	put_frame(&b, 7, "ok", 2);
+	put_frame(&b, 8, "bad", 3);
+	((char *)buf_data(&b))[FRAME_HDRLEN + 2 + 7] = 1;
+	write_all(fd, buf_data(&b), buf_len(&b));
+	turn(&s);
+	ck_assert_uint_eq(s.batched, NFRAMES + 1);
+	ck_assert_int_eq(s.lost, PEER_BAD);
+	ck_assert_str_eq(s.why, "non-zero reserved header bytes");
 	buf_free(&b);
 	teardown(&s, fd);
 }
@@ -700,6 +791,7 @@ peer_suite(void)
 
 	tcase_add_test(tc, test_split_across_reads);
 	tcase_add_test(tc, test_many_in_one_read);
+	tcase_add_test(tc, test_frames_in_one_call);
 	tcase_add_test(tc, test_oversize_refused_before_payload);
 	tcase_add_test(tc, test_bad_header_refused);
 	tcase_add_test(tc, test_eof_mid_frame);
