@@ -16,6 +16,7 @@
  * more is done once the fd is closed.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -50,6 +51,7 @@ struct peer {
 	uint32_t		 max_len;
 	size_t			 keep;
 	bool			 reading;	/* ev_read is added */
+	bool			 rlost;		/* EOF, read error, refused */
 	bool			 writing;	/* ev_write is added */
 	bool			 wfailed;	/* output is dropped */
 	unsigned		 busy;		/* ways in running */
@@ -207,6 +209,7 @@ peer_skipping(const struct peer *p)
 static void
 peer_refuse(struct peer *p, const char *why)
 {
+	p->rlost = true;
 	peer_set_reading(p, false);
 	p->ops->lost(p->arg, PEER_BAD, why != NULL ? why : "bad header");
 }
@@ -251,6 +254,16 @@ peer_parse(struct peer *p)
 			if (p->fd == -1)
 				return;
 			continue;
+		}
+		if (p->ops->frames != NULL && !p->have_hdr &&
+		    buf_len(&p->in) >= FRAME_HDRLEN) {
+			n = p->ops->frames(arg, buf_data(&p->in),
+			    buf_len(&p->in));
+			if (p->fd == -1)
+				return;
+			buf_consume(&p->in, n);
+			if (n != 0)
+				continue;	/* more(), then the rest */
 		}
 		if (p->have_hdr) {
 			h = p->hdr;
@@ -300,19 +313,22 @@ peer_parse(struct peer *p)
 	}
 }
 
-/* The fd is readable: a few large reads, each parsed at once. */
-static void
-peer_read_cb(int fd, short what, void *arg)
+/*
+ * Up to reads reads of read_max bytes, each parsed at once and followed by
+ * read_end(), until one is short (the fd has no more for now), max bytes
+ * are in, or the stream is lost or closed; on the readable event, also
+ * until reading is turned off.  Returns the bytes read.
+ */
+static size_t
+peer_read_some(struct peer *p, unsigned reads, size_t max, bool event)
 {
-	struct peer	*p = arg;
 	enum peer_loss	 loss;
 	ssize_t		 n;
+	size_t		 got = 0;
 	unsigned	 i;
 
-	(void)fd;
-	(void)what;
-	peer_enter(p);
-	for (i = 0; i < p->reads && p->fd != -1 && p->reading; i++) {
+	for (i = 0; i < reads && got < max && p->fd != -1 &&
+	    (event ? p->reading : !p->rlost); i++) {
 		n = buf_read(&p->in, p->fd, p->read_max);
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
@@ -320,12 +336,14 @@ peer_read_cb(int fd, short what, void *arg)
 			p->err = n == 0 ? 0 : errno;
 			loss = n != 0 ? PEER_READ_ERROR : peer_mid_message(p) ?
 			    PEER_EOF_MID : PEER_EOF;
+			p->rlost = true;
 			peer_set_reading(p, false);
 			p->ops->lost(p->arg, loss, n != 0 ? strerror(p->err) :
 			    loss == PEER_EOF ? "end of stream" :
 			    "end of stream inside a frame");
 			break;
 		}
+		got += (size_t)n;
 		if (p->ops->input != NULL)
 			p->ops->input(p->arg, (size_t)n);
 		if (p->fd == -1)
@@ -335,10 +353,52 @@ peer_read_cb(int fd, short what, void *arg)
 			break;
 		if (p->ops->read_end != NULL)
 			p->ops->read_end(p->arg);
-		if (!p->reading || (size_t)n < p->read_max)
+		if ((event ? !p->reading : p->rlost) ||
+		    (size_t)n < p->read_max)
 			break;
 	}
+	return (got);
+}
+
+/* The fd is readable: a few large reads, each parsed at once. */
+static void
+peer_read_cb(int fd, short what, void *arg)
+{
+	struct peer	*p = arg;
+
+	(void)fd;
+	(void)what;
+	peer_enter(p);
+	(void)peer_read_some(p, p->reads, SIZE_MAX, true);
 	peer_leave(p);
+}
+
+/*
+ * Read what the fd holds now, driven by the owner rather than by the
+ * readable event (which it need not turn on): its own event, or a stream
+ * whose writer is gone and must be read to its end at once.  As on the
+ * event, up to reads reads (0: reads_per_event) of read_max bytes, each
+ * parsed and followed by read_end(), until a short read, max bytes (0: no
+ * limit), or the read side is lost (EOF, a read error, a refused header:
+ * lost(), once; peer_drain() reads no more after it).  Input memory past
+ * keep is given back when it ends with nothing buffered.  Not from a hook
+ * of the same peer: a payload handed over would move.  Returns the bytes
+ * read.
+ */
+size_t
+peer_drain(struct peer *p, size_t max, unsigned reads)
+{
+	size_t	 got;
+
+	if (p->fd == -1)
+		return (0);
+	peer_enter(p);
+	got = peer_read_some(p, reads != 0 ? reads : p->reads,
+	    max != 0 ? max : SIZE_MAX, false);
+	if (p->fd != -1)
+		buf_shrink(&p->in, p->keep);
+	peer_leave(p);
+	return (got);
 }
 
 /* more() said no, and now yes: hand over what is buffered. */

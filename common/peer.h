@@ -1,8 +1,9 @@
 /*
  * A peer: one non-blocking stream of 16-byte-header frames (frame.h), read
  * and written on a libevent loop (peer.c).  The control socket's both ends
- * (daemon/control.c, cli/client.c) use it, and it is shaped for a worker's
- * result stream too: many frames per read, a hook at the end of each read.
+ * (daemon/control.c, cli/client.c) use it, and so does a frame worker's
+ * result stream (daemon/worker.c, read-only, with peer_drain()): many
+ * frames per read, a hook at the end of each read.
  *
  * Reading: up to read_max bytes per read(2), reads_per_event reads per
  * readable event.  Each header is judged once, by header(), before its
@@ -11,7 +12,9 @@
  * streams past, then skipped()), left for later, or refused (lost()).  A
  * payload over max_len is refused without a header() verdict's help.
  * more() is asked before each step, so that the owner can stop taking
- * frames (backpressure) and go on with peer_resume().
+ * frames (backpressure) and go on with peer_resume().  peer_drain() reads
+ * the same way when the owner says, not the readable event: a stream read
+ * from the owner's own event, or one to be read to its end at once.
  *
  * Writing: peer_send() and peer_reserve()/peer_commit() queue output;
  * peer_schedule() writes it once at the end of the loop turn, however many
@@ -63,11 +66,23 @@ struct peer_ops {
 	/* A whole frame; the payload is valid during the call only. */
 	void	(*frame)(void *, const struct frame_hdr *, const char *,
 		    size_t);
+	/*
+	 * Optional, for a hot stream (a worker's results): the whole frames
+	 * at the head of the buffer at once, (p, len) from a frame
+	 * boundary; the owner parses them in its own loop and returns the
+	 * bytes it took (whole frames only; fewer when it stops).  A frame
+	 * not yet whole then goes the usual way: header() before its payload
+	 * is buffered, frame() once it is in.
+	 */
+	size_t	(*frames)(void *, const char *, size_t);
 	/* The payload of a skipped frame is all discarded.  May be NULL. */
 	void	(*skipped)(void *, const struct frame_hdr *);
 	/* n bytes were read, before they are parsed.  May be NULL. */
 	void	(*input)(void *, size_t);
-	/* The frames of one read (or of peer_resume()) are handed over. */
+	/*
+	 * The frames of one read (or of peer_resume()) are handed over.  May
+	 * be NULL.
+	 */
 	void	(*read_end)(void *);
 	/* A flush: true when every byte is written, false when it waits. */
 	void	(*written)(void *, bool);
@@ -80,7 +95,7 @@ struct peer_conf {
 	size_t		 read_max;	/* bytes per read(2); 256 KiB */
 	unsigned	 reads_per_event; /* 1 */
 	uint32_t	 max_len;	/* largest payload; FRAME_MAXLEN */
-	size_t		 keep;		/* output kept when empty; 1 MiB */
+	size_t		 keep;		/* buffer kept when empty; 1 MiB */
 };
 
 struct peer	*peer_new(struct event_base *, int, const struct peer_conf *,
@@ -93,6 +108,7 @@ int		 peer_errno(const struct peer *);
 void		 peer_set_reading(struct peer *, bool);
 bool		 peer_reading(const struct peer *);
 void		 peer_resume(struct peer *);
+size_t		 peer_drain(struct peer *, size_t, unsigned);
 bool		 peer_mid_message(const struct peer *);
 bool		 peer_skipping(const struct peer *);
 

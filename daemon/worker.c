@@ -9,11 +9,14 @@
  *	fd_log	read end of a pipe; the write end is its stderr
  *
  * Jobs are framed into wbuf and written with one write(2) per dispatch round;
- * results are read into rbuf with large reads and parsed in place.  The jobs a
- * worker holds sit in a ring indexed by a per-worker sequence number, which is
- * also the tag sent on the wire (frame, tagged): a result's tag finds its job
- * in O(1) whether results come back in order (line protocol, drover-worker)
- * or not.  The line and tagged protocols share one line parser.
+ * results are read with large reads and parsed in place: a frame worker's by
+ * a read-only peer (common/peer.c, the read loop of the control socket's
+ * frames too), which this file drives from its own readable event with
+ * peer_drain(); a line or tagged worker's into rbuf, by one line parser.  The
+ * jobs a worker holds sit in a ring indexed by a per-worker sequence number,
+ * which is also the tag sent on the wire (frame, tagged): a result's tag finds
+ * its job in O(1) whether results come back in order (line protocol,
+ * drover-worker) or not.
  *
  * A worker is finished only when both its exit status (worker_reap) and EOF on
  * its stdout have arrived, in either order, so that results still in the pipe
@@ -47,6 +50,7 @@
 #include "frame.h"
 #include "job.h"
 #include "log.h"
+#include "peer.h"
 #include "poolconf.h"
 #include "spawn.h"
 #include "tagged.h"
@@ -100,8 +104,15 @@ struct worker {
 	struct event		*ev_timeout;	/* the oldest job's deadline */
 	struct event		*ev_grace;	/* EOF/stop escalation */
 	struct buf		 wbuf;
-	struct buf		 rbuf;
+	struct buf		 rbuf;		/* line, tagged: results */
 	struct buf		 lbuf;
+	struct peer		*res;		/* frame: fd_res, read-only */
+	uint64_t		 res_now;	/* of this read of results */
+	unsigned		 res_n;		/* results in it */
+	uint32_t		 res_max;	/* max_result_bytes, capped */
+	uint32_t		 res_lim;	/* a payload's, by the HELLO */
+	uint8_t			 res_flags;	/* RESULT flags it may set */
+	bool			 res_eof;	/* EOF or error in it */
 
 	struct job		**ring;		/* in flight, by tag */
 	size_t			 ringcap;
@@ -130,6 +141,12 @@ static TAILQ_HEAD(, worker) workers = TAILQ_HEAD_INITIALIZER(workers);
 
 static void	worker_jobs_cb(int, short, void *);
 static void	worker_res_cb(int, short, void *);
+static enum peer_verdict worker_res_header(void *, const char *,
+		    struct frame_hdr *, const char **);
+static void	worker_res_frame(void *, const struct frame_hdr *,
+		    const char *, size_t);
+static void	worker_res_lost(void *, enum peer_loss, const char *);
+static size_t	worker_res_frames(void *, const char *, size_t);
 static void	worker_log_cb(int, short, void *);
 static void	worker_status_cb(int, short, void *);
 static void	worker_timeout_cb(int, short, void *);
@@ -201,6 +218,17 @@ worker_reaped(const struct worker *w)
 	return (w->state == WS_EXITED || w->state == WS_DEAD);
 }
 
+/*
+ * A frame worker's results, read by a peer whose reads this file starts
+ * (worker_read_results()): the hooks judge each header and take each frame.
+ */
+static const struct peer_ops worker_res_ops = {
+	.header = worker_res_header,
+	.frame = worker_res_frame,
+	.frames = worker_res_frames,
+	.lost = worker_res_lost,
+};
+
 /* Stop reading its stdout (EOF, or a stream we no longer trust). */
 static void
 worker_close_res(struct worker *w)
@@ -208,7 +236,11 @@ worker_close_res(struct worker *w)
 	if (w->fd_res == -1)
 		return;
 	event_del(w->ev_res);
-	close(w->fd_res);
+	if (w->res != NULL) {
+		peer_free(w->res);	/* closes fd_res; later, if in a hook */
+		w->res = NULL;
+	} else
+		close(w->fd_res);
 	w->fd_res = -1;
 }
 
@@ -268,7 +300,10 @@ worker_close_fds(struct worker *w)
 {
 	if (w->fd_jobs != -1)
 		close(w->fd_jobs);
-	if (w->fd_res != -1)
+	if (w->res != NULL) {
+		peer_free(w->res);
+		w->res = NULL;
+	} else if (w->fd_res != -1)
 		close(w->fd_res);
 	if (w->fd_log != -1)
 		close(w->fd_log);
@@ -321,6 +356,7 @@ worker_spawn(struct event_base *base, const struct poolconf *pc, unsigned id,
 {
 	struct worker		*w;
 	struct spawn_req	 req;
+	struct peer_conf	 rconf;
 	int			 c[3] = { -1, -1, -1 }, i, serr;
 	char			**env;
 
@@ -363,8 +399,16 @@ worker_spawn(struct event_base *base, const struct poolconf *pc, unsigned id,
 	tbucket_init(&w->logtb, WORKER_LOG_RATE, WORKER_LOG_BURST,
 	    w->spawned_us);
 	w->ev_jobs = event_new(base, w->fd_jobs, EV_WRITE, worker_jobs_cb, w);
+	/* One readable event, any protocol; a frame worker's peer reads. */
 	w->ev_res = event_new(base, w->fd_res, EV_READ | EV_PERSIST,
 	    worker_res_cb, w);
+	if (pc->protocol == PROTO_FRAME) {
+		memset(&rconf, 0, sizeof(rconf));
+		rconf.read_max = WORKER_READ_SIZE;
+		rconf.reads_per_event = WORKER_READS_PER_EVENT;
+		rconf.keep = 4 * WORKER_READ_SIZE;
+		w->res = peer_new(base, w->fd_res, &rconf, &worker_res_ops, w);
+	}
 	w->ev_log = event_new(base, w->fd_log, EV_READ | EV_PERSIST,
 	    worker_log_cb, w);
 	w->ev_status = event_new(base, w->fd_status, EV_READ | EV_PERSIST,
@@ -816,70 +860,152 @@ worker_flagmask(uint32_t caps)
 	    ((caps & FRAME_CAP_RESULT_FIELDS) ? FRAME_F_FIELDS : 0)));
 }
 
-/* Parse frame-protocol results: HELLO first, then RESULTs by tag. */
-static unsigned
-worker_parse_frames(struct worker *w, uint64_t now)
+/*
+ * The limits a frame worker's headers are held to, from max_result_bytes
+ * and the HELLO: before it, the HELLO's own limit, whatever results may
+ * hold; after it, a result with sections may hold max bytes of each.  Set
+ * for each read of results and again after the HELLO.
+ */
+static void
+worker_res_limits(struct worker *w)
 {
-	struct frame_hdr h;
-	const char	*why = NULL, *p;
-	enum frame_parse r;
-	uint32_t	 max, lim;
-	unsigned	 n = 0;
+	uint32_t	 max;
 
 	max = w->pc->max_result_bytes > FRAME_MAXLEN ? FRAME_MAXLEN :
 	    (uint32_t)w->pc->max_result_bytes;
-	while (w->fd_res != -1) {
-		p = buf_data(&w->rbuf);
-		/*
-		 * The HELLO has its own limit, whatever results may hold; a
-		 * result with sections may hold max bytes of each.
-		 */
-		if (!w->hello)
-			lim = max >= FRAME_HELLO_MAX ? max : FRAME_HELLO_MAX;
-		else if (w->caps != 0)
-			lim = (uint32_t)frame_result_max(max, w->caps);
-		else
-			lim = max;
-		r = frame_parse_flags(p, buf_len(&w->rbuf), lim,
-		    worker_flagmask(w->caps), &h, &why);
-		if (r == FRAME_NEED)
+	w->res_max = max;
+	if (!w->hello)
+		w->res_lim = max >= FRAME_HELLO_MAX ? max : FRAME_HELLO_MAX;
+	else if (w->caps != 0)
+		w->res_lim = (uint32_t)frame_result_max(max, w->caps);
+	else
+		w->res_lim = max;
+	w->res_flags = worker_flagmask(w->caps);
+}
+
+/*
+ * A frame worker's header, judged before its payload is buffered (peer.h):
+ * frame_parse_flags()'s checks, the payload held to worker_res_limits().
+ */
+static enum peer_verdict
+worker_res_header(void *arg, const char *p, struct frame_hdr *h,
+    const char **why)
+{
+	struct worker	*w = arg;
+
+	if (frame_parse_flags(p, FRAME_HDRLEN, w->res_lim, w->res_flags, h,
+	    why) == FRAME_BAD)
+		return (PEER_REFUSE);	/* worker_res_lost() */
+	return (PEER_TAKE);
+}
+
+/* Any frame but a plain result: HELLO, sections, or a protocol error. */
+static void __attribute__((noinline, cold))
+worker_res_other(struct worker *w, const struct frame_hdr *h,
+    const char *payload)
+{
+	if (h->type == FRAME_HELLO) {
+		if (worker_hello(w, h, payload) == 0)
+			worker_res_limits(w);
+	} else if (!w->hello)
+		worker_lose(w, "protocol error: %s before HELLO",
+		    frame_type_name(h->type));
+	else if (h->type != FRAME_RESULT)
+		worker_lose(w, "protocol error: unexpected %s frame",
+		    frame_type_name(h->type));
+	else if (!worker_holds(w, h->id))
+		worker_lose(w, "protocol error: result for unknown job tag "
+		    "%llu", (unsigned long long)h->id);
+	else if (h->flags != 0) {
+		if (worker_result_sections(w, h, payload, w->res_max,
+		    w->res_now) == 0)
+			w->res_n++;
+	} else	/* h->len > w->res_max */
+		worker_lose(w, "protocol error: frame payload over the size "
+		    "limit");
+}
+
+/*
+ * A whole frame from a frame worker: HELLO first, then RESULTs by tag.  A
+ * plain result for a job held, within the limit, is the hot path.
+ */
+static void
+worker_res_frame(void *arg, const struct frame_hdr *h, const char *payload,
+    size_t len)
+{
+	struct worker	*w = arg;
+	struct frame_result r;
+	struct job	*j;
+
+	if (h->type == FRAME_RESULT && h->flags == 0 && w->hello &&
+	    len <= w->res_max && worker_holds(w, h->id)) {
+		/* worker_result(), by hand: one call less per result. */
+		memset(&r, 0, sizeof(r));
+		r.out = payload;
+		r.outlen = len;
+		j = worker_take(w, h->id, w->res_now);
+		w->jobs_done++;
+		w->res_n++;
+		w->hooks->result(w, j, h->status == FRAME_OK, &r, w->res_now,
+		    w->arg);
+	} else
+		worker_res_other(w, h, payload);
+}
+
+/*
+ * The whole frames the peer holds (peer.h, frames): the hot path of a
+ * frame worker, parsed here in one loop, no call through the peer per
+ * frame.  A frame not yet whole, or one whose header is bad, is left to
+ * the peer: worker_res_header() judges it (and refuses a bad one),
+ * worker_res_frame() takes it once it is in.
+ */
+static size_t
+worker_res_frames(void *arg, const char *p, size_t len)
+{
+	struct worker		*w = arg;
+	struct frame_hdr	 h;
+	struct frame_result	 r;
+	struct job		*j;
+	const char		*why;
+	size_t			 off = 0;
+
+	while (w->fd_res != -1 && len - off >= FRAME_HDRLEN) {
+		if (frame_parse_flags(p + off, len - off, w->res_lim,
+		    w->res_flags, &h, &why) != FRAME_GOOD)
 			break;
-		if (r == FRAME_BAD) {
-			worker_lose(w, "protocol error: %s", why);
-			return (n);
-		}
-		if (h.type == FRAME_HELLO) {
-			if (worker_hello(w, &h, p + FRAME_HDRLEN) == -1)
-				return (n);
-		} else if (!w->hello) {
-			worker_lose(w, "protocol error: %s before HELLO",
-			    frame_type_name(h.type));
-			return (n);
-		} else if (h.type != FRAME_RESULT) {
-			worker_lose(w, "protocol error: unexpected %s frame",
-			    frame_type_name(h.type));
-			return (n);
-		} else if (!worker_holds(w, h.id)) {
-			worker_lose(w, "protocol error: result for unknown "
-			    "job tag %llu", (unsigned long long)h.id);
-			return (n);
-		} else if (h.flags != 0) {
-			if (worker_result_sections(w, &h, p + FRAME_HDRLEN,
-			    max, now) == -1)
-				return (n);
-			n++;
-		} else if (h.len > max) {
-			worker_lose(w, "protocol error: frame payload over "
-			    "the size limit");
-			return (n);
+		if (h.type == FRAME_RESULT && h.flags == 0 && w->hello &&
+		    h.len <= w->res_max && worker_holds(w, h.id)) {
+			memset(&r, 0, sizeof(r));
+			r.out = p + off + FRAME_HDRLEN;
+			r.outlen = h.len;
+			j = worker_take(w, h.id, w->res_now);
+			w->jobs_done++;
+			w->res_n++;
+			w->hooks->result(w, j, h.status == FRAME_OK, &r,
+			    w->res_now, w->arg);
 		} else {
-			worker_result(w, h.id, h.status == FRAME_OK,
-			    p + FRAME_HDRLEN, h.len, now);
-			n++;
+			worker_res_other(w, &h, p + off + FRAME_HDRLEN);
+			if (w->fd_res == -1)
+				return (off);
 		}
-		buf_consume(&w->rbuf, FRAME_HDRLEN + h.len);
+		off += FRAME_HDRLEN + h.len;
 	}
-	return (n);
+	return (off);
+}
+
+/*
+ * The results stream ended: EOF, inside a frame or not, or a read error,
+ * for the reader to handle; or a header refused, a broken stream.
+ */
+static void
+worker_res_lost(void *arg, enum peer_loss loss, const char *why)
+{
+	struct worker	*w = arg;
+
+	if (loss == PEER_BAD)
+		worker_lose(w, "protocol error: %s", why);
+	else
+		w->res_eof = true;
 }
 
 /* After results: re-arm the timeout; close stdin of a drained retiree. */
@@ -898,7 +1024,9 @@ worker_after_results(struct worker *w, unsigned n, uint64_t now)
 /*
  * Read up to max bytes of results in large reads and parse them.  Returns
  * the number of results; sets *eof when the pipe is at EOF or broken.  A
- * broken stream (worker_lose) closes fd_res, which ends the loop.
+ * broken stream (worker_lose) closes fd_res, which ends the loop.  A frame
+ * worker's peer reads the same way, and is told when (peer_drain()): one
+ * clock reading and one read_end hook per readable event, as for lines.
  */
 static unsigned
 worker_read_results(struct worker *w, uint64_t now, size_t max, int reads,
@@ -909,6 +1037,15 @@ worker_read_results(struct worker *w, uint64_t now, size_t max, int reads,
 	size_t	 got = 0;
 
 	*eof = false;
+	if (w->res != NULL) {
+		w->res_now = now;
+		w->res_n = 0;
+		w->res_eof = false;
+		worker_res_limits(w);
+		(void)peer_drain(w->res, max, (unsigned)reads);
+		*eof = w->res_eof;
+		return (w->res_n);
+	}
 	while (reads-- > 0 && got < max && w->fd_res != -1) {
 		n = buf_read(&w->rbuf, w->fd_res, WORKER_READ_SIZE);
 		if (n == 0 || (n == -1 && errno != EAGAIN &&
@@ -919,10 +1056,7 @@ worker_read_results(struct worker *w, uint64_t now, size_t max, int reads,
 		if (n == -1)
 			break;
 		got += (size_t)n;
-		if (w->pc->protocol == PROTO_FRAME)
-			nres += worker_parse_frames(w, now);
-		else
-			nres += worker_parse_lines(w, now);
+		nres += worker_parse_lines(w, now);
 		if ((size_t)n < WORKER_READ_SIZE)
 			break;		/* the pipe is empty for now */
 	}

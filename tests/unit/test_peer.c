@@ -5,7 +5,8 @@
  * sent; EOF inside a frame and between frames are told apart; a skipped
  * payload is discarded; more() pauses and peer_resume() goes on; a hook may
  * free the peer; output is written once per loop turn, and to a slow
- * reader in full and in order.
+ * reader in full and in order; peer_drain() reads what is there, within
+ * its limits, and no more once the stream is lost.
  */
 #include <sys/socket.h>
 
@@ -47,6 +48,8 @@ struct seen {
 	unsigned		 take;		/* more(): frames, then pause */
 	bool			 limit_take;
 	bool			 free_in_frame;
+	unsigned		 batched;	/* frames(): taken whole */
+	unsigned		 batches;
 };
 
 static enum peer_verdict
@@ -135,6 +138,38 @@ static const struct peer_ops t_ops = {
 	.skipped = t_skipped,
 	.read_end = t_read_end,
 	.written = t_written,
+	.lost = t_lost,
+};
+
+/*
+ * frames(): take every whole frame from the head, as a worker's results
+ * are taken, and stop at a bad header (for header() to refuse).
+ */
+static size_t
+t_frames(void *arg, const char *p, size_t len)
+{
+	struct seen		*s = arg;
+	struct frame_hdr	 h;
+	size_t			 off = 0;
+
+	s->batches++;
+	while (len - off >= FRAME_HDRLEN) {
+		frame_decode(p + off, &h);
+		if (p[off + 7] != 0 || len - off - FRAME_HDRLEN < h.len)
+			break;
+		if (s->frames + s->batched < NFRAMES + 8)
+			s->ids[s->frames + s->batched] = h.id;
+		s->batched++;
+		off += FRAME_HDRLEN + h.len;
+	}
+	return (off);
+}
+
+static const struct peer_ops t_batch_ops = {
+	.header = t_header,
+	.frame = t_frame,
+	.frames = t_frames,
+	.read_end = t_read_end,
 	.lost = t_lost,
 };
 
@@ -246,6 +281,63 @@ START_TEST(test_many_in_one_read)
 	for (i = 0; i < NFRAMES; i++)
 		ck_assert_uint_eq(s.ids[i], i);
 	ck_assert_str_eq(s.last, "job 99");
+	buf_free(&b);
+	teardown(&s, fd);
+}
+END_TEST
+
+/*
+ * With frames(): every whole frame goes to it in one call, not one hook
+ * per frame; the frame not yet whole goes the usual way (header() before
+ * its payload, frame() once it is in); a bad header is refused by
+ * header(), after the good frames before it were taken.
+ */
+START_TEST(test_frames_in_one_call)
+{
+	struct seen	 s;
+	struct buf	 b;
+	char		 payload[32];
+	int		 sv[2], fd, n;
+	unsigned	 i;
+	size_t		 cut;
+
+	memset(&s, 0, sizeof(s));
+	s.lost = -1;
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_ne(fcntl(sv[0], F_SETFL, O_NONBLOCK), -1);
+	s.base = event_base_new();
+	s.peer = peer_new(s.base, sv[0], NULL, &t_batch_ops, &s);
+	peer_set_reading(s.peer, true);
+	fd = sv[1];
+	buf_init(&b);
+	for (i = 0; i < NFRAMES; i++) {
+		n = snprintf(payload, sizeof(payload), "result %u", i);
+		put_frame(&b, i, payload, (size_t)n);
+	}
+	put_frame(&b, NFRAMES, "the last, cut", 13);
+	cut = buf_len(&b) - 5;
+	write_all(fd, buf_data(&b), cut);
+	turn(&s);
+	ck_assert_uint_eq(s.batched, NFRAMES);
+	ck_assert_uint_le(s.batches, 2);	/* then the rest: none whole */
+	ck_assert_uint_eq(s.frames, 0);
+	ck_assert_uint_eq(s.headers, 1);	/* the cut one, judged once */
+	for (i = 0; i < NFRAMES; i++)
+		ck_assert_uint_eq(s.ids[i], i);
+	write_all(fd, buf_data(&b) + cut, 5);
+	turn(&s);
+	ck_assert_uint_eq(s.frames, 1);
+	ck_assert_str_eq(s.last, "the last, cut");
+	/* A good frame, then a bad header: refused, the good one taken. */
+	buf_reset(&b);
+	put_frame(&b, 7, "ok", 2);
+	put_frame(&b, 8, "bad", 3);
+	((char *)buf_data(&b))[FRAME_HDRLEN + 2 + 7] = 1;
+	write_all(fd, buf_data(&b), buf_len(&b));
+	turn(&s);
+	ck_assert_uint_eq(s.batched, NFRAMES + 1);
+	ck_assert_int_eq(s.lost, PEER_BAD);
+	ck_assert_str_eq(s.why, "non-zero reserved header bytes");
 	buf_free(&b);
 	teardown(&s, fd);
 }
@@ -540,6 +632,157 @@ START_TEST(test_write_error_keeps_reading)
 }
 END_TEST
 
+/* Frames of 100 bytes each, ids from id0, 116 bytes with the header. */
+static void
+put_frames(struct buf *b, uint64_t id0, unsigned n)
+{
+	char		 payload[100];
+	unsigned	 i;
+
+	for (i = 0; i < n; i++) {
+		memset(payload, 'a' + (int)(i % 26), sizeof(payload));
+		put_frame(b, id0 + i, payload, sizeof(payload));
+	}
+}
+
+START_TEST(test_drain_reads_what_is_there)
+{
+	struct peer_conf conf = { .read_max = 4096 };
+	struct seen	 s;
+	struct buf	 b;
+	int		 fd;
+	unsigned	 i, ends;
+
+	setup(&s, &conf, &fd);
+	peer_set_reading(s.peer, false);	/* the owner reads */
+	buf_init(&b);
+	put_frames(&b, 0, 100);			/* 11600 bytes */
+	write_all(fd, buf_data(&b), buf_len(&b));
+	/* More than one read (the buffer grows), each with its end. */
+	ck_assert_uint_eq(peer_drain(s.peer, 0, 64), 100 * 116);
+	ck_assert_uint_eq(s.frames, 100);
+	ck_assert_uint_ge(s.read_ends, 2);
+	ends = s.read_ends;
+	for (i = 0; i < 100; i++)
+		ck_assert_uint_eq(s.ids[i], i);
+	ck_assert(!peer_mid_message(s.peer));
+	ck_assert(!peer_reading(s.peer));
+	/* Nothing there: no read_end, and nothing lost. */
+	ck_assert_uint_eq(peer_drain(s.peer, 0, 64), 0);
+	ck_assert_uint_eq(s.read_ends, ends);
+	ck_assert_int_eq(s.lost, -1);
+	/* The writer is gone: the rest, then lost(), once. */
+	buf_reset(&b);
+	put_frames(&b, 100, 3);
+	write_all(fd, buf_data(&b), buf_len(&b));
+	shutdown(fd, SHUT_WR);
+	ck_assert_uint_eq(peer_drain(s.peer, 0, 64), 3 * 116);
+	ck_assert_uint_eq(s.frames, 103);
+	ck_assert_int_eq(s.lost, -1);		/* a short read ends a drain */
+	ck_assert_uint_eq(peer_drain(s.peer, 0, 64), 0);
+	ck_assert_int_eq(s.lost, PEER_EOF);
+	ck_assert_uint_eq(peer_drain(s.peer, 0, 64), 0);	/* no more */
+	buf_free(&b);
+	teardown(&s, fd);
+}
+END_TEST
+
+START_TEST(test_drain_limits)
+{
+	struct peer_conf conf = { .read_max = 4096, .reads_per_event = 1 };
+	struct seen	 s;
+	struct buf	 b;
+	size_t		 got;
+	int		 fd;
+
+	setup(&s, &conf, &fd);
+	peer_set_reading(s.peer, false);
+	buf_init(&b);
+	put_frames(&b, 0, 400);			/* 46400 bytes */
+	write_all(fd, buf_data(&b), buf_len(&b));
+	/* reads 0: reads_per_event, one read of read_max. */
+	ck_assert_uint_eq(peer_drain(s.peer, 0, 0), 4096);
+	ck_assert_uint_eq(s.read_ends, 1);
+	ck_assert_uint_eq(s.frames, 4096 / 116);
+	ck_assert(peer_mid_message(s.peer));
+	/* max: no second read once that much is in. */
+	got = peer_drain(s.peer, 1, 64);
+	ck_assert_uint_ge(got, 4096);
+	ck_assert_uint_eq(s.read_ends, 2);
+	ck_assert_uint_eq(peer_drain(s.peer, 0, 64), 400 * 116 - 4096 - got);
+	ck_assert_uint_eq(s.frames, 400);
+	ck_assert_int_eq(s.lost, -1);
+	buf_free(&b);
+	teardown(&s, fd);
+}
+END_TEST
+
+START_TEST(test_drain_eof_mid_frame)
+{
+	struct seen	 s;
+	struct buf	 b;
+	int		 fd;
+
+	setup(&s, NULL, &fd);
+	peer_set_reading(s.peer, false);
+	buf_init(&b);
+	put_frames(&b, 0, 2);
+	write_all(fd, buf_data(&b), buf_len(&b) - 1);
+	shutdown(fd, SHUT_WR);
+	ck_assert_uint_eq(peer_drain(s.peer, 0, 64), 2 * 116 - 1);
+	ck_assert_uint_eq(peer_drain(s.peer, 0, 64), 0);
+	ck_assert_uint_eq(s.frames, 1);
+	ck_assert_int_eq(s.lost, PEER_EOF_MID);
+	buf_free(&b);
+	teardown(&s, fd);
+}
+END_TEST
+
+START_TEST(test_drain_stops_at_refused_header)
+{
+	struct peer_conf conf = { .read_max = 4096, .max_len = 50 };
+	struct seen	 s;
+	struct buf	 b;
+	int		 fd;
+
+	setup(&s, &conf, &fd);
+	peer_set_reading(s.peer, false);
+	buf_init(&b);
+	put_frame(&b, 1, "ok", 2);
+	put_frames(&b, 2, 100);		/* over max_len: refused */
+	write_all(fd, buf_data(&b), buf_len(&b));
+	/* The first read is parsed up to the refusal; no second read. */
+	ck_assert_uint_eq(peer_drain(s.peer, 0, 64), 4096);
+	ck_assert_uint_eq(s.frames, 1);
+	ck_assert_int_eq(s.lost, PEER_BAD);
+	ck_assert_str_eq(s.why, "frame over the size limit");
+	ck_assert_uint_eq(peer_drain(s.peer, 0, 64), 0);
+	buf_free(&b);
+	teardown(&s, fd);
+}
+END_TEST
+
+START_TEST(test_drain_free_in_hook)
+{
+	struct seen	 s;
+	struct buf	 b;
+	int		 fd;
+
+	setup(&s, NULL, &fd);
+	peer_set_reading(s.peer, false);
+	s.free_in_frame = true;
+	buf_init(&b);
+	put_frames(&b, 0, 2);
+	write_all(fd, buf_data(&b), buf_len(&b));
+	(void)peer_drain(s.peer, 0, 64);
+	ck_assert_uint_eq(s.frames, 1);
+	ck_assert_uint_eq(s.read_ends, 0);
+	ck_assert_ptr_null(s.peer);
+	buf_free(&b);
+	teardown(&s, fd);
+}
+END_TEST
+
 static Suite *
 peer_suite(void)
 {
@@ -548,6 +791,7 @@ peer_suite(void)
 
 	tcase_add_test(tc, test_split_across_reads);
 	tcase_add_test(tc, test_many_in_one_read);
+	tcase_add_test(tc, test_frames_in_one_call);
 	tcase_add_test(tc, test_oversize_refused_before_payload);
 	tcase_add_test(tc, test_bad_header_refused);
 	tcase_add_test(tc, test_eof_mid_frame);
@@ -558,6 +802,11 @@ peer_suite(void)
 	tcase_add_test(tc, test_flush_once_per_turn);
 	tcase_add_test(tc, test_deferred_flush_slow_reader);
 	tcase_add_test(tc, test_write_error_keeps_reading);
+	tcase_add_test(tc, test_drain_reads_what_is_there);
+	tcase_add_test(tc, test_drain_limits);
+	tcase_add_test(tc, test_drain_eof_mid_frame);
+	tcase_add_test(tc, test_drain_stops_at_refused_header);
+	tcase_add_test(tc, test_drain_free_in_hook);
 	suite_add_tcase(s, tc);
 	return (s);
 }
