@@ -12,7 +12,10 @@
  * streams past, then skipped()), left for later, or refused (lost()).  A
  * payload over max_len is refused without a header() verdict's help.
  * more() is asked before each step, so that the owner can stop taking
- * frames (backpressure) and go on with peer_resume().  peer_drain() reads
+ * frames (backpressure) and go on with peer_resume().  A hot stream may
+ * take all the whole frames at the head of the buffer in one frames() call
+ * instead, and parse them in its own loop (a worker's results: no call
+ * through the peer per frame).  peer_drain() reads
  * the same way when the owner says, not the readable event: a stream read
  * from the owner's own event, or one to be read to its end at once.
  *
