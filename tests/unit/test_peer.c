@@ -332,7 +332,7 @@ START_TEST(test_frames_in_one_call)
 	buf_reset(&b);
 	put_frame(&b, 7, "ok", 2);
 	put_frame(&b, 8, "bad", 3);
-	((char *)buf_data(&b))[FRAME_HDRLEN + 2 + 7] = 1;
+	b.data[b.rpos + FRAME_HDRLEN + 2 + 7] = 1;	/* its byte 7 */
 	write_all(fd, buf_data(&b), buf_len(&b));
 	turn(&s);
 	ck_assert_uint_eq(s.batched, NFRAMES + 1);
