@@ -310,6 +310,19 @@ class DroverTestCase(unittest.TestCase):
         return s
 
 
+def conf_check(conf_text):
+    """droverd -t on conf_text: (exit status, stderr lines, the file's path,
+    which is gone by then)."""
+    import tempfile
+    fd, path = tempfile.mkstemp(suffix=".conf")
+    with os.fdopen(fd, "w") as f:
+        f.write(conf_text)
+    p = subprocess.run([DROVERD, "-t", "-c", path], capture_output=True,
+                       text=True, timeout=30)
+    os.unlink(path)
+    return p.returncode, p.stderr.splitlines(), path
+
+
 class Droverd:
     """A droverd on a private config, socket and log in a temp dir."""
 
@@ -358,11 +371,12 @@ class Droverd:
         with open(self.log, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
-    def client(self, args, stdin=b"", timeout=120, env=None):
+    def client(self, args, stdin=b"", timeout=120, env=None, cwd=None):
         env = dict(env or self.env)
         env["DROVER_SOCKET"] = self.sock
         p = subprocess.run([DROVER] + list(args), input=stdin,
-                           capture_output=True, timeout=timeout, env=env)
+                           capture_output=True, timeout=timeout, env=env,
+                           cwd=cwd)
         return Result(p.returncode, p.stdout, p.stderr, self.tag)
 
     def submit(self, pool, stdin, *opts, **kw):

@@ -16,25 +16,13 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (CTL_END, CTL_JOB, CTL_REPLY, CTL_RESULT,  # noqa
-                     DROVERD, TW, Droverd, DroverTestCase, cpu_seconds,
-                     ctl_connect, ctl_frame, ctl_read_all, ctl_request,
+                     DROVERD, TW, Droverd, DroverTestCase, conf_check,
+                     cpu_seconds, ctl_connect, ctl_frame, ctl_read_all, ctl_request,
                      feed_and_wait, lines, observe_quiet, sum_squares,
                      tagged_pids, unread, wait_for)
 
 SQUARE = 'name = "square"; workers = 2; handler = "square";'
 SLOW = 'name = "slow"; workers = 2; handler = "sleep";'
-
-
-def check(conf_text):
-    """Run droverd -t on conf_text; return (rc, stderr lines, path)."""
-    import tempfile
-    fd, path = tempfile.mkstemp(suffix=".conf")
-    with os.fdopen(fd, "w") as f:
-        f.write(conf_text)
-    p = subprocess.run([DROVERD, "-t", "-c", path], capture_output=True,
-                       text=True, timeout=30)
-    os.unlink(path)
-    return p.returncode, p.stderr.splitlines(), path
 
 
 class TestConfigCheck(DroverTestCase):
@@ -45,11 +33,11 @@ class TestConfigCheck(DroverTestCase):
             '  { name = "c"; handler = "exec"; exec = "gzip -9 {}"; }\n);\n')
 
     def test_good(self):
-        rc, err, _ = check(self.GOOD)
+        rc, err, _ = conf_check(self.GOOD)
         self.assertEqual(rc, 0, err)
 
     def assertProblem(self, text, line, *needles):
-        rc, err, path = check(text)
+        rc, err, path = conf_check(text)
         self.assertEqual(rc, 2, err)
         hits = [e for e in err if e.startswith(f"{path}:{line}: ")]
         self.assertTrue(hits, f"no {path}:{line}: in {err}")
@@ -161,7 +149,7 @@ class TestConfigCheck(DroverTestCase):
                            'command = "cat"; }\n);\n', 2, "both")
 
     def test_every_problem_at_once(self):
-        rc, err, path = check('pools = (\n { name = "a"; workers = -1; '
+        rc, err, path = conf_check('pools = (\n { name = "a"; workers = -1; '
                               'handler = "square"; },\n { name = "b"; },\n'
                               ' { name = "c"; handler = "sleep"; '
                               'colour = 1; }\n);\n')

@@ -5,32 +5,20 @@ and retires workers that idle for idle_timeout, back to min_workers; every
 job reported once with an exact aggregate throughout."""
 
 import os
-import subprocess
 import sys
-import tempfile
 import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (DROVERD, DroverTestCase, Droverd, lines,  # noqa: E402
-                     sum_squares, wait_for)
+from harness import (DroverTestCase, Droverd, conf_check,  # noqa: E402
+                     lines, sum_squares, wait_for)
 
 DYN = ('name = "dyn"; handler = "sleep"; min_workers = 1; '
        'max_workers = 4; idle_timeout = 0.5; spawn_rate = 100; '
        'window = 1;')
+POOLS = 'socket = "/tmp/x.sock";\npools = (\n  { %s }\n);\n'
 SQUARE = ('name = "sq"; handler = "square"; min_workers = 2; '
           'max_workers = 3;')
-
-
-def check(text):
-    fd, path = tempfile.mkstemp(suffix=".conf")
-    with os.fdopen(fd, "w") as f:
-        f.write('socket = "/tmp/x.sock";\npools = (\n  { ' + text +
-                ' }\n);\n')
-    p = subprocess.run([DROVERD, "-t", "-c", path], capture_output=True,
-                       text=True, timeout=30)
-    os.unlink(path)
-    return p.returncode, p.stderr
 
 
 class TestDynamicPool(DroverTestCase):
@@ -100,10 +88,10 @@ class TestDynamicConfig(DroverTestCase):
                  "above max_workers (4)"),
                 ("min_workers = 2;", "go with max_workers"),
                 ("idle_timeout = 3;", "go with max_workers")]:
-            rc, err = check(base + text)
+            rc, err, _ = conf_check(POOLS % (base + text))
             self.assertEqual(rc, 2, (text, err))
-            self.assertIn(want, err, text)
-        rc, err = check(base + "max_workers = 4;")
+            self.assertIn(want, "\n".join(err), text)
+        rc, err, _ = conf_check(POOLS % (base + "max_workers = 4;"))
         self.assertEqual(rc, 0, err)
 
 
