@@ -268,8 +268,9 @@ pool_on_dead(struct worker *w, void *arg)
 	/* Out of the member list first: callbacks below may look at it. */
 	*slot = p->members[--p->nmembers];
 	snprintf(death, sizeof(death), "%s", worker_death(w));
-	if (worker_exec_errno(w) != 0 && !p->stop_now &&
-	    p->state != POOL_FAILED) {
+	/* An exec that failed: a failed spawn (it was never given a job). */
+	if (worker_exec_errno(w) != 0 && worker_inflight(w) == 0 &&
+	    !p->stop_now && p->state != POOL_FAILED) {
 		pool_spawn_failed(p, worker_death(w), worker_exec_errno(w));
 		goto out;
 	}

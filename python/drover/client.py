@@ -582,7 +582,13 @@ class Client:
         # No result can come before the REPLY, so the blocking _ask() is
         # enough; but it must not read past the REPLY: droverd sends
         # nothing else until jobs arrive.
-        o = self._ask(s, {"op": "submit", "pool": pool})
+        req = {"op": "submit", "pool": pool}
+        try:
+            # Where a pool with exec_cwd = "client" runs our jobs.
+            req["cwd"] = os.getcwd()
+        except OSError:
+            pass                # our directory is gone: no cwd to give
+        o = self._ask(s, req)
         if not o.get("ok"):
             raise RequestError(str(o.get("error", "refused")))
         return o

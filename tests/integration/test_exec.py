@@ -13,9 +13,9 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (DROVER, DROVERD, DroverTestCase, Droverd,  # noqa
-                     WORKER, ctl_connect, ctl_read_all, ctl_request, lines,
-                     run, tagged_env)
+from harness import (DroverTestCase, Droverd, WORKER, conf_check,  # noqa
+                     ctl_connect, ctl_read_all, ctl_request, lines, run,
+                     tagged_env)
 
 # Paths with dirs, dots, no extension, spaces and quotes, and the edge cases
 # of GNU parallel's definitions.
@@ -480,12 +480,9 @@ class TestExecCwd(DroverTestCase):
         self.assertEqual(self.d.stop(), 0)
 
     def submit_from(self, cwd, pool, *jobs):
-        env = dict(self.d.env)
-        env["DROVER_SOCKET"] = self.d.sock
-        p = subprocess.run([DROVER, "submit", "--pool", pool],
-                           input=lines(*jobs), capture_output=True,
-                           cwd=cwd, env=env, timeout=60)
-        return p.returncode, p.stdout.decode(), p.stderr.decode()
+        r = self.d.client(["submit", "--pool", pool], lines(*jobs),
+                          timeout=60, cwd=cwd)
+        return r.rc, r.text, r.errtext
 
     def test_relative_paths_are_the_clients(self):
         rc, out, err = self.submit_from(self.tmp, "c", "f.txt", "./f.txt")
@@ -495,6 +492,19 @@ class TestExecCwd(DroverTestCase):
         rc, out, err = self.submit_from(self.tmp, "d", "f.txt")
         self.assertEqual(rc, 1, err)
         self.assertIn("cat: f.txt: No such file or directory", err)
+
+    def test_python_client_sends_its_directory(self):
+        sys.path.insert(0, os.path.join(os.environ["DROVER_SOURCE"],
+                                        "python"))
+        import drover
+        here = os.getcwd()
+        os.chdir(self.tmp)
+        try:
+            outs = [r.output for r in
+                    drover.Client(self.d.sock).submit("c", ["f.txt"])]
+        finally:
+            os.chdir(here)
+        self.assertEqual(outs, [b"hello"])
 
     def test_a_request_without_cwd_is_refused(self):
         s = ctl_connect(self.d.sock)
@@ -511,15 +521,10 @@ class TestExecCwd(DroverTestCase):
                 ('handler = "exec"; exec = "cat {}"; exec_cwd = "here";',
                  "exec_cwd: 'here' is not"),
         ]:
-            fd, path = tempfile.mkstemp(suffix=".conf")
-            with os.fdopen(fd, "w") as f:
-                f.write('socket = "/tmp/x.sock";\npools = ( { name = "a"; '
-                        + pool + " } );\n")
-            p = subprocess.run([DROVERD, "-t", "-c", path],
-                               capture_output=True, text=True, timeout=30)
-            os.unlink(path)
-            self.assertEqual(p.returncode, 2, p.stderr)
-            self.assertIn(want, p.stderr)
+            rc, err, _ = conf_check('socket = "/tmp/x.sock";\npools = ( '
+                                    '{ name = "a"; ' + pool + " } );\n")
+            self.assertEqual(rc, 2, err)
+            self.assertIn(want, "\n".join(err))
 
 
 class TestFrameVersions(DroverTestCase):
