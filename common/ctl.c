@@ -12,10 +12,11 @@ const char *
 ctl_type_name(unsigned type)
 {
 	static const char *const names[] = {
-		"?", "REQUEST", "REPLY", "JOB", "END", "RESULT", "BYE", "CANCEL"
+		"?", "REQUEST", "REPLY", "JOB", "END", "RESULT", "BYE", "CANCEL",
+		"ACCEPTED"
 	};
 
-	return (type <= CTL_CANCEL ? names[type] : "unknown");
+	return (type <= CTL_ACCEPTED ? names[type] : "unknown");
 }
 
 /*
@@ -29,7 +30,7 @@ ctl_parse(const char *p, size_t avail, struct frame_hdr *h, const char **why)
 	if (avail < FRAME_HDRLEN)
 		return (FRAME_NEED);
 	frame_decode(p, h);
-	if (h->type < CTL_REQUEST || h->type > CTL_CANCEL) {
+	if (h->type < CTL_REQUEST || h->type > CTL_ACCEPTED) {
 		*why = "unknown message type";
 		return (FRAME_BAD);
 	}
@@ -39,7 +40,9 @@ ctl_parse(const char *p, size_t avail, struct frame_hdr *h, const char **why)
 		return (FRAME_BAD);
 	}
 	if ((h->type == CTL_RESULT && h->status >= JOB_NSTATUS) ||
-	    (h->type != CTL_RESULT && h->status != 0)) {
+	    (h->type == CTL_ACCEPTED && h->status > 1) ||
+	    (h->type != CTL_RESULT && h->type != CTL_ACCEPTED &&
+	    h->status != 0)) {
 		*why = "bad status";
 		return (FRAME_BAD);
 	}
@@ -49,8 +52,9 @@ ctl_parse(const char *p, size_t avail, struct frame_hdr *h, const char **why)
 		*why = "message over the size limit";
 		return (FRAME_BAD);
 	}
-	if ((h->type == CTL_END || h->type == CTL_CANCEL) && h->len != 0) {
-		*why = "END or CANCEL with a payload";
+	if ((h->type == CTL_END || h->type == CTL_CANCEL ||
+	    h->type == CTL_ACCEPTED) && h->len != 0) {
+		*why = "END, CANCEL or ACCEPTED with a payload";
 		return (FRAME_BAD);
 	}
 	if (h->type == CTL_RESULT && h->len < CTL_META_LEN) {

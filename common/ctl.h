@@ -8,7 +8,9 @@
  *
  *	type	dir	id		payload
  *	REQUEST	c->d	CTL_VERSION	JSON: {"op":"submit","pool":P} |
- *					{"op":"status"} | {"op":"reload"}
+ *					{"op":"status"} | {"op":"reload"} |
+ *					{"op":"results","batch":ID} |
+ *					{"op":"batches"} | pool ops
  *	REPLY	d->c	0		JSON: {"ok":true,...} | {"ok":false,
  *					"error":"..."}
  *	JOB	c->d	job id		the job's bytes
@@ -20,6 +22,9 @@
  *	BYE	d->c	0		JSON: {"restarts":N[,"stopped":why]}
  *	CANCEL	c->d	0		none: cancel my queued jobs, no more
  *					input
+ *	ACCEPTED d->c	job id		none: a durable batch's jobs up to id
+ *					are committed; status CTL_ACC_ENDED
+ *					once its END is too
  *
  * Sections (flags, byte 6 of a RESULT), only those the submit REQUEST
  * asked for ("sections":["stderr","output","fields","input"]), each a u32
@@ -61,7 +66,10 @@ enum ctl_type {
 	CTL_RESULT = 5,
 	CTL_BYE = 6,
 	CTL_CANCEL = 7,
+	CTL_ACCEPTED = 8,
 };
+
+#define CTL_ACC_ENDED	1	/* ACCEPTED status: the END is committed */
 
 struct ctl_meta {
 	uint32_t	pid;

@@ -429,8 +429,15 @@ START_TEST(test_ctl_types_and_status)
 	const char		*why;
 
 	ck_assert_int_eq(ctl_hdr(0, 0, 0, &why), FRAME_BAD);
-	ck_assert_int_eq(ctl_hdr(CTL_CANCEL + 1, 0, 0, &why), FRAME_BAD);
+	ck_assert_int_eq(ctl_hdr(CTL_ACCEPTED + 1, 0, 0, &why), FRAME_BAD);
 	ck_assert_str_eq(why, "unknown message type");
+	/* ACCEPTED: no payload, status 0 or CTL_ACC_ENDED. */
+	ck_assert_int_eq(ctl_hdr(CTL_ACCEPTED, 0, 0, &why), FRAME_GOOD);
+	ck_assert_int_eq(ctl_hdr(CTL_ACCEPTED, CTL_ACC_ENDED, 0, &why),
+	    FRAME_GOOD);
+	ck_assert_int_eq(ctl_hdr(CTL_ACCEPTED, 2, 0, &why), FRAME_BAD);
+	ck_assert_str_eq(why, "bad status");
+	ck_assert_int_eq(ctl_hdr(CTL_ACCEPTED, 0, 1, &why), FRAME_BAD);
 	ck_assert_int_eq(ctl_hdr(CTL_JOB, 1, 0, &why), FRAME_BAD);
 	ck_assert_int_eq(ctl_hdr(CTL_RESULT, JOB_NSTATUS - 1, CTL_META_LEN,
 	    &why), FRAME_GOOD);
