@@ -8,6 +8,7 @@
  * docs/architecture.md ("The journal").
  */
 #include <sys/eventfd.h>
+#include <sys/queue.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -70,6 +71,7 @@ enum rtype {
 	R_DONE,
 	R_DELIVERED,
 	R_STATE,
+	R_QUERY,	/* a read, answered after the commit before it */
 };
 
 enum {
@@ -88,6 +90,7 @@ enum {
 	S_RPICK,
 	S_RJOBS,
 	S_RBATCH,
+	S_QUERY,
 	S_N
 };
 
@@ -118,10 +121,36 @@ static const char *const stmt_sql[S_N] = {
 	    " LIMIT ?2)",
 	[S_RBATCH] = "DELETE FROM batch WHERE bkey = ?1"
 	    " AND NOT EXISTS (SELECT 1 FROM job WHERE bkey = ?1)",
+	[S_QUERY] = "SELECT id, status, rseq, output, stderr FROM job"
+	    " WHERE bkey = ?1 AND id > ?2 AND status IS NOT NULL"
+	    " AND rseq >= ?3 AND rseq < ?4 ORDER BY id LIMIT ?5",
 };
+
+/*
+ * A read (journal_query): asked by the loop, run by the writer after the
+ * commit of everything queued before it, answered on the loop.
+ */
+struct jquery {
+	uint64_t		 batch;
+	int64_t			 after;		/* ids above this */
+	uint64_t		 rseq_lo, rseq_hi;
+	size_t			 limit;
+	journal_query_cb	 cb;
+	void			*arg;
+	bool			 cancelled;	/* loop side */
+	/* The answer, filled by the writer. */
+	struct journal_result	*r;
+	size_t			 n;
+	char			*buf;
+	bool			 more;
+	bool			 failed;
+	TAILQ_ENTRY(jquery)	 entry;
+};
+TAILQ_HEAD(jqlist, jquery);
 
 /* One queued record; its bytes are in the queue's buffer at off. */
 struct jrec {
+	struct jquery	*query;		/* R_QUERY */
 	uint64_t	 seq;
 	uint64_t	 batch;
 	uint64_t	 id;
@@ -182,6 +211,9 @@ struct journal {
 	void		*arg;
 	uint64_t	 told;		/* last seq given to committed */
 	bool		 told_failed;
+
+	/* Reads answered, writer to loop, under smu. */
+	struct jqlist	 answered;
 };
 
 static const char *const state_names[JOURNAL_BATCH_NSTATES] = {
@@ -367,6 +399,7 @@ journal_open(const struct journal_conf *conf, char *err, size_t errlen)
 	if (j->conf.retention_rows == 0)
 		j->conf.retention_rows = RET_ROWS;
 	j->efd = -1;
+	TAILQ_INIT(&j->answered);
 	pthread_mutex_init(&j->qmu, NULL);
 	/* The writer's timed waits are on the monotonic clock. */
 	pthread_condattr_init(&ca);
@@ -446,7 +479,9 @@ static const char rec_batches_sql[] =
 	" (SELECT count(*) FROM job WHERE bkey = b.bkey"
 	"  AND status IS NOT NULL),"
 	" (SELECT ifnull(max(id) + 1, 0) FROM job WHERE bkey = b.bkey),"
-	" (SELECT ifnull(max(rseq) + 1, 0) FROM job WHERE bkey = b.bkey)"
+	" (SELECT ifnull(max(rseq) + 1, 0) FROM job WHERE bkey = b.bkey),"
+	" (SELECT count(*) FROM job WHERE bkey = b.bkey"
+	"  AND status IS NOT NULL AND status != 0)"
 	" FROM batch b ORDER BY b.bkey";
 static const char rec_jobs_sql[] =
 	"SELECT bkey, id, data, attempts, runs, running FROM job"
@@ -500,6 +535,7 @@ recover_rows(struct journal *j, const char *sql,
 			b.done = (uint64_t)sqlite3_column_int64(st, 9);
 			b.next_id = (uint64_t)sqlite3_column_int64(st, 10);
 			b.next_rseq = (uint64_t)sqlite3_column_int64(st, 11);
+			b.failed = (uint64_t)sqlite3_column_int64(st, 12);
 			if (ops->batch != NULL)
 				stop = ops->batch(arg, &b);
 			break;
@@ -867,6 +903,140 @@ is_dead(struct journal *j)
 	return (d);
 }
 
+/*
+ * Answer one read: up to limit results of the batch with ids above
+ * after and rseq in [rseq_lo, rseq_hi), in id order, copied (the loop
+ * reads them after the statement is reset).  Run after the commit of
+ * what was queued before it, outside any transaction.
+ */
+static void
+writer_query(struct journal *j, struct jquery *qu)
+{
+	sqlite3_stmt		*st = j->st[S_QUERY];
+	struct journal_result	*r;
+	size_t			 cap = 0, bcap = 0, blen = 0, need, i;
+	size_t			*offs = NULL, *no;
+	const void		*out, *err;
+	size_t			 outlen, errlen;
+	char			*nb;
+	int			 rc;
+
+	if (is_dead(j)) {
+		qu->failed = true;
+		return;
+	}
+	sqlite3_bind_int64(st, 1, (int64_t)qu->batch);
+	sqlite3_bind_int64(st, 2, qu->after);
+	sqlite3_bind_int64(st, 3, (int64_t)qu->rseq_lo);
+	sqlite3_bind_int64(st, 4, qu->rseq_hi > INT64_MAX ? INT64_MAX :
+	    (int64_t)qu->rseq_hi);
+	sqlite3_bind_int64(st, 5, (int64_t)qu->limit + 1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (qu->n == qu->limit) {
+			qu->more = true;
+			break;
+		}
+		if (qu->n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((r = reallocarray(qu->r, cap, sizeof(*r))) == NULL)
+				goto nomem;
+			qu->r = r;
+			if ((no = reallocarray(offs, cap, 2 *
+			    sizeof(*offs))) == NULL)
+				goto nomem;
+			offs = no;
+		}
+		r = &qu->r[qu->n];
+		memset(r, 0, sizeof(*r));
+		r->batch = qu->batch;
+		r->id = (uint64_t)sqlite3_column_int64(st, 0);
+		r->status = (enum job_status)sqlite3_column_int(st, 1);
+		r->rseq = (uint64_t)sqlite3_column_int64(st, 2);
+		out = sqlite3_column_blob(st, 3);
+		outlen = (size_t)sqlite3_column_bytes(st, 3);
+		err = NULL;
+		errlen = 0;
+		if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
+			err = sqlite3_column_blob(st, 4);
+			errlen = (size_t)sqlite3_column_bytes(st, 4);
+		}
+		need = outlen + errlen;
+		if (need > bcap - blen) {
+			bcap = bcap ? bcap : 65536;
+			while (bcap - blen < need)
+				bcap *= 2;
+			if ((nb = realloc(qu->buf, bcap)) == NULL)
+				goto nomem;
+			qu->buf = nb;
+		}
+		if (outlen != 0)
+			memcpy(qu->buf + blen, out, outlen);
+		offs[2 * qu->n] = blen;
+		r->outlen = outlen;
+		blen += outlen;
+		if (err != NULL || sqlite3_column_type(st, 4) != SQLITE_NULL) {
+			if (errlen != 0)
+				memcpy(qu->buf + blen, err, errlen);
+			offs[2 * qu->n + 1] = blen;
+			r->errlen = errlen;
+			r->err = "";		/* made a pointer below */
+		}
+		blen += errlen;
+		qu->n++;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		sqlite3_reset(st);
+		free(offs);
+		writer_fail(j, "cannot read results");
+		qu->failed = true;
+		return;
+	}
+	sqlite3_reset(st);
+	for (i = 0; i < qu->n; i++) {
+		qu->r[i].out = qu->buf != NULL ? qu->buf + offs[2 * i] : "";
+		if (qu->r[i].err != NULL)
+			qu->r[i].err = qu->buf != NULL ?
+			    qu->buf + offs[2 * i + 1] : "";
+	}
+	free(offs);
+	return;
+nomem:
+	sqlite3_reset(st);
+	free(offs);
+	qu->failed = true;
+}
+
+/* Answer the reads a round carried, and hand them to the loop. */
+static void
+writer_answer(struct journal *j, struct jqlist *todo)
+{
+	struct jquery	*qu;
+
+	if (TAILQ_EMPTY(todo))
+		return;
+	TAILQ_FOREACH(qu, todo, entry)
+		writer_query(j, qu);
+	pthread_mutex_lock(&j->smu);
+	while ((qu = TAILQ_FIRST(todo)) != NULL) {
+		TAILQ_REMOVE(todo, qu, entry);
+		TAILQ_INSERT_TAIL(&j->answered, qu, entry);
+	}
+	pthread_mutex_unlock(&j->smu);
+	poke(j);
+}
+
+/* After a failure: the reads not reached yet are answered, failed. */
+static void
+writer_answer_rest(struct journal *j, const struct jqueue *q, size_t i)
+{
+	struct jqlist	 todo = TAILQ_HEAD_INITIALIZER(todo);
+
+	for (; i < q->n; i++)
+		if (q->r[i].type == R_QUERY)
+			TAILQ_INSERT_TAIL(&todo, q->r[i].query, entry);
+	writer_answer(j, &todo);
+}
+
 /* Commit what the writer took, a transaction per txn_rows/txn_bytes. */
 static void
 writer_commit(struct journal *j, struct jqueue *q)
@@ -875,20 +1045,32 @@ writer_commit(struct journal *j, struct jqueue *q)
 	uint64_t	 t0, t1, delay, rows;
 	bool		 batches;
 	const struct jrec *r;
+	struct jqlist	 todo = TAILQ_HEAD_INITIALIZER(todo);
+	size_t		 nq;
 
 	while (i < q->n) {
 		t0 = clock_us();
 		if (step_done(j, S_BEGIN) != 0) {
 			writer_fail(j, "cannot begin a transaction");
+			writer_answer_rest(j, q, i);
 			return;
 		}
 		first = i;
+		nq = 0;
 		bytes = 0;
 		batches = false;
 		do {
 			r = &q->r[i];
+			if (r->type == R_QUERY) {
+				TAILQ_INSERT_TAIL(&todo, r->query, entry);
+				nq++;
+				i++;
+				continue;
+			}
 			if (apply(j, q, r) != 0) {
 				writer_fail(j, "cannot write");
+				writer_answer(j, &todo);
+				writer_answer_rest(j, q, i + 1);
 				return;
 			}
 			bytes += (size_t)r->len[0] + r->len[1] + r->len[2];
@@ -904,12 +1086,16 @@ writer_commit(struct journal *j, struct jqueue *q)
 			usleep((useconds_t)delay);
 		if (step_done(j, S_COMMIT) != 0) {
 			writer_fail(j, "cannot commit");
+			writer_answer(j, &todo);
+			writer_answer_rest(j, q, i);
 			return;
 		}
 		t1 = clock_us();
-		rows = i - first;
+		rows = i - first - nq;
 		if (journal_measure(j, batches) != 0) {
 			writer_fail(j, "cannot measure");
+			writer_answer(j, &todo);
+			writer_answer_rest(j, q, i);
 			return;
 		}
 		pthread_mutex_lock(&j->smu);
@@ -921,6 +1107,7 @@ writer_commit(struct journal *j, struct jqueue *q)
 		j->stats.durable = q->r[i - 1].seq;
 		pthread_mutex_unlock(&j->smu);
 		atomic_store(&j->durable, q->r[i - 1].seq);
+		writer_answer(j, &todo);
 		poke(j);
 	}
 }
@@ -1010,7 +1197,9 @@ writer_main(void *arg)
 			j->q = j->wq;
 			j->wq = tmp;
 			pthread_mutex_unlock(&j->qmu);
-			if (!is_dead(j)) {
+			if (is_dead(j))
+				writer_answer_rest(j, &j->wq, 0);
+			else {
 				writer_commit(j, &j->wq);
 				/* Under a steady load, one step a round. */
 				if (!is_dead(j) && retention_due(j))
@@ -1049,6 +1238,68 @@ writer_main(void *arg)
 	return (NULL);
 }
 
+static void
+jquery_free(struct jquery *qu)
+{
+	free(qu->r);
+	free(qu->buf);
+	free(qu);
+}
+
+/* The reads answered since the last look: to their callers, in order. */
+static void
+journal_answers(struct journal *j)
+{
+	struct jqlist	 got = TAILQ_HEAD_INITIALIZER(got);
+	struct jquery	*qu;
+
+	pthread_mutex_lock(&j->smu);
+	while ((qu = TAILQ_FIRST(&j->answered)) != NULL) {
+		TAILQ_REMOVE(&j->answered, qu, entry);
+		TAILQ_INSERT_TAIL(&got, qu, entry);
+	}
+	pthread_mutex_unlock(&j->smu);
+	while ((qu = TAILQ_FIRST(&got)) != NULL) {
+		TAILQ_REMOVE(&got, qu, entry);
+		if (!qu->cancelled)
+			qu->cb(qu->arg, qu->failed ? NULL : qu->r, qu->n,
+			    qu->more);
+		jquery_free(qu);
+	}
+}
+
+struct jquery *
+journal_query(struct journal *j, const struct journal_query_args *a,
+    journal_query_cb cb, void *arg)
+{
+	struct jrec	 r = { .type = R_QUERY };
+	struct jquery	*qu;
+
+	if (!j->running || (qu = calloc(1, sizeof(*qu))) == NULL)
+		return (NULL);
+	qu->batch = a->batch;
+	qu->after = a->after;
+	qu->rseq_lo = a->rseq_lo;
+	qu->rseq_hi = a->rseq_hi;
+	qu->limit = a->limit != 0 ? a->limit : 1000;
+	qu->cb = cb;
+	qu->arg = arg;
+	r.query = qu;
+	if (jq_add(j, &r, NULL, 0, NULL, 0, NULL, 0) == 0) {
+		free(qu);
+		return (NULL);
+	}
+	return (qu);
+}
+
+/* The caller goes away: its answer, when it comes, is dropped. */
+void
+journal_query_cancel(struct jquery *qu)
+{
+	if (qu != NULL)
+		qu->cancelled = true;
+}
+
 /* The loop side of the eventfd: committed up to the durable number. */
 static void
 journal_event(evutil_socket_t fd, short what, void *arg)
@@ -1076,6 +1327,7 @@ journal_event(evutil_socket_t fd, short what, void *arg)
 		if (j->hooks.failed != NULL)
 			j->hooks.failed(j->arg, why);
 	}
+	journal_answers(j);
 }
 
 int
@@ -1122,7 +1374,8 @@ journal_start(struct journal *j, struct event_base *base,
 void
 journal_close(struct journal *j)
 {
-	int	 i;
+	struct jquery	*qu;
+	int		 i;
 
 	if (j == NULL)
 		return;
@@ -1135,6 +1388,10 @@ journal_close(struct journal *j)
 	else if (j->db != NULL && j->q.n != 0 && !j->dead &&
 	    j->st[S_N - 1] != NULL)
 		writer_commit(j, &j->q);
+	while ((qu = TAILQ_FIRST(&j->answered)) != NULL) {
+		TAILQ_REMOVE(&j->answered, qu, entry);
+		jquery_free(qu);
+	}
 	if (j->ev != NULL)
 		event_free(j->ev);
 	if (j->efd != -1)

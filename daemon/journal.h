@@ -129,6 +129,7 @@ struct journal_batchrec {
 	uint64_t		 done;		/* of which have a result */
 	uint64_t		 next_id;	/* above its highest job id */
 	uint64_t		 next_rseq;	/* above its highest rseq */
+	uint64_t		 failed;	/* results not ok */
 };
 
 /* An unfinished job as recovery reports it, to be queued again. */
@@ -206,6 +207,31 @@ uint64_t	 journal_pending(struct journal *);
 bool		 journal_over_limit(struct journal *);
 void		 journal_get_stats(struct journal *, struct journal_stats *);
 const char	*journal_batch_state_name(enum journal_batch_state);
+
+/*
+ * Reads.  The writer answers a query after it has committed everything
+ * queued before it, and the answer comes back on the loop, through the
+ * eventfd, as cb(arg, results, n, more): up to limit results of the batch
+ * with ids above after and rseq in [rseq_lo, rseq_hi), in id order (the
+ * primary key: paging through a batch costs one pass), valid during the
+ * call; more says that a next page may have some.  results is NULL when
+ * the journal failed.  NULL if the query cannot be queued (the journal
+ * failed, is closing or not started).  journal_query_cancel() before the
+ * answer drops it; journal_close() drops answers not yet given.
+ */
+struct jquery;
+struct journal_query_args {
+	uint64_t	 batch;
+	int64_t		 after;		/* -1 from the first id */
+	uint64_t	 rseq_lo, rseq_hi;
+	size_t		 limit;		/* 0: 1000 */
+};
+typedef void	(*journal_query_cb)(void *, const struct journal_result *,
+		    size_t, bool);
+struct jquery	*journal_query(struct journal *,
+		    const struct journal_query_args *, journal_query_cb,
+		    void *);
+void		 journal_query_cancel(struct jquery *);
 
 /* For the tests: the writer sleeps this long before each COMMIT. */
 void		 journal_test_delay(struct journal *, uint64_t);

@@ -458,6 +458,147 @@ START_TEST(test_delivered_state)
 }
 END_TEST
 
+/* What the reads of test_query got. */
+struct qgot {
+	struct ctx	*c;
+	uint64_t	 ids[3000];
+	int		 status[3000];
+	bool		 has_err[3000];
+	size_t		 n;
+	unsigned	 pages;
+	bool		 more, done, failed;
+	int64_t		 last;
+	uint64_t	 seen_committed; /* committed when the answer came */
+};
+
+static void
+on_page(void *arg, const struct journal_result *r, size_t n, bool more)
+{
+	struct qgot	*g = arg;
+	char		 want[32];
+	size_t		 i;
+
+	g->pages++;
+	g->seen_committed = g->c->committed;
+	if (r == NULL) {
+		g->failed = g->done = true;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		ck_assert_uint_lt(g->n, 3000);
+		snprintf(want, sizeof(want), "out %llu",
+		    (unsigned long long)r[i].id);
+		ck_assert_uint_eq(r[i].outlen, strlen(want));
+		ck_assert(memcmp(r[i].out, want, r[i].outlen) == 0);
+		g->ids[g->n] = r[i].id;
+		g->status[g->n] = (int)r[i].status;
+		g->has_err[g->n] = r[i].err != NULL;
+		g->n++;
+		g->last = (int64_t)r[i].id;
+	}
+	g->more = more;
+	g->done = true;
+}
+
+static struct qgot	*qg;
+
+static bool
+query_answered(struct ctx *c)
+{
+	(void)c;
+	return (qg->done);
+}
+
+/*
+ * Reads through the writer: answered on the loop after the commit of what
+ * was queued before them (a result done just before the query is in it),
+ * paged in id order with "more", filtered by rseq, stderr told apart, and
+ * a cancelled read never calls back.
+ */
+START_TEST(test_query)
+{
+	struct ctx			 c;
+	struct rec			 r;
+	struct qgot			*g;
+	struct journal_query_args	 a = { .after = -1, .rseq_hi = UINT64_MAX,
+	    .limit = 700 };
+	struct journal_result		 res = { .status = JOB_FAILED,
+	    .err = "e", .errlen = 1 };
+	struct jquery			*qu;
+	uint64_t			 key, i, seq = 0;
+	char				 out[32];
+
+	ctx_init(&c);
+	rec_init(&r, 10);
+	open_recover(&c, &defconf, &r);
+	g = calloc(1, sizeof(*g));
+	ck_assert_ptr_nonnull(g);
+	g->c = &c;
+	qg = g;
+	journal_batch(c.j, "q", "p", NULL, 1, &key);
+	/* Results in reverse id order: rseq 0 is id 1999. */
+	for (i = 0; i < 2000; i++)
+		accept_str(c.j, key, i, "%llu");
+	for (i = 0; i < 2000; i++) {
+		snprintf(out, sizeof(out), "out %llu",
+		    (unsigned long long)(1999 - i));
+		if ((1999 - i) % 10 == 0) {
+			res.batch = key;
+			res.id = 1999 - i;
+			res.rseq = i;
+			res.out = out;
+			res.outlen = strlen(out);
+			seq = journal_done(c.j, &res);
+		} else
+			seq = done_str(c.j, key, 1999 - i, i, JOB_OK, out);
+	}
+	a.batch = key;
+	do {
+		g->done = false;
+		a.after = g->n == 0 ? -1 : g->last;
+		ck_assert_ptr_nonnull(journal_query(c.j, &a, on_page, g));
+		ck_assert(run_until(&c, query_answered, WAIT_MS));
+		ck_assert(!g->failed);
+		/* Every record queued before the read was committed. */
+		ck_assert_uint_ge(g->seen_committed, seq);
+	} while (g->more);
+	ck_assert_uint_eq(g->n, 2000);
+	ck_assert_uint_eq(g->pages, 3);
+	for (i = 0; i < 2000; i++) {
+		ck_assert_uint_eq(g->ids[i], i);
+		ck_assert_int_eq(g->status[i], i % 10 == 0 ? JOB_FAILED :
+		    JOB_OK);
+		ck_assert(g->has_err[i] == (i % 10 == 0));
+	}
+
+	/* rseq [0, 100): ids 1900..1999 only. */
+	memset(g, 0, sizeof(*g));
+	g->c = &c;
+	a.after = -1;
+	a.rseq_lo = 0;
+	a.rseq_hi = 100;
+	a.limit = 0;
+	ck_assert_ptr_nonnull(journal_query(c.j, &a, on_page, g));
+	ck_assert(run_until(&c, query_answered, WAIT_MS));
+	ck_assert_uint_eq(g->n, 100);
+	ck_assert_uint_eq(g->ids[0], 1900);
+	ck_assert(!g->more);
+
+	/* Cancelled: no call; a later one still answers. */
+	memset(g, 0, sizeof(*g));
+	g->c = &c;
+	qu = journal_query(c.j, &a, on_page, g);
+	ck_assert_ptr_nonnull(qu);
+	journal_query_cancel(qu);
+	ck_assert_ptr_nonnull(journal_query(c.j, &a, on_page, g));
+	ck_assert(run_until(&c, query_answered, WAIT_MS));
+	ck_assert_uint_eq(g->pages, 1);
+	free(g);
+	rec_free(&r);
+	ctx_free(&c);
+}
+END_TEST
+
 /*
  * 50,000 rows enqueued as fast as the loop can: far fewer commits than
  * rows, committed told in increasing order up to the last number.
@@ -1158,6 +1299,7 @@ journal_suite(void)
 	tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
 	tcase_add_test(tc, test_roundtrip);
 	tcase_add_test(tc, test_delivered_state);
+	tcase_add_test(tc, test_query);
 	tcase_add_test(tc, test_group_commit);
 	tcase_add_test(tc, test_loop_not_blocked);
 	tcase_add_test(tc, test_double_done);
