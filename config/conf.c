@@ -63,6 +63,14 @@ static const struct setting global_settings[] = {
 	  "error, warning, notice, info or debug." },
 	{ "log_file", T_STRING, CF(log_file), 0, 0, 0, APPLY_HOT,
 	  "Append logs here instead of stderr; reopened on SIGUSR1." },
+	{ "journal", T_STRING, CF(journal), 0, 0, 0, APPLY_RESTART,
+	  "SQLite file of durable batches (an absolute path); \"\" = off." },
+	{ "result_retention", T_DOUBLE, CF(result_retention), 0, 1e9, 0,
+	  APPLY_RESTART, "Seconds a completed durable batch is kept; 0 = "
+	  "for ever." },
+	{ "journal_max_mb", T_U64, CF(journal_max_mb), 0, 1048576, 0,
+	  APPLY_RESTART, "New batches are refused while the journal's live "
+	  "data is over this; 0 = no limit." },
 	{ "pools", T_POOLS, 0, 0, 0, 0, APPLY_HOT,
 	  "The list of pools: ( { name = ...; ... }, ... )." },
 	{ NULL, 0, 0, 0, 0, 0, 0, NULL }
@@ -819,6 +827,10 @@ check_dirs(struct loader *ld, config_t *cfg, const struct conf *c)
 	    sizeof(why)))
 		conf_err(ld, config_lookup(cfg, "log_file"), "log_file: %s",
 		    why);
+	if (*c->journal == '/' && !dir_of_exists(c->journal, false, why,
+	    sizeof(why)))
+		conf_err(ld, config_lookup(cfg, "journal"), "journal: %s",
+		    why);
 }
 
 /* A conf holding only defaults (no pools), for path. */
@@ -833,6 +845,8 @@ conf_default(const char *path)
 	c->socket_mode = 0660;
 	c->allow = xcalloc(1, sizeof(*c->allow));
 	c->metrics = xstrdup("");
+	c->journal = xstrdup("");
+	c->result_retention = 86400.0;
 	c->shutdown_timeout = 30.0;
 	c->log_level = LOG_INFO;
 	c->pools = xcalloc(1, sizeof(*c->pools));
@@ -1034,6 +1048,9 @@ conf_load(const char *path, struct conf_errors *errs)
 	else if (!usock_path_fits(c->socket))
 		conf_err(&ld, config_lookup(&cfg, "socket"), "socket: the path "
 		    "is over %d bytes", USOCK_PATH_MAX);
+	if (*c->journal != '\0' && *c->journal != '/')
+		conf_err(&ld, config_lookup(&cfg, "journal"), "journal: '%s' "
+		    "is not an absolute path", c->journal);
 	if (!metrics_addr_valid(c->metrics))
 		conf_err(&ld, config_lookup(&cfg, "metrics"), "metrics: '%s' "
 		    "is not \"host:port\", \"unix:/path\" or \"\"",
@@ -1074,6 +1091,7 @@ conf_free(struct conf *c)
 	free(c->socket_group);
 	shell_argv_free(c->allow);
 	free(c->metrics);
+	free(c->journal);
 	free(c->log_file);
 	free(c);
 }

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -29,6 +30,9 @@ struct conf {
 	gid_t		  socket_gid;
 	char		**allow;		/* users, @groups; NULL-ended */
 	char		 *metrics;		/* "" = off */
+	char		 *journal;		/* "" = off */
+	double		  result_retention;	/* s; 0 = for ever */
+	uint64_t	  journal_max_mb;	/* 0 = no limit */
 	double		  shutdown_timeout;
 	int		  log_level;
 	char		 *log_file;		/* NULL = stderr */

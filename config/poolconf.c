@@ -21,6 +21,7 @@ poolconf_defaults(struct poolconf *pc)
 	pc->window = 0;
 	pc->window_max = 4096;
 	pc->max_attempts = 3;
+	pc->durable = true;
 	pc->max_job_bytes = 1024 * 1024;
 	pc->max_result_bytes = 16 * 1024 * 1024;
 	pc->start_secs = 1.0;

@@ -46,6 +46,7 @@ struct poolconf {
 	double		 job_timeout;	/* seconds; 0 = none */
 	unsigned	 max_attempts;
 	bool		 retry_timeouts;
+	bool		 durable;	/* with a journal: durable batches */
 	double		 rate;		/* jobs/s; 0 = unlimited */
 	double		 burst;
 	uint64_t	 max_jobs_per_worker;	/* 0 = never recycle */

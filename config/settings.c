@@ -57,6 +57,9 @@ const struct setting pool_settings[] = {
 	  "Seconds before a job's worker is killed; 0 = none." },
 	{ "max_attempts", T_UINT, PC(max_attempts), 1, 255, 0, APPLY_HOT,
 	  "Runs charged to a job before it counts as crashed." },
+	{ "durable", T_BOOL, PC(durable), 0, 0, 0, APPLY_HOT,
+	  "With journal set, submits to this pool are durable batches "
+	  "(committed before they are accepted)." },
 	{ "retry_timeouts", T_BOOL, PC(retry_timeouts), 0, 0, 0, APPLY_HOT,
 	  "Retry timed-out jobs too, within max_attempts." },
 	{ "rate", T_DOUBLE, PC(rate), 0, 1e9, 0, APPLY_HOT | SET_RATE,

@@ -66,6 +66,8 @@ struct batch_ops {
 	 * The batch may detach (and be freed) from within the call.
 	 */
 	void	(*closing)(struct batch *, const char *);
+	/* Optional: a job was sent to a worker (its run, j->runs). */
+	void	(*started)(struct batch *, struct job *);
 };
 
 struct batch {

@@ -44,6 +44,7 @@
 #include "conf.h"
 #include "control.h"
 #include "ctl.h"
+#include "durable.h"
 #include "hooks.h"
 #include "job.h"
 #include "jsonw.h"
@@ -67,6 +68,7 @@ enum client_state {
 	CS_NEW,		/* waiting for its REQUEST */
 	CS_SUBMIT,	/* streaming jobs and results */
 	CS_RELOAD,	/* reloaded: waiting for its new pools to come up */
+	CS_RESULTS,	/* drover results: a batch's results read back */
 	CS_CLOSING,	/* reply sent: close once written */
 };
 
@@ -94,6 +96,12 @@ struct client {
 	const char		*stopped;	/* why input ended early */
 	bool			 bye_sent;
 	unsigned		 hold;		/* callbacks running: keep */
+	struct dbatch		*db;		/* a durable batch's sink */
+	bool			 db_held;	/* durable_hold() is on */
+	bool			 detach;	/* leaves once all is accepted */
+	uint64_t		 restarts;	/* at the pool's close */
+	struct dreader		*rd;		/* CS_RESULTS */
+	char			*batch_id;	/* CS_RESULTS */
 };
 
 struct control {
@@ -118,6 +126,11 @@ static void	client_close(struct client *);
 static void	client_lost(struct client *, const char *);
 static void	client_idle_update(struct client *);
 static void	client_reload_look(struct client *);
+static void	client_end_input(struct client *, const char *);
+static void	client_check_bye(struct client *);
+static void	client_unbind(struct client *);
+static char	*client_section_put(char *, unsigned, unsigned, const char *,
+		    size_t);
 
 static const struct batch_ops client_ops = {
 	.room = client_room,
@@ -220,6 +233,16 @@ client_written(void *arg, bool all)
 	}
 	if (cl->b.held)
 		pool_hold(cl->pool, &cl->b, false);
+	if (cl->db != NULL) {
+		if (cl->db_held) {
+			cl->db_held = false;
+			durable_hold(cl->db, false);
+		}
+		if (!cl->detach)
+			durable_written(cl->db);
+	}
+	if (cl->rd != NULL)
+		durable_read_more(cl->rd);
 	if (cl->state == CS_CLOSING) {
 		client_close(cl);
 		goto out;
@@ -241,8 +264,12 @@ client_schedule(struct client *cl)
 		return;
 	if (peer_pending(cl->peer) >= CLIENT_OUT_HIGH) {
 		peer_flush(cl->peer);
-		if (cl->fd != -1 && cl->pool != NULL &&
-		    peer_pending(cl->peer) >= CLIENT_OUT_HIGH)
+		if (cl->fd == -1 || peer_pending(cl->peer) < CLIENT_OUT_HIGH)
+			return;
+		if (cl->db != NULL && !cl->db_held) {
+			cl->db_held = true;
+			durable_hold(cl->db, true);
+		} else if (cl->db == NULL && cl->pool != NULL)
 			pool_hold(cl->pool, &cl->b, true);
 		return;
 	}
@@ -321,7 +348,9 @@ client_lost(struct client *cl, const char *why)
 	cl->input_done = true;
 	client_hold(cl);
 	client_close(cl);
-	if (cl->pool != NULL && cl->state == CS_SUBMIT) {
+	if (cl->db != NULL)
+		client_unbind(cl);	/* the batch goes on without us */
+	else if (cl->pool != NULL && cl->state == CS_SUBMIT) {
 		pool_cancel(cl->pool, &cl->b, "the client went away");
 		pool_hold(cl->pool, &cl->b, false);
 	}
@@ -360,12 +389,16 @@ client_maybe_free(struct client *cl)
 		return;
 	if (cl->b.pool != NULL)
 		pool_detach(cl->b.pool, &cl->b);
+	client_unbind(cl);
+	if (cl->rd != NULL)
+		durable_read_close(cl->rd);
 	TAILQ_REMOVE(&ctl->clients, cl, entry);
 	peer_free(cl->peer);
 	event_free(cl->ev_idle);
 	event_free(cl->ev_wait);
 	buf_free(&cl->changes);
 	free(cl->cwd);
+	free(cl->batch_id);
 	free(cl);
 }
 
@@ -378,10 +411,17 @@ client_check_bye(struct client *cl)
 	if (cl->state != CS_SUBMIT || !cl->input_done || cl->bye_sent ||
 	    !batch_idle(&cl->b) || cl->fd == -1)
 		return;
-	o = json_pack("{s:I}", "restarts",
-	    (json_int_t)(pool_restarts(cl->pool) - cl->restarts0));
+	if (cl->db != NULL && !durable_settled(cl->db))
+		return;
+	o = json_pack("{s:I}", "restarts", (json_int_t)(cl->pool != NULL ?
+	    pool_restarts(cl->pool) - cl->restarts0 : cl->restarts));
 	if (cl->stopped != NULL)
 		json_object_set_new(o, "stopped", jsonw_text(cl->stopped));
+	if (cl->db != NULL) {
+		json_object_set_new(o, "batch", json_string(
+		    durable_id(cl->db)));
+		json_object_set_new(o, "durable", json_true());
+	}
 	cl->bye_sent = true;
 	cl->state = CS_CLOSING;
 	client_set_reading(cl, false);
@@ -426,6 +466,327 @@ client_take_cwd(struct client *cl, struct pool *p, json_t *req)
 	return (true);
 }
 
+/*
+ * Send a stored result (durable.h) as a RESULT with the sections this
+ * client asked for.  A record the journal damaged is said so rather than
+ * sent as it is.
+ */
+static void
+client_send_rec(struct client *cl, uint64_t id, enum job_status st,
+    const char *rec, size_t len)
+{
+	static const unsigned	 bits[] = { CTL_F_STDERR, CTL_F_OUTPUT,
+	    CTL_F_FIELDS, CTL_F_INPUT };
+	static const char	 damaged[] = "the journal's record of this "
+	    "result is damaged";
+	struct ctl_meta		 m = { 0, 0, 0 };
+	const char		*p, *sec[4], *end;
+	size_t			 seclen[4], n, i, out;
+	unsigned		 flags, want;
+	uint32_t		 l;
+	char			*w;
+
+	if (cl->fd == -1)
+		return;
+	if (len < 1 + CTL_META_LEN || ((flags = DURABLE_REC_FLAGS(rec)) &
+	    ~CTL_F_ALL) != 0)
+		goto bad;
+	want = flags & cl->sections;
+	p = rec + 1 + CTL_META_LEN;
+	end = rec + len;
+	for (i = 0; i < 4; i++) {
+		sec[i] = NULL;
+		seclen[i] = 0;
+		if (!(flags & bits[i]))
+			continue;
+		if (end - p < 4)
+			goto bad;
+		memcpy(&l, p, 4);
+		l = le32toh(l);
+		if ((size_t)(end - p - 4) < l)
+			goto bad;
+		sec[i] = p + 4;
+		seclen[i] = l;
+		p += 4 + l;
+	}
+	out = (size_t)(end - p);
+	n = CTL_META_LEN + out;
+	for (i = 0; i < 4; i++)
+		if (want & bits[i])
+			n += 4 + seclen[i];
+	w = peer_reserve(cl->peer, FRAME_HDRLEN + n);
+	frame_put(w, CTL_RESULT, (uint8_t)st, (uint32_t)n, id);
+	w[6] = (char)want;
+	memcpy(w + FRAME_HDRLEN, rec + 1, CTL_META_LEN);
+	w += FRAME_HDRLEN + CTL_META_LEN;
+	for (i = 0; i < 4; i++)
+		w = client_section_put(w, want, bits[i], sec[i], seclen[i]);
+	if (out != 0)
+		memcpy(w, p, out);
+	peer_commit(cl->peer, FRAME_HDRLEN + n);
+	client_schedule(cl);
+	return;
+bad:
+	n = CTL_META_LEN + sizeof(damaged) - 1;
+	w = peer_reserve(cl->peer, FRAME_HDRLEN + n);
+	frame_put(w, CTL_RESULT, JOB_CRASHED, (uint32_t)n, id);
+	ctl_meta_put(w + FRAME_HDRLEN, &m);
+	memcpy(w + FRAME_HDRLEN + CTL_META_LEN, damaged, sizeof(damaged) - 1);
+	peer_commit(cl->peer, FRAME_HDRLEN + n);
+	client_schedule(cl);
+}
+
+/* Leave the durable batch (it goes on: its jobs are in the journal). */
+static void
+client_unbind(struct client *cl)
+{
+	if (cl->db == NULL)
+		return;
+	durable_unbind(cl->db, cl);
+	if (cl->db_held)
+		durable_hold(cl->db, false);
+	cl->db_held = false;
+	cl->db = NULL;
+}
+
+/* The sink of a durable batch (durable.h). */
+static void
+sink_accepted(void *arg, uint64_t id, bool ended)
+{
+	struct client	*cl = arg;
+
+	client_send(cl, CTL_ACCEPTED, ended ? CTL_ACC_ENDED : 0, id, NULL, 0);
+}
+
+static void
+sink_result(void *arg, uint64_t id, enum job_status st, const char *rec,
+    size_t len)
+{
+	struct client	*cl = arg;
+
+	if (!cl->detach)	/* it takes them later, with drover results */
+		client_send_rec(cl, id, st, rec, len);
+}
+
+static void
+sink_closing(void *arg, const char *why)
+{
+	struct client	*cl = arg;
+
+	if (cl->pool != NULL) {
+		cl->restarts = pool_restarts(cl->pool) - cl->restarts0;
+		cl->pool = NULL;	/* it may go before we do */
+	}
+	/* After END too: BYE must say the rest waits in the journal. */
+	if (cl->stopped == NULL)
+		cl->stopped = why;
+	client_end_input(cl, why);
+}
+
+static void
+sink_room(void *arg)
+{
+	struct client	*cl = arg;
+
+	client_room(&cl->b);
+}
+
+static void
+sink_kick(void *arg)
+{
+	struct client	*cl = arg;
+
+	client_hold(cl);
+	client_check_bye(cl);
+	client_release(cl);
+}
+
+/* Taken away: another connection has the batch, or the journal failed. */
+static void
+sink_lost(void *arg, const char *why)
+{
+	struct client	*cl = arg;
+	json_t		*o;
+
+	client_hold(cl);
+	o = json_pack("{s:I,s:s,s:s,s:b}", "restarts", (json_int_t)0,
+	    "stopped", why, "batch", durable_id(cl->db), "durable", 1);
+	client_unbind(cl);
+	cl->input_done = true;
+	if (!cl->bye_sent && cl->fd != -1) {
+		cl->bye_sent = true;
+		cl->state = CS_CLOSING;
+		client_set_reading(cl, false);
+		client_send_json(cl, CTL_BYE, o);
+	} else
+		json_decref(o);
+	client_release(cl);
+}
+
+static const struct durable_sink client_sink = {
+	.accepted = sink_accepted,
+	.result = sink_result,
+	.closing = sink_closing,
+	.room = sink_room,
+	.kick = sink_kick,
+	.lost = sink_lost,
+};
+
+/*
+ * A submit to a durable pool: a new batch, or the one named to go on
+ * with ("batch"), bound to this connection (docs/protocol.md, "Durable
+ * batches").
+ */
+static void
+client_submit_durable(struct client *cl, struct pool *p, json_t *req)
+{
+	struct durable	*d = cl->ctl->hooks->durable();
+	json_t		*jb = json_object_get(req, "batch");
+	const char	*id = NULL;
+	char		 who[64], err[512];
+	struct dbatch	*db;
+
+	if (jb != NULL && (!json_is_string(jb) ||
+	    *(id = json_string_value(jb)) == '\0')) {
+		client_fail(cl, "\"batch\" must be a batch id");
+		return;
+	}
+	snprintf(who, sizeof(who), "uid %d pid %d", (int)cl->uid,
+	    (int)cl->pid);
+	if ((db = durable_batch(d, p, id, who, pool_name(p), err,
+	    sizeof(err))) == NULL) {
+		client_fail(cl, "%s", err);
+		return;
+	}
+	cl->db = db;
+	cl->pool = p;
+	cl->detach = json_is_true(json_object_get(req, "detach"));
+	cl->sections = client_sections(req);
+	cl->max_job_bytes = pool_conf(p)->max_job_bytes;
+	cl->restarts0 = pool_restarts(p);
+	cl->state = CS_SUBMIT;
+	client_send_json(cl, CTL_REPLY, json_pack("{s:b,s:s,s:I,s:s,s:b,s:I,"
+	    "s:I,s:I}", "ok", 1, "pool", pool_name(p), "max_job_bytes",
+	    (json_int_t)cl->max_job_bytes, "batch", durable_id(db), "durable",
+	    1, "next_id", (json_int_t)durable_next_id(db), "jobs",
+	    (json_int_t)durable_jobs(db), "done",
+	    (json_int_t)durable_done(db)));
+	log_debug("client pid %d: %s batch %s of %s", (int)cl->pid,
+	    id != NULL ? "resuming" : "submitting", durable_id(db),
+	    pool_name(p));
+	durable_bind(db, &client_sink, cl);
+}
+
+/* drover results: a batch's results read back from the journal. */
+static void
+reader_result(void *arg, uint64_t id, enum job_status st, const char *rec,
+    size_t len)
+{
+	client_send_rec(arg, id, st, rec, len);
+}
+
+static void
+reader_page_end(void *arg)
+{
+	struct client	*cl = arg;
+
+	if (cl->fd != -1 && peer_pending(cl->peer) < CLIENT_OUT_LOW)
+		durable_read_more(cl->rd);	/* else client_written */
+}
+
+static void
+reader_end(void *arg, const char *why)
+{
+	struct client	*cl = arg;
+	struct durable	*d = cl->ctl->hooks->durable();
+	struct dbatch	*db;
+	json_t		*o;
+
+	cl->rd = NULL;
+	db = d != NULL ? durable_find(d, cl->batch_id) : NULL;
+	o = json_pack("{s:I,s:s}", "restarts", (json_int_t)0, "batch",
+	    cl->batch_id);
+	if (db != NULL) {
+		json_object_set_new(o, "state", json_string(
+		    durable_state_name(db)));
+		json_object_set_new(o, "jobs", json_integer(
+		    (json_int_t)durable_jobs(db)));
+		json_object_set_new(o, "done", json_integer(
+		    (json_int_t)durable_done(db)));
+	}
+	if (why != NULL)
+		json_object_set_new(o, "error", jsonw_text(why));
+	client_hold(cl);
+	cl->state = CS_CLOSING;
+	client_send_json(cl, CTL_BYE, o);
+	client_release(cl);
+}
+
+static const struct dreader_ops client_reader_ops = {
+	.result = reader_result,
+	.page_end = reader_page_end,
+	.end = reader_end,
+};
+
+/* The journal, or NULL after telling the client there is none. */
+static struct durable *
+client_journal(struct client *cl)
+{
+	struct durable	*d = cl->ctl->hooks->durable != NULL ?
+	    cl->ctl->hooks->durable() : NULL;
+
+	if (d == NULL)
+		client_fail(cl, "droverd has no journal: batches are kept only "
+		    "with journal set (droverd.conf(5))");
+	return (d);
+}
+
+/* Handle {"op":"results","batch":ID[,"wait":true]}. */
+static void
+client_results(struct client *cl, json_t *req)
+{
+	struct durable	*d;
+	struct dbatch	*db;
+	const char	*id = NULL;
+
+	if ((d = client_journal(cl)) == NULL)
+		return;
+	if (json_unpack(req, "{s:s}", "batch", &id) == -1) {
+		client_fail(cl, "results needs a batch id");
+		return;
+	}
+	if ((db = durable_find(d, id)) == NULL) {
+		client_fail(cl, "unknown batch '%s'", id);
+		return;
+	}
+	cl->sections = client_sections(req);
+	cl->batch_id = xstrdup(id);
+	cl->state = CS_RESULTS;
+	client_set_reading(cl, false);
+	client_send_json(cl, CTL_REPLY, json_pack("{s:b,s:s,s:s,s:s,s:I,s:I}",
+	    "ok", 1, "batch", durable_id(db), "pool", durable_pool_name(db),
+	    "state", durable_state_name(db), "jobs",
+	    (json_int_t)durable_jobs(db), "done",
+	    (json_int_t)durable_done(db)));
+	if ((cl->rd = durable_read(d, db, json_is_true(json_object_get(req,
+	    "wait")), &client_reader_ops, cl)) == NULL)
+		reader_end(cl, durable_failure(d) != NULL ?
+		    durable_failure(d) : "journal failed");
+}
+
+/* Handle {"op":"batches"}. */
+static void
+client_batches(struct client *cl)
+{
+	struct durable	*d;
+
+	if ((d = client_journal(cl)) == NULL)
+		return;
+	cl->state = CS_CLOSING;
+	client_send_json(cl, CTL_REPLY, json_pack("{s:b,s:o}", "ok", 1,
+	    "batches", durable_batches_json(d)));
+}
+
 /* Handle {"op":"submit","pool":P}. */
 static void
 client_submit(struct client *cl, json_t *req)
@@ -457,6 +818,19 @@ client_submit(struct client *cl, json_t *req)
 	}
 	if (!client_take_cwd(cl, p, req))
 		return;
+	if (cl->ctl->hooks->durable != NULL &&
+	    cl->ctl->hooks->durable() != NULL && pool_conf(p)->durable) {
+		client_submit_durable(cl, p, req);
+		return;
+	}
+	if (json_object_get(req, "batch") != NULL ||
+	    json_is_true(json_object_get(req, "detach"))) {
+		client_fail(cl, "pool '%s' keeps no batches: %s", name,
+		    cl->ctl->hooks->durable != NULL &&
+		    cl->ctl->hooks->durable() != NULL ? "it has durable = "
+		    "false" : "droverd has no journal (droverd.conf(5))");
+		return;
+	}
 	cl->pool = p;
 	cl->sections = client_sections(req);
 	cl->max_job_bytes = pool_conf(p)->max_job_bytes;
@@ -608,6 +982,10 @@ client_request(struct client *cl, const struct frame_hdr *h, const char *p)
 		client_send_json(cl, CTL_REPLY, cl->ctl->hooks->status());
 	} else if (strcmp(op, "reload") == 0)
 		client_reload(cl);
+	else if (strcmp(op, "results") == 0)
+		client_results(cl, req);
+	else if (strcmp(op, "batches") == 0)
+		client_batches(cl);
 	else if (strcmp(op, "scale") == 0 || strcmp(op, "stop") == 0 ||
 	    strcmp(op, "start") == 0 || strcmp(op, "restart") == 0)
 		client_pool_op(cl, op, req);
@@ -622,6 +1000,8 @@ client_can_take(struct client *cl)
 {
 	if (peer_pending(cl->peer) > CLIENT_OUT_HIGH)
 		return (false);
+	if (cl->db != NULL)
+		return (durable_room(cl->db) != 0);
 	if (pool_room(cl->pool) == 0) {
 		pool_wait_room(cl->pool, &cl->b);
 		return (false);
@@ -642,7 +1022,10 @@ client_skipped(void *arg, const struct frame_hdr *h)
 	    "%llu", (unsigned long long)h->len,
 	    (unsigned long long)cl->max_job_bytes);
 	client_hold(cl);
-	pool_reject(cl->pool, &cl->b, h->id, why);
+	if (cl->db != NULL)
+		durable_reject(cl->db, h->id, why);
+	else if (cl->pool != NULL)
+		pool_reject(cl->pool, &cl->b, h->id, why);
 	client_release(cl);
 }
 
@@ -653,17 +1036,26 @@ client_submit_msg(struct client *cl, const struct frame_hdr *h,
 {
 	switch (h->type) {
 	case CTL_JOB:
-		if (!cl->input_done)		/* after a drain: ignored */
+		if (cl->input_done)		/* after a drain: ignored */
+			break;
+		if (cl->db != NULL)
+			(void)durable_job(cl->db, h->id, p, h->len);
+		else
 			pool_submit(cl->pool, &cl->b, h->id, p, h->len);
 		break;
 	case CTL_END:
+		if (cl->db != NULL && !cl->input_done)
+			durable_end(cl->db);
 		cl->input_done = true;
 		client_check_bye(cl);
 		break;
 	case CTL_CANCEL:
 		cl->input_done = true;
 		cl->stopped = "cancelled by the client";
-		pool_cancel(cl->pool, &cl->b, cl->stopped);
+		if (cl->db != NULL)
+			durable_cancel(cl->db, cl->stopped);
+		else
+			pool_cancel(cl->pool, &cl->b, cl->stopped);
 		client_check_bye(cl);
 		break;
 	default:
@@ -681,7 +1073,8 @@ client_more(void *arg)
 {
 	struct client	*cl = arg;
 
-	if (cl->fd == -1 || cl->state == CS_CLOSING || cl->state == CS_RELOAD)
+	if (cl->fd == -1 || cl->state == CS_CLOSING ||
+	    cl->state == CS_RELOAD || cl->state == CS_RESULTS)
 		return (false);
 	if (peer_skipping(cl->peer))
 		return (true);
@@ -819,6 +1212,7 @@ client_peer_lost(void *arg, enum peer_loss loss, const char *why)
 	client_hold(cl);
 	if ((loss == PEER_EOF || loss == PEER_EOF_MID) &&
 	    (cl->state == CS_CLOSING || cl->state == CS_RELOAD ||
+	    cl->state == CS_RESULTS ||
 	    (cl->state == CS_SUBMIT && cl->input_done))) {
 		/*
 		 * A half-close after the request or after END (nc -N,
@@ -1081,6 +1475,10 @@ control_free(struct control *ctl)
 	while ((cl = TAILQ_FIRST(&ctl->clients)) != NULL) {
 		if (cl->b.pool != NULL)
 			pool_detach(cl->b.pool, &cl->b);
+		client_unbind(cl);
+		if (cl->rd != NULL)
+			durable_read_close(cl->rd);
+		free(cl->batch_id);
 		TAILQ_REMOVE(&ctl->clients, cl, entry);
 		peer_free(cl->peer);	/* closes the socket */
 		event_free(cl->ev_idle);

@@ -17,6 +17,7 @@
 #include "conf.h"
 #include "config.h"
 #include "control.h"
+#include "durable.h"
 #include "evlog.h"
 #include "hooks.h"
 #include "job.h"
@@ -36,6 +37,56 @@ static int	terms;
 static struct event_base *base;
 static struct control	*ctl;
 static struct metrics	*metrics;
+static struct durable	*dur;		/* NULL: no journal */
+
+static struct durable *
+front_durable(void)
+{
+	return (dur);
+}
+
+static void
+front_metrics(struct buf *b)
+{
+	if (dur != NULL)
+		durable_metrics(dur, b);
+}
+
+/* Healthy: every pool, and the journal if there is one. */
+static bool
+front_healthy(struct buf *why)
+{
+	bool	 ok = supervisor_healthy(why);
+
+	if (dur != NULL && durable_failure(dur) != NULL) {
+		buf_printf(why, "%s\n", durable_failure(dur));
+		ok = false;
+	}
+	return (ok);
+}
+
+/* The status object, with the journal's part. */
+static json_t *
+front_status(void)
+{
+	json_t	*o = supervisor_status();
+
+	if (dur != NULL && o != NULL)
+		json_object_set_new(o, "journal", durable_status_json(dur));
+	return (o);
+}
+
+/* The journal failed: the durable pools fail with it. */
+static void
+on_journal_failed(const char *why)
+{
+	supervisor_fail_durable(why);
+}
+
+static const struct durable_hooks dur_hooks = {
+	.pool = supervisor_pool,
+	.failed = on_journal_failed,
+};
 
 static const struct daemon_hooks front_hooks = {
 	.conf = supervisor_conf,
@@ -44,9 +95,11 @@ static const struct daemon_hooks front_hooks = {
 	.reload = supervisor_reload,
 	.reload_settled = supervisor_reload_settled,
 	.pool_op = supervisor_pool_op,
-	.status = supervisor_status,
-	.healthy = supervisor_healthy,
+	.status = front_status,
+	.healthy = front_healthy,
 	.reloads = supervisor_reloads,
+	.durable = front_durable,
+	.metrics = front_metrics,
 };
 
 static void
@@ -82,6 +135,37 @@ open_front_ends(const struct conf *c)
 	    sizeof(err))) == NULL && *c->metrics != '\0') {
 		log_emit(LOG_ERR, "%s", err);
 		control_free(ctl);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Open the journal and recover its batches (nothing runs yet). */
+static int
+open_journal(const struct conf *c)
+{
+	struct durable_conf	 dc;
+	char			 err[1024];
+
+	memset(&dc, 0, sizeof(dc));
+	dc.path = c->journal;
+	dc.retention_s = c->result_retention;
+	dc.max_mb = c->journal_max_mb;
+	if ((dur = durable_open(&dc, &dur_hooks, err, sizeof(err))) == NULL) {
+		log_emit(LOG_ERR, "%s", err);
+		return (-1);
+	}
+	return (0);
+}
+
+/* The pools exist: start the writer, queue the recovered jobs. */
+static int
+start_journal(void)
+{
+	char	 err[1024];
+
+	if (durable_start(dur, base, err, sizeof(err)) == -1) {
+		log_emit(LOG_ERR, "%s", err);
 		return (-1);
 	}
 	return (0);
@@ -236,16 +320,34 @@ main(int argc, char **argv)
 	}
 	log_info("starting %s with %s", DROVER_VERSION, path);
 	supervisor_init(base, c, debug, &sv_hooks, NULL);
+	/* The journal is read back before droverd listens. */
+	if (*c->journal != '\0' && open_journal(c) == -1) {
+		supervisor_free();
+		return (1);
+	}
 	if (open_front_ends(c) == -1) {
+		durable_free(dur);
 		supervisor_free();
 		return (1);
 	}
 	supervisor_start();
+	if (dur != NULL && start_journal() == -1) {
+		control_free(ctl);
+		metrics_free(metrics);
+		supervisor_stop_now();
+		durable_free(dur);
+		supervisor_free();
+		return (1);
+	}
 	event_base_dispatch(base);
 	log_info("exiting");
-	/* Clients first: they detach their batches from the pools. */
+	/*
+	 * Clients first: they detach their batches from the pools; then the
+	 * journal commits what it has and lets go of its batches.
+	 */
 	control_free(ctl);
 	metrics_free(metrics);
+	durable_free(dur);
 	supervisor_free();
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		event_free(evs[i]);

@@ -13,6 +13,7 @@
 
 struct buf;
 struct conf;
+struct durable;
 struct pool;
 
 struct daemon_hooks {
@@ -38,6 +39,10 @@ struct daemon_hooks {
 	bool		 (*healthy)(struct buf *);
 	/* Reloads so far that succeeded (true) or failed (false). */
 	unsigned long long (*reloads)(bool);
+	/* The durable batches (daemon/durable.h), or NULL: no journal. */
+	struct durable	*(*durable)(void);
+	/* Optional: more metrics (the journal's), appended as they are. */
+	void		 (*metrics)(struct buf *);
 };
 
 #endif

@@ -272,6 +272,8 @@ metrics_render(struct metrics *m, struct buf *b)
 	buf_printf(b, "drover_build_info{version=\"%s\"} 1\n", DROVER_VERSION);
 	metrics_pools(b, status);
 	metrics_pool_counters(m, b, status);
+	if (m->hooks->metrics != NULL)
+		m->hooks->metrics(b);
 	family(b, "drover_config_reloads_total", "counter",
 	    "Configuration reloads, by result.");
 	buf_printf(b, "drover_config_reloads_total{result=\"success\"} %llu\n",

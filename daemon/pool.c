@@ -309,15 +309,22 @@ pool_wake_waiters(struct pool *p)
 }
 
 /* Queue one job for batch b; jobs the pool cannot take fail at once. */
+static void	pool_enqueue(struct pool *, struct job *);
+
 void
 pool_submit(struct pool *p, struct batch *b, uint64_t id, const char *data,
     size_t len)
 {
-	struct job	*j;
-	char		 why[600];
+	pool_enqueue(p, job_new(b, id, data, len));
+}
 
-	j = job_new(b, id, data, len);
-	b->submitted++;
+/* Queue a new job of its batch, or finish it now if it cannot run. */
+static void
+pool_enqueue(struct pool *p, struct job *j)
+{
+	char	 why[600];
+
+	j->batch->submitted++;
 	if (p->state == POOL_FAILED) {
 		snprintf(why, sizeof(why), "pool %s failed: %s", p->pc->name,
 		    p->failure);
@@ -328,15 +335,41 @@ pool_submit(struct pool *p, struct batch *b, uint64_t id, const char *data,
 		pool_finish_now(p, j, JOB_CANCELLED, "pool is stopping");
 		return;
 	}
-	if (p->pc->protocol != PROTO_FRAME && memchr(data, '\n', len) != NULL) {
+	if (p->pc->protocol != PROTO_FRAME &&
+	    memchr(j->data, '\n', j->len) != NULL) {
 		snprintf(why, sizeof(why), "job contains a newline; the %s "
 		    "protocol cannot carry it", protocol_name(p->pc->protocol));
 		pool_finish_now(p, j, JOB_REJECTED, why);
 		return;
 	}
 	jobq_push(&p->queue, j);
-	p->queued_bytes += len;
+	p->queued_bytes += j->len;
 	pool_kick(p);
+}
+
+/*
+ * Queue a job again that a journal brought back (daemon/durable.c): its
+ * attempts so far are charged, and one that has had them all ends
+ * crashed without running.
+ */
+void
+pool_resubmit(struct pool *p, struct batch *b, uint64_t id, const char *data,
+    size_t len, unsigned charges, unsigned runs)
+{
+	struct job	*j;
+	char		 why[200];
+
+	j = job_new(b, id, data, len);
+	j->charges = (uint8_t)(charges > UINT8_MAX ? UINT8_MAX : charges);
+	j->runs = (uint16_t)(runs > UINT16_MAX ? UINT16_MAX : runs);
+	if (charges < p->pc->max_attempts) {
+		pool_enqueue(p, j);
+		return;
+	}
+	b->submitted++;
+	snprintf(why, sizeof(why), "droverd stopped while it ran (attempt "
+	    "%u of %u)", charges, p->pc->max_attempts);
+	pool_finish_now(p, j, JOB_CRASHED, why);
 }
 
 /* Report an input the batch refused itself (e.g. over max_job_bytes). */

@@ -99,8 +99,12 @@ size_t		 pool_room(const struct pool *);
 void		 pool_wait_room(struct pool *, struct batch *);
 void		 pool_submit(struct pool *, struct batch *, uint64_t,
 		    const char *, size_t);
+void		 pool_resubmit(struct pool *, struct batch *, uint64_t,
+		    const char *, size_t, unsigned, unsigned);
 void		 pool_reject(struct pool *, struct batch *, uint64_t,
 		    const char *);
+void		 pool_fail(struct pool *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 void		 pool_cancel(struct pool *, struct batch *, const char *);
 void		 pool_hold(struct pool *, struct batch *, bool);
 

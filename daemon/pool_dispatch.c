@@ -157,6 +157,8 @@ pool_pump(struct pool *p)
 			p->inflight++;
 			n--;
 			worker_send(m->w, j, now);
+			if (j->batch->ops->started != NULL)
+				j->batch->ops->started(j->batch, j);
 		}
 		worker_flush(m->w);
 	}

@@ -121,8 +121,6 @@ pool_jitter(void)
 /* pool.c */
 struct member	*pool_member(struct pool *, const struct worker *);
 void		 pool_wake_waiters(struct pool *);
-void		 pool_fail(struct pool *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
 void		 pool_check_drained(struct pool *);
 void		 pool_check_stopped(struct pool *);
 

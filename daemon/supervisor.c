@@ -819,6 +819,19 @@ supervisor_reopen_logs(void)
 		log_info("log file reopened");
 }
 
+/* The journal failed: every pool whose batches are durable fails too. */
+void
+supervisor_fail_durable(const char *why)
+{
+	size_t	 i;
+
+	for (i = 0; i < sv.npools; i++)
+		if (!sv.pools[i].removed &&
+		    pool_conf(sv.pools[i].pool)->durable)
+			pool_fail(sv.pools[i].pool, "%s", why);
+	sv_notify_status();
+}
+
 /* False with the reason in why when some pool has failed. */
 bool
 supervisor_healthy(struct buf *why)

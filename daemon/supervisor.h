@@ -39,6 +39,7 @@ int		 supervisor_reload(struct buf *);
 int		 supervisor_reload_settled(struct buf *);
 json_t		*supervisor_status(void);
 bool		 supervisor_healthy(struct buf *);
+void		 supervisor_fail_durable(const char *);
 void		 supervisor_drain(void);
 void		 supervisor_stop_now(void);
 void		 supervisor_resize(int);
