@@ -220,6 +220,13 @@ class DurableCase(DroverTestCase):
 
     def tearDown(self):
         if self.d is not None:
+            # A clean exit: the journal closed, nothing leaked (ASan).
+            if self.d.proc is not None and self.d.proc.poll() is None:
+                rc = self.d.stop()
+                log = self.d.logtext()
+                self.assertNotIn("Sanitizer", log)
+                self.assertNotIn("runtime error", log)
+                self.assertEqual(rc, 0, log[-2000:])
             self.d.kill()
             shutil.rmtree(self.d.dir, ignore_errors=True)
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -249,6 +256,9 @@ class DurableCase(DroverTestCase):
         self.d.proc.send_signal(signal.SIGKILL)
         self.d.proc.wait()
         self.d.logf.close()
+        log = self.d.logtext()      # the restart starts a new one
+        self.assertNotIn("Sanitizer", log)
+        self.assertNotIn("runtime error", log)
 
     def check_exact(self, cl, n):
         self.assertEqual(sorted(cl.results), list(range(1, n + 1)))
