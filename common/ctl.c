@@ -12,8 +12,8 @@ const char *
 ctl_type_name(unsigned type)
 {
 	static const char *const names[] = {
-		"?", "REQUEST", "REPLY", "JOB", "END", "RESULT", "BYE", "CANCEL",
-		"ACCEPTED"
+		"?", "REQUEST", "REPLY", "JOB", "END", "RESULT", "BYE",
+		"CANCEL", "ACCEPTED"
 	};
 
 	return (type <= CTL_ACCEPTED ? names[type] : "unknown");

@@ -784,10 +784,10 @@ metrics_addr_valid(const char *s)
  * the first start must not fail on it.
  */
 static bool
-dir_of_exists(const char *path, bool runtime_ok, char *why, size_t size)
+dir_of_exists(const char *path, const char *unit_dir, char *why, size_t size)
 {
 	struct stat	 st;
-	char		 dir[PATH_MAX], def[PATH_MAX], *slash;
+	char		 dir[PATH_MAX], *slash;
 
 	snprintf(dir, sizeof(dir), "%s", path);
 	if ((slash = strrchr(dir, '/')) == NULL)
@@ -801,10 +801,7 @@ dir_of_exists(const char *path, bool runtime_ok, char *why, size_t size)
 		snprintf(why, size, "%s is not a directory", dir);
 		return (false);
 	}
-	snprintf(def, sizeof(def), "%s", DROVER_DEFAULT_SOCKET);
-	if ((slash = strrchr(def, '/')) != NULL)
-		*slash = '\0';
-	if (runtime_ok && errno == ENOENT && strcmp(dir, def) == 0)
+	if (unit_dir != NULL && errno == ENOENT && strcmp(dir, unit_dir) == 0)
 		return (true);
 	snprintf(why, size, "directory %s: %s", dir, strerror(errno));
 	return (false);
@@ -814,20 +811,25 @@ dir_of_exists(const char *path, bool runtime_ok, char *why, size_t size)
 static void
 check_dirs(struct loader *ld, config_t *cfg, const struct conf *c)
 {
-	char	 why[PATH_MAX + 64];
+	char	 why[PATH_MAX + 64], rundir[PATH_MAX], *slash;
 
-	if (*c->socket == '/' && !dir_of_exists(c->socket, true, why,
+	/* The unit makes these two: droverd -t before it is not wrong. */
+	snprintf(rundir, sizeof(rundir), "%s", DROVER_DEFAULT_SOCKET);
+	if ((slash = strrchr(rundir, '/')) != NULL)
+		*slash = '\0';
+	if (*c->socket == '/' && !dir_of_exists(c->socket, rundir, why,
 	    sizeof(why)))
 		conf_err(ld, config_lookup(cfg, "socket"), "socket: %s", why);
 	if (strncmp(c->metrics, "unix:/", 6) == 0 &&
-	    !dir_of_exists(c->metrics + 5, false, why, sizeof(why)))
+	    !dir_of_exists(c->metrics + 5, NULL, why, sizeof(why)))
 		conf_err(ld, config_lookup(cfg, "metrics"), "metrics: %s",
 		    why);
-	if (c->log_file != NULL && !dir_of_exists(c->log_file, false, why,
+	if (c->log_file != NULL && !dir_of_exists(c->log_file, NULL, why,
 	    sizeof(why)))
 		conf_err(ld, config_lookup(cfg, "log_file"), "log_file: %s",
 		    why);
-	if (*c->journal == '/' && !dir_of_exists(c->journal, false, why,
+	if (*c->journal == '/' && !dir_of_exists(c->journal,
+	    DROVER_STATEDIR, why,
 	    sizeof(why)))
 		conf_err(ld, config_lookup(cfg, "journal"), "journal: %s",
 		    why);

@@ -98,7 +98,7 @@ struct client {
 	unsigned		 hold;		/* callbacks running: keep */
 	struct dbatch		*db;		/* a durable batch's sink */
 	bool			 db_held;	/* durable_hold() is on */
-	bool			 detach;	/* leaves once all is accepted */
+	bool			 detach;	/* leaves once all is in */
 	uint64_t		 restarts;	/* at the pool's close */
 	struct dreader		*rd;		/* CS_RESULTS */
 	char			*batch_id;	/* CS_RESULTS */

@@ -62,9 +62,9 @@ struct dreader {
 	struct jquery		*q;
 	int64_t			 after;
 	bool			 waiting;	/* for the batch to complete */
-	bool			 paused;	/* a page handed: wait for more() */
+	bool			 paused;	/* a page handed: more() */
 	bool			 busy;		/* handing a page over */
-	bool			 closed;	/* closed while busy: free after */
+	bool			 closed;	/* closed while busy */
 	TAILQ_ENTRY(dreader)	 entry;
 };
 

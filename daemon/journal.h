@@ -43,14 +43,14 @@
  * NULL), and an accept only to a job it does not hold (INSERT ... ON
  * CONFLICT DO NOTHING), so a repeated record changes nothing.  Within a
  * run the loop is authoritative, since it sees every result before the
- * store does and in the same order as the queue: it keeps a done-set per
- * batch (common/idset.h) and gives the journal only first results, each
- * numbered by rseq, its place in the batch's order of results.  Across a
- * restart the store is authoritative: the loop rebuilds its done-sets from
- * recovery, which reports each batch's unfinished jobs in id order, so
- * that idset_add() of each one (the ids skipped are added finished) gives
- * exactly the store's set.  A batch id or key is never reused: the caller
- * looks a resent batch up among the recovered ones before creating it.
+ * store does and in the same order as the queue: it gives the journal
+ * only first results, each numbered by rseq, its place in the batch's
+ * order of results (droverd's durable batches take each job id once,
+ * daemon/durable.c; drover run matches inputs by index and hash).  Across
+ * a restart the store is authoritative: recovery reports each batch with
+ * its next id and rseq, and its unfinished jobs in id order.  A batch id
+ * or key is never reused: the caller looks a resent batch up among the
+ * recovered ones before creating it.
  *
  * Recovery (journal_recover, synchronous, before journal_start and before
  * droverd listens): in one transaction, every batch with its state and

@@ -301,7 +301,9 @@ class TestDurable(DurableCase):
 
         def between(cl):
             got = len(cl.results)
-            if len(kills) < 3 and got >= (len(kills) + 1) * n // 5 + \
+            # Once per connection: the next kill waits for a reconnect.
+            if len(kills) < 3 and len(kills) == cl.reconnects and \
+                    got >= (len(kills) + 1) * n // 5 + \
                     rnd.randrange(n // 10):
                 kills.append(got)
                 self.kill9()

@@ -188,6 +188,9 @@ class TestExampleConfig(DroverTestCase):
         sock = os.path.join(tmp, "droverd.sock")
         text = text.replace('"/run/drover/droverd.sock"', f'"{sock}"')
         text = text.replace('"127.0.0.1:9464"', f'"127.0.0.1:{port}"')
+        journal = os.path.join(tmp, "journal.db")
+        self.assertIn('"/var/lib/drover/journal.db"', text)
+        text = text.replace('"/var/lib/drover/journal.db"', f'"{journal}"')
         conf = os.path.join(tmp, "droverd.conf")
         with open(conf, "w") as f:
             f.write(text)

@@ -520,7 +520,8 @@ START_TEST(test_query)
 	struct ctx			 c;
 	struct rec			 r;
 	struct qgot			*g;
-	struct journal_query_args	 a = { .after = -1, .rseq_hi = UINT64_MAX,
+	struct journal_query_args	 a = { .after = -1,
+	    .rseq_hi = UINT64_MAX,
 	    .limit = 700 };
 	struct journal_result		 res = { .status = JOB_FAILED,
 	    .err = "e", .errlen = 1 };
