@@ -91,6 +91,7 @@ enum {
 	S_RJOBS,
 	S_RBATCH,
 	S_QUERY,
+	S_ACCEPT_FOLD,
 	S_N
 };
 
@@ -124,6 +125,18 @@ static const char *const stmt_sql[S_N] = {
 	[S_QUERY] = "SELECT id, status, rseq, output, stderr FROM job"
 	    " WHERE bkey = ?1 AND id > ?2 AND status IS NOT NULL"
 	    " AND rseq >= ?3 AND rseq < ?4 ORDER BY id LIMIT ?5",
+	/*
+	 * An accept with the start and done that followed it in the same
+	 * transaction: one row written instead of three, the same row in
+	 * the end (on a conflict, the updates apply as they would have).
+	 */
+	[S_ACCEPT_FOLD] = "INSERT INTO job (bkey, id, data, runs, running,"
+	    " status, rseq, output, stderr)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+	    " ON CONFLICT (bkey, id) DO UPDATE SET runs = excluded.runs,"
+	    " running = excluded.running, status = excluded.status,"
+	    " rseq = excluded.rseq, output = excluded.output,"
+	    " stderr = excluded.stderr WHERE job.status IS NULL",
 };
 
 /*
@@ -158,8 +171,11 @@ struct jrec {
 	size_t		 off;
 	uint32_t	 len[3];
 	int32_t		 ival;		/* status, state, attempt */
+	uint32_t	 fstart;	/* R_ACCEPT: a start folded in, +1 */
+	uint32_t	 fdone;		/* R_ACCEPT: a done folded in, +1 */
 	uint8_t		 type;
 	uint8_t		 has_err;	/* R_DONE: bind stderr, else NULL */
+	uint8_t		 folded;	/* into its accept: not applied */
 };
 
 struct jqueue {
@@ -214,6 +230,12 @@ struct journal {
 
 	/* Reads answered, writer to loop, under smu. */
 	struct jqlist	 answered;
+
+	/* Writer side: the accepts of a transaction, by (batch, id). */
+	uint32_t	*fold;		/* index + 1; 0 empty */
+	uint32_t	*fold_used;	/* slots to clear after */
+	size_t		 fold_cap;	/* a power of two */
+	size_t		 fold_n;
 };
 
 static const char *const state_names[JOURNAL_BATCH_NSTATES] = {
@@ -788,6 +810,36 @@ bind_text(sqlite3_stmt *st, int i, const char *p, uint32_t len)
 	    SQLITE_STATIC));
 }
 
+/* An accept with its start and done folded in (S_ACCEPT_FOLD). */
+static void
+bind_fold(sqlite3_stmt *st, const struct jqueue *q, const struct jrec *r)
+{
+	const struct jrec	*s = r->fstart ? &q->r[r->fstart - 1] : NULL;
+	const struct jrec	*d = r->fdone ? &q->r[r->fdone - 1] : NULL;
+	const char		*dp;
+
+	sqlite3_bind_int64(st, 1, (int64_t)r->batch);
+	sqlite3_bind_int64(st, 2, (int64_t)r->id);
+	bind_bytes(st, 3, q->buf + r->off, r->len[0]);
+	sqlite3_bind_int(st, 4, s != NULL ? s->ival : 0);
+	sqlite3_bind_int(st, 5, s != NULL && d == NULL);
+	if (d == NULL) {
+		sqlite3_bind_null(st, 6);
+		sqlite3_bind_null(st, 7);
+		sqlite3_bind_null(st, 8);
+		sqlite3_bind_null(st, 9);
+		return;
+	}
+	dp = q->buf + d->off;
+	sqlite3_bind_int(st, 6, d->ival);
+	sqlite3_bind_int64(st, 7, (int64_t)d->n);
+	bind_bytes(st, 8, dp, d->len[0]);
+	if (d->has_err)
+		bind_bytes(st, 9, dp + d->len[0], d->len[1]);
+	else
+		sqlite3_bind_null(st, 9);
+}
+
 static int
 apply(struct journal *j, const struct jqueue *q, const struct jrec *r)
 {
@@ -805,6 +857,11 @@ apply(struct journal *j, const struct jqueue *q, const struct jrec *r)
 		sqlite3_bind_int64(st, 5, (int64_t)r->n);
 		break;
 	case R_ACCEPT:
+		if (r->fstart != 0 || r->fdone != 0) {
+			st = j->st[S_ACCEPT_FOLD];
+			bind_fold(st, q, r);
+			break;
+		}
 		st = j->st[S_ACCEPT];
 		sqlite3_bind_int64(st, 1, (int64_t)r->batch);
 		sqlite3_bind_int64(st, 2, (int64_t)r->id);
@@ -1037,11 +1094,84 @@ writer_answer_rest(struct journal *j, const struct jqueue *q, size_t i)
 	writer_answer(j, &todo);
 }
 
+static uint32_t
+fold_hash(uint64_t batch, uint64_t id)
+{
+	uint64_t	 h = (batch * 0x9e3779b97f4a7c15ULL) ^ (id *
+	    0xc2b2ae3d27d4eb4fULL);
+
+	return ((uint32_t)(h ^ (h >> 29)));
+}
+
+/*
+ * Fold the starts and dones of [first, end) into the accept of their job
+ * when it is in the same transaction: a trivial job's three records are
+ * one INSERT then.  What the file holds after the commit is the same.
+ */
+static void
+writer_fold(struct journal *j, struct jqueue *q, size_t first, size_t end)
+{
+	struct jrec	*r, *a;
+	size_t		 i, k, mask;
+	uint32_t	 h;
+
+	if (j->fold_cap < 2 * (end - first)) {
+		k = 1024;
+		while (k < 2 * (end - first))
+			k *= 2;
+		free(j->fold);
+		free(j->fold_used);
+		j->fold = calloc(k, sizeof(*j->fold));
+		j->fold_used = calloc(k, sizeof(*j->fold_used));
+		if (j->fold == NULL || j->fold_used == NULL) {
+			free(j->fold);
+			free(j->fold_used);
+			j->fold = j->fold_used = NULL;
+			j->fold_cap = 0;
+			return;		/* no folding: still correct */
+		}
+		j->fold_cap = k;
+	}
+	mask = j->fold_cap - 1;
+	for (i = first; i < end; i++) {
+		r = &q->r[i];
+		if (r->type != R_ACCEPT && r->type != R_START &&
+		    r->type != R_DONE)
+			continue;
+		h = fold_hash(r->batch, r->id);
+		for (k = h & mask; j->fold[k] != 0; k = (k + 1) & mask) {
+			a = &q->r[j->fold[k] - 1];
+			if (a->batch == r->batch && a->id == r->id)
+				break;
+		}
+		if (r->type == R_ACCEPT) {
+			if (j->fold[k] == 0) {
+				j->fold[k] = (uint32_t)(i + 1);
+				j->fold_used[j->fold_n++] = (uint32_t)k;
+			}
+			continue;
+		}
+		if (j->fold[k] == 0)
+			continue;	/* its accept was committed before */
+		a = &q->r[j->fold[k] - 1];
+		if (a->fdone != 0)
+			continue;	/* a done already: nothing after it */
+		if (r->type == R_START)
+			a->fstart = (uint32_t)(i + 1);
+		else
+			a->fdone = (uint32_t)(i + 1);
+		r->folded = 1;
+	}
+	for (i = 0; i < j->fold_n; i++)
+		j->fold[j->fold_used[i]] = 0;
+	j->fold_n = 0;
+}
+
 /* Commit what the writer took, a transaction per txn_rows/txn_bytes. */
 static void
 writer_commit(struct journal *j, struct jqueue *q)
 {
-	size_t		 i = 0, first, bytes;
+	size_t		 i = 0, first, bytes, end;
 	uint64_t	 t0, t1, delay, rows;
 	bool		 batches;
 	const struct jrec *r;
@@ -1059,11 +1189,23 @@ writer_commit(struct journal *j, struct jqueue *q)
 		nq = 0;
 		bytes = 0;
 		batches = false;
+		/* The transaction: txn_rows records or txn_bytes at most. */
+		end = i;
+		do {
+			r = &q->r[end++];
+			bytes += (size_t)r->len[0] + r->len[1] + r->len[2];
+		} while (end < q->n && end - first < j->conf.txn_rows &&
+		    bytes < j->conf.txn_bytes);
+		writer_fold(j, q, first, end);
 		do {
 			r = &q->r[i];
 			if (r->type == R_QUERY) {
 				TAILQ_INSERT_TAIL(&todo, r->query, entry);
 				nq++;
+				i++;
+				continue;
+			}
+			if (r->folded) {
 				i++;
 				continue;
 			}
@@ -1073,15 +1215,13 @@ writer_commit(struct journal *j, struct jqueue *q)
 				writer_answer_rest(j, q, i + 1);
 				return;
 			}
-			bytes += (size_t)r->len[0] + r->len[1] + r->len[2];
 			batches |= r->type == R_BATCH || r->type == R_STATE;
 			/* A batch completed: retention may have work. */
 			if (r->type == R_STATE &&
 			    r->ival == JOURNAL_BATCH_COMPLETE)
 				j->ret_more = true;
 			i++;
-		} while (i < q->n && i - first < j->conf.txn_rows &&
-		    bytes < j->conf.txn_bytes);
+		} while (i < end);
 		if ((delay = atomic_load(&j->delay_us)) != 0)
 			usleep((useconds_t)delay);
 		if (step_done(j, S_COMMIT) != 0) {
@@ -1402,6 +1542,8 @@ journal_close(struct journal *j)
 		sqlite3_close(j->db);
 	jq_free(&j->q);
 	jq_free(&j->wq);
+	free(j->fold);
+	free(j->fold_used);
 	pthread_mutex_destroy(&j->qmu);
 	pthread_cond_destroy(&j->qcv);
 	pthread_mutex_destroy(&j->smu);
