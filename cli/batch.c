@@ -450,34 +450,52 @@ bint(json_t *o, const char *k)
 	return ((long long)json_integer_value(json_object_get(o, k)));
 }
 
-/* The batches as a table, the pool and state columns as wide as needed. */
+/* The width of n in decimal. */
+static size_t
+digits(long long n)
+{
+	char	 tmp[32];
+	int	 w = snprintf(tmp, sizeof(tmp), "%lld", n);
+
+	return (w > 0 ? (size_t)w : 1);
+}
+
+/* The batches as a table, each column as wide as its widest cell. */
 static void
 batches_table(json_t *a, FILE *out)
 {
 	json_t	*b;
-	size_t	 i, wid = 32, wpool = 4, wstate = 5, n;
+	size_t	 i, n, w[6] = { 2, 4, 5, 4, 4, 6 };	/* the headers' */
 	char	 created[32], completed[32];
 
 	json_array_foreach(a, i, b) {
-		if ((n = strlen(bstr(b, "id"))) > wid)
-			wid = n;
-		if ((n = strlen(bstr(b, "pool"))) > wpool)
-			wpool = n;
-		if ((n = strlen(bstr(b, "state"))) > wstate)
-			wstate = n;
+		if ((n = strlen(bstr(b, "id"))) > w[0])
+			w[0] = n;
+		if ((n = strlen(bstr(b, "pool"))) > w[1])
+			w[1] = n;
+		if ((n = strlen(bstr(b, "state"))) > w[2])
+			w[2] = n;
+		if ((n = digits(bint(b, "jobs"))) > w[3])
+			w[3] = n;
+		if ((n = digits(bint(b, "done"))) > w[4])
+			w[4] = n;
+		if ((n = digits(bint(b, "failed"))) > w[5])
+			w[5] = n;
 	}
-	fprintf(out, "%-*s  %-*s  %-*s  %10s  %10s  %10s  %-19s  %s\n",
-	    (int)wid, "ID", (int)wpool, "POOL", (int)wstate, "STATE", "JOBS",
-	    "DONE", "FAILED", "CREATED", "COMPLETED");
+	fprintf(out, "%-*s  %-*s  %-*s  %*s  %*s  %*s  %-19s  %s\n",
+	    (int)w[0], "ID", (int)w[1], "POOL", (int)w[2], "STATE",
+	    (int)w[3], "JOBS", (int)w[4], "DONE", (int)w[5], "FAILED",
+	    "CREATED", "COMPLETED");
 	json_array_foreach(a, i, b) {
 		fmt_time(created, sizeof(created), json_object_get(b,
 		    "created"));
 		fmt_time(completed, sizeof(completed), json_object_get(b,
 		    "completed"));
-		fprintf(out, "%-*s  %-*s  %-*s  %10lld  %10lld  %10lld  %-19s  "
-		    "%s\n", (int)wid, bstr(b, "id"), (int)wpool, bstr(b, "pool"),
-		    (int)wstate, bstr(b, "state"), bint(b, "jobs"),
-		    bint(b, "done"), bint(b, "failed"), created, completed);
+		fprintf(out, "%-*s  %-*s  %-*s  %*lld  %*lld  %*lld  %-19s  "
+		    "%s\n", (int)w[0], bstr(b, "id"), (int)w[1],
+		    bstr(b, "pool"), (int)w[2], bstr(b, "state"), (int)w[3],
+		    bint(b, "jobs"), (int)w[4], bint(b, "done"), (int)w[5],
+		    bint(b, "failed"), created, completed);
 	}
 }
 
