@@ -217,7 +217,7 @@ enum submit_conn {
  */
 struct submit {
 	struct event_base	*base;
-	struct peer		*peer;		/* the socket; NULL while down */
+	struct peer		*peer;		/* the socket (NULL: down) */
 	struct report		*report;
 	struct input		*input;
 	struct event		*ev_timer;	/* reply or shutdown deadline */
@@ -227,7 +227,7 @@ struct submit {
 	bool			 keep_inputs;
 	const char		*path;		/* droverd's socket */
 	const char		*pool;
-	const char		*cwd;		/* ours, for exec_cwd = "client" */
+	const char		*cwd;		/* for exec_cwd = "client" */
 	double			 timeout;	/* for the REPLY */
 	double			 shutdown_timeout;
 	uint64_t		 total;		/* --total */
@@ -256,7 +256,7 @@ struct submit {
 	bool			 input_over;	/* input ended: END is due */
 	bool			 end_sent;	/* on some connection */
 	bool			 end_acked;	/* ACCEPTED says END is in */
-	bool			 wbroken;	/* this connection took no more */
+	bool			 wbroken;	/* no more on this connection */
 	uint64_t		 lost_us;	/* when it was lost */
 	double			 backoff;	/* before the next try */
 	char			 lost_why[256];	/* why it was lost */

@@ -62,7 +62,7 @@ START_TEST(test_trim_by_id)
 {
 	struct unacked	 q;
 	uint64_t	 ids[16];
-	uint64_t	 all[] = { 0, 1, 3, 4, 7, 9 };	/* 2, 5, 6, 8: not sent */
+	uint64_t	 all[] = { 0, 1, 3, 4, 7, 9 };	/* 2, 5, 6, 8: never */
 	size_t		 i;
 
 	unacked_init(&q);
