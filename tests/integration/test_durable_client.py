@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -21,7 +22,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from fakedroverd import END, REQUEST, FakeDroverd, frame  # noqa: E402
+from fakedroverd import (CANCEL, END, REQUEST, FakeDroverd,  # noqa: E402
+                         frame)
 from harness import (DROVER, SOURCE, DroverTestCase, Result,  # noqa: E402
                      lines, observe_quiet, read_until, sum_squares,
                      tagged_env, wait_for)
@@ -229,6 +231,39 @@ class TestSubmit(FakeCase):
         self.assertSquares(res, 1000)
         self.assertEqual(self.fake.submits()[1].job_ids,
                          list(range(500, 1000)))
+
+    def test_signal_while_reconnecting_leaves_naming_the_batch(self):
+        self.fake.accept_every = 100
+        self.fake.drops = [{"after_jobs": 550, "away": True}]
+        p = self.start(["submit", "--pool", "square"])
+        p.stdin.write(lines(*range(1, 1001)))
+        p.stdin.close()
+        err = read_until(p.stderr, b"reconnecting for up to 60 s",
+                         timeout=30)
+        p.send_signal(signal.SIGINT)
+        res = self.collect(p, err=err)
+        self.assertEqual(res.rc, 1, res.errtext)
+        bid = self.batch_of(res)
+        self.assertIn(f"batch {bid}: interrupted while reconnecting",
+                      res.errtext)
+        self.assertSummary(res, jobs=1000)
+
+    def test_halt_now_cancels_a_durable_batch(self):
+        # droverd does not cancel a durable batch whose client leaves:
+        # --halt now says CANCEL before it goes.
+        p = self.start(["submit", "--pool", "square", "--halt",
+                        "now,fail=1"])
+        p.stdin.write(lines(1, 2, "x", 4))
+        p.stdin.flush()         # and more to come: the batch goes on
+        self.assertEqual(p.wait(timeout=30), 1)
+        p.stdin.close()
+        res = self.collect(p)
+        self.assertIn("halted: 1 job failed", res.errtext)
+        (c,) = self.fake.submits()
+        self.fake.wait(lambda: c.closed, what="the connection closed")
+        self.assertIn((CANCEL, 0), c.got)
+        res = self.submit("plain", 3, "--halt", "now,fail=1")
+        self.assertNotIn((CANCEL, 0), self.fake.submits()[-1].got)
 
     def test_reconnect_0_exits_3_naming_the_batch(self):
         self.fake.accept_every = 100
