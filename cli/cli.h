@@ -9,6 +9,8 @@
 
 int	 run_main(int, char **);
 int	 submit_main(int, char **);
+int	 results_main(int, char **);
+int	 batches_main(int, char **);
 int	 status_main(int, char **);
 int	 reload_main(int, char **);
 int	 pool_op_main(const char *, int, char **);

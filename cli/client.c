@@ -28,6 +28,8 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "client.h"
+#include "clock.h"
 #include "config.h"
 #include "ctl.h"
 #include "idset.h"
@@ -40,14 +42,18 @@
 #include "poolconf.h"
 #include "report.h"
 #include "status.h"
+#include "unacked.h"
 #include "xmalloc.h"
 
 #define SUBMIT_OUT_HIGH		(1024 * 1024)
 #define SUBMIT_REORDER_CAP	65536
-#define CLIENT_TIMEOUT		10.0	/* seconds for droverd to answer */
+#define SUBMIT_UNACKED_BYTES	(64U * 1024 * 1024)	/* held to resend */
+#define SUBMIT_UNACKED_JOBS	1000000
+#define SUBMIT_BACKOFF_MIN	0.05	/* seconds between reconnects */
+#define SUBMIT_BACKOFF_MAX	1.0
 
 /* Where droverd listens: --socket, $DROVER_SOCKET, or the default. */
-static const char *
+const char *
 client_socket_path(const char *opt)
 {
 	const char	*env;
@@ -73,14 +79,15 @@ client_set_timeout(int fd, int opt, double secs)
 }
 
 /*
- * Connect to droverd within timeout seconds; exit 3 with a clear message
- * if we cannot (a droverd whose listen queue is full makes connect wait).
+ * Connect to droverd within timeout seconds: the fd, or -1 with errno
+ * (EAGAIN when no answer came in time: a droverd whose listen queue is
+ * full makes connect wait).
  */
-static int
-client_connect(const char *path, double timeout)
+int
+client_try_connect(const char *path, double timeout)
 {
 	struct sockaddr_un	 sun;
-	int			 fd;
+	int			 fd, err;
 
 	if (strlen(path) >= sizeof(sun.sun_path))
 		cli_usage_error("socket path too long: %s", path);
@@ -91,12 +98,26 @@ client_connect(const char *path, double timeout)
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 	client_set_timeout(fd, SO_SNDTIMEO, timeout);
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		if (errno == EAGAIN || errno == EINPROGRESS)
-			fatalx("unable to connect to droverd at %s: no answer "
-			    "within %g s", path, timeout);
-		fatal("unable to connect to droverd at %s", path);
+		err = errno == EINPROGRESS ? EAGAIN : errno;
+		close(fd);
+		errno = err;
+		return (-1);
 	}
 	return (fd);
+}
+
+/* The same, or exit 3 with a clear message if we cannot. */
+int
+client_connect(const char *path, double timeout)
+{
+	int	 fd;
+
+	if ((fd = client_try_connect(path, timeout)) != -1)
+		return (fd);
+	if (errno == EAGAIN)
+		fatalx("unable to connect to droverd at %s: no answer within "
+		    "%g s", path, timeout);
+	fatal("unable to connect to droverd at %s", path);
 }
 
 /* Build a message: header and payload. */
@@ -124,7 +145,7 @@ client_request(struct buf *b, json_t *req)
  * Blocking, within timeout seconds for each step: send one request, read
  * one REPLY, return its JSON.
  */
-static json_t *
+json_t *
 client_ask(const char *path, json_t *req, double timeout)
 {
 	struct buf	 b;
@@ -167,22 +188,46 @@ client_ask(const char *path, json_t *req, double timeout)
 }
 
 /*
+ * The connection of a submit.  A batch that is not durable has one: its
+ * REQUEST, then SC_SUBMIT until the end.  A durable batch may lose it and
+ * come back (--reconnect): SC_DOWN until the next try, SC_RESUME while the
+ * REPLY to "batch":ID is awaited, and, when droverd refuses to go on with
+ * a batch whose END it may have (it is complete), SC_FETCH and
+ * SC_FETCHING for a "results" request that takes the results left.
+ */
+enum submit_conn {
+	SC_SUBMIT,		/* these two take RESULTs: first, so that */
+	SC_FETCHING,		/* one compare says it (submit_frame()) */
+	SC_REQUEST,
+	SC_DOWN,
+	SC_RESUME,
+	SC_FETCH,
+};
+
+/*
  * The state of one `drover submit`.  The client knows what it sent: every
  * job id handed to droverd stays in `open` until its RESULT comes, so that
  * whatever ends the batch (a BYE that says droverd took no more, a lost
  * connection, a signal, the shutdown timeout) the jobs without a result are
  * reported as cancelled with the reason, each exactly once.
+ *
+ * A durable batch also keeps each job sent in `unacked` until an ACCEPTED
+ * covers it: those are the jobs to send again after a reconnect.  A batch
+ * that is not durable keeps nothing more than before.
  */
 struct submit {
 	struct event_base	*base;
-	struct peer		*peer;		/* the socket */
+	struct peer		*peer;		/* the socket (NULL: down) */
 	struct report		*report;
 	struct input		*input;
 	struct event		*ev_timer;	/* reply or shutdown deadline */
+	struct event		*ev_retry;	/* the next reconnect */
 	struct idset		 open;		/* sent, no result yet */
 	struct inmap		 inputs;	/* for --tag, --joblog */
 	bool			 keep_inputs;
+	const char		*path;		/* droverd's socket */
 	const char		*pool;
+	const char		*cwd;		/* for exec_cwd = "client" */
 	double			 timeout;	/* for the REPLY */
 	double			 shutdown_timeout;
 	uint64_t		 total;		/* --total */
@@ -190,22 +235,46 @@ struct submit {
 	int			 infd;
 	int			 delim;
 	uint64_t		 restarts;
-	bool			 accepted;
+	enum submit_conn	 conn;
+	bool			 accepted;	/* the first REPLY said yes */
 	bool			 ended;		/* END or CANCEL sent */
 	bool			 cancelled;	/* CANCEL sent */
 	bool			 finishing;	/* summary queued, input over */
 	bool			 broken;	/* stdout is gone */
 	int			 signals;
 	int			 status;	/* exit status if decided */
+
+	/* A durable batch (docs/protocol.md, "Durable batches"). */
+	char			*batch;		/* its id, from the REPLY */
+	bool			 durable;
+	bool			 detach;	/* --detach */
+	bool			 detached;	/* its END is accepted: done */
+	double			 reconnect;	/* --reconnect, seconds */
+	struct unacked		 unacked;	/* sent, not yet ACCEPTED */
+	uint64_t		 acked;		/* the highest ACCEPTED id */
+	bool			 any_acked;
+	bool			 input_over;	/* input ended: END is due */
+	bool			 end_sent;	/* on some connection */
+	bool			 end_acked;	/* ACCEPTED says END is in */
+	bool			 wbroken;	/* no more on this connection */
+	uint64_t		 lost_us;	/* when it was lost */
+	double			 backoff;	/* before the next try */
+	char			 lost_why[256];	/* why it was lost */
+	char			 try_why[256];	/* why the last try failed */
 };
 
+static const struct peer_ops submit_peer_ops;
+
 static void	submit_end(struct submit *, int, const char *);
+static void	submit_attempt(struct submit *);
 
 /* Send one message on the connection (at the end of the loop turn). */
 static void
 submit_send(struct submit *s, uint8_t type, uint64_t id, const void *p,
     size_t len)
 {
+	if (s->peer == NULL)
+		return;
 	peer_send(s->peer, type, 0, id, p, len);
 	peer_schedule(s->peer);
 }
@@ -219,6 +288,19 @@ submit_arm(struct submit *s, double secs)
 	tv.tv_sec = (time_t)secs;
 	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
 	evtimer_add(s->ev_timer, &tv);
+}
+
+/*
+ * May a durable batch send more?  Only on a connection that takes it, and
+ * while what droverd has not acknowledged stays under the bound: the
+ * client's memory is what it must keep to resend.
+ */
+static bool
+submit_durable_room(const struct submit *s)
+{
+	return (s->conn == SC_SUBMIT && !s->wbroken &&
+	    unacked_count(&s->unacked) < SUBMIT_UNACKED_JOBS &&
+	    unacked_bytes(&s->unacked) < SUBMIT_UNACKED_BYTES);
 }
 
 static uint64_t
@@ -238,6 +320,37 @@ submit_in_room(void *arg)
 	return (1);
 }
 
+/* The room of a durable batch: within its bound, then as any other. */
+static uint64_t
+submit_durable_in_room(void *arg)
+{
+	struct submit	*s = arg;
+
+	return (submit_durable_room(s) ? submit_in_room(s) : 0);
+}
+
+/*
+ * A job of a durable batch: kept as the JOB message it is until an
+ * ACCEPTED covers it, and sent from that copy.  --detach takes no result,
+ * so it keeps no open id.
+ */
+static void
+submit_keep(void *arg, uint64_t id, const char *data, size_t len)
+{
+	struct submit	*s = arg;
+	const char	*msg;
+	size_t		 size;
+
+	if (!s->detach && idset_add(&s->open, id) == -1)
+		fatalx("job id %llu out of order", (unsigned long long)id);
+	if (s->keep_inputs)
+		inmap_put(&s->inputs, id, data, len);
+	msg = unacked_put(&s->unacked, id, data, len, &size);
+	memcpy(peer_reserve(s->peer, size), msg, size);
+	peer_commit(s->peer, size);
+	peer_schedule(s->peer);
+}
+
 static void
 submit_in_record(void *arg, uint64_t id, const char *data, size_t len)
 {
@@ -247,7 +360,8 @@ submit_in_record(void *arg, uint64_t id, const char *data, size_t len)
 		fatalx("job id %llu out of order", (unsigned long long)id);
 	if (s->keep_inputs)
 		inmap_put(&s->inputs, id, data, len);
-	submit_send(s, CTL_JOB, id, data, len);
+	peer_send(s->peer, CTL_JOB, 0, id, data, len);
+	peer_schedule(s->peer);
 }
 
 /* Over the pool's max_job_bytes: rejected here, as drover run would. */
@@ -304,13 +418,16 @@ submit_in_error(void *arg, int err)
 	log_warn("unable to read input");
 }
 
+/* The input is over: END now, or after the resend of a reconnect. */
 static void
 submit_in_end(void *arg)
 {
 	struct submit	*s = arg;
 
+	s->input_over = true;
 	if (!s->ended) {
 		s->ended = true;
+		s->end_sent = s->peer != NULL;
 		submit_send(s, CTL_END, 0, NULL, 0);
 	}
 }
@@ -323,31 +440,85 @@ static const struct input_hooks submit_input_hooks = {
 	.end = submit_in_end,
 };
 
+/* A durable batch's: the same, but what is sent is kept too. */
+static const struct input_hooks submit_durable_hooks = {
+	.room = submit_durable_in_room,
+	.record = submit_keep,
+	.toolong = submit_in_toolong,
+	.error = submit_in_error,
+	.end = submit_in_end,
+};
+
+/*
+ * A REQUEST for the batch: the submit (the first one, or one that goes on
+ * with the batch after a reconnect), or, for SC_FETCH, the results.
+ * RESULTs with stderr, output, fields, and input on failure; our
+ * directory, for a pool with exec_cwd = "client".
+ */
+static void
+submit_request(struct submit *s)
+{
+	json_t	*req;
+	char	*js;
+
+	if (s->conn == SC_FETCH)
+		req = json_pack("{s:s,s:o}", "op", "results", "batch",
+		    jsonw_text(s->batch));
+	else {
+		req = json_pack("{s:s,s:o}", "op", "submit", "pool",
+		    jsonw_text(s->pool));
+		if (s->cwd != NULL)
+			json_object_set_new(req, "cwd", jsonw_text(s->cwd));
+		if (s->batch != NULL)
+			json_object_set_new(req, "batch",
+			    jsonw_text(s->batch));
+		if (s->detach)
+			json_object_set_new(req, "detach", json_true());
+	}
+	json_object_set_new(req, "sections", json_pack("[s,s,s,s]",
+	    "stderr", "output", "fields", "input"));
+	js = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	submit_send(s, CTL_REQUEST, CTL_VERSION, js, strlen(js));
+	free(js);
+}
+
 /* The REPLY to our submit: go, or say why not. */
 static void
 submit_reply(struct submit *s, const char *p, size_t len)
 {
 	json_t		*o;
 	json_error_t	 jerr;
-	const char	*err = NULL;
+	const char	*err = NULL, *batch = NULL;
 	json_int_t	 max = 0;
 	int		 ok = 0;
 
 	evtimer_del(s->ev_timer);
 	if ((o = json_loadb(p, len, 0, &jerr)) == NULL ||
-	    json_unpack(o, "{s:b,s?s,s?I}", "ok", &ok, "error", &err,
-	    "max_job_bytes", &max) == -1) {
+	    json_unpack(o, "{s:b,s?s,s?I,s?s}", "ok", &ok, "error", &err,
+	    "max_job_bytes", &max, "batch", &batch) == -1) {
 		log_warnx("bad reply from droverd");
 		s->status = 3;
 	} else if (!ok) {
 		log_warnx("%s", err != NULL ? err : "refused");
 		s->status = (err != NULL && strncmp(err, "unknown pool", 12) ==
 		    0) ? 2 : 3;
+	} else if (s->detach && batch == NULL) {
+		log_warnx("pool '%s' is not durable: --detach needs a durable "
+		    "batch (a journal, and durable = true for the pool)",
+		    s->pool);
+		s->status = 3;
 	} else {
+		if (batch != NULL) {
+			s->batch = xstrdup(batch);
+			s->durable = true;
+			log_emit(LOG_NOTICE, "batch %s", batch);
+		}
 		s->accepted = true;
+		s->conn = SC_SUBMIT;
 		s->input = input_new(s->base, s->infd, s->delim,
-		    max > 0 ? (uint64_t)max : 1024 * 1024, &submit_input_hooks,
-		    s);
+		    max > 0 ? (uint64_t)max : 1024 * 1024, s->durable ?
+		    &submit_durable_hooks : &submit_input_hooks, s);
 		if (s->report_total)
 			report_set_total(s->report, s->total != 0 ? s->total :
 			    input_count_records(s->input));
@@ -358,7 +529,54 @@ submit_reply(struct submit *s, const char *p, size_t len)
 		event_base_loopexit(s->base, NULL);
 }
 
-/* A RESULT: print it like drover run (once: a repeat is not counted). */
+/*
+ * --detach: every job and the END are committed; the batch runs without
+ * us.  main() prints its id.
+ */
+static void
+submit_detached(struct submit *s)
+{
+	s->detached = true;
+	s->finishing = true;
+	evtimer_del(s->ev_timer);
+	evtimer_del(s->ev_retry);
+	if (s->input != NULL)
+		input_stop(s->input);
+	if (s->peer != NULL)
+		peer_set_reading(s->peer, false);
+	event_base_loopexit(s->base, NULL);
+}
+
+/*
+ * ACCEPTED: droverd has committed the batch's jobs up to its id; they need
+ * no resending, and the input may go on if the bound held it.
+ */
+static void
+submit_accepted(struct submit *s, const struct frame_hdr *h)
+{
+	if (!s->durable)
+		return;		/* not ours to track */
+	if (!s->any_acked || h->id > s->acked) {
+		s->acked = h->id;
+		s->any_acked = true;
+	}
+	unacked_trim(&s->unacked, h->id);
+	if (h->status == CTL_ACC_ENDED && s->end_sent) {
+		s->end_acked = true;
+		if (s->detach) {
+			submit_detached(s);
+			return;
+		}
+	}
+	if (s->input != NULL && !s->ended && !s->finishing)
+		input_resume(s->input);
+}
+
+/*
+ * A RESULT: print it like drover run (once: a repeat is not counted).  A
+ * durable batch may see a result again after a reconnect, which is no
+ * news; a result for a job never sent is.
+ */
 static void
 submit_result(struct submit *s, const struct frame_hdr *h, const char *p)
 {
@@ -371,10 +589,13 @@ submit_result(struct submit *s, const struct frame_hdr *h, const char *p)
 		submit_end(s, 3, "bad RESULT from droverd");
 		return;
 	}
+	/* (--detach keeps no open id: its results are for later.) */
 	if (!idset_finish(&s->open, h->id)) {
-		log_warnx("droverd sent a result for job %llu, which has one "
-		    "already or was never sent: ignored",
-		    (unsigned long long)h->id);
+		if (!s->durable || (!s->detach &&
+		    h->id >= input_count(s->input)))
+			log_warnx("droverd sent a result for job %llu, which "
+			    "has one already or was never sent: ignored",
+			    (unsigned long long)h->id);
 		return;
 	}
 	ctl_meta_get(p, &m);
@@ -389,26 +610,246 @@ submit_result(struct submit *s, const struct frame_hdr *h, const char *p)
 	    (pid_t)m.pid, m.latency_us, m.attempts);
 }
 
+/* May a lost durable batch be taken up again? */
+static bool
+submit_may_reconnect(const struct submit *s)
+{
+	return (s->durable && s->reconnect > 0 && !s->cancelled &&
+	    !s->finishing && s->signals == 0 && !report_halted(s->report));
+}
+
+/* Say where a durable batch's results are, once we leave without them. */
+static void
+submit_name_batch(const struct submit *s, const char *why)
+{
+	if (s->batch != NULL)
+		log_warnx("batch %s: %s; see 'drover results %s' later",
+		    s->batch, why, s->batch);
+}
+
+/* Seconds since the connection was lost. */
+static double
+submit_down_for(const struct submit *s)
+{
+	return ((double)(clock_us() - s->lost_us) / 1e6);
+}
+
+/* Drop the connection (if any) of a try or of the batch. */
+static void
+submit_hang_up(struct submit *s)
+{
+	evtimer_del(s->ev_timer);
+	peer_free(s->peer);
+	s->peer = NULL;
+	s->wbroken = false;
+	s->conn = SC_DOWN;
+}
+
+/*
+ * The try failed (why): try again after the backoff, 50 ms doubling up to
+ * 1 s, but not past --reconnect seconds since the loss; then the batch is
+ * lost to us (exit 3), and its jobs run on in droverd.
+ */
+static void
+submit_retry(struct submit *s, const char *why)
+{
+	struct timeval	 tv;
+	double		 left, wait;
+	char		 msg[1024];
+
+	if (why != s->try_why)
+		snprintf(s->try_why, sizeof(s->try_why), "%s", why);
+	submit_hang_up(s);
+	left = s->reconnect - submit_down_for(s);
+	if (left <= 0) {
+		snprintf(msg, sizeof(msg), "lost droverd (%s), and could not "
+		    "reconnect within %g s (%s)", s->lost_why, s->reconnect,
+		    s->try_why);
+		submit_name_batch(s, msg);
+		submit_end(s, 3, "lost the connection to droverd");
+		return;
+	}
+	wait = s->backoff < left ? s->backoff : left;
+	s->backoff *= 2;
+	if (s->backoff > SUBMIT_BACKOFF_MAX)
+		s->backoff = SUBMIT_BACKOFF_MAX;
+	tv.tv_sec = (time_t)wait;
+	tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6);
+	evtimer_add(s->ev_retry, &tv);
+}
+
+/* The connection of a durable batch is gone (why): reconnect. */
+static void
+submit_reconnect(struct submit *s, const char *why)
+{
+	snprintf(s->lost_why, sizeof(s->lost_why), "%s", why);
+	s->lost_us = clock_us();
+	s->backoff = SUBMIT_BACKOFF_MIN;
+	log_warnx("lost droverd (%s); reconnecting for up to %g s", why,
+	    s->reconnect);
+	submit_retry(s, why);
+}
+
+static void
+submit_retry_cb(int fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	submit_attempt(arg);
+}
+
+/*
+ * Back on a connection that goes on with the batch: droverd holds every
+ * job below next_id; send the others we kept, then END if the input is
+ * over, and go on.
+ */
+static void
+submit_resumed(struct submit *s, uint64_t next)
+{
+	size_t	 n;
+
+	if (s->any_acked && next <= s->acked)
+		log_warnx("droverd holds the batch's jobs below %llu, but had "
+		    "accepted up to %llu: those between get no result",
+		    (unsigned long long)next, (unsigned long long)s->acked);
+	if (next > 0)
+		unacked_trim(&s->unacked, next - 1);
+	log_warnx("reconnected; resending %llu jobs",
+	    (unsigned long long)unacked_count(&s->unacked));
+	s->conn = SC_SUBMIT;
+	if ((n = unacked_bytes(&s->unacked)) != 0) {
+		memcpy(peer_reserve(s->peer, n), unacked_data(&s->unacked), n);
+		peer_commit(s->peer, n);
+		peer_schedule(s->peer);
+	}
+	if (s->input_over) {
+		s->ended = s->end_sent = true;
+		submit_send(s, CTL_END, 0, NULL, 0);
+	} else if (s->input != NULL)
+		input_resume(s->input);
+}
+
+/*
+ * The REPLY of a try: to go on with the batch (SC_RESUME), or to take its
+ * results (SC_FETCH).  droverd refuses to go on with a batch that is
+ * complete; if it may be (our END went out), its results are taken with a
+ * "results" request instead.  A batch droverd does not know is lost for
+ * good; any other refusal (shutting down, a stopped pool) is tried again.
+ */
+static void
+submit_try_reply(struct submit *s, const char *p, size_t len)
+{
+	json_t		*o;
+	const char	*err = NULL, *state = NULL;
+	json_int_t	 next = 0;
+	int		 ok = 0;
+	char		 why[512];
+
+	evtimer_del(s->ev_timer);
+	if ((o = json_loadb(p, len, 0, NULL)) == NULL ||
+	    json_unpack(o, "{s:b,s?s,s?I,s?s}", "ok", &ok, "error", &err,
+	    "next_id", &next, "state", &state) == -1) {
+		json_decref(o);
+		submit_retry(s, "bad reply from droverd");
+		return;
+	}
+	if (!ok && err != NULL && strncmp(err, "unknown batch", 13) == 0) {
+		snprintf(why, sizeof(why), "droverd has lost it: %s", err);
+		submit_name_batch(s, why);
+		submit_end(s, 3, "lost the connection to droverd");
+	} else if (!ok && s->conn == SC_RESUME && s->end_sent) {
+		snprintf(s->try_why, sizeof(s->try_why), "%s", err != NULL ?
+		    err : "refused");
+		submit_hang_up(s);
+		s->conn = SC_FETCH;
+		submit_attempt(s);
+	} else if (!ok)
+		submit_retry(s, err != NULL ? err : "refused");
+	else if (s->conn == SC_RESUME)
+		submit_resumed(s, next < 0 ? 0 : (uint64_t)next);
+	else if (s->detach && state != NULL && strcmp(state, "open") != 0)
+		submit_detached(s);	/* the END is in: no more to do */
+	else
+		s->conn = SC_FETCHING;
+	json_decref(o);
+}
+
+/*
+ * The BYE of a "results" request: a complete batch is over, every result
+ * taken; otherwise go on with it.
+ */
+static void
+submit_fetched(struct submit *s, const char *state)
+{
+	if (state != NULL && strcmp(state, "complete") == 0)
+		submit_end(s, -1, "droverd sent no result for it");
+	else
+		submit_retry(s, "the batch is not complete");
+}
+
+/*
+ * A try at taking up the batch again: connect and ask, to go on with it,
+ * or (SC_FETCH) for its results.  A try that fails goes on with the
+ * backoff.
+ */
+static void
+submit_attempt(struct submit *s)
+{
+	double	 left = s->reconnect - submit_down_for(s);
+	int	 fd;
+
+	if (s->finishing)
+		return;
+	if (left > s->timeout)
+		left = s->timeout;
+	if ((fd = client_try_connect(s->path, left > 0.001 ? left :
+	    0.001)) == -1) {
+		submit_retry(s, errno == EAGAIN ? "no answer" :
+		    strerror(errno));
+		return;
+	}
+	evutil_make_socket_nonblocking(fd);
+	s->peer = peer_new(s->base, fd, NULL, &submit_peer_ops, s);
+	peer_set_reading(s->peer, true);
+	if (s->conn != SC_FETCH)
+		s->conn = SC_RESUME;
+	submit_request(s);
+	submit_arm(s, s->timeout);
+}
+
 /* BYE: droverd is done with us; what it did not take is cancelled. */
 static void
 submit_bye(struct submit *s, const char *p, size_t len)
 {
 	json_t		*o;
 	json_int_t	 restarts = 0;
-	const char	*stopped = NULL;
+	const char	*stopped = NULL, *state = NULL;
+	int		 durable = 0;
 	char		 why[512];
 
 	if ((o = json_loadb(p, len, 0, NULL)) != NULL)
-		(void)json_unpack(o, "{s?I,s?s}", "restarts", &restarts,
-		    "stopped", &stopped);
+		(void)json_unpack(o, "{s?I,s?s,s?b,s?s}", "restarts",
+		    &restarts, "stopped", &stopped, "durable", &durable,
+		    "state", &state);
 	s->restarts = (uint64_t)restarts;
-	if (stopped != NULL && report_halted(s->report))
-		submit_end(s, -1, "halted");	/* the report says why */
-	else if (stopped != NULL) {
+	if (stopped != NULL)
 		snprintf(why, sizeof(why), "droverd took no more jobs: %s",
 		    stopped);
+	if (s->conn == SC_FETCHING)
+		submit_fetched(s, state);
+	else if (stopped != NULL && durable && submit_may_reconnect(s) &&
+	    strcmp(stopped, "another connection took the batch") != 0)
+		submit_reconnect(s, why);
+	else if (s->detach && stopped == NULL)
+		submit_detached(s);	/* complete: its END is in */
+	else if (stopped != NULL && report_halted(s->report))
+		submit_end(s, -1, "halted");	/* the report says why */
+	else if (stopped != NULL) {
 		if (s->signals == 0)
 			log_warnx("%s", why);
+		if (durable)
+			submit_name_batch(s, "its jobs without a result run "
+			    "on");
 		submit_end(s, 1, why);
 	} else
 		submit_end(s, -1, "droverd sent no result for it");
@@ -442,15 +883,22 @@ submit_frame(void *arg, const struct frame_hdr *h, const char *p,
 {
 	struct submit	*s = arg;
 
-	if (h->type == CTL_RESULT && s->accepted)
+	if (h->type == CTL_RESULT && s->conn <= SC_FETCHING)
 		submit_result(s, h, p);
-	else if (h->type == CTL_REPLY && !s->accepted)
+	else if (h->type == CTL_ACCEPTED && s->conn == SC_SUBMIT)
+		submit_accepted(s, h);
+	else if (h->type == CTL_REPLY && s->conn == SC_REQUEST)
 		submit_reply(s, p, len);
-	else if (h->type == CTL_BYE && s->accepted)
+	else if (h->type == CTL_REPLY && (s->conn == SC_RESUME ||
+	    s->conn == SC_FETCH))
+		submit_try_reply(s, p, len);
+	else if (h->type == CTL_BYE && (s->conn == SC_SUBMIT ||
+	    s->conn == SC_FETCHING))
 		submit_bye(s, p, len);
 	else {
 		log_warnx("unexpected %s from droverd",
 		    ctl_type_name(h->type));
+		submit_name_batch(s, "droverd broke the protocol");
 		submit_end(s, 3, "bad message from droverd");
 	}
 }
@@ -471,20 +919,37 @@ static void
 submit_lost(void *arg, enum peer_loss loss, const char *why)
 {
 	struct submit	*s = arg;
+	char		 msg[512];
 
 	if (s->finishing)
 		return;
+	/* A try that failed; a write error waits for the read side's word. */
+	if (s->conn == SC_RESUME || s->conn == SC_FETCH ||
+	    s->conn == SC_FETCHING) {
+		if (loss != PEER_WRITE_ERROR) {
+			snprintf(msg, sizeof(msg), "droverd closed the "
+			    "connection (%s)", why);
+			submit_retry(s, msg);
+		}
+		return;
+	}
 	if (loss == PEER_BAD) {
 		log_warnx("bad message from droverd: %s", why);
+		submit_name_batch(s, "droverd broke the protocol");
 		submit_end(s, 3, "bad message from droverd");
 		return;
 	}
 	/*
 	 * A write error (EPIPE) is not the end: what droverd said before it
 	 * hung up is still to be read (a refusal closes the socket before
-	 * our request is written).  Send nothing more; the read side ends it.
+	 * our request is written).  Send nothing more; the read side ends it
+	 * (a durable batch then reconnects and sends again).
 	 */
 	if (loss == PEER_WRITE_ERROR) {
+		if (s->durable) {
+			s->wbroken = true;
+			return;
+		}
 		if (s->input != NULL)
 			input_stop(s->input);
 		s->ended = true;
@@ -496,8 +961,13 @@ submit_lost(void *arg, enum peer_loss loss, const char *why)
 		event_base_loopexit(s->base, NULL);
 		return;
 	}
+	if (submit_may_reconnect(s)) {
+		submit_reconnect(s, why);
+		return;
+	}
 	log_warnx("lost the connection to droverd with %llu jobs "
 	    "outstanding", (unsigned long long)idset_open(&s->open));
+	submit_name_batch(s, "its jobs run on in droverd");
 	submit_end(s, 3, "lost the connection to droverd");
 }
 
@@ -522,7 +992,7 @@ submit_leave(void *arg)
  * The batch is over, however it ended: report every job sent without a
  * result as cancelled (why), print the summary, and leave once stdout has
  * taken it.  status is the exit status to force, or -1 to judge by the
- * jobs.
+ * jobs.  --detach reports no job: it leaves at once.
  */
 static void
 submit_end(struct submit *s, int status, const char *why)
@@ -537,9 +1007,17 @@ submit_end(struct submit *s, int status, const char *why)
 	if (status != -1)
 		s->status = status;
 	evtimer_del(s->ev_timer);
+	evtimer_del(s->ev_retry);
 	if (s->input != NULL)
 		input_stop(s->input);
-	peer_set_reading(s->peer, false);
+	if (s->peer != NULL)
+		peer_set_reading(s->peer, false);
+	if (s->detach) {
+		if (s->status == -1)
+			s->status = 1;
+		event_base_loopexit(s->base, NULL);
+		return;
+	}
 	while (idset_next_open(&s->open, &id)) {
 		(void)idset_finish(&s->open, id);
 		memset(&r, 0, sizeof(r));
@@ -552,14 +1030,39 @@ submit_end(struct submit *s, int status, const char *why)
 	report_finish(s->report, s->restarts, submit_leave, s);
 }
 
-/* The reply did not come in time, or the shutdown timeout passed. */
+/*
+ * We leave a durable batch before its end (--halt now, a second signal,
+ * stdout gone): droverd does not cancel its jobs when we go, as it does
+ * for a batch that is not durable, so say CANCEL first, at once.
+ */
+static void
+submit_cancel_now(struct submit *s)
+{
+	if (!s->durable || s->peer == NULL || s->cancelled)
+		return;
+	s->ended = s->cancelled = true;
+	peer_send(s->peer, CTL_CANCEL, 0, 0, NULL, 0);
+	peer_flush(s->peer);
+}
+
+/*
+ * The reply did not come in time (of a try: try again), or the shutdown
+ * timeout passed.
+ */
 static void
 submit_timer_cb(int fd, short what, void *arg)
 {
 	struct submit	*s = arg;
+	char		 why[64];
 
 	(void)fd;
 	(void)what;
+	if (s->conn == SC_RESUME || s->conn == SC_FETCH) {
+		snprintf(why, sizeof(why), "no answer within %g s",
+		    s->timeout);
+		submit_retry(s, why);
+		return;
+	}
 	if (!s->accepted) {
 		log_warnx("droverd did not answer within %g s", s->timeout);
 		s->status = 3;
@@ -574,7 +1077,8 @@ submit_timer_cb(int fd, short what, void *arg)
 
 /*
  * SIGINT/SIGTERM: cancel what is queued, give in-flight jobs
- * --shutdown-timeout; the second one leaves at once.
+ * --shutdown-timeout; the second one leaves at once, and so does the
+ * first while a durable batch has no connection to say CANCEL on.
  */
 static void
 submit_signal_cb(int sig, short what, void *arg)
@@ -582,10 +1086,16 @@ submit_signal_cb(int sig, short what, void *arg)
 	struct submit	*s = arg;
 
 	(void)what;
-	if (s->signals++ != 0 || !s->accepted || s->finishing) {
+	if (s->signals++ != 0 || !s->accepted || s->finishing ||
+	    s->conn != SC_SUBMIT) {
 		log_warnx("%s: leaving now", strsignal(sig));
-		if (s->accepted && !s->finishing)
+		if (s->accepted && !s->finishing) {
+			submit_cancel_now(s);
+			if (s->conn != SC_SUBMIT)
+				submit_name_batch(s, "interrupted while "
+				    "reconnecting");
 			submit_end(s, 1, "interrupted");
+		}
 		if (s->status == -1)	/* a lost connection stays 3 */
 			s->status = 1;
 		event_base_loopexit(s->base, NULL);
@@ -617,6 +1127,7 @@ submit_broken(void *arg)
 	struct submit	*s = arg;
 
 	s->broken = true;
+	submit_cancel_now(s);
 	submit_end(s, 1, "stdout is gone");
 }
 
@@ -635,6 +1146,7 @@ submit_halt(void *arg, bool now, const char *why)
 	if (s->finishing)
 		return;
 	if (now) {
+		submit_cancel_now(s);
 		submit_end(s, -1, why);
 		return;
 	}
@@ -662,6 +1174,7 @@ submit_usage(FILE *f)
 "                     [--stats-interval SECS] [--timeout SECS]\n"
 "                     [--shutdown-timeout SECS] [--total N]\n"
 "                     [--joblog FILE] [--halt WHEN,WHY] [--tag]\n"
+"                     [--reconnect SECS] [--detach]\n"
 "\n"
 "Stream jobs (one per input line) to a pool of a running droverd; print\n"
 "results and the summary exactly as drover run does.  The socket is\n"
@@ -677,7 +1190,11 @@ submit_usage(FILE *f)
 "                    running finish); WHY fail=N, fail=P%%, success=N or\n"
 "                    success=P%%\n"
 "  --tag             prefix each output line with the job's input and a\n"
-"                    tab\n");
+"                    tab\n"
+"  --reconnect SECS  a durable batch whose connection is lost reconnects\n"
+"                    for up to SECS (60; 0: never) and goes on\n"
+"  --detach          stream the jobs into a durable batch, print its id\n"
+"                    once all are accepted, and leave (drover results)\n");
 }
 
 int
@@ -700,6 +1217,8 @@ submit_main(int argc, char **argv)
 		{ "joblog", required_argument, NULL, 'J' },
 		{ "halt", required_argument, NULL, 'H' },
 		{ "tag", no_argument, NULL, 't' },
+		{ "reconnect", required_argument, NULL, 'R' },
+		{ "detach", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -707,6 +1226,7 @@ submit_main(int argc, char **argv)
 	struct report_opts	 ro;
 	struct event		*ev_int, *ev_term;
 	const char		*sock = NULL, *input = NULL, *joblog = NULL;
+	char			 cwd[PATH_MAX];
 	int			 ch, progress = -1, fd;
 
 	memset(&s, 0, sizeof(s));
@@ -716,10 +1236,13 @@ submit_main(int argc, char **argv)
 	s.delim = '\n';
 	s.infd = STDIN_FILENO;
 	s.status = -1;
+	s.conn = SC_REQUEST;
 	s.timeout = CLIENT_TIMEOUT;
 	s.shutdown_timeout = 5.0;
+	s.reconnect = 60;
 	idset_init(&s.open);
 	inmap_init(&s.inputs);
+	unacked_init(&s.unacked);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "p:s:i:0qh", longopts,
 	    NULL)) != -1) {
@@ -777,6 +1300,12 @@ submit_main(int argc, char **argv)
 		case 't':
 			ro.tag = true;
 			break;
+		case 'R':
+			s.reconnect = cli_seconds("--reconnect", optarg);
+			break;
+		case 'd':
+			s.detach = true;
+			break;
 		case 'h':
 			submit_usage(stdout);
 			return (0);
@@ -788,20 +1317,32 @@ submit_main(int argc, char **argv)
 		cli_usage_error("unexpected argument '%s'", argv[optind]);
 	if (s.pool == NULL)
 		cli_usage_error("submit needs --pool NAME");
+	/* Options about results: --detach takes none. */
+	if (s.detach && (ro.ordered || ro.tag || joblog != NULL ||
+	    ro.halt.when != HALT_NEVER))
+		cli_usage_error("--detach takes no results: not with "
+		    "--ordered, --tag, --joblog or --halt");
 	if (input != NULL && strcmp(input, "-") != 0 &&
 	    (s.infd = open(input, O_RDONLY | O_CLOEXEC)) == -1) {
 		log_warn("unable to open %s", input);
 		return (2);
 	}
 	ro.progress = progress == -1 ? isatty(STDERR_FILENO) : progress;
+	if (s.detach) {
+		ro.progress = false;
+		ro.stats_interval = 0;
+	}
 	s.report_total = ro.progress || ro.halt.percent;
 	s.keep_inputs = ro.tag || joblog != NULL;
 	if (joblog != NULL &&
 	    (ro.joblog_fd = report_joblog_open(joblog)) == -1)
 		return (2);
+	if (getcwd(cwd, sizeof(cwd)) != NULL)
+		s.cwd = cwd;
 
 	signal(SIGPIPE, SIG_IGN);
-	fd = client_connect(client_socket_path(sock), s.timeout);
+	s.path = client_socket_path(sock);
+	fd = client_connect(s.path, s.timeout);
 	evutil_make_socket_nonblocking(fd);
 	if ((s.base = event_base_new()) == NULL)
 		fatalx("unable to create the event loop");
@@ -810,34 +1351,19 @@ submit_main(int argc, char **argv)
 	s.report = report_new(s.base, &ro);
 	report_set_hooks(s.report, &submit_report_hooks, &s);
 	s.ev_timer = evtimer_new(s.base, submit_timer_cb, &s);
+	s.ev_retry = evtimer_new(s.base, submit_retry_cb, &s);
 	ev_int = evsignal_new(s.base, SIGINT, submit_signal_cb, &s);
 	ev_term = evsignal_new(s.base, SIGTERM, submit_signal_cb, &s);
 	evsignal_add(ev_int, NULL);
 	evsignal_add(ev_term, NULL);
-	{
-		/*
-		 * RESULTs with stderr, output, fields, and input on failure;
-		 * our directory, for a pool with exec_cwd = "client".
-		 */
-		json_t		*req = json_pack("{s:s,s:o,s:[s,s,s,s]}", "op",
-				    "submit", "pool", jsonw_text(s.pool),
-				    "sections", "stderr", "output", "fields",
-				    "input");
-		char		 cwd[PATH_MAX];
-
-		if (getcwd(cwd, sizeof(cwd)) != NULL)
-			json_object_set_new(req, "cwd", jsonw_text(cwd));
-		char		*js = json_dumps(req, JSON_COMPACT);
-
-		json_decref(req);
-		submit_send(&s, CTL_REQUEST, CTL_VERSION, js, strlen(js));
-		free(js);
-	}
+	submit_request(&s);
 	submit_arm(&s, s.timeout);
 	event_base_dispatch(s.base);
 
 	if (!s.accepted)
 		report_flush(s.report);
+	if (s.detached)
+		s.status = report_failed(s.report) != 0 ? 1 : 0;
 	if (s.status == -1 && report_halt_ok(s.report) && s.signals == 0)
 		s.status = 0;
 	if (s.status == -1)
@@ -847,15 +1373,26 @@ submit_main(int argc, char **argv)
 	report_free(s.report);
 	peer_free(s.peer);
 	event_free(s.ev_timer);
+	event_free(s.ev_retry);
 	event_free(ev_int);
 	event_free(ev_term);
 	event_base_free(s.base);
 	idset_free(&s.open);
 	inmap_free(&s.inputs);
+	unacked_free(&s.unacked);
 	if (s.infd != STDIN_FILENO)
 		close(s.infd);
 	if (s.broken)
 		cli_exit_sigpipe();
+	/* --detach: the id, once the batch holds every job and the END. */
+	if (s.detached && (printf("%s\n", s.batch) < 0 ||
+	    fflush(stdout) == EOF)) {
+		if (errno == EPIPE)
+			cli_exit_sigpipe();
+		log_warn("unable to write the batch id");
+		s.status = 3;
+	}
+	free(s.batch);
 	return (s.status);
 }
 

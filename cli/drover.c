@@ -1,6 +1,7 @@
 /*
  * drover: the command line.  `drover run` works alone; `drover submit`,
- * `status` and `reload` talk to a running droverd.
+ * `results`, `batches`, `status`, `reload` and the pool commands talk to
+ * a running droverd.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,6 +21,8 @@ usage(int status)
 	fprintf(status == 0 ? stdout : stderr,
 	    "usage: drover run [options] HANDLER | --exec CMD | --worker CMD\n"
 	    "       drover submit --pool POOL [options] < jobs\n"
+	    "       drover results ID [--wait] [--json] [--failed]\n"
+	    "       drover batches [--json]\n"
 	    "       drover status [--json] [--watch[=SECS]]\n"
 	    "       drover reload\n"
 	    "       drover scale POOL N\n"
@@ -51,6 +54,10 @@ main(int argc, char **argv)
 		return (run_main(argc - 1, argv + 1));
 	if (strcmp(cmd, "submit") == 0)
 		return (submit_main(argc - 1, argv + 1));
+	if (strcmp(cmd, "results") == 0)
+		return (results_main(argc - 1, argv + 1));
+	if (strcmp(cmd, "batches") == 0)
+		return (batches_main(argc - 1, argv + 1));
 	if (strcmp(cmd, "status") == 0)
 		return (status_main(argc - 1, argv + 1));
 	if (strcmp(cmd, "reload") == 0)

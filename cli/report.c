@@ -1002,7 +1002,8 @@ report_print(struct report *r, uint64_t id, enum job_status st,
 		if (r->ev_stats != NULL)
 			hist_add(&r->ihist, lat);
 	}
-	if (r->opts.quiet && (st == JOB_OK || r->opts.json)) {
+	if ((st == JOB_OK && (r->opts.quiet || r->opts.failed_only)) ||
+	    (r->opts.quiet && r->opts.json)) {
 		if (r->ro != NULL) {
 			(void)reorder_put(r->ro, id, TAG_OUT, "", 0);
 			report_drain_ordered(r);

@@ -44,6 +44,7 @@ struct report_halt {
 struct report_opts {
 	bool		json;
 	bool		quiet;
+	bool		failed_only;	/* print the jobs not ok only */
 	bool		ordered;
 	bool		progress;
 	size_t		reorder_cap;	/* jobs held at most for --ordered */

@@ -5,6 +5,8 @@ common/ctl.h.  Client.submit() follows ``drover submit``: it streams jobs
 and reads results at the same time on one non-blocking socket, takes jobs
 from the caller's iterable only as fast as droverd accepts them, and
 reports every job it took exactly once, however the batch ends.
+Client.results() and Client.batches() read the durable batches droverd
+keeps in its journal.
 """
 import collections
 import json
@@ -72,7 +74,8 @@ class ProtocolError(DroverError):
 class Unsupported(DroverError, NotImplementedError):
     """The operation needs a droverd capability that does not exist yet.
 
-    capability names it (``"durable-batches"``).
+    capability names it.  Nothing raises it now (results() and batches()
+    are built); it stays so that code that catches it still runs.
     """
 
     def __init__(self, what: str, capability: str) -> None:
@@ -218,11 +221,16 @@ class Submission:
     runs, nothing is read from droverd, which holds the batch back in turn.
 
     Made by Client.submit(); use it as a context manager, or call close(),
-    to hang up early (droverd then cancels the jobs still queued).
+    to hang up early (droverd then cancels the jobs still queued, unless
+    the batch is durable).  batch is the id of a durable batch (the pool
+    is durable, droverd has a journal), for Client.results() later; None
+    otherwise.
     """
 
     def __init__(self, sock: _socket.socket, jobs: Iterable[Job],
-                 max_job_bytes: int, start: float) -> None:
+                 max_job_bytes: int, start: float,
+                 batch: Optional[str] = None) -> None:
+        self._batch = batch
         self._sock = sock
         self._jobs: Optional[Iterator[Job]] = iter(jobs)
         self._max = max_job_bytes
@@ -273,6 +281,11 @@ class Submission:
             self.close()
         except Exception:
             pass
+
+    @property
+    def batch(self) -> Optional[str]:
+        """The durable batch's id (32 hex digits), or None."""
+        return self._batch
 
     @property
     def summary(self) -> Summary:
@@ -404,6 +417,11 @@ class Submission:
                     self._result(status, ident, bytes(buf[start:off]))
                 elif typ == w.CTL_BYE:
                     self._bye(bytes(buf[start:off]))
+                elif typ == w.CTL_ACCEPTED:
+                    # A durable batch's jobs are committed.  We keep no
+                    # copy to send again (we do not reconnect), so there
+                    # is nothing to let go.
+                    pass
                 else:
                     raise ProtocolError(f"unexpected message type {typ} "
                                         "from droverd")
@@ -468,6 +486,52 @@ class Submission:
                 self._stopped)
 
 
+class BatchResults(Submission):
+    """The results of a durable batch, from Client.results().
+
+    Iterate over it for a Result per job, in the order droverd recorded
+    them, each job once; then summary is the batch's Summary (what
+    ``drover results`` prints), and state, jobs and done are the batch's:
+    ``complete``, or ``ended`` or ``open`` when it was asked for without
+    waiting and is not yet, and how many jobs it holds and how many of
+    those have a result.
+    """
+
+    def __init__(self, sock: _socket.socket, batch: str,
+                 reply: Dict[str, Any], pending: bytes,
+                 start: float) -> None:
+        super().__init__(sock, (), 1 << 20, start, batch)
+        self._jobs = None       # a results request sends nothing more
+        self._seen: Set[int] = set()
+        self.state: Optional[str] = reply.get("state")
+        self.jobs: Optional[int] = reply.get("jobs")
+        self.done: Optional[int] = reply.get("done")
+        if pending:
+            self._in += pending
+            self._messages()
+
+    def _result(self, status: int, ident: int, p: bytes) -> None:
+        # Any id may come, once.
+        if ident in self._seen:
+            log.warning("droverd sent a result for job %d twice: "
+                        "ignored", ident)
+            return
+        self._seen.add(ident)
+        self._open.add(ident)
+        super()._result(status, ident, p)
+
+    def _bye(self, p: bytes) -> None:
+        try:
+            o = json.loads(p) if p else {}
+        except ValueError:
+            o = {}
+        if isinstance(o, dict):
+            for k in ("state", "jobs", "done"):
+                if k in o:
+                    setattr(self, k, o[k])
+        super()._bye(p)
+
+
 class Client:
     """A client of droverd on its control socket.
 
@@ -495,6 +559,15 @@ class Client:
 
     def _ask(self, s: _socket.socket, req: Dict[str, Any]) -> Dict[str, Any]:
         """Send one REQUEST on s and read its REPLY (blocking, timeout)."""
+        o, rest = self._ask_more(s, req)
+        if rest:
+            raise ProtocolError("unexpected bytes after droverd's reply")
+        return o
+
+    def _ask_more(self, s: _socket.socket,
+                  req: Dict[str, Any]) -> Tuple[Dict[str, Any], bytes]:
+        """_ask(), for a request whose REPLY other messages follow: the
+        REPLY and the bytes read past it."""
         body = json.dumps(req).encode()
         buf = bytearray()
         try:
@@ -531,9 +604,7 @@ class Client:
         if not isinstance(o, dict):
             raise ProtocolError("bad reply from droverd")
         del buf[:start + n]
-        if buf:
-            raise ProtocolError("unexpected bytes after droverd's reply")
-        return o
+        return o, bytes(buf)
 
     def status(self) -> Dict[str, Any]:
         """droverd's status object (as ``drover status --json``)."""
@@ -563,7 +634,9 @@ class Client:
         """Stream jobs (bytes or str, one job each) to pool.
 
         Returns once droverd has accepted the batch; iterate over the
-        Submission for the results as they come.  Raises RequestError with
+        Submission for the results as they come.  To a durable pool, the
+        batch is durable, and Submission.batch its id.  Raises RequestError
+        with
         droverd's message when it refuses (``unknown pool 'P'``, a failed
         pool, shutting down), ConnectError when it cannot be reached.
         """
@@ -575,8 +648,9 @@ class Client:
             s.close()
             raise
         s.setblocking(False)
+        batch = o.get("batch")
         return Submission(s, jobs, int(o.get("max_job_bytes") or 1 << 20),
-                          start)
+                          start, batch if isinstance(batch, str) else None)
 
     def _ask_submit(self, s: _socket.socket, pool: str) -> Dict[str, Any]:
         # No result can come before the REPLY, so the blocking _ask() is
@@ -593,20 +667,48 @@ class Client:
             raise RequestError(str(o.get("error", "refused")))
         return o
 
-    # Durable batches: designed, not built (docs/python.md).
+    # Durable batches (docs/protocol.md, "Durable batches").
 
-    def results(self, batch: str) -> Iterator[Result]:
-        """The results of a durable batch, by its id, as they come.
+    def results(self, batch: str, wait: bool = False) -> BatchResults:
+        """The results of the durable batch whose id is batch.
 
-        Needs durable batches in droverd (a batch that outlives its
-        connection, journaled before its jobs are accepted); droverd has
-        none yet, so this raises Unsupported.
+        Returns once droverd has answered; iterate over the BatchResults
+        for the results, then read its summary, as for a Submission.  With
+        wait, the results come once the batch is complete (every job it
+        holds has its result and its END is in), however long that takes;
+        without, what it has now.  Raises RequestError with droverd's
+        message (``unknown batch 'ID'``, no journal), ConnectError when it
+        cannot be reached.
         """
-        raise Unsupported("Client.results()", "durable-batches")
+        start = time.monotonic()
+        s = self._connect()
+        try:
+            # No "sections": a Result has no room for them, and the
+            # RESULTs then carry none, as a submit's do.
+            o, rest = self._ask_more(s, {
+                "op": "results", "batch": batch, "wait": bool(wait)})
+            if not o.get("ok"):
+                raise RequestError(str(o.get("error", "refused")))
+            s.setblocking(False)
+            return BatchResults(s, batch, o, rest, start)
+        except BaseException:
+            s.close()
+            raise
 
     def batches(self) -> List[Dict[str, Any]]:
-        """The durable batches droverd holds: id, pool, state and counts.
+        """The durable batches droverd holds, oldest first.
 
-        Raises Unsupported: droverd has no durable batches yet.
+        Each is a dict: id, pool, state (``open``: taking jobs; ``ended``:
+        its END is in, results still owed; ``complete``), jobs, done,
+        failed (results not ok), created and completed (Unix times;
+        completed is 0 until then).  Raises RequestError when droverd
+        refuses (no journal).
         """
-        raise Unsupported("Client.batches()", "durable-batches")
+        with self._connect() as s:
+            o = self._ask(s, {"op": "batches"})
+        if not o.get("ok"):
+            raise RequestError(str(o.get("error", "refused")))
+        b = o.get("batches")
+        if not isinstance(b, list):
+            raise ProtocolError("bad reply from droverd: no batches")
+        return b

@@ -177,7 +177,7 @@ class TestCommandPages(unittest.TestCase):
     def test_client_options_are_documented(self):
         text = page("drover.1")
         everywhere = text.splitlines()
-        for cmd in ("submit", "status", "reload"):
+        for cmd in ("submit", "results", "batches", "status", "reload"):
             lines = section(text, ".Ss drover " + cmd)
             for opt in long_options(help_of(DROVER, cmd)):
                 with self.subTest(command=cmd, option=opt):

@@ -297,11 +297,17 @@ class TestUnderDroverd(DaemonPyCase):
         with self.assertRaises(drover.ReloadError) as cm:
             self.c.reload()
         self.assertIn(self.d.conf + ":", cm.exception.message)
+        # Durable batches need a droverd that has them (this one has no
+        # journal): its refusal, in its words (test_durable_client.py has
+        # the rest).
         for call in (lambda: self.c.results("b1"), self.c.batches):
-            with self.assertRaises(NotImplementedError) as cm:
+            with self.assertRaises(drover.RequestError) as cm:
                 call()
-            self.assertIsInstance(cm.exception, drover.Unsupported)
-            self.assertEqual(cm.exception.capability, "durable-batches")
+            self.assertNotIsInstance(cm.exception, drover.Unsupported)
+            self.assertTrue(cm.exception.message)
+        sub = self.c.submit("square", ["3"])
+        self.assertIsNone(sub.batch)
+        self.assertEqual(sub.wait().sum, 9)
 
     def test_drain_reports_every_job_once(self):
         n = 3000
