@@ -824,13 +824,13 @@ submit_bye(struct submit *s, const char *p, size_t len)
 	json_t		*o;
 	json_int_t	 restarts = 0;
 	const char	*stopped = NULL, *state = NULL;
-	int		 durable = 0;
+	int		 durable = 0, taken = 0;
 	char		 why[512];
 
 	if ((o = json_loadb(p, len, 0, NULL)) != NULL)
-		(void)json_unpack(o, "{s?I,s?s,s?b,s?s}", "restarts",
+		(void)json_unpack(o, "{s?I,s?s,s?b,s?s,s?b}", "restarts",
 		    &restarts, "stopped", &stopped, "durable", &durable,
-		    "state", &state);
+		    "state", &state, "taken", &taken);
 	s->restarts = (uint64_t)restarts;
 	if (stopped != NULL)
 		snprintf(why, sizeof(why), "droverd took no more jobs: %s",
@@ -838,7 +838,7 @@ submit_bye(struct submit *s, const char *p, size_t len)
 	if (s->conn == SC_FETCHING)
 		submit_fetched(s, state);
 	else if (stopped != NULL && durable && submit_may_reconnect(s) &&
-	    strcmp(stopped, "another connection took the batch") != 0)
+	    !taken)		/* another connection has it now: leave it */
 		submit_reconnect(s, why);
 	else if (s->detach && stopped == NULL)
 		submit_detached(s);	/* complete: its END is in */

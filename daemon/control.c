@@ -611,6 +611,8 @@ sink_lost(void *arg, const char *why)
 	client_hold(cl);
 	o = json_pack("{s:I,s:s,s:s,s:b}", "restarts", (json_int_t)0,
 	    "stopped", why, "batch", durable_id(cl->db), "durable", 1);
+	if (strcmp(why, DURABLE_TAKEN) == 0)
+		json_object_set_new(o, "taken", json_true());
 	client_unbind(cl);
 	cl->input_done = true;
 	if (!cl->bye_sent && cl->fd != -1) {

@@ -846,7 +846,7 @@ durable_bind(struct dbatch *db, const struct durable_sink *sink, void *arg)
 	if (db->sink != NULL) {
 		journal_query_cancel(db->replay);
 		db->replay = NULL;
-		db->sink->lost(db->sarg, "another connection took the batch");
+		db->sink->lost(db->sarg, DURABLE_TAKEN);
 	}
 	db->sink = sink;
 	db->sarg = arg;

@@ -86,6 +86,9 @@ struct durable_sink {
  * sections it has, then a control RESULT's payload (common/ctl.h): the
  * metadata, those sections, the output or reason.
  */
+/* Why a sink was lost when a second connection took its batch. */
+#define DURABLE_TAKEN	"another connection took the batch"
+
 #define DURABLE_REC_FLAGS(rec)	((unsigned)(unsigned char)(rec)[0])
 
 struct durable	*durable_open(const struct durable_conf *,

@@ -423,7 +423,7 @@ class FakeDroverd:
                 self._commit_to(b, self.resume_next_id)
         if old is not None and not old.closed:
             self._bye(old, {"stopped": "another connection took the "
-                            "batch", "durable": True})
+                            "batch", "durable": True, "taken": True})
         self._reply(c, {"ok": True, "pool": name, "max_job_bytes": mjb,
                         "batch": b.id, "durable": True,
                         "next_id": b.next_id, "jobs": len(b.jobs),

@@ -482,6 +482,7 @@ class TestDurable(DurableCase):
         byes = [json.loads(p) for t, _, _, p in rest if t == CTL_BYE]
         self.assertEqual(byes[0]["stopped"],
                          "another connection took the batch")
+        self.assertIs(byes[0]["taken"], True)
         c2.send(b"".join(ctl_frame(CTL_JOB, str(i), id=i)
                          for i in range(1, 13)) + ctl_frame(CTL_END))
         msgs = []
