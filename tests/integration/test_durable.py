@@ -29,9 +29,9 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (CTL_END, CTL_JOB, CTL_REPLY, CTL_BYE,  # noqa: E402
-                     CTL_RESULT, Droverd, DroverTestCase, conf_check,
+                     CTL_RESULT, DROVER, Droverd, DroverTestCase, conf_check,
                      ctl_connect, ctl_frame, ctl_request, sum_squares,
-                     tagged_pids, wait_for)
+                     tagged_env, tagged_pids, wait_for)
 
 CTL_ACCEPTED = 8
 SQUARE = 'name = "sq"; workers = 2; handler = "square";'
@@ -653,6 +653,81 @@ class TestDurable(DurableCase):
         self.assertFalse(r["ok"])
         self.assertIn("journal failed", r["error"])
         self.assertIn("journal failed", self.d.logtext())
+
+
+class TestSubmitSurvives(DurableCase):
+    """drover submit itself across kill -9s of droverd: the same output,
+    summary and exit status as if nothing had happened."""
+
+    def run_killed(self, n, kills, opts=(), stdin=None):
+        import threading
+        self.droverd([SQUARE])
+        env = tagged_env({"DROVER_SOCKET": self.d.sock})  # not droverd's
+        p = subprocess.Popen(
+            [DROVER, "submit", "--pool", "sq", "--reconnect", "30"] +
+            list(opts),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env=env)
+        out = []
+
+        def reader():
+            for line in p.stdout:
+                out.append(line)
+        t = threading.Thread(target=reader)
+        t.start()
+        feed = threading.Thread(target=lambda: (p.stdin.write(
+            stdin if stdin is not None else
+            b"".join(b"%d\n" % i for i in range(1, n + 1))),
+            p.stdin.close()))
+        feed.start()
+        for k in range(kills):
+            wait_for(lambda: len(out) >= (k + 1) * n // (kills + 2),
+                     timeout=60, what="results before a kill")
+            self.kill9()
+            self.restart()
+        rc = p.wait(timeout=120)
+        t.join()
+        feed.join()
+        err = p.stderr.read().decode()
+        p.stdout.close()
+        p.stderr.close()
+        return rc, out, err
+
+    def test_submit_reconnects(self):
+        n = 50000
+        rc, out, err = self.run_killed(n, 2)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(sorted(int(x) for x in out),
+                         sorted(i * i for i in range(1, n + 1)))
+        self.assertIn(f"drover: {n} jobs, {n} ok, 0 failed", err)
+        self.assertIn(f"sum {sum_squares(n)} ", err)
+        self.assertEqual(err.count("reconnecting for up to 30 s"), 2, err)
+        self.assertRegex(err, r"drover: batch [0-9a-f]{32}\n")
+
+    def test_detach_then_results(self):
+        """--detach prints the id once the END is accepted; droverd is
+        killed mid-run; drover results --wait prints every result once
+        with the exact summary."""
+        self.droverd(['name = "nap"; workers = 2; handler = "sleep";'])
+        n = 400
+        r = self.d.client(["submit", "--pool", "nap", "--detach"],
+                          b"3\n" * n)
+        self.assertEqual(r.rc, 0, r.errtext)
+        batch = r.out.decode().strip()
+        self.assertRegex(batch, r"^[0-9a-f]{32}$")
+        wait_for(lambda: json.loads(self.d.client(
+            ["batches", "--json"]).out)[0]["done"] >= 50, timeout=60,
+            what="some results")
+        self.kill9()
+        self.restart()
+        r = self.d.client(["results", batch, "--wait"], timeout=120)
+        self.assertEqual(r.rc, 0, r.errtext)
+        self.assertEqual(r.out.decode().split(), ["3"] * n)
+        self.assertIn(f"drover: {n} jobs, {n} ok, 0 failed", r.errtext)
+        self.assertIn(f"sum {3 * n} ", r.errtext)
+        b = json.loads(self.d.client(["batches", "--json"]).out)
+        self.assertEqual([(x["id"], x["state"], x["done"]) for x in b],
+                         [(batch, "complete", n)])
 
 
 if __name__ == "__main__":
