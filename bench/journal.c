@@ -16,7 +16,10 @@
  * run, then the medians, then the targets: the journal at least half the
  * plain program's jobs/s, and at least 50,000 jobs/s.
  *
- * Usage: bench-journal [-n jobs] [-r runs] [-d dir]
+ * Usage: bench-journal [-p] [-n jobs] [-r runs] [-d dir]
+ * -p: the plain program only, one line a run ("plain: N jobs in S s:
+ * R jobs/s"), for bench/suite.py's durable section, which times droverd
+ * beside it.
  * Built with `meson compile -C build bench-journal`, never by default.
  */
 #include <sys/utsname.h>
@@ -327,10 +330,13 @@ main(int argc, char *argv[])
 	uint64_t	 n = 200000;
 	double		 pj[64], jj[64], pr[64], jr[64], js[64], mp, mj;
 	const char	*where = ".";
-	int		 ch, runs = 3, i;
+	int		 ch, runs = 3, i, plain_only = 0;
 
-	while ((ch = getopt(argc, argv, "n:r:d:")) != -1)
+	while ((ch = getopt(argc, argv, "pn:r:d:")) != -1)
 		switch (ch) {
+		case 'p':
+			plain_only = 1;
+			break;
 		case 'n':
 			n = strtoull(optarg, NULL, 10);
 			break;
@@ -341,7 +347,7 @@ main(int argc, char *argv[])
 			where = optarg;
 			break;
 		default:
-			fprintf(stderr, "usage: bench-journal [-n jobs] "
+			fprintf(stderr, "usage: bench-journal [-p] [-n jobs] "
 			    "[-r runs] [-d dir]\n");
 			return (2);
 		}
@@ -351,6 +357,15 @@ main(int argc, char *argv[])
 	if (mkdtemp(dir) == NULL)
 		err(1, "mkdtemp %s", dir);
 
+	if (plain_only) {
+		for (i = 0; i < runs; i++) {
+			run_plain(n, &r);
+			printf("plain: %llu jobs in %.3f s: %.0f jobs/s\n",
+			    (unsigned long long)n, r.secs, (double)n / r.secs);
+		}
+		rmdir(dir);
+		return (0);
+	}
 	printf("# journal throughput, %llu trivial jobs (accept + done), "
 	    "%d runs\n\n", (unsigned long long)n, runs);
 	host();

@@ -47,7 +47,7 @@ elif [[ ${BENCH_FULL:-1} == 1 && $quick != 1 ]]; then
 else
 	sizes="100000 1000000"
 fi
-sections=${BENCH_SECTIONS:-"throughput exec rtt rss restart window http"}
+sections=${BENCH_SECTIONS:-"throughput exec rtt rss restart window durable http"}
 
 labels=(drover-quiet drover-out goref goref-print rawpipe)
 
@@ -120,6 +120,10 @@ build_all() {
 		meson setup "$build" "$root" >&2
 	fi
 	ninja -C "$build" >&2 || die "unable to build drover"
+	if has_section durable; then
+		ninja -C "$build" bench-journal >&2 ||
+			die "unable to build bench-journal"
+	fi
 	drover=$build/drover
 	for h in drover droverd drover-worker; do
 		[[ -x $build/$h ]] || die "no $h binary in $build"
@@ -397,7 +401,7 @@ main() {
 		t1=$EPOCHREALTIME
 		note "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "throughput: %.0f s", b - a }')"
 	fi
-	for s in exec rtt rss restart window; do
+	for s in exec rtt rss restart window durable; do
 		has_section "$s" || continue
 		[[ -f $work/in.100000 ]] || make_input 100000
 		t0=$EPOCHREALTIME

@@ -836,6 +836,83 @@ def section_window(b):
 
 # --- summary -----------------------------------------------------------------
 
+def section_durable(b):
+    """9 durable: drover submit to a durable pool (journal, WAL FULL),
+    beside the plain SQLite program doing the same commits (bench-journal
+    -p: accept and done rows, 1000 jobs a transaction) and beside the same
+    submit to an in-memory pool of the same droverd, interleaved."""
+    n = 100000 if b.quick else 1000000
+    bj = os.path.join(b.build, "bench-journal")
+    if not os.access(bj, os.X_OK):
+        die(f"{bj} missing: meson compile -C {b.build} bench-journal")
+    d = tempfile.mkdtemp(prefix="drover-bench-durable-", dir=b.work)
+    sock = os.path.join(d, "droverd.sock")
+    conf = os.path.join(d, "droverd.conf")
+    with open(conf, "w") as f:
+        f.write(f'socket = "{sock}";\nlog_level = "warning";\n'
+                f'journal = "{d}/journal.db";\n'
+                'pools = (\n'
+                '  { name = "durable"; workers = 2; handler = "square"; },\n'
+                '  { name = "memory"; workers = 2; handler = "square"; '
+                'durable = false; }\n);\n')
+    log = open(os.path.join(d, "droverd.log"), "wb")
+    proc = subprocess.Popen([b.droverd, "-c", conf], stdout=log,
+                            stderr=log)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(sock) or len(children_of(proc.pid)) < 4:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            die("droverd did not start for the durable section")
+        time.sleep(0.005)
+    inp = seq_file(b, n)
+    env = dict(os.environ, DROVER_SOCKET=sock)
+    want = n * (n + 1) * (2 * n + 1) // 6
+    rates = {"plain": [], "durable": [], "memory": []}
+    for run in range(b.runs):
+        p = subprocess.run([bj, "-p", "-n", str(n), "-r", "1", "-d",
+                            b.work], capture_output=True, text=True)
+        m = re.search(r"plain: \d+ jobs in ([\d.]+) s", p.stdout)
+        if p.returncode != 0 or m is None:
+            die("bench-journal -p failed: " + p.stderr + p.stdout)
+        rates["plain"].append(n / float(m.group(1)))
+        for pool in ("durable", "memory"):
+            wall, rc, out, err = timed([b.drover, "submit", "--pool", pool,
+                                        "--quiet"], inp, env=env)
+            check_drover(f"submit {pool}", rc, err, n, want)
+            rates[pool].append(n / wall)
+            append_tsv(b, f"submit-{pool}", n, run + 1, f"{wall:.3f}",
+                       f"{n / wall:.0f}", "")
+    proc.send_signal(signal.SIGTERM)
+    if proc.wait(timeout=30) != 0:
+        die("droverd of the durable section did not exit 0")
+    log.close()
+    for f in os.listdir(d):
+        os.unlink(os.path.join(d, f))
+    os.rmdir(d)
+    med = {k: med_lo_hi(v) for k, v in rates.items()}
+    print(f"## 9. Durable batches: {group(n)} trivial jobs\n")
+    print("`drover submit --quiet` of `seq 1 N` to a warm droverd with a "
+          "journal (WAL, `synchronous=FULL`), to a durable pool and to an "
+          "in-memory pool (`durable = false`) of 2 square workers each, "
+          "beside `bench-journal -p` (bench/journal.c: the plain SQLite "
+          "program writing the same accept and done rows, 1000 jobs a "
+          "transaction, on the same file system), interleaved run by "
+          "run; wall clock around each client.\n")
+    print("| program | jobs/s median | min–max |")
+    print("|---|--:|--:|")
+    for k, title in (("plain", "plain SQLite program"),
+                     ("durable", "drover submit, durable pool"),
+                     ("memory", "drover submit, in-memory pool")):
+        m, lo, hi = med[k]
+        print(f"| {title} | {group(m)} | {group(lo)}–{group(hi)} |")
+    ratio = med["durable"][0] / med["plain"][0]
+    print(f"\nDurable / plain: {ratio:.2f}; durable / in-memory: "
+          f"{med['durable'][0] / med['memory'][0]:.2f}.\n")
+    b.target("9 durable", "durable submit / plain SQLite", ">= 0.5",
+             f"{ratio:.2f}", verdict(ratio >= 0.5))
+    b.target("9 durable", "durable submit jobs/s", ">= 50,000",
+             group(med["durable"][0]), verdict(med["durable"][0] >= 50000))
+
+
 def section_summary(b):
     path = os.path.join(b.out, "targets.tsv")
     rows = []
@@ -861,7 +938,8 @@ def section_summary(b):
 
 SECTIONS = {"gap": section_gap, "exec": section_exec, "rtt": section_rtt,
             "rss": section_rss, "restart": section_restart,
-            "window": section_window, "summary": section_summary}
+            "window": section_window, "durable": section_durable,
+            "summary": section_summary}
 
 
 def main():
