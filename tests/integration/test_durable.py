@@ -14,6 +14,7 @@ counts the first RESULT of each id."""
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -231,9 +232,9 @@ class DurableCase(DroverTestCase):
             shutil.rmtree(self.d.dir, ignore_errors=True)
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def droverd(self, pools, extra=""):
+    def droverd(self, pools, extra="", metrics=None):
         self.d = Droverd(pools, extra=f'journal = "{self.journal}";\n' +
-                         extra)
+                         extra, metrics=metrics)
         return self.d.start()
 
     def rewrite(self, pools, extra=""):
@@ -271,8 +272,9 @@ class DurableCase(DroverTestCase):
 class TestDurable(DurableCase):
     def test_plain_batch(self):
         """A durable batch without a crash: REPLY with a batch id,
-        ACCEPTED before the results it covers, BYE with the id."""
-        self.droverd([SQUARE])
+        ACCEPTED before the results it covers, BYE with the id; status
+        and /metrics show the journal."""
+        self.droverd([SQUARE], metrics=f"127.0.0.1:{free_port()}")
         cl = DurableClient(self.d.sock, "sq",
                            {i: str(i).encode() for i in range(1, 1001)})
         cl.run()
@@ -289,6 +291,19 @@ class TestDurable(DurableCase):
         st = self.d.status()
         self.assertEqual(st["journal"]["state"], "ok")
         self.assertGreater(st["journal"]["commits"], 0)
+        self.assertEqual(st["journal"]["batches"]["complete"], 1)
+        with urllib.request.urlopen(f"http://{self.d.metrics}/metrics",
+                                    timeout=5) as r:
+            text = r.read().decode()
+        for fam in ("drover_journal_commits_total",
+                    "drover_journal_commit_seconds_bucket",
+                    "drover_journal_rows_per_commit_count",
+                    'drover_journal_bytes{kind="live"}',
+                    "drover_journal_failed 0"):
+            self.assertIn(fam, text)
+        self.assertIn('drover_batches{state="complete"} 1', text)
+        m = re.search(r"^drover_journal_commits_total (\d+)$", text, re.M)
+        self.assertGreater(int(m.group(1)), 0)
 
     def test_kill9_attached(self):
         """kill -9 of droverd at random moments during an attached batch
@@ -592,13 +607,20 @@ class TestDurable(DurableCase):
         which file and why; -t says the directory is missing."""
         ro = os.path.join(self.dir, "ro")
         os.mkdir(ro, 0o555)
+        if os.geteuid() == 0:
+            # Root writes through a mode: a read-only file system then.
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m",
+                            "tmpfs", ro], check=True)
+            self.addCleanup(subprocess.run, ["umount", "-l", ro])
         self.journal = os.path.join(ro, "journal.db")
         d = Droverd([SQUARE], extra=f'journal = "{self.journal}";\n')
         self.d = d
-        if os.geteuid() != 0:
-            with self.assertRaises(AssertionError) as e:
-                d.start()
-            self.assertIn(f"journal {self.journal}", str(e.exception))
+        with self.assertRaises(AssertionError) as e:
+            d.start()
+        self.assertRegex(str(e.exception), "error: journal " +
+                         re.escape(self.journal) + ": cannot open: ")
+        self.assertEqual(d.proc.returncode, 1)
+        self.assertFalse(os.path.exists(d.sock))    # it never listened
         rc, err, path = conf_check(f'journal = "{self.dir}/none/j.db";\n'
                                    'pools = ({ name = "a"; '
                                    'handler = "square"; });\n')
