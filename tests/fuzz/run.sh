@@ -15,7 +15,7 @@
 # build-fuzz/fuzz-report.txt: per target its run time, executions and
 # exec/s, and `llvm-cov report` for the module files it exercises.
 #
-# Environment: TARGETS (default: all six), FUZZ_JOBS (libFuzzer -fork=N,
+# Environment: TARGETS (default: all seven), FUZZ_JOBS (libFuzzer -fork=N,
 # default 1: one fuzzer process), BUILD and COVBUILD (the two build
 # directories), and the sanitizers' usual *_OPTIONS.
 set -eu
@@ -26,7 +26,7 @@ here=$src/tests/fuzz
 build=${BUILD:-$src/build-fuzz}
 covbuild=${COVBUILD:-$src/build-fuzz-cov}
 jobs=${FUZZ_JOBS:-1}
-targets=${TARGETS:-"frame lines json config control_server control_client"}
+targets=${TARGETS:-"frame lines json config control_server control_client journal"}
 nice="nice -n 15"
 
 # What each target exercises, for the coverage report.
@@ -40,6 +40,7 @@ modules() {
 			    common/buf.c ;;
 	control_client)	echo cli/client.c cli/report.c common/ctl.c \
 			    common/idset.c ;;
+	journal)	echo daemon/journal.c ;;
 	esac
 }
 
