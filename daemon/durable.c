@@ -92,6 +92,7 @@ struct dbatch {
 	bool			 have_acc;
 	uint64_t		 acc_id;	/* committed up to */
 	bool			 closing;	/* the pool stopped taking */
+	int64_t			 unbound_at;	/* no sink since; 0: has one */
 	bool			 cancelling;	/* our own pool_cancel() */
 	bool			 wants_room;
 
@@ -194,6 +195,7 @@ db_new(struct durable *d, uint64_t key, const char *id, const char *pool,
 	db->pool_name = xstrdup(pool);
 	db->client = xstrdup(client != NULL ? client : "");
 	db->created = created;
+	db->unbound_at = (int64_t)time(NULL);
 	buf_init(&db->wbuf);
 	buf_init(&db->rjbuf);
 	TAILQ_INIT(&db->readers);
@@ -427,15 +429,20 @@ static void
 db_committed(struct dbatch *db, uint64_t seq)
 {
 	const struct durable_sink *sink;
-	struct went	*e;
+	struct went	 e;
 	bool		 acc = false;
 
+	/*
+	 * A copy of each entry: the sink may read more JOBs from within its
+	 * call, and a new entry may move the FIFO.  The record it is handed
+	 * is copied by the sink before it can write (and read) again.
+	 */
 	while (db->wh < db->wn && db->w[db->wh].seq <= seq) {
-		e = &db->w[db->wh++];
-		switch (e->kind) {
+		e = db->w[db->wh++];
+		switch (e.kind) {
 		case W_ACC:
 			db->have_acc = true;
-			db->acc_id = e->id;
+			db->acc_id = e.id;
 			acc = true;
 			break;
 		case W_END:
@@ -444,17 +451,17 @@ db_committed(struct dbatch *db, uint64_t seq)
 			break;
 		default:
 			db->done++;
-			if (e->status != JOB_OK)
+			if (e.status != JOB_OK)
 				db->failed++;
-			if (db->sink != NULL && e->rseq >= db->live_from &&
-			    e->kept) {
-				db->handed_hi = e->rseq + 1;
-				db->sink->result(db->sarg, e->id,
-				    (enum job_status)e->status,
-				    buf_data(&db->wbuf), e->len);
+			if (db->sink != NULL && e.rseq >= db->live_from &&
+			    e.kept) {
+				db->handed_hi = e.rseq + 1;
+				db->sink->result(db->sarg, e.id,
+				    (enum job_status)e.status,
+				    buf_data(&db->wbuf), e.len);
 			}
-			if (e->kept)
-				buf_consume(&db->wbuf, e->len);
+			if (e.kept)
+				buf_consume(&db->wbuf, e.len);
 			break;
 		}
 	}
@@ -650,11 +657,24 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	limit = (int64_t)time(NULL) - (int64_t)d->conf.retention_s;
-	TAILQ_FOREACH_SAFE(db, &d->batches, entry, next)
+	TAILQ_FOREACH_SAFE(db, &d->batches, entry, next) {
+		/*
+		 * An open batch whose client left without END and has not
+		 * come back for a retention period ends: it completes once
+		 * its jobs have run, and retention can take it then.
+		 */
+		if (db->state == JOURNAL_BATCH_OPEN && db->sink == NULL &&
+		    db->unbound_at != 0 && db->unbound_at <= limit) {
+			log_info("journal: batch %s: no client for %.0f s "
+			    "and no END: ended", db->id, d->conf.retention_s);
+			durable_end(db);
+			continue;
+		}
 		if (db->state == JOURNAL_BATCH_COMPLETE &&
 		    db->completed <= limit && db->sink == NULL &&
 		    TAILQ_EMPTY(&db->readers) && db->b.pool == NULL)
 			db_free(db);
+	}
 	timer_arm_us(d->ev_sweep, sweep_us(d));
 }
 
@@ -850,6 +870,7 @@ durable_bind(struct dbatch *db, const struct durable_sink *sink, void *arg)
 	}
 	db->sink = sink;
 	db->sarg = arg;
+	db->unbound_at = 0;
 	db->live_from = db->rseq;
 	db->handed_hi = 0;
 	db->wants_room = false;
@@ -870,6 +891,7 @@ durable_unbind(struct dbatch *db, void *arg)
 	db->sink = NULL;
 	db->sarg = NULL;
 	db->wants_room = false;
+	db->unbound_at = (int64_t)time(NULL);
 }
 
 /*

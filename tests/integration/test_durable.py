@@ -570,11 +570,20 @@ class TestDurable(DurableCase):
         c.send(ctl_request({"op": "submit", "pool": "nap"}) +
                ctl_frame(CTL_JOB, b"60000", id=1))
         keep = json.loads(c.msgs()[0][3])["batch"]
+        # A client that leaves without END: its batch ends after a
+        # retention period without it, completes, and goes too.
+        c2 = Conn(self.d.sock)
+        c2.send(ctl_request({"op": "submit", "pool": "sq"}) +
+                ctl_frame(CTL_JOB, b"7", id=1))
+        left = json.loads(c2.msgs()[0][3])["batch"]
+        c2.close()
         wait_for(lambda: [b["id"] for b in ask(
             self.d.sock, {"op": "batches"})["batches"]] == [keep],
-            timeout=30, what="the completed batch to be dropped")
-        wait_for(lambda: self.d.status()["journal"]["deleted_batches"] == 1,
-                 timeout=30, what="the journal to delete it")
+            timeout=30, what="the completed batches to be dropped")
+        wait_for(lambda: self.d.status()["journal"]["deleted_batches"] == 2,
+                 timeout=30, what="the journal to delete them")
+        self.assertIn(f"batch {left}: no client for 1 s and no END: ended",
+                      self.d.logtext())
         self.d.kill()
         db = sqlite3.connect(self.journal)
         rows = db.execute("SELECT b.id, count(j.id) FROM batch b LEFT JOIN"
