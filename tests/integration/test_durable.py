@@ -288,10 +288,12 @@ class TestDurable(DurableCase):
         self.assertEqual([(x["id"], x["state"], x["jobs"], x["done"],
                            x["failed"]) for x in b["batches"]],
                          [(cl.batch, "complete", 1000, 1000, 0)])
+        # The complete state is recorded after the last result.
+        wait_for(lambda: self.d.status()["journal"]["batches"]["complete"]
+                 == 1, timeout=10, what="the batch recorded complete")
         st = self.d.status()
         self.assertEqual(st["journal"]["state"], "ok")
         self.assertGreater(st["journal"]["commits"], 0)
-        self.assertEqual(st["journal"]["batches"]["complete"], 1)
         with urllib.request.urlopen(f"http://{self.d.metrics}/metrics",
                                     timeout=5) as r:
             text = r.read().decode()
