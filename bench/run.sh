@@ -71,8 +71,8 @@ check_settings() {
 	[[ -n $sizes ]] || die "BENCH_SIZES is empty"
 	[[ $quick == [01] ]] || die "BENCH_QUICK must be 0 or 1"
 	for v in $sections; do
-		[[ " throughput exec rtt rss restart window http " == *" $v "* ]] ||
-			die "unknown section '$v' in BENCH_SECTIONS (throughput exec rtt rss restart window http)"
+		[[ " throughput exec rtt rss restart window durable http " == *" $v "* ]] ||
+			die "unknown section '$v' in BENCH_SECTIONS (throughput exec rtt rss restart window durable http)"
 	done
 }
 
@@ -423,7 +423,7 @@ main() {
 	{
 		machine
 		cat "$work/md/summary.md"
-		for s in 1 gap exec rtt rss restart window http; do
+		for s in 1 gap exec rtt rss restart window durable http; do
 			[[ -f $work/md/$s.md ]] && cat "$work/md/$s.md"
 		done
 	} >"$out/latest.md.tmp"
