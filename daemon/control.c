@@ -96,8 +96,8 @@ struct client {
 	const char		*stopped;	/* why input ended early */
 	bool			 bye_sent;
 	unsigned		 hold;		/* callbacks running: keep */
-	struct dbatch		*db;		/* a durable batch's sink */
-	bool			 db_held;	/* durable_hold() is on */
+	struct xbatch		*xb;		/* a durable or shared batch's */
+	bool			 db_held;	/* its hold() is on */
 	bool			 detach;	/* leaves once all is in */
 	uint64_t		 restarts;	/* at the pool's close */
 	struct dreader		*rd;		/* CS_RESULTS */
@@ -129,6 +129,9 @@ static void	client_reload_look(struct client *);
 static void	client_end_input(struct client *, const char *);
 static void	client_check_bye(struct client *);
 static void	client_unbind(struct client *);
+static const char *client_batch_id(const struct client *);
+static void	client_bind(struct client *, struct pool *, struct xbatch *,
+		    json_t *, bool);
 static char	*client_section_put(char *, unsigned, unsigned, const char *,
 		    size_t);
 
@@ -233,13 +236,13 @@ client_written(void *arg, bool all)
 	}
 	if (cl->b.held)
 		pool_hold(cl->pool, &cl->b, false);
-	if (cl->db != NULL) {
+	if (cl->xb != NULL) {
 		if (cl->db_held) {
 			cl->db_held = false;
-			durable_hold(cl->db, false);
+			cl->xb->ops->hold(cl->xb, false);
 		}
 		if (!cl->detach)
-			durable_written(cl->db);
+			cl->xb->ops->written(cl->xb);
 	}
 	if (cl->rd != NULL)
 		durable_read_more(cl->rd);
@@ -266,10 +269,10 @@ client_schedule(struct client *cl)
 		peer_flush(cl->peer);
 		if (cl->fd == -1 || peer_pending(cl->peer) < CLIENT_OUT_HIGH)
 			return;
-		if (cl->db != NULL && !cl->db_held) {
+		if (cl->xb != NULL && !cl->db_held) {
 			cl->db_held = true;
-			durable_hold(cl->db, true);
-		} else if (cl->db == NULL && cl->pool != NULL)
+			cl->xb->ops->hold(cl->xb, true);
+		} else if (cl->xb == NULL && cl->pool != NULL)
 			pool_hold(cl->pool, &cl->b, true);
 		return;
 	}
@@ -348,7 +351,7 @@ client_lost(struct client *cl, const char *why)
 	cl->input_done = true;
 	client_hold(cl);
 	client_close(cl);
-	if (cl->db != NULL)
+	if (cl->xb != NULL)
 		client_unbind(cl);	/* the batch goes on without us */
 	else if (cl->pool != NULL && cl->state == CS_SUBMIT) {
 		pool_cancel(cl->pool, &cl->b, "the client went away");
@@ -411,15 +414,15 @@ client_check_bye(struct client *cl)
 	if (cl->state != CS_SUBMIT || !cl->input_done || cl->bye_sent ||
 	    !batch_idle(&cl->b) || cl->fd == -1)
 		return;
-	if (cl->db != NULL && !durable_settled(cl->db))
+	if (cl->xb != NULL && !cl->xb->ops->settled(cl->xb))
 		return;
 	o = json_pack("{s:I}", "restarts", (json_int_t)(cl->pool != NULL ?
 	    pool_restarts(cl->pool) - cl->restarts0 : cl->restarts));
 	if (cl->stopped != NULL)
 		json_object_set_new(o, "stopped", jsonw_text(cl->stopped));
-	if (cl->db != NULL) {
+	if (cl->xb != NULL) {
 		json_object_set_new(o, "batch", json_string(
-		    durable_id(cl->db)));
+		    client_batch_id(cl)));
 		json_object_set_new(o, "durable", json_true());
 	}
 	cl->bye_sent = true;
@@ -536,17 +539,27 @@ bad:
 	client_schedule(cl);
 }
 
+/* The id of the batch this connection is bound to. */
+static const char *
+client_batch_id(const struct client *cl)
+{
+	struct xbatch_info	 i;
+
+	cl->xb->ops->info(cl->xb, &i);
+	return (i.id);
+}
+
 /* Leave the durable batch (it goes on: its jobs are in the journal). */
 static void
 client_unbind(struct client *cl)
 {
-	if (cl->db == NULL)
+	if (cl->xb == NULL)
 		return;
-	durable_unbind(cl->db, cl);
+	cl->xb->ops->unbind(cl->xb, cl);
 	if (cl->db_held)
-		durable_hold(cl->db, false);
+		cl->xb->ops->hold(cl->xb, false);
 	cl->db_held = false;
-	cl->db = NULL;
+	cl->xb = NULL;
 }
 
 /* The sink of a durable batch (durable.h). */
@@ -610,8 +623,8 @@ sink_lost(void *arg, const char *why)
 
 	client_hold(cl);
 	o = json_pack("{s:I,s:s,s:s,s:b}", "restarts", (json_int_t)0,
-	    "stopped", why, "batch", durable_id(cl->db), "durable", 1);
-	if (strcmp(why, DURABLE_TAKEN) == 0)
+	    "stopped", why, "batch", client_batch_id(cl), "durable", 1);
+	if (strcmp(why, XBATCH_TAKEN) == 0)
 		json_object_set_new(o, "taken", json_true());
 	client_unbind(cl);
 	cl->input_done = true;
@@ -625,7 +638,7 @@ sink_lost(void *arg, const char *why)
 	client_release(cl);
 }
 
-static const struct durable_sink client_sink = {
+static const struct xbatch_sink client_sink = {
 	.accepted = sink_accepted,
 	.result = sink_result,
 	.closing = sink_closing,
@@ -660,7 +673,21 @@ client_submit_durable(struct client *cl, struct pool *p, json_t *req)
 		client_fail(cl, "%s", err);
 		return;
 	}
-	cl->db = db;
+	client_bind(cl, p, durable_xbatch(db), req, id != NULL);
+}
+
+/*
+ * Bind this connection to batch xb (durable or shared): the REPLY with
+ * its id and counts, then the sink, which may replay results at once.
+ */
+static void
+client_bind(struct client *cl, struct pool *p, struct xbatch *xb,
+    json_t *req, bool resumed)
+{
+	struct xbatch_info	 i;
+
+	xb->ops->info(xb, &i);
+	cl->xb = xb;
 	cl->pool = p;
 	cl->detach = json_is_true(json_object_get(req, "detach"));
 	cl->sections = client_sections(req);
@@ -669,14 +696,12 @@ client_submit_durable(struct client *cl, struct pool *p, json_t *req)
 	cl->state = CS_SUBMIT;
 	client_send_json(cl, CTL_REPLY, json_pack("{s:b,s:s,s:I,s:s,s:b,s:I,"
 	    "s:I,s:I}", "ok", 1, "pool", pool_name(p), "max_job_bytes",
-	    (json_int_t)cl->max_job_bytes, "batch", durable_id(db), "durable",
-	    1, "next_id", (json_int_t)durable_next_id(db), "jobs",
-	    (json_int_t)durable_jobs(db), "done",
-	    (json_int_t)durable_done(db)));
+	    (json_int_t)cl->max_job_bytes, "batch", i.id, "durable", 1,
+	    "next_id", (json_int_t)i.next_id, "jobs", (json_int_t)i.jobs,
+	    "done", (json_int_t)i.done));
 	log_debug("client pid %d: %s batch %s of %s", (int)cl->pid,
-	    id != NULL ? "resuming" : "submitting", durable_id(db),
-	    pool_name(p));
-	durable_bind(db, &client_sink, cl);
+	    resumed ? "resuming" : "submitting", i.id, pool_name(p));
+	xb->ops->bind(xb, &client_sink, cl);
 }
 
 /* drover results: a batch's results read back from the journal. */
@@ -1002,8 +1027,8 @@ client_can_take(struct client *cl)
 {
 	if (peer_pending(cl->peer) > CLIENT_OUT_HIGH)
 		return (false);
-	if (cl->db != NULL)
-		return (durable_room(cl->db) != 0);
+	if (cl->xb != NULL)
+		return (cl->xb->ops->room(cl->xb) != 0);
 	if (pool_room(cl->pool) == 0) {
 		pool_wait_room(cl->pool, &cl->b);
 		return (false);
@@ -1024,8 +1049,8 @@ client_skipped(void *arg, const struct frame_hdr *h)
 	    "%llu", (unsigned long long)h->len,
 	    (unsigned long long)cl->max_job_bytes);
 	client_hold(cl);
-	if (cl->db != NULL)
-		durable_reject(cl->db, h->id, why);
+	if (cl->xb != NULL)
+		cl->xb->ops->reject(cl->xb, h->id, why);
 	else if (cl->pool != NULL)
 		pool_reject(cl->pool, &cl->b, h->id, why);
 	client_release(cl);
@@ -1040,22 +1065,22 @@ client_submit_msg(struct client *cl, const struct frame_hdr *h,
 	case CTL_JOB:
 		if (cl->input_done)		/* after a drain: ignored */
 			break;
-		if (cl->db != NULL)
-			(void)durable_job(cl->db, h->id, p, h->len);
+		if (cl->xb != NULL)
+			(void)cl->xb->ops->job(cl->xb, h->id, p, h->len);
 		else
 			pool_submit(cl->pool, &cl->b, h->id, p, h->len);
 		break;
 	case CTL_END:
-		if (cl->db != NULL && !cl->input_done)
-			durable_end(cl->db);
+		if (cl->xb != NULL && !cl->input_done)
+			cl->xb->ops->end(cl->xb);
 		cl->input_done = true;
 		client_check_bye(cl);
 		break;
 	case CTL_CANCEL:
 		cl->input_done = true;
 		cl->stopped = "cancelled by the client";
-		if (cl->db != NULL)
-			durable_cancel(cl->db, cl->stopped);
+		if (cl->xb != NULL)
+			cl->xb->ops->cancel(cl->xb, cl->stopped);
 		else
 			pool_cancel(cl->pool, &cl->b, cl->stopped);
 		client_check_bye(cl);

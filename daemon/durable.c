@@ -2,6 +2,7 @@
  * Durable batches over the journal (durable.h has the design; the wire
  * rules are docs/protocol.md's, "Durable batches").
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,7 @@ struct dreader {
 
 struct dbatch {
 	struct batch		 b;		/* first: the pool sees this */
+	struct xbatch		 xb;		/* what control.c sees */
 	struct durable		*d;
 	TAILQ_ENTRY(dbatch)	 entry;
 	TAILQ_ENTRY(dbatch)	 dirty_entry;
@@ -143,6 +145,8 @@ static void	db_check_complete(struct dbatch *);
 static void	db_replay_next(struct dbatch *);
 static void	reader_go(struct dreader *);
 
+static const struct xbatch_ops db_xops;
+
 static const struct batch_ops db_ops = {
 	.room = db_room,
 	.done = db_done,
@@ -189,6 +193,7 @@ db_new(struct durable *d, uint64_t key, const char *id, const char *pool,
 
 	db = xcalloc(1, sizeof(*db));
 	db->b.ops = &db_ops;
+	db->xb.ops = &db_xops;
 	db->d = d;
 	db->key = key;
 	db->id = xstrdup(id);
@@ -1338,3 +1343,102 @@ durable_metrics(struct durable *d, struct buf *b)
 	    "failed.\n# TYPE drover_journal_failed gauge\n"
 	    "drover_journal_failed %d\n", d->failure != NULL);
 }
+
+/* The xbatch ops (daemon/xbatch.h): control.c's view of a durable batch. */
+#define XDB(x)	((struct dbatch *)(void *)((char *)(x) - \
+		    offsetof(struct dbatch, xb)))
+#define CXDB(x)	((const struct dbatch *)(const void *)((const char *)(x) - \
+		    offsetof(struct dbatch, xb)))
+
+struct xbatch *
+durable_xbatch(struct dbatch *db)
+{
+	return (&db->xb);
+}
+
+static bool
+x_job(struct xbatch *x, uint64_t id, const char *p, size_t len)
+{
+	return (durable_job(XDB(x), id, p, len));
+}
+
+static void
+x_reject(struct xbatch *x, uint64_t id, const char *why)
+{
+	durable_reject(XDB(x), id, why);
+}
+
+static void
+x_end(struct xbatch *x)
+{
+	durable_end(XDB(x));
+}
+
+static void
+x_cancel(struct xbatch *x, const char *why)
+{
+	durable_cancel(XDB(x), why);
+}
+
+static size_t
+x_room(struct xbatch *x)
+{
+	return (durable_room(XDB(x)));
+}
+
+static void
+x_hold(struct xbatch *x, bool on)
+{
+	durable_hold(XDB(x), on);
+}
+
+static void
+x_written(struct xbatch *x)
+{
+	durable_written(XDB(x));
+}
+
+static bool
+x_settled(const struct xbatch *x)
+{
+	return (durable_settled(CXDB(x)));
+}
+
+static void
+x_bind(struct xbatch *x, const struct xbatch_sink *sink, void *arg)
+{
+	durable_bind(XDB(x), sink, arg);
+}
+
+static void
+x_unbind(struct xbatch *x, void *arg)
+{
+	durable_unbind(XDB(x), arg);
+}
+
+static void
+x_info(const struct xbatch *x, struct xbatch_info *i)
+{
+	const struct dbatch	*db = CXDB(x);
+
+	i->id = db->id;
+	i->pool = db->pool_name;
+	i->state = journal_batch_state_name(db->state);
+	i->next_id = db->next_id;
+	i->jobs = db->jobs;
+	i->done = db->done;
+}
+
+static const struct xbatch_ops db_xops = {
+	.job = x_job,
+	.reject = x_reject,
+	.end = x_end,
+	.cancel = x_cancel,
+	.room = x_room,
+	.hold = x_hold,
+	.written = x_written,
+	.settled = x_settled,
+	.bind = x_bind,
+	.unbind = x_unbind,
+	.info = x_info,
+};

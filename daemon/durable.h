@@ -37,6 +37,7 @@
 #include <jansson.h>
 
 #include "status.h"
+#include "xbatch.h"
 
 struct buf;
 struct dbatch;
@@ -57,38 +58,17 @@ struct durable_hooks {
 	void		 (*failed)(const char *);
 };
 
-/*
- * The connection that has a batch.  Each op is called on the loop, may
- * not unbind or free the batch, and is followed by no other call in the
- * same turn once lost() was called.
- */
-struct durable_sink {
-	/* Every job with an id up to id is committed; ended: the END too. */
-	void	(*accepted)(void *, uint64_t, bool);
-	/*
-	 * A committed result: rec is the stored RESULT (durable_rec_*),
-	 * valid during the call.
-	 */
-	void	(*result)(void *, uint64_t, enum job_status, const char *,
-		    size_t);
-	/* The pool stopped taking the batch's jobs; the rest wait (why). */
-	void	(*closing)(void *, const char *);
-	/* durable_room() may say more than 0 again. */
-	void	(*room)(void *);
-	/* Something changed: durable_settled() may hold now. */
-	void	(*kick)(void *);
-	/* The batch was taken away (why): another connection, a failure. */
-	void	(*lost)(void *, const char *);
-};
+/* The sink of a durable batch is any batch's (daemon/xbatch.h). */
+#define durable_sink	xbatch_sink
+
+/* Why a sink was lost when a second connection took its batch. */
+#define DURABLE_TAKEN	XBATCH_TAKEN
 
 /*
  * A stored result (rec, reclen): one byte of CTL_F_* flags saying which
  * sections it has, then a control RESULT's payload (common/ctl.h): the
  * metadata, those sections, the output or reason.
  */
-/* Why a sink was lost when a second connection took its batch. */
-#define DURABLE_TAKEN	"another connection took the batch"
-
 #define DURABLE_REC_FLAGS(rec)	((unsigned)(unsigned char)(rec)[0])
 
 struct durable	*durable_open(const struct durable_conf *,
@@ -102,6 +82,7 @@ bool		 durable_full(const struct durable *);
 struct dbatch	*durable_batch(struct durable *, struct pool *, const char *,
 		    const char *, const char *, char *, size_t);
 struct dbatch	*durable_find(struct durable *, const char *);
+struct xbatch	*durable_xbatch(struct dbatch *);
 void		 durable_bind(struct dbatch *, const struct durable_sink *,
 		    void *);
 void		 durable_unbind(struct dbatch *, void *);
