@@ -422,20 +422,25 @@ db_check_complete(struct dbatch *db)
 		}
 }
 
-/* Hand over what a commit made durable, batch by batch. */
+/*
+ * Hand over what a commit made durable, batch by batch.  Each entry is
+ * taken by value: the sink's result() may record a job (control.c reads
+ * the client's next JOB when writing the result drains its output),
+ * which pushes onto the FIFO and may reuse or move the entry's slot.
+ */
 static void
 db_committed(struct dbatch *db, uint64_t seq)
 {
 	const struct durable_sink *sink;
-	struct went	*e;
+	struct went	 e;
 	bool		 acc = false;
 
 	while (db->wh < db->wn && db->w[db->wh].seq <= seq) {
-		e = &db->w[db->wh++];
-		switch (e->kind) {
+		e = db->w[db->wh++];
+		switch (e.kind) {
 		case W_ACC:
 			db->have_acc = true;
-			db->acc_id = e->id;
+			db->acc_id = e.id;
 			acc = true;
 			break;
 		case W_END:
@@ -444,17 +449,17 @@ db_committed(struct dbatch *db, uint64_t seq)
 			break;
 		default:
 			db->done++;
-			if (e->status != JOB_OK)
+			if (e.status != JOB_OK)
 				db->failed++;
-			if (db->sink != NULL && e->rseq >= db->live_from &&
-			    e->kept) {
-				db->handed_hi = e->rseq + 1;
-				db->sink->result(db->sarg, e->id,
-				    (enum job_status)e->status,
-				    buf_data(&db->wbuf), e->len);
+			if (db->sink != NULL && e.rseq >= db->live_from &&
+			    e.kept) {
+				db->handed_hi = e.rseq + 1;
+				db->sink->result(db->sarg, e.id,
+				    (enum job_status)e.status,
+				    buf_data(&db->wbuf), e.len);
 			}
-			if (e->kept)
-				buf_consume(&db->wbuf, e->len);
+			if (e.kept)
+				buf_consume(&db->wbuf, e.len);
 			break;
 		}
 	}

@@ -94,6 +94,7 @@ struct tsink {
 	bool		 settled_seen;
 	/* Jobs to send: ids first, first + step, ...; njobs of them. */
 	uint64_t	 first, step, njobs, next;
+	bool		 chain;		/* send from result(), hold to ACC */
 };
 
 /* A reader of a batch's results (durable_read). */
@@ -596,9 +597,11 @@ sk_accepted(void *arg, uint64_t id, bool ended)
 	e->ended = ended;
 	s->have_acc = true;
 	s->acc = id;
+	if (s->chain)
+		durable_hold(s->db, false);
 }
 
-/* A result: committed, parsed. */
+/* A result: committed, parsed; a chained sink sends its next job. */
 static void
 sk_result(void *arg, uint64_t id, enum job_status st, const char *rec,
     size_t len)
@@ -621,6 +624,10 @@ sk_result(void *arg, uint64_t id, enum job_status st, const char *rec,
 	if (s->nres[id]++ == 0)
 		s->ndistinct++;
 	s->nresults++;
+	if (s->chain && s->next < s->njobs) {
+		durable_hold(s->db, true);
+		sink_send(s);
+	}
 }
 
 /* The pool stops taking the batch's jobs: once, with the reason. */
@@ -1548,6 +1555,44 @@ START_TEST(test_journal_fails)
 }
 END_TEST
 
+/*
+ * A sink that sends its next job from result(), as control.c does when
+ * writing a result drains the client's output and it reads the next
+ * JOB: 30 jobs, one at a time, each with its own result and output.
+ * Each job is held until its ACCEPTED, so that its result is recorded
+ * after its accept was committed: the result is then alone in the
+ * batch's queue of records waiting for a commit when it is handed over,
+ * and the JOB sent from result() goes into that queue.  Catches: that
+ * entry used after the call (overwritten or moved by the new one): a
+ * result handed with another's bytes, a record's bytes never consumed,
+ * a use after free.
+ */
+START_TEST(test_send_from_result)
+{
+	struct dbatch	*db;
+	uint64_t	 i;
+
+	square_pool(1, 0, 0);
+	dur_open();
+	dur_start();
+	db = new_batch();
+	sink_bind(&sa, db, 1, 1, 30);
+	sa.chain = true;
+	sa.expect = 30;
+	durable_hold(db, true);
+	sink_send(&sa);
+	run_until(sink_all_results, &sa);
+	durable_end(db);
+	run_until(sink_settled, &sa);
+	ck_assert_uint_eq(sa.nresults, 30);
+	for (i = 1; i <= 30; i++) {
+		ck_assert_uint_eq(sa.nres[i], 1);
+		check_square(&sa, i);
+	}
+	ck_assert(durable_complete(db));
+}
+END_TEST
+
 /* One case; each test forked, with a checked fixture. */
 static Suite *
 durable_suite(void)
@@ -1569,6 +1614,7 @@ durable_suite(void)
 	tcase_add_test(tc, test_cancel_recovered);
 	tcase_add_test(tc, test_read_pages);
 	tcase_add_test(tc, test_journal_fails);
+	tcase_add_test(tc, test_send_from_result);
 	suite_add_tcase(s, tc);
 	return (s);
 }
