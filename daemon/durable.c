@@ -429,7 +429,12 @@ db_check_complete(struct dbatch *db)
 		}
 }
 
-/* Hand over what a commit made durable, batch by batch. */
+/*
+ * Hand over what a commit made durable, batch by batch.  Each entry is
+ * taken by value: the sink's result() may record a job (control.c reads
+ * the client's next JOB when writing the result drains its output),
+ * which pushes onto the FIFO and may reuse or move the entry's slot.
+ */
 static void
 db_committed(struct dbatch *db, uint64_t seq)
 {
