@@ -52,6 +52,8 @@
 #define SUBMIT_BACKOFF_MIN	0.05	/* seconds between reconnects */
 #define SUBMIT_BACKOFF_MAX	1.0
 
+#define SUBMIT_SOCKETS	8	/* --socket, as many times */
+
 /* Where droverd listens: --socket, $DROVER_SOCKET, or the default. */
 const char *
 client_socket_path(const char *opt)
@@ -226,6 +228,9 @@ struct submit {
 	struct inmap		 inputs;	/* for --tag, --joblog */
 	bool			 keep_inputs;
 	const char		*path;		/* droverd's socket */
+	const char		*paths[SUBMIT_SOCKETS];	/* --socket, each */
+	size_t			 npaths;
+	size_t			 pathi;		/* the one tried last */
 	const char		*pool;
 	const char		*cwd;		/* for exec_cwd = "client" */
 	double			 timeout;	/* for the REPLY */
@@ -802,6 +807,11 @@ submit_attempt(struct submit *s)
 		return;
 	if (left > s->timeout)
 		left = s->timeout;
+	/* Several nodes (--socket A --socket B): the next one each try. */
+	if (s->npaths > 1) {
+		s->pathi = (s->pathi + 1) % s->npaths;
+		s->path = s->paths[s->pathi];
+	}
 	if ((fd = client_try_connect(s->path, left > 0.001 ? left :
 	    0.001)) == -1) {
 		submit_retry(s, errno == EAGAIN ? "no answer" :
@@ -1178,7 +1188,9 @@ submit_usage(FILE *f)
 "\n"
 "Stream jobs (one per input line) to a pool of a running droverd; print\n"
 "results and the summary exactly as drover run does.  The socket is\n"
-"--socket, $DROVER_SOCKET, or " DROVER_DEFAULT_SOCKET ".  --timeout (10)\n"
+"--socket, $DROVER_SOCKET, or " DROVER_DEFAULT_SOCKET "; --socket may come\n"
+"up to 8 times (the nodes of shared pools): the first that answers, and\n"
+"the next on each reconnect.  --timeout (10)\n"
 "bounds the wait for droverd to answer the request; after SIGINT/SIGTERM,\n"
 "--shutdown-timeout (5) bounds the wait for jobs in flight.  Every job\n"
 "read is reported once: one that droverd never finished is cancelled,\n"
@@ -1191,8 +1203,8 @@ submit_usage(FILE *f)
 "                    success=P%%\n"
 "  --tag             prefix each output line with the job's input and a\n"
 "                    tab\n"
-"  --reconnect SECS  a durable batch whose connection is lost reconnects\n"
-"                    for up to SECS (60; 0: never) and goes on\n"
+"  --reconnect SECS  a durable or shared batch whose connection is lost\n"
+"                    reconnects for up to SECS (60; 0: never), goes on\n"
 "  --detach          stream the jobs into a durable batch, print its id\n"
 "                    once all are accepted, and leave (drover results)\n");
 }
@@ -1251,7 +1263,10 @@ submit_main(int argc, char **argv)
 			s.pool = optarg;
 			break;
 		case 's':
-			sock = optarg;
+			if (s.npaths == SUBMIT_SOCKETS)
+				cli_usage_error("at most %d --socket",
+				    SUBMIT_SOCKETS);
+			sock = s.paths[s.npaths++] = optarg;
 			break;
 		case 'i':
 			input = optarg;
@@ -1341,8 +1356,19 @@ submit_main(int argc, char **argv)
 		s.cwd = cwd;
 
 	signal(SIGPIPE, SIG_IGN);
-	s.path = client_socket_path(sock);
-	fd = client_connect(s.path, s.timeout);
+	s.path = client_socket_path(s.npaths > 0 ? s.paths[0] : sock);
+	/* Of several nodes, the first that answers. */
+	fd = -1;
+	for (s.pathi = 0; s.npaths > 1 && s.pathi < s.npaths; s.pathi++)
+		if ((fd = client_try_connect(s.paths[s.pathi], s.timeout)) !=
+		    -1) {
+			s.path = s.paths[s.pathi];
+			break;
+		}
+	if (fd == -1) {
+		s.pathi = 0;
+		fd = client_connect(s.path, s.timeout);
+	}
 	evutil_make_socket_nonblocking(fd);
 	if ((s.base = event_base_new()) == NULL)
 		fatalx("unable to create the event loop");

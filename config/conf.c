@@ -71,6 +71,9 @@ static const struct setting global_settings[] = {
 	{ "journal_max_mb", T_U64, CF(journal_max_mb), 0, 1048576, 0,
 	  APPLY_RESTART, "New batches are refused while the journal's live "
 	  "data is over this; 0 = no limit." },
+	{ "redis", T_STRING, CF(redis), 0, 0, 0, APPLY_RESTART,
+	  "Redis for shared pools: \"redis://HOST[:PORT][/DB]\" or "
+	  "\"unix:/PATH\"; \"\" = off." },
 	{ "pools", T_POOLS, 0, 0, 0, 0, APPLY_HOT,
 	  "The list of pools: ( { name = ...; ... }, ... )." },
 	{ NULL, 0, 0, 0, 0, 0, 0, NULL }
@@ -757,6 +760,33 @@ load_global(struct loader *ld, const config_setting_t *s,
 	}
 }
 
+/*
+ * Is s "redis://HOST[:PORT][/DB]" or "unix:/PATH[?db=N]"?  The form only:
+ * droverd connects in the background and says so in its log.
+ */
+static bool
+redis_addr_valid(const char *s)
+{
+	const char	*p, *end;
+	size_t		 n;
+
+	if (strncmp(s, "unix:/", 6) == 0)
+		return (strlen(s) - 5 <= 100);
+	if (strncmp(s, "redis://", 8) != 0 || s[8] == '\0' || s[8] == '/' ||
+	    s[8] == ':')
+		return (false);
+	p = s + 8;
+	end = p + strcspn(p, "/");
+	if ((p = memchr(p, ':', (size_t)(end - p))) != NULL) {
+		if ((n = strspn(p + 1, "0123456789")) == 0 || p + 1 + n != end ||
+		    n > 5 || atoi(p + 1) < 1 || atoi(p + 1) > 65535)
+			return (false);
+	}
+	if (*end == '/')
+		return (end[strspn(end + 1, "0123456789") + 1] == '\0');
+	return (true);
+}
+
 /* Is s "", "host:port" (port 0-65535) or "unix:/absolute/path"? */
 static bool
 metrics_addr_valid(const char *s)
@@ -848,6 +878,7 @@ conf_default(const char *path)
 	c->allow = xcalloc(1, sizeof(*c->allow));
 	c->metrics = xstrdup("");
 	c->journal = xstrdup("");
+	c->redis = xstrdup("");
 	c->result_retention = 86400.0;
 	c->shutdown_timeout = 30.0;
 	c->log_level = LOG_INFO;
@@ -1050,6 +1081,14 @@ conf_load(const char *path, struct conf_errors *errs)
 	else if (!usock_path_fits(c->socket))
 		conf_err(&ld, config_lookup(&cfg, "socket"), "socket: the path "
 		    "is over %d bytes", USOCK_PATH_MAX);
+	if (*c->redis != '\0' && !redis_addr_valid(c->redis))
+		conf_err(&ld, config_lookup(&cfg, "redis"), "redis: '%s' is not "
+		    "\"redis://HOST[:PORT][/DB]\" or \"unix:/PATH\"",
+		    c->redis);
+	for (i = 0; i < (int)c->npools; i++)
+		if (c->pools[i]->shared && *c->redis == '\0')
+			conf_err(&ld, config_lookup(&cfg, "pools"), "pool '%s': "
+			    "shared = true needs redis", c->pools[i]->name);
 	if (*c->journal != '\0' && *c->journal != '/')
 		conf_err(&ld, config_lookup(&cfg, "journal"), "journal: '%s' "
 		    "is not an absolute path", c->journal);
@@ -1094,6 +1133,7 @@ conf_free(struct conf *c)
 	shell_argv_free(c->allow);
 	free(c->metrics);
 	free(c->journal);
+	free(c->redis);
 	free(c->log_file);
 	free(c);
 }

@@ -33,6 +33,7 @@ struct conf {
 	char		 *journal;		/* "" = off */
 	double		  result_retention;	/* s; 0 = for ever */
 	uint64_t	  journal_max_mb;	/* 0 = no limit */
+	char		 *redis;		/* "" = off */
 	double		  shutdown_timeout;
 	int		  log_level;
 	char		 *log_file;		/* NULL = stderr */

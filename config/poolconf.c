@@ -22,6 +22,7 @@ poolconf_defaults(struct poolconf *pc)
 	pc->window_max = 4096;
 	pc->max_attempts = 3;
 	pc->durable = true;
+	pc->claim_idle = 30.0;
 	pc->max_job_bytes = 1024 * 1024;
 	pc->max_result_bytes = 16 * 1024 * 1024;
 	pc->start_secs = 1.0;

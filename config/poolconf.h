@@ -47,6 +47,8 @@ struct poolconf {
 	unsigned	 max_attempts;
 	bool		 retry_timeouts;
 	bool		 durable;	/* with a journal: durable batches */
+	bool		 shared;	/* with redis: one queue, many nodes */
+	double		 claim_idle;	/* shared: claim entries idle this long */
 	double		 rate;		/* jobs/s; 0 = unlimited */
 	double		 burst;
 	uint64_t	 max_jobs_per_worker;	/* 0 = never recycle */

@@ -60,6 +60,12 @@ const struct setting pool_settings[] = {
 	{ "durable", T_BOOL, PC(durable), 0, 0, 0, APPLY_HOT,
 	  "With journal set, submits to this pool are durable batches "
 	  "(committed before they are accepted)." },
+	{ "shared", T_BOOL, PC(shared), 0, 0, 0, APPLY_HOT,
+	  "With redis set, every node's pool of this name takes jobs from "
+	  "one queue on Redis Streams." },
+	{ "claim_idle", T_DOUBLE, PC(claim_idle), 0.1, 86400, 0, APPLY_HOT,
+	  "Shared: an entry handed to a node silent this long (seconds) is "
+	  "claimed by another." },
 	{ "retry_timeouts", T_BOOL, PC(retry_timeouts), 0, 0, 0, APPLY_HOT,
 	  "Retry timed-out jobs too, within max_attempts." },
 	{ "rate", T_DOUBLE, PC(rate), 0, 1e9, 0, APPLY_HOT | SET_RATE,

@@ -45,6 +45,7 @@
 #include "control.h"
 #include "ctl.h"
 #include "durable.h"
+#include "shared.h"
 #include "hooks.h"
 #include "job.h"
 #include "jsonw.h"
@@ -69,6 +70,7 @@ enum client_state {
 	CS_SUBMIT,	/* streaming jobs and results */
 	CS_RELOAD,	/* reloaded: waiting for its new pools to come up */
 	CS_RESULTS,	/* drover results: a batch's results read back */
+	CS_LOOKUP,	/* a shared batch to resume, being looked up */
 	CS_CLOSING,	/* reply sent: close once written */
 };
 
@@ -100,8 +102,10 @@ struct client {
 	bool			 db_held;	/* its hold() is on */
 	bool			 detach;	/* leaves once all is in */
 	uint64_t		 restarts;	/* at the pool's close */
-	struct dreader		*rd;		/* CS_RESULTS */
+	struct dreader		*rd;		/* CS_RESULTS, durable */
+	struct sreader		*srd;		/* CS_RESULTS, shared */
 	char			*batch_id;	/* CS_RESULTS */
+	char			*lookup_pool;	/* CS_LOOKUP */
 };
 
 struct control {
@@ -129,9 +133,14 @@ static void	client_reload_look(struct client *);
 static void	client_end_input(struct client *, const char *);
 static void	client_check_bye(struct client *);
 static void	client_unbind(struct client *);
+static void	client_results_shared(struct client *, json_t *,
+		    const char *);
+static struct shared *client_shared(const struct client *);
+static void	reader_result(void *, uint64_t, enum job_status,
+		    const char *, size_t);
 static const char *client_batch_id(const struct client *);
 static void	client_bind(struct client *, struct pool *, struct xbatch *,
-		    json_t *, bool);
+		    bool);
 static char	*client_section_put(char *, unsigned, unsigned, const char *,
 		    size_t);
 
@@ -246,6 +255,8 @@ client_written(void *arg, bool all)
 	}
 	if (cl->rd != NULL)
 		durable_read_more(cl->rd);
+	if (cl->srd != NULL)
+		shared_read_more(cl->srd);
 	if (cl->state == CS_CLOSING) {
 		client_close(cl);
 		goto out;
@@ -395,6 +406,11 @@ client_maybe_free(struct client *cl)
 	client_unbind(cl);
 	if (cl->rd != NULL)
 		durable_read_close(cl->rd);
+	if (cl->srd != NULL)
+		shared_read_close(cl->srd);
+	if (cl->lookup_pool != NULL && client_shared(cl) != NULL)
+		shared_find_cancel(client_shared(cl), cl);
+	free(cl->lookup_pool);
 	TAILQ_REMOVE(&ctl->clients, cl, entry);
 	peer_free(cl->peer);
 	event_free(cl->ev_idle);
@@ -673,7 +689,9 @@ client_submit_durable(struct client *cl, struct pool *p, json_t *req)
 		client_fail(cl, "%s", err);
 		return;
 	}
-	client_bind(cl, p, durable_xbatch(db), req, id != NULL);
+	cl->detach = json_is_true(json_object_get(req, "detach"));
+	cl->sections = client_sections(req);
+	client_bind(cl, p, durable_xbatch(db), id != NULL);
 }
 
 /*
@@ -682,15 +700,13 @@ client_submit_durable(struct client *cl, struct pool *p, json_t *req)
  */
 static void
 client_bind(struct client *cl, struct pool *p, struct xbatch *xb,
-    json_t *req, bool resumed)
+    bool resumed)
 {
 	struct xbatch_info	 i;
 
 	xb->ops->info(xb, &i);
 	cl->xb = xb;
 	cl->pool = p;
-	cl->detach = json_is_true(json_object_get(req, "detach"));
-	cl->sections = client_sections(req);
 	cl->max_job_bytes = pool_conf(p)->max_job_bytes;
 	cl->restarts0 = pool_restarts(p);
 	cl->state = CS_SUBMIT;
@@ -702,6 +718,76 @@ client_bind(struct client *cl, struct pool *p, struct xbatch *xb,
 	log_debug("client pid %d: %s batch %s of %s", (int)cl->pid,
 	    resumed ? "resuming" : "submitting", i.id, pool_name(p));
 	xb->ops->bind(xb, &client_sink, cl);
+}
+
+static struct shared *
+client_shared(const struct client *cl)
+{
+	return (cl->ctl->hooks->shared != NULL ? cl->ctl->hooks->shared() :
+	    NULL);
+}
+
+/* The shared batch to resume was found (or not). */
+static void
+client_found(void *arg, struct xbatch *xb, const char *err)
+{
+	struct client	*cl = arg;
+	struct pool	*p;
+
+	client_hold(cl);
+	if (cl->fd == -1 || cl->state != CS_LOOKUP)
+		goto out;
+	cl->state = CS_NEW;
+	if (xb == NULL) {
+		client_fail(cl, "%s", err);
+		goto out;
+	}
+	/* The pool may have gone while Redis answered. */
+	p = cl->ctl->hooks->pool(cl->lookup_pool);
+	if (p == NULL || pool_state(p) != POOL_RUNNING ||
+	    !pool_conf(p)->shared) {
+		client_fail(cl, "pool '%s' is not a running shared pool here",
+		    cl->lookup_pool);
+		goto out;
+	}
+	client_bind(cl, p, xb, true);
+	client_set_reading(cl, true);
+	client_read(cl);
+out:
+	client_release(cl);
+}
+
+/*
+ * A submit to a shared pool: a new batch on Redis, or one to go on with
+ * (looked up in Redis: another node may have started it).
+ */
+static void
+client_submit_shared(struct client *cl, struct pool *p, json_t *req)
+{
+	struct shared	*sh = client_shared(cl);
+	json_t		*jb = json_object_get(req, "batch");
+	struct xbatch	*xb;
+	char		 err[512];
+
+	cl->detach = json_is_true(json_object_get(req, "detach"));
+	cl->sections = client_sections(req);
+	if (jb != NULL) {
+		if (!json_is_string(jb) || *json_string_value(jb) == '\0') {
+			client_fail(cl, "\"batch\" must be a batch id");
+			return;
+		}
+		cl->state = CS_LOOKUP;
+		cl->lookup_pool = xstrdup(pool_name(p));
+		client_set_reading(cl, false);
+		shared_find(sh, json_string_value(jb), pool_name(p),
+		    client_found, cl);
+		return;
+	}
+	if ((xb = shared_batch(sh, p, err, sizeof(err))) == NULL) {
+		client_fail(cl, "%s", err);
+		return;
+	}
+	client_bind(cl, p, xb, false);
 }
 
 /* drover results: a batch's results read back from the journal. */
@@ -768,21 +854,98 @@ client_journal(struct client *cl)
 	return (d);
 }
 
+/* drover results of a shared batch: read back from Redis. */
+static void
+sreader_begin(void *arg, const struct xbatch_info *i)
+{
+	struct client	*cl = arg;
+
+	client_hold(cl);
+	client_send_json(cl, CTL_REPLY, json_pack("{s:b,s:s,s:s,s:s,s:I,s:I}",
+	    "ok", 1, "batch", i->id, "pool", i->pool, "state", i->state,
+	    "jobs", (json_int_t)i->jobs, "done", (json_int_t)i->done));
+	client_release(cl);
+}
+
+static void
+sreader_page_end(void *arg)
+{
+	struct client	*cl = arg;
+
+	if (cl->fd != -1 && peer_pending(cl->peer) < CLIENT_OUT_LOW)
+		shared_read_more(cl->srd);	/* else client_written */
+}
+
+static void
+sreader_end(void *arg, const char *why)
+{
+	struct client	*cl = arg;
+	json_t		*o;
+
+	cl->srd = NULL;
+	client_hold(cl);
+	if (why != NULL && strncmp(why, "unknown batch", 13) == 0 &&
+	    cl->state == CS_RESULTS && !cl->bye_sent) {
+		cl->state = CS_NEW;
+		client_fail(cl, "%s", why);
+		client_release(cl);
+		return;
+	}
+	o = json_pack("{s:I,s:s}", "restarts", (json_int_t)0, "batch",
+	    cl->batch_id);
+	if (why != NULL)
+		json_object_set_new(o, "error", jsonw_text(why));
+	cl->state = CS_CLOSING;
+	client_send_json(cl, CTL_BYE, o);
+	client_release(cl);
+}
+
+static const struct xreader_ops client_sreader_ops = {
+	.begin = sreader_begin,
+	.result = reader_result,
+	.page_end = sreader_page_end,
+	.end = sreader_end,
+};
+
+static void
+client_results_shared(struct client *cl, json_t *req, const char *id)
+{
+	cl->sections = client_sections(req);
+	cl->batch_id = xstrdup(id);
+	cl->state = CS_RESULTS;
+	client_set_reading(cl, false);
+	if ((cl->srd = shared_read(client_shared(cl), id,
+	    json_is_true(json_object_get(req, "wait")), &client_sreader_ops,
+	    cl)) == NULL) {
+		cl->state = CS_NEW;
+		client_fail(cl, "no connection to Redis");
+	}
+}
+
 /* Handle {"op":"results","batch":ID[,"wait":true]}. */
 static void
 client_results(struct client *cl, json_t *req)
 {
-	struct durable	*d;
-	struct dbatch	*db;
+	struct durable	*d = cl->ctl->hooks->durable != NULL ?
+	    cl->ctl->hooks->durable() : NULL;
+	struct dbatch	*db = NULL;
 	const char	*id = NULL;
 
-	if ((d = client_journal(cl)) == NULL)
-		return;
 	if (json_unpack(req, "{s:s}", "batch", &id) == -1) {
 		client_fail(cl, "results needs a batch id");
 		return;
 	}
-	if ((db = durable_find(d, id)) == NULL) {
+	if (d != NULL)
+		db = durable_find(d, id);
+	if (db == NULL && client_shared(cl) != NULL) {
+		client_results_shared(cl, req, id);
+		return;
+	}
+	if (d == NULL) {
+		(void)client_journal(cl);	/* says there is none */
+		return;
+	}
+	if (db == NULL) {
 		client_fail(cl, "unknown batch '%s'", id);
 		return;
 	}
@@ -845,6 +1008,10 @@ client_submit(struct client *cl, json_t *req)
 	}
 	if (!client_take_cwd(cl, p, req))
 		return;
+	if (pool_conf(p)->shared && client_shared(cl) != NULL) {
+		client_submit_shared(cl, p, req);
+		return;
+	}
 	if (cl->ctl->hooks->durable != NULL &&
 	    cl->ctl->hooks->durable() != NULL && pool_conf(p)->durable) {
 		client_submit_durable(cl, p, req);
@@ -1101,7 +1268,8 @@ client_more(void *arg)
 	struct client	*cl = arg;
 
 	if (cl->fd == -1 || cl->state == CS_CLOSING ||
-	    cl->state == CS_RELOAD || cl->state == CS_RESULTS)
+	    cl->state == CS_RELOAD || cl->state == CS_RESULTS ||
+	    cl->state == CS_LOOKUP)
 		return (false);
 	if (peer_skipping(cl->peer))
 		return (true);
@@ -1505,6 +1673,11 @@ control_free(struct control *ctl)
 		client_unbind(cl);
 		if (cl->rd != NULL)
 			durable_read_close(cl->rd);
+		if (cl->srd != NULL)
+			shared_read_close(cl->srd);
+		if (cl->lookup_pool != NULL && client_shared(cl) != NULL)
+			shared_find_cancel(client_shared(cl), cl);
+		free(cl->lookup_pool);
 		free(cl->batch_id);
 		TAILQ_REMOVE(&ctl->clients, cl, entry);
 		peer_free(cl->peer);	/* closes the socket */

@@ -18,6 +18,8 @@
 #include "config.h"
 #include "control.h"
 #include "durable.h"
+#include "poolconf.h"
+#include "shared.h"
 #include "evlog.h"
 #include "hooks.h"
 #include "job.h"
@@ -26,6 +28,7 @@
 #include "startup.h"
 #include "supervisor.h"
 #include "worker.h"
+#include "xmalloc.h"
 
 static int	terms;
 
@@ -38,6 +41,13 @@ static struct event_base *base;
 static struct control	*ctl;
 static struct metrics	*metrics;
 static struct durable	*dur;		/* NULL: no journal */
+static struct shared	*shr;		/* NULL: no redis */
+
+static struct shared *
+front_shared(void)
+{
+	return (shr);
+}
 
 static struct durable *
 front_durable(void)
@@ -50,6 +60,8 @@ front_metrics(struct buf *b)
 {
 	if (dur != NULL)
 		durable_metrics(dur, b);
+	if (shr != NULL)
+		shared_metrics(shr, b);
 }
 
 /* Healthy: every pool, and the journal if there is one. */
@@ -73,6 +85,8 @@ front_status(void)
 
 	if (dur != NULL && o != NULL)
 		json_object_set_new(o, "journal", durable_status_json(dur));
+	if (shr != NULL && o != NULL)
+		json_object_set_new(o, "shared", shared_status_json(shr));
 	return (o);
 }
 
@@ -99,6 +113,7 @@ static const struct daemon_hooks front_hooks = {
 	.healthy = front_healthy,
 	.reloads = supervisor_reloads,
 	.durable = front_durable,
+	.shared = front_shared,
 	.metrics = front_metrics,
 };
 
@@ -112,8 +127,36 @@ on_reloading(const struct conf *old, const struct conf *new, struct buf *out,
 		    out);
 }
 
+/* The shared pools follow the configuration's. */
+static void
+sync_shared(const struct conf *c)
+{
+	const char	**names;
+	size_t		  i;
+
+	if (shr == NULL)
+		return;
+	names = xcalloc(c->npools + 1, sizeof(*names));
+	for (i = 0; i < c->npools; i++)
+		names[i] = c->pools[i]->name;
+	shared_sync(shr, names, c->npools);
+	free(names);
+}
+
+static void
+on_pools_changed(const struct conf *c, void *arg)
+{
+	(void)arg;
+	sync_shared(c);
+}
+
+static const struct shared_hooks shr_hooks = {
+	.pool = supervisor_pool,
+};
+
 static const struct supervisor_hooks sv_hooks = {
 	.reloading = on_reloading,
+	.pools_changed = on_pools_changed,
 };
 
 /*
@@ -339,6 +382,17 @@ main(int argc, char **argv)
 		supervisor_free();
 		return (1);
 	}
+	if (*c->redis != '\0') {
+		struct shared_conf	 sc = { c->redis, c->result_retention };
+		char			 err[512];
+
+		if ((shr = shared_new(base, &sc, &shr_hooks, err,
+		    sizeof(err))) == NULL) {
+			log_emit(LOG_ERR, "redis: %s", err);
+			return (1);
+		}
+		sync_shared(c);
+	}
 	event_base_dispatch(base);
 	log_info("exiting");
 	/*
@@ -347,6 +401,7 @@ main(int argc, char **argv)
 	 */
 	control_free(ctl);
 	metrics_free(metrics);
+	shared_free(shr);
 	durable_free(dur);
 	supervisor_free();
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)

@@ -37,6 +37,7 @@
 #include <jansson.h>
 
 #include "status.h"
+#include "resultrec.h"
 #include "xbatch.h"
 
 struct buf;
@@ -69,7 +70,7 @@ struct durable_hooks {
  * sections it has, then a control RESULT's payload (common/ctl.h): the
  * metadata, those sections, the output or reason.
  */
-#define DURABLE_REC_FLAGS(rec)	((unsigned)(unsigned char)(rec)[0])
+#define DURABLE_REC_FLAGS(rec)	RESULTREC_FLAGS(rec)
 
 struct durable	*durable_open(const struct durable_conf *,
 		    const struct durable_hooks *, char *, size_t);

@@ -14,6 +14,7 @@
 struct buf;
 struct conf;
 struct durable;
+struct shared;
 struct pool;
 
 struct daemon_hooks {
@@ -41,6 +42,8 @@ struct daemon_hooks {
 	unsigned long long (*reloads)(bool);
 	/* The durable batches (daemon/durable.h), or NULL: no journal. */
 	struct durable	*(*durable)(void);
+	/* The shared pools (daemon/shared.h), or NULL: no redis. */
+	struct shared	*(*shared)(void);
 	/* Optional: more metrics (the journal's), appended as they are. */
 	void		 (*metrics)(struct buf *);
 };

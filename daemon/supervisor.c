@@ -630,6 +630,8 @@ supervisor_reload(struct buf *out)
 	sv.reloads_ok++;
 	log_info("reloaded %s", nc->path);
 	sv_log_lines("reload", out);
+	if (sv.hooks != NULL && sv.hooks->pools_changed != NULL)
+		sv.hooks->pools_changed(sv.conf, sv.hooks_arg);
 	notify_ready();
 	sv_notify_status();
 	return (0);
@@ -807,6 +809,8 @@ supervisor_pool_op(const char *op, const char *name, long n, struct buf *out)
 		return (-1);
 	}
 	log_info("%.*s", (int)buf_len(out), buf_data(out));
+	if (sv.hooks != NULL && sv.hooks->pools_changed != NULL)
+		sv.hooks->pools_changed(sv.conf, sv.hooks_arg);
 	return (0);
 }
 

@@ -26,6 +26,11 @@ struct supervisor_hooks {
 	 */
 	void	(*reloading)(const struct conf *, const struct conf *,
 		    struct buf *, void *);
+	/*
+	 * Optional: pools were added, removed, stopped or started (a reload,
+	 * drover start or stop), for what follows them (shared pools).
+	 */
+	void	(*pools_changed)(const struct conf *, void *);
 };
 
 void		 supervisor_init(struct event_base *, struct conf *, bool,
