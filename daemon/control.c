@@ -104,6 +104,7 @@ struct client {
 	uint64_t		 restarts;	/* at the pool's close */
 	struct dreader		*rd;		/* CS_RESULTS, durable */
 	struct sreader		*srd;		/* CS_RESULTS, shared */
+	bool			 srd_begun;	/* its REPLY is sent */
 	char			*batch_id;	/* CS_RESULTS */
 	char			*lookup_pool;	/* CS_LOOKUP */
 };
@@ -584,7 +585,9 @@ sink_accepted(void *arg, uint64_t id, bool ended)
 {
 	struct client	*cl = arg;
 
+	client_hold(cl);	/* a write may lose the peer */
 	client_send(cl, CTL_ACCEPTED, ended ? CTL_ACC_ENDED : 0, id, NULL, 0);
+	client_release(cl);
 }
 
 static void
@@ -593,8 +596,10 @@ sink_result(void *arg, uint64_t id, enum job_status st, const char *rec,
 {
 	struct client	*cl = arg;
 
+	client_hold(cl);
 	if (!cl->detach)	/* it takes them later, with drover results */
 		client_send_rec(cl, id, st, rec, len);
+	client_release(cl);
 }
 
 static void
@@ -717,6 +722,9 @@ client_bind(struct client *cl, struct pool *p, struct xbatch *xb,
 	    "done", (json_int_t)i.done));
 	log_debug("client pid %d: %s batch %s of %s", (int)cl->pid,
 	    resumed ? "resuming" : "submitting", i.id, pool_name(p));
+	/* The batch, not this connection, holds the pool: it may go. */
+	cl->pool = NULL;
+	cl->restarts = 0;
 	xb->ops->bind(xb, &client_sink, cl);
 }
 
@@ -795,7 +803,11 @@ static void
 reader_result(void *arg, uint64_t id, enum job_status st, const char *rec,
     size_t len)
 {
-	client_send_rec(arg, id, st, rec, len);
+	struct client	*cl = arg;
+
+	client_hold(cl);
+	client_send_rec(cl, id, st, rec, len);
+	client_release(cl);
 }
 
 static void
@@ -861,6 +873,7 @@ sreader_begin(void *arg, const struct xbatch_info *i)
 	struct client	*cl = arg;
 
 	client_hold(cl);
+	cl->srd_begun = true;
 	client_send_json(cl, CTL_REPLY, json_pack("{s:b,s:s,s:s,s:s,s:I,s:I}",
 	    "ok", 1, "batch", i->id, "pool", i->pool, "state", i->state,
 	    "jobs", (json_int_t)i->jobs, "done", (json_int_t)i->done));
@@ -884,10 +897,10 @@ sreader_end(void *arg, const char *why)
 
 	cl->srd = NULL;
 	client_hold(cl);
-	if (why != NULL && strncmp(why, "unknown batch", 13) == 0 &&
-	    cl->state == CS_RESULTS && !cl->bye_sent) {
+	/* Before begin() (no REPLY yet): a refusal, not a BYE. */
+	if (!cl->srd_begun) {
 		cl->state = CS_NEW;
-		client_fail(cl, "%s", why);
+		client_fail(cl, "%s", why != NULL ? why : "no such batch");
 		client_release(cl);
 		return;
 	}
@@ -1012,17 +1025,25 @@ client_submit(struct client *cl, json_t *req)
 		client_submit_shared(cl, p, req);
 		return;
 	}
+	/*
+	 * A pool that runs jobs in the client's directory is not durable:
+	 * the journal does not keep directories, and after a restart the
+	 * jobs would run elsewhere.
+	 */
 	if (cl->ctl->hooks->durable != NULL &&
-	    cl->ctl->hooks->durable() != NULL && pool_conf(p)->durable) {
+	    cl->ctl->hooks->durable() != NULL && pool_conf(p)->durable &&
+	    cl->cwd == NULL) {
 		client_submit_durable(cl, p, req);
 		return;
 	}
 	if (json_object_get(req, "batch") != NULL ||
 	    json_is_true(json_object_get(req, "detach"))) {
 		client_fail(cl, "pool '%s' keeps no batches: %s", name,
-		    cl->ctl->hooks->durable != NULL &&
-		    cl->ctl->hooks->durable() != NULL ? "it has durable = "
-		    "false" : "droverd has no journal (droverd.conf(5))");
+		    cl->ctl->hooks->durable == NULL ||
+		    cl->ctl->hooks->durable() == NULL ? "droverd has no "
+		    "journal (droverd.conf(5))" : cl->cwd != NULL ? "it runs "
+		    "jobs in the client's directory (exec_cwd = \"client\")" :
+		    "it has durable = false");
 		return;
 	}
 	cl->pool = p;

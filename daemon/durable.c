@@ -308,7 +308,8 @@ db_submit_recovered(struct dbatch *db)
 	struct rjob	*r;
 	size_t		 room;
 
-	if (p == NULL)
+	/* Stopping: what was recovered waits in the journal. */
+	if (p == NULL || db->closing)
 		return (0);
 	room = pool_room(p);
 	while (room > 0 && db->rjh < db->rjn) {
@@ -468,6 +469,7 @@ on_failed(void *arg, const char *why)
 {
 	struct durable	*d = arg;
 	struct dbatch	*db;
+	struct dreader	*r, *rnext;
 	char		 msg[600];
 
 	if (d->failure != NULL)
@@ -475,9 +477,16 @@ on_failed(void *arg, const char *why)
 	snprintf(msg, sizeof(msg), "journal failed: %s", why);
 	d->failure = xstrdup(msg);
 	log_emit(LOG_ERR, "%s", d->failure);
-	TAILQ_FOREACH(db, &d->batches, entry)
+	TAILQ_FOREACH(db, &d->batches, entry) {
 		if (db->sink != NULL)
 			db->sink->lost(db->sarg, d->failure);
+		/* A reader waiting for completion: it will not come now. */
+		TAILQ_FOREACH_SAFE(r, &db->readers, entry, rnext)
+			if (r->waiting) {
+				r->waiting = false;
+				reader_go(r);
+			}
+	}
 	if (d->hooks.failed != NULL)
 		d->hooks.failed(d->failure);
 }
@@ -1381,7 +1390,8 @@ x_info(const struct xbatch *x, struct xbatch_info *i)
 	i->id = db->id;
 	i->pool = db->pool_name;
 	i->state = journal_batch_state_name(db->state);
-	i->next_id = db->next_id;
+	/* What is committed: the client may drop its jobs below it. */
+	i->next_id = db->have_acc ? db->acc_id + 1 : 0;
 	i->jobs = db->jobs;
 	i->done = db->done;
 }

@@ -132,8 +132,9 @@ static const char *const stmt_sql[S_N] = {
 	 */
 	[S_ACCEPT_FOLD] = "INSERT INTO job (bkey, id, data, runs, running,"
 	    " status, rseq, output, stderr)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-	    " ON CONFLICT (bkey, id) DO UPDATE SET runs = excluded.runs,"
+	    " VALUES (?1, ?2, ?3, ifnull(?4, 0), ?5, ?6, ?7, ?8, ?9)"
+	    " ON CONFLICT (bkey, id) DO UPDATE SET"
+	    " runs = CASE WHEN ?4 IS NULL THEN job.runs ELSE excluded.runs END,"
 	    " running = excluded.running, status = excluded.status,"
 	    " rseq = excluded.rseq, output = excluded.output,"
 	    " stderr = excluded.stderr WHERE job.status IS NULL",
@@ -673,6 +674,8 @@ jq_free(struct jqueue *q)
 	memset(q, 0, sizeof(*q));
 }
 
+static void	poke(struct journal *);
+
 static uint64_t
 jq_add(struct journal *j, const struct jrec *rec, const void *p0, size_t l0,
     const void *p1, size_t l1, const void *p2, size_t l2)
@@ -682,8 +685,22 @@ jq_add(struct journal *j, const struct jrec *rec, const void *p0, size_t l0,
 	uint64_t	 seq = 0;
 
 	pthread_mutex_lock(&j->qmu);
-	if (j->dead || j->closing || jq_grow(q, l0 + l1 + l2) != 0)
+	if (j->dead || j->closing)
 		goto out;
+	if (jq_grow(q, l0 + l1 + l2) != 0) {
+		/* A record lost is a failed journal, never a gap. */
+		j->dead = true;
+		pthread_mutex_unlock(&j->qmu);
+		pthread_mutex_lock(&j->smu);
+		if (!j->stats.failed) {
+			j->stats.failed = true;
+			snprintf(j->why, sizeof(j->why), "journal %s: out of "
+			    "memory for its queue", j->path);
+		}
+		pthread_mutex_unlock(&j->smu);
+		poke(j);
+		return (0);
+	}
 	r = &q->r[q->n++];
 	*r = *rec;
 	r->off = q->len;
@@ -821,7 +838,10 @@ bind_fold(sqlite3_stmt *st, const struct jqueue *q, const struct jrec *r)
 	sqlite3_bind_int64(st, 1, (int64_t)r->batch);
 	sqlite3_bind_int64(st, 2, (int64_t)r->id);
 	bind_bytes(st, 3, q->buf + r->off, r->len[0]);
-	sqlite3_bind_int(st, 4, s != NULL ? s->ival : 0);
+	if (s != NULL)		/* no start folded: runs stays as it is */
+		sqlite3_bind_int(st, 4, s->ival);
+	else
+		sqlite3_bind_null(st, 4);
 	sqlite3_bind_int(st, 5, s != NULL && d == NULL);
 	if (d == NULL) {
 		sqlite3_bind_null(st, 6);

@@ -1180,9 +1180,10 @@ cmd_down(struct rconn *rc, void *arg, const char *why)
 	snprintf(msg, sizeof(msg), "lost Redis (%s)", why);
 	TAILQ_FOREACH_SAFE(sb, &sh->sbatches, entry, next) {
 		sb->dead = true;
+		/* The sink unbinds from lost(), which may free sb. */
 		if (sb->sink != NULL)
 			sb->sink->lost(sb->sarg, msg);
-		if (sb->refs == 0 && sb->sink == NULL)
+		else if (sb->refs == 0)
 			sb_free(sb);
 	}
 }

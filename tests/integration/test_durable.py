@@ -688,6 +688,101 @@ class TestDurable(DurableCase):
         self.assertIn("journal failed", self.d.logtext())
 
 
+BIGW = os.path.join(os.path.dirname(__file__), "..", "workers", "bigw.py")
+
+
+class TestDurableRegressions(DurableCase):
+    """Defects found in review, each with the test that failed before."""
+
+    def test_sink_result_after_peer_gone(self):
+        """A client that stops reading, then goes (its writes fail) while
+        its jobs run: the results handed after that must not touch the
+        freed client (ASan saw a use-after-free in client_schedule)."""
+        self.droverd([f'name = "big"; workers = 8; window = 1; '
+                      f'command = ["python3", "{BIGW}"]; '
+                      'protocol = "line";'])
+        c = Conn(self.d.sock)
+        jobs = [b"0 1000000"] * 8 + [b"2 1000000"] * 8
+        c.send(ctl_request({"op": "submit", "pool": "big"}) +
+               b"".join(ctl_frame(CTL_JOB, j, id=i + 1)
+                        for i, j in enumerate(jobs)))
+        wait_for(lambda: self.d.pool("big")["jobs"]["ok"] >= 8,
+                 timeout=60, what="8 MB of results waiting for us")
+        c.send(ctl_frame(CTL_JOB, b"0 1", id=len(jobs) + 1))
+        c.s.shutdown(socket.SHUT_RD)    # droverd's writes fail now
+        wait_for(lambda: self.d.pool("big")["jobs"]["ok"] >= 16,
+                 timeout=60, what="the running jobs to end")
+        self.assertIsNone(self.d.proc.poll(), self.d.logtext()[-2000:])
+        c.close()
+
+    def test_drain_after_recovery_is_quick(self):
+        """SIGTERM soon after a restart that recovered more jobs than the
+        pool's queue holds: the drain does not run the backlog (it stays
+        in the journal) and ends at once, not at shutdown_timeout."""
+        # Room for every job (16 workers, window 64), dispatched slowly.
+        self.droverd(['name = "nap"; workers = 16; window = 64; '
+                      'handler = "sleep"; rate = 1.0; burst = 1.0;'])
+        n = 2000
+        c = Conn(self.d.sock)
+        c.send(ctl_request({"op": "submit", "pool": "nap"}) +
+               b"".join(ctl_frame(CTL_JOB, b"50", id=i)
+                        for i in range(1, n + 1)) + ctl_frame(CTL_END))
+        cl = DurableClient(self.d.sock, "nap", {})
+        while not cl.ended:
+            cl.take(c.msgs())
+        self.kill9()
+        c.close()
+        self.rewrite(['name = "nap"; workers = 4; handler = "sleep";'])
+        self.restart()
+        wait_for(lambda: "unfinished jobs" in self.d.logtext(), timeout=10,
+                 what="the recovery")
+        t0 = time.monotonic()
+        self.d.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.d.proc.wait(timeout=30), 0)
+        took = time.monotonic() - t0
+        self.d.logf.close()
+        self.assertNotIn("shutdown_timeout", self.d.logtext())
+        self.assertLess(took, 3.0)
+        db = sqlite3.connect(self.journal)
+        left = db.execute("SELECT count(*) FROM job WHERE status IS NULL"
+                          ).fetchone()[0]
+        db.close()
+        self.assertGreater(left, 0)     # waiting for the next start
+
+    def test_exec_cwd_client_is_not_durable(self):
+        """A pool with exec_cwd = "client" runs each job in the client's
+        directory, which the journal does not keep: its batches are not
+        durable, and the job runs where the client is."""
+        self.droverd(['name = "c"; handler = "exec"; exec = "cat {}"; '
+                      'exec_cwd = "client";'])
+        with open(os.path.join(self.dir, "f.txt"), "w") as f:
+            f.write("hello\n")
+        r = self.d.client(["submit", "--pool", "c"], b"f.txt\n",
+                          timeout=60, cwd=self.dir)
+        self.assertEqual((r.rc, r.out), (0, b"hello\n"), r.errtext)
+        self.assertNotIn("drover: batch", r.errtext)
+
+    def test_resumed_reply_says_what_is_committed(self):
+        """The REPLY to a resumed submit gives the committed next id (the
+        client drops its jobs below it): with commits held back, it is
+        not the count of jobs droverd has only read."""
+        self.droverd([SQUARE])
+        c = Conn(self.d.sock)
+        c.send(ctl_request({"op": "submit", "pool": "sq"}) +
+               b"".join(ctl_frame(CTL_JOB, str(i), id=i)
+                        for i in range(0, 50)) + ctl_frame(CTL_END))
+        cl = DurableClient(self.d.sock, "sq", {})
+        m = c.msgs()
+        cl.batch = json.loads(m[0][3])["batch"]
+        cl.take(m[1:])
+        while not cl.ended:
+            cl.take(c.msgs())
+        c.close()
+        rep = ask(self.d.sock, {"op": "submit", "pool": "sq",
+                                "batch": cl.batch})
+        self.assertEqual(rep["next_id"], 50)
+
+
 class TestSubmitSurvives(DurableCase):
     """drover submit itself across kill -9s of droverd: the same output,
     summary and exit status as if nothing had happened."""
