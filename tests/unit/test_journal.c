@@ -601,6 +601,56 @@ START_TEST(test_query)
 END_TEST
 
 /*
+ * Folding a job's records into its accept leaves the rows that applying
+ * them one by one would: an accept of a job the file has already, with a
+ * done folded in but no start, keeps the runs the file had (the fold once
+ * reset it to 0).
+ */
+START_TEST(test_fold_keeps_runs)
+{
+	struct ctx	 c;
+	struct rec	 r;
+	uint64_t	 key;
+
+	ctx_init(&c);
+	rec_init(&r, 10);
+	open_recover(&c, &defconf, &r);
+	journal_batch(c.j, "f", "p", NULL, 1, &key);
+	accept_str(c.j, key, 1, "%llu");
+	c.want = journal_started(c.j, key, 1, 2);
+	ck_assert(run_until(&c, committed_want, WAIT_MS));
+	/*
+	 * One transaction: the accept again (a resend) and the done, queued
+	 * while the writer sleeps in the commit of a record before them.
+	 */
+	journal_test_delay(c.j, 200000);
+	journal_delivered(c.j, key, 0);
+	accept_str(c.j, key, 1, "%llu");
+	c.want = done_str(c.j, key, 1, 0, JOB_OK, "out");
+	journal_test_delay(c.j, 0);
+	ck_assert(run_until(&c, committed_want, WAIT_MS));
+	journal_close(c.j);
+	c.j = NULL;
+	{
+		sqlite3		*db;
+		sqlite3_stmt	*st;
+
+		ck_assert_int_eq(sqlite3_open(c.path, &db), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT runs, status, "
+		    "running FROM job", -1, &st, NULL), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+		ck_assert_int_eq(sqlite3_column_int(st, 0), 2);
+		ck_assert_int_eq(sqlite3_column_int(st, 1), JOB_OK);
+		ck_assert_int_eq(sqlite3_column_int(st, 2), 0);
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
+	rec_free(&r);
+	ctx_free(&c);
+}
+END_TEST
+
+/*
  * 50,000 rows enqueued as fast as the loop can: far fewer commits than
  * rows, committed told in increasing order up to the last number.
  */
@@ -1301,6 +1351,7 @@ journal_suite(void)
 	tcase_add_test(tc, test_roundtrip);
 	tcase_add_test(tc, test_delivered_state);
 	tcase_add_test(tc, test_query);
+	tcase_add_test(tc, test_fold_keeps_runs);
 	tcase_add_test(tc, test_group_commit);
 	tcase_add_test(tc, test_loop_not_blocked);
 	tcase_add_test(tc, test_double_done);
