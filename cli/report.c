@@ -129,6 +129,9 @@ static void	report_fold_cb(int, short, void *);
 static void	report_print(struct report *, uint64_t, enum job_status,
 		    const char *, size_t, pid_t, uint64_t, unsigned,
 		    const struct report_extra *);
+static void	report_emit(struct report *, uint64_t, enum job_status,
+		    const char *, size_t, pid_t, uint64_t, unsigned,
+		    const struct report_extra *);
 
 /* Erase the progress line before anything else goes to stderr. */
 static void
@@ -948,7 +951,7 @@ report_halt_check(struct report *r)
 	uint64_t	 failed = agg_failed(&r->agg);
 	uint64_t	 n = h->success ? r->agg.jobs - failed : failed;
 
-	if (r->halted || !report_halt_met(r))
+	if (h->when == HALT_NEVER || r->halted || !report_halt_met(r))
 		return;
 	r->halted = true;
 	r->halt_failed = failed;
@@ -978,6 +981,64 @@ report_job(struct report *r, uint64_t id, enum job_status st, const char *out,
 	} else if (r->halted && st != JOB_OK)
 		r->halt_failed++;
 	agg_job(&r->agg, st, runs, out, len);
+	report_emit(r, id, st, out, len, pid, lat, runs, ex);
+}
+
+/* A job's latency, when it ran, into the summary's and the interval's. */
+static inline void
+report_latency(struct report *r, pid_t pid, uint64_t lat)
+{
+	if (pid != 0) {
+		agg_latency(&r->agg, lat);
+		if (r->ev_stats != NULL)
+			hist_add(&r->ihist, lat);
+	}
+}
+
+/*
+ * An ok job whose worker sent its output as a number (typed results,
+ * jobresult.num): counted as the number, and formatted only when
+ * something shows it: in place, for a plain output line; else as the
+ * text that report_job() would have had.
+ */
+void
+report_job_num(struct report *r, uint64_t id, const struct num_value *v,
+    pid_t pid, uint64_t lat, unsigned runs, const struct report_extra *ex)
+{
+	char	 tmp[NUM_VALUE_STRLEN], *p;
+	size_t	 len;
+
+	agg_job_value(&r->agg, runs, v);
+	if (r->opts.joblog_fd == -1 && (r->broken || r->opts.quiet ||
+	    r->opts.failed_only)) {
+		if (r->ro != NULL && !r->broken)
+			report_print(r, id, JOB_OK, "", 0, pid, lat, runs, ex);
+		else if (!r->broken)
+			report_latency(r, pid, lat);	/* and nothing shown */
+		report_halt_check(r);
+		return;
+	}
+	if (r->opts.joblog_fd == -1 && r->ro == NULL && !r->opts.json &&
+	    !r->opts.tag) {
+		report_latency(r, pid, lat);
+		p = buf_reserve(&r->out, NUM_VALUE_STRLEN + 1);
+		len = num_fmt_value(p, v);
+		p[len] = '\n';
+		buf_commit(&r->out, len + 1);
+		report_schedule(r);
+		report_halt_check(r);
+		return;
+	}
+	len = num_fmt_value(tmp, v);
+	report_emit(r, id, JOB_OK, tmp, len, pid, lat, runs, ex);
+}
+
+/* What report_job() does once the job is counted: log it, print it. */
+static void
+report_emit(struct report *r, uint64_t id, enum job_status st,
+    const char *out, size_t len, pid_t pid, uint64_t lat, unsigned runs,
+    const struct report_extra *ex)
+{
 	if (r->opts.joblog_fd != -1) {
 		report_joblog_row(r, id, st, out, len, pid, lat, ex);
 		if (r->broken && buf_len(&r->jl) >= REPORT_JOBLOG_AT)
@@ -997,11 +1058,7 @@ report_print(struct report *r, uint64_t id, enum job_status st,
 	struct buf	*b;
 	struct failrec	 f;
 
-	if (pid != 0) {
-		agg_latency(&r->agg, lat);
-		if (r->ev_stats != NULL)
-			hist_add(&r->ihist, lat);
-	}
+	report_latency(r, pid, lat);
 	if ((st == JOB_OK && (r->opts.quiet || r->opts.failed_only)) ||
 	    (r->opts.quiet && r->opts.json)) {
 		if (r->ro != NULL) {
