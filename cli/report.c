@@ -106,6 +106,8 @@ struct report {
 	struct event		*ev_progress;
 	struct event		*ev_stats;
 	struct hist		 ihist;		/* latencies this interval */
+	struct histrun		 lrun;		/* into agg.lat, in bulk */
+	struct histrun		 irun;		/* into ihist */
 	uint64_t		 ijobs;		/* jobs at the last stats */
 	uint64_t		 ifailed;
 	uint64_t		 istart_us;
@@ -215,6 +217,8 @@ report_stats_cb(int fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	histrun_flush(&r->lrun);
+	histrun_flush(&r->irun);
 	report_failrun_flush(r);
 	buf_printf(&r->err, "drover: stats: %llu jobs (+%llu in %.1f s, %.0f "
 	    "jobs/s), %llu failed (+%llu)", (unsigned long long)r->agg.jobs,
@@ -310,6 +314,8 @@ report_new(struct event_base *base, const struct report_opts *opts)
 	r->ev_fold = evtimer_new(base, report_fold_cb, r);
 	r->start_us = r->istart_us = clock_us();
 	hist_init(&r->ihist);
+	r->lrun.h = &r->agg.lat;
+	r->irun.h = &r->ihist;
 	if (opts->stats_interval > 0) {
 		struct timeval	 iv;
 
@@ -945,13 +951,13 @@ report_halt_met(struct report *r)
  * other job starts (the jobs it cancels are reported from within it).
  */
 static void
-report_halt_check(struct report *r)
+report_halt_test(struct report *r)
 {
 	const struct report_halt *h = &r->opts.halt;
 	uint64_t	 failed = agg_failed(&r->agg);
 	uint64_t	 n = h->success ? r->agg.jobs - failed : failed;
 
-	if (h->when == HALT_NEVER || r->halted || !report_halt_met(r))
+	if (r->halted || !report_halt_met(r))
 		return;
 	r->halted = true;
 	r->halt_failed = failed;
@@ -963,6 +969,14 @@ report_halt_check(struct report *r)
 	    "starting no more jobs, waiting for those running");
 	if (r->hooks != NULL && r->hooks->halt != NULL)
 		r->hooks->halt(r->arg, h->when == HALT_NOW, r->halt_why);
+}
+
+/* After each job, unless there is no --halt (inline: a test per job). */
+static inline void
+report_halt_check(struct report *r)
+{
+	if (r->opts.halt.when != HALT_NEVER)
+		report_halt_test(r);
 }
 
 /*
@@ -984,14 +998,17 @@ report_job(struct report *r, uint64_t id, enum job_status st, const char *out,
 	report_emit(r, id, st, out, len, pid, lat, runs, ex);
 }
 
-/* A job's latency, when it ran, into the summary's and the interval's. */
+/*
+ * A job's latency, when it ran, into the summary's and the interval's, in
+ * runs of equal values (histrun): flushed before either is read.
+ */
 static inline void
 report_latency(struct report *r, pid_t pid, uint64_t lat)
 {
 	if (pid != 0) {
-		agg_latency(&r->agg, lat);
+		histrun_add(&r->lrun, lat);
 		if (r->ev_stats != NULL)
-			hist_add(&r->ihist, lat);
+			histrun_add(&r->irun, lat);
 	}
 }
 
@@ -1158,6 +1175,7 @@ report_summary(struct report *r, uint64_t restarts)
 		event_del(r->ev_stats);
 	if (r->broken)
 		return;		/* quiet, as a filter whose reader left */
+	histrun_flush(&r->lrun);
 	r->agg.restarts = restarts;
 	report_failrun_flush(r);
 	buf_init(&s);

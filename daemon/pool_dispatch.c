@@ -85,7 +85,7 @@ pool_finish_err(struct pool *p, struct job *j, enum job_status st,
 	r.latency_us = 0;
 	if (w != NULL && j->sent_us != 0) {
 		r.latency_us = now > j->sent_us ? now - j->sent_us : 0;
-		hist_add(&p->stats.duration, r.latency_us);
+		histrun_add(p->durrun, r.latency_us);
 	}
 	p->stats.jobs[st]++;
 	b->finished++;
