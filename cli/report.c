@@ -96,6 +96,7 @@ struct report {
 	struct buf		 rec;		/* one record, for --ordered */
 	struct failrun		 run;
 	struct event		*ev_flush;
+	bool			 flush_armed;	/* ev_flush is added */
 	struct event		*ev_out;	/* stdout writable again */
 	int			 out_fd;	/* stdout, or our own copy */
 	bool			 out_sock;	/* write with MSG_DONTWAIT */
@@ -282,9 +283,12 @@ report_fold_cb(int fd, short what, void *arg)
 static void
 report_flush_cb(int fd, short what, void *arg)
 {
+	struct report	*r = arg;
+
 	(void)fd;
 	(void)what;
-	report_flush(arg);
+	r->flush_armed = false;
+	report_flush(r);
 }
 
 struct report *
@@ -550,8 +554,10 @@ report_schedule(struct report *r)
 	    buf_len(&r->err) >= REPORT_FLUSH_AT ||
 	    buf_len(&r->jl) >= REPORT_JOBLOG_AT)
 		report_flush(r);
-	else if (!evtimer_pending(r->ev_flush, NULL))
+	else if (!r->flush_armed) {	/* a flag: no event_pending() a job */
+		r->flush_armed = true;
 		evtimer_add(r->ev_flush, &zero);
+	}
 }
 
 /*
