@@ -4,23 +4,39 @@
  */
 #include <endian.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "lsplit.h"
 
 /*
  * The first delim in (p, n), or NULL.  Records are mostly short (a number,
- * a path): the first 32 bytes are searched 8 at a time in a register,
- * which costs less than a call to memchr(), and the rest by memchr().  A
- * word holds delim where x = word ^ pattern has a zero byte; the lowest
- * bit that (x - ones) & ~x & highs sets is in the first one.
+ * a path): the first 32 bytes are searched in registers, which costs less
+ * than a call to memchr(), and the rest by memchr().  With SSE2, 16 bytes
+ * at a time (a compare and a mask of the bytes that matched); else 8, in
+ * a word: it holds delim where x = word ^ pattern has a zero byte, and
+ * the lowest bit that (x - ones) & ~x & highs sets is in the first one.
  */
 static inline const char *
 lsplit_find(const char *p, size_t n, int delim)
 {
+	size_t		 i;
+#ifdef __SSE2__
+	__m128i		 pat = _mm_set1_epi8((char)delim);
+	unsigned	 m;
+
+	for (i = 0; i + 16 <= n && i < 32; i += 16) {
+		m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+		    _mm_loadu_si128((const __m128i *)(const void *)(p + i)),
+		    pat));
+		if (m != 0)
+			return (p + i + __builtin_ctz(m));
+	}
+#else
 	const uint64_t	 ones = 0x0101010101010101ULL;
 	const uint64_t	 highs = 0x8080808080808080ULL;
 	uint64_t	 pat = ones * (unsigned char)delim, w, x;
-	size_t		 i;
 
 	for (i = 0; i + 8 <= n && i < 32; i += 8) {
 		memcpy(&w, p + i, 8);
@@ -30,6 +46,7 @@ lsplit_find(const char *p, size_t n, int delim)
 		if (x != 0)
 			return (p + i + (__builtin_ctzll(x) >> 3));
 	}
+#endif
 	return (i < n ? memchr(p + i, delim, n - i) : NULL);
 }
 
