@@ -166,6 +166,8 @@ def main():
     med = {k: statistics.median(v) for k, v in res.items()}
     print(f"## http: {n} GETs of 1 KiB from nginx on 127.0.0.1, "
           f"{c} in flight\n")
+    if os.environ.get("BENCH_HOST"):
+        print(f"Host: {os.environ['BENCH_HOST']}.\n")
     print("| program | requests/s (median) | min-max | vs xargs+curl |")
     print("|---|---:|---:|---:|")
     for k, v in res.items():

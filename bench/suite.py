@@ -88,6 +88,28 @@ def group(x, digits=0):
     return f"{x:,.{digits}f}"
 
 
+def host():
+    """The host the figures come from: CPUs, CPU model, kernel."""
+    h = os.environ.get("BENCH_HOST")
+    if h:
+        return h
+    cpu = "unknown CPU"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    u = os.uname()
+    return f"{os.cpu_count()} CPUs, {cpu}; kernel {u.sysname} {u.release} " \
+        f"{u.machine}"
+
+
+def print_host():
+    """The host line under a section's heading (docs/benchmarks.md keeps
+    each table with the host it was measured on)."""
+    print(f"Host: {host()}.\n")
+
+
 def verdict(ok):
     return "met" if ok else "**missed**"
 
@@ -155,6 +177,7 @@ def section_gap(b):
                     float(fl[4]))
     have_ev = any(k[0] == "rawpipe-ev" for k in rates)
     print("## 2. Gap to the raw C pipeline\n")
+    print_host()
     print("`bench/rawpipe.c`: the parent parses stdin (the same `seq` file) "
           "and streams 16-byte frames (frame.h header, the integer in the id "
           "field) to 2 forked children over socketpairs in batches of 1024; "
@@ -237,6 +260,7 @@ def section_exec(b):
                  f"{n / t:9.0f} jobs/s")
     med = {k: statistics.median(v) for k, v in rates.items() if v}
     print("## 3. `--exec`: one process per job\n")
+    print_host()
     print(f"{n} items (`seq 1 {n}`), each run as `/bin/echo ITEM` with "
           f"{w} at a time; stdout is read and checked ({n} lines, sum "
           f"{want}).  jobs/s = N / wall time of the whole command.\n")
@@ -404,6 +428,7 @@ def section_rtt(b):
         finally:
             d.stop()
     print("## 4. Daemon round trip for one job\n")
+    print_host()
     print(f"`bench/rtt.c` connects to a droverd (temp config: pools "
           f"`square1` with 1 worker and `square2` with 2, handler `square`), "
           f"submits, then sends one JOB and waits for its RESULT, {n} times "
@@ -505,6 +530,7 @@ def section_rss(b):
     if not use_ptrace:
         hwm = tm
     print("## 5. Supervisor memory\n")
+    print_host()
     print(f"`drover run -w {w} --quiet square < seq 1 N`, {runs} runs per "
           f"N.  VmHWM is the supervisor's own peak RSS, read from "
           f"`/proc/PID/status` as it exits (`bench/peakrss.c` stops it at "
@@ -711,6 +737,7 @@ def section_restart(b):
          "/proc)", [s["exec"] for s in sqw if "exec" in s], False),
     ]
     print("## 6. Restart after SIGKILL\n")
+    print_host()
     print(f"`drover run -w 1 --json --rate 20000 --restart-limit 0 WORKER`, "
           f"fed an endless stream of jobs by a thread, results read as they "
           f"come (`bench/suite.py`).  {kills} times, about 100 ms apart, the "
@@ -796,6 +823,7 @@ def section_window(b):
                  f"{micro_n / t:.0f} jobs/s")
     ideal = mix_sum / 1000 / b.workers
     print("## 7. Adaptive window\n")
+    print_host()
     print(f"Mix: {njobs} `sleep` jobs, {slow} of 200 ms and {njobs - slow} "
           f"of 1 ms, shuffled with a fixed seed, `drover run -w {w} --quiet "
           f"[--window N] sleep`; {runs_mix} runs per mode, total wall time "
@@ -890,6 +918,7 @@ def section_durable(b):
     os.rmdir(d)
     med = {k: med_lo_hi(v) for k, v in rates.items()}
     print(f"## 9. Durable batches: {group(n)} trivial jobs\n")
+    print_host()
     print("`drover submit --quiet` of `seq 1 N` to a warm droverd with a "
           "journal (WAL, `synchronous=FULL`), to a durable pool and to an "
           "in-memory pool (`durable = false`) of 2 square workers each, "

@@ -402,16 +402,18 @@ submit_report(struct submit *s, uint64_t id, enum job_status st,
 	ex->fields = r->fields;
 	ex->fieldslen = r->fieldslen;
 	/* The whole input when --tag or --joblog kept it. */
+	in = NULL;
 	if (s->keep_inputs &&
 	    (in = inmap_take(&s->inputs, id, &inlen)) != NULL) {
 		ex->input = in;
 		ex->inlen = inlen;
+	}
+	if (r->num.kind != NUM_NONE)	/* typed: a number, not its text */
+		report_job_num(s->report, id, &r->num, pid, lat, runs, ex);
+	else
 		report_job(s->report, id, st, r->out, r->outlen, pid, lat, runs,
 		    ex);
-		free(in);
-	} else
-		report_job(s->report, id, st, r->out, r->outlen, pid, lat, runs,
-		    ex);
+	free(in);
 }
 
 /* The input broke: say so; it ends there, as at EOF. */
@@ -480,8 +482,8 @@ submit_request(struct submit *s)
 		if (s->detach)
 			json_object_set_new(req, "detach", json_true());
 	}
-	json_object_set_new(req, "sections", json_pack("[s,s,s,s]",
-	    "stderr", "output", "fields", "input"));
+	json_object_set_new(req, "sections", json_pack("[s,s,s,s,s]",
+	    "stderr", "output", "fields", "input", "typed"));
 	js = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	submit_send(s, CTL_REQUEST, CTL_VERSION, js, strlen(js));

@@ -96,6 +96,7 @@ iobatch_new(struct event_base *base, struct pool *pool, struct report *report,
 
 	ib = xcalloc(1, sizeof(*ib));
 	ib->b.ops = &iobatch_ops;
+	ib->b.typed = true;	/* no journal (yet): numbers as they come */
 	ib->pool = pool;
 	ib->report = report;
 	ib->max_job_bytes = max_job_bytes;
@@ -132,6 +133,7 @@ void
 iobatch_set_journal(struct iobatch *ib, struct runjournal *rj)
 {
 	ib->rj = rj;
+	ib->b.typed = false;	/* the journal stores text */
 }
 
 /* Start reading. */
@@ -262,8 +264,12 @@ iobatch_done(struct batch *b, struct job *j, const struct jobresult *r)
 
 	if (ib->rj != NULL)
 		runjournal_done(ib->rj, j, r);
-	report_job(ib->report, j->id, r->status, r->out, r->outlen, r->worker,
-	    r->latency_us, r->runs, &ex);
+	if (r->num != NULL)
+		report_job_num(ib->report, j->id, r->num, r->worker,
+		    r->latency_us, r->runs, &ex);
+	else
+		report_job(ib->report, j->id, r->status, r->out, r->outlen,
+		    r->worker, r->latency_us, r->runs, &ex);
 	iobatch_check_complete(ib);
 }
 

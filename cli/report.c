@@ -96,6 +96,7 @@ struct report {
 	struct buf		 rec;		/* one record, for --ordered */
 	struct failrun		 run;
 	struct event		*ev_flush;
+	bool			 flush_armed;	/* ev_flush is added */
 	struct event		*ev_out;	/* stdout writable again */
 	int			 out_fd;	/* stdout, or our own copy */
 	bool			 out_sock;	/* write with MSG_DONTWAIT */
@@ -106,6 +107,8 @@ struct report {
 	struct event		*ev_progress;
 	struct event		*ev_stats;
 	struct hist		 ihist;		/* latencies this interval */
+	struct histrun		 lrun;		/* into agg.lat, in bulk */
+	struct histrun		 irun;		/* into ihist */
 	uint64_t		 ijobs;		/* jobs at the last stats */
 	uint64_t		 ifailed;
 	uint64_t		 istart_us;
@@ -127,6 +130,9 @@ static void	report_failrun_flush(struct report *);
 static bool	report_write(struct buf *, int);
 static void	report_fold_cb(int, short, void *);
 static void	report_print(struct report *, uint64_t, enum job_status,
+		    const char *, size_t, pid_t, uint64_t, unsigned,
+		    const struct report_extra *);
+static void	report_emit(struct report *, uint64_t, enum job_status,
 		    const char *, size_t, pid_t, uint64_t, unsigned,
 		    const struct report_extra *);
 
@@ -212,6 +218,8 @@ report_stats_cb(int fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	histrun_flush(&r->lrun);
+	histrun_flush(&r->irun);
 	report_failrun_flush(r);
 	buf_printf(&r->err, "drover: stats: %llu jobs (+%llu in %.1f s, %.0f "
 	    "jobs/s), %llu failed (+%llu)", (unsigned long long)r->agg.jobs,
@@ -275,9 +283,12 @@ report_fold_cb(int fd, short what, void *arg)
 static void
 report_flush_cb(int fd, short what, void *arg)
 {
+	struct report	*r = arg;
+
 	(void)fd;
 	(void)what;
-	report_flush(arg);
+	r->flush_armed = false;
+	report_flush(r);
 }
 
 struct report *
@@ -307,6 +318,8 @@ report_new(struct event_base *base, const struct report_opts *opts)
 	r->ev_fold = evtimer_new(base, report_fold_cb, r);
 	r->start_us = r->istart_us = clock_us();
 	hist_init(&r->ihist);
+	r->lrun.h = &r->agg.lat;
+	r->irun.h = &r->ihist;
 	if (opts->stats_interval > 0) {
 		struct timeval	 iv;
 
@@ -541,8 +554,10 @@ report_schedule(struct report *r)
 	    buf_len(&r->err) >= REPORT_FLUSH_AT ||
 	    buf_len(&r->jl) >= REPORT_JOBLOG_AT)
 		report_flush(r);
-	else if (!evtimer_pending(r->ev_flush, NULL))
+	else if (!r->flush_armed) {	/* a flag: no event_pending() a job */
+		r->flush_armed = true;
 		evtimer_add(r->ev_flush, &zero);
+	}
 }
 
 /*
@@ -942,7 +957,7 @@ report_halt_met(struct report *r)
  * other job starts (the jobs it cancels are reported from within it).
  */
 static void
-report_halt_check(struct report *r)
+report_halt_test(struct report *r)
 {
 	const struct report_halt *h = &r->opts.halt;
 	uint64_t	 failed = agg_failed(&r->agg);
@@ -962,6 +977,14 @@ report_halt_check(struct report *r)
 		r->hooks->halt(r->arg, h->when == HALT_NOW, r->halt_why);
 }
 
+/* After each job, unless there is no --halt (inline: a test per job). */
+static inline void
+report_halt_check(struct report *r)
+{
+	if (r->opts.halt.when != HALT_NEVER)
+		report_halt_test(r);
+}
+
 /*
  * One finished job: count it, log it and print it.  pid is 0 for a job
  * that never ran (rejected, cancelled before dispatch).  After a halt,
@@ -978,6 +1001,67 @@ report_job(struct report *r, uint64_t id, enum job_status st, const char *out,
 	} else if (r->halted && st != JOB_OK)
 		r->halt_failed++;
 	agg_job(&r->agg, st, runs, out, len);
+	report_emit(r, id, st, out, len, pid, lat, runs, ex);
+}
+
+/*
+ * A job's latency, when it ran, into the summary's and the interval's, in
+ * runs of equal values (histrun): flushed before either is read.
+ */
+static inline void
+report_latency(struct report *r, pid_t pid, uint64_t lat)
+{
+	if (pid != 0) {
+		histrun_add(&r->lrun, lat);
+		if (r->ev_stats != NULL)
+			histrun_add(&r->irun, lat);
+	}
+}
+
+/*
+ * An ok job whose worker sent its output as a number (typed results,
+ * jobresult.num): counted as the number, and formatted only when
+ * something shows it: in place, for a plain output line; else as the
+ * text that report_job() would have had.
+ */
+void
+report_job_num(struct report *r, uint64_t id, const struct num_value *v,
+    pid_t pid, uint64_t lat, unsigned runs, const struct report_extra *ex)
+{
+	char	 tmp[NUM_VALUE_STRLEN], *p;
+	size_t	 len;
+
+	agg_job_value(&r->agg, runs, v);
+	if (r->opts.joblog_fd == -1 && (r->broken || r->opts.quiet ||
+	    r->opts.failed_only)) {
+		if (r->ro != NULL && !r->broken)
+			report_print(r, id, JOB_OK, "", 0, pid, lat, runs, ex);
+		else if (!r->broken)
+			report_latency(r, pid, lat);	/* and nothing shown */
+		report_halt_check(r);
+		return;
+	}
+	if (r->opts.joblog_fd == -1 && r->ro == NULL && !r->opts.json &&
+	    !r->opts.tag) {
+		report_latency(r, pid, lat);
+		p = buf_reserve(&r->out, NUM_VALUE_STRLEN + 1);
+		len = num_fmt_value(p, v);
+		p[len] = '\n';
+		buf_commit(&r->out, len + 1);
+		report_schedule(r);
+		report_halt_check(r);
+		return;
+	}
+	len = num_fmt_value(tmp, v);
+	report_emit(r, id, JOB_OK, tmp, len, pid, lat, runs, ex);
+}
+
+/* What report_job() does once the job is counted: log it, print it. */
+static void
+report_emit(struct report *r, uint64_t id, enum job_status st,
+    const char *out, size_t len, pid_t pid, uint64_t lat, unsigned runs,
+    const struct report_extra *ex)
+{
 	if (r->opts.joblog_fd != -1) {
 		report_joblog_row(r, id, st, out, len, pid, lat, ex);
 		if (r->broken && buf_len(&r->jl) >= REPORT_JOBLOG_AT)
@@ -997,11 +1081,7 @@ report_print(struct report *r, uint64_t id, enum job_status st,
 	struct buf	*b;
 	struct failrec	 f;
 
-	if (pid != 0) {
-		agg_latency(&r->agg, lat);
-		if (r->ev_stats != NULL)
-			hist_add(&r->ihist, lat);
-	}
+	report_latency(r, pid, lat);
 	if ((st == JOB_OK && (r->opts.quiet || r->opts.failed_only)) ||
 	    (r->opts.quiet && r->opts.json)) {
 		if (r->ro != NULL) {
@@ -1101,6 +1181,7 @@ report_summary(struct report *r, uint64_t restarts)
 		event_del(r->ev_stats);
 	if (r->broken)
 		return;		/* quiet, as a filter whose reader left */
+	histrun_flush(&r->lrun);
 	r->agg.restarts = restarts;
 	report_failrun_flush(r);
 	buf_init(&s);

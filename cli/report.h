@@ -16,6 +16,7 @@
 #include "status.h"
 
 struct event_base;
+struct num_value;
 struct report;
 
 struct report_hooks {
@@ -70,6 +71,9 @@ struct report	*report_new(struct event_base *, const struct report_opts *);
 void		 report_free(struct report *);
 void		 report_job(struct report *, uint64_t, enum job_status,
 		    const char *, size_t, pid_t, uint64_t, unsigned,
+		    const struct report_extra *);
+void		 report_job_num(struct report *, uint64_t,
+		    const struct num_value *, pid_t, uint64_t, unsigned,
 		    const struct report_extra *);
 uint64_t	 report_limit(const struct report *);
 void		 report_set_hooks(struct report *, const struct report_hooks *,

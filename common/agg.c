@@ -5,6 +5,7 @@
  * else is only counted.  Should the 128-bit sum ever overflow, it folds into
  * the double sum and the totals are reported as doubles from then on.
  */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -78,6 +79,48 @@ agg_number(struct agg *a, const char *out, size_t len)
 		agg_iadd(a, iv);
 	else if (num_parse_double(out, len, &dv) == 0)
 		agg_dbl(a, dv);
+}
+
+/*
+ * Fold a typed result's number into the aggregate as its text
+ * (num_fmt_value()) would be by agg_number(), without the text: an
+ * integer as an integer; a double as a double, unless its text has no
+ * point and no exponent, which reads as an integer.  That is an integral
+ * value below 10^15 (printed with 15 digits at most), or below 10^17 when
+ * 16 or 17 digits are needed to read back; the rare second kind goes
+ * through the text, and so does a subnormal (strtod() calls its text out
+ * of range).  inf and nan, which are not numbers as text, are not
+ * counted.
+ */
+void
+agg_value(struct agg *a, const struct num_value *v)
+{
+	char	 tmp[NUM_VALUE_STRLEN];
+	double	 d = v->d;
+
+	if (v->kind == NUM_INT) {
+		agg_iadd(a, v->i);
+		return;
+	}
+	if (v->kind != NUM_DOUBLE || !isfinite(d))
+		return;
+	if (d == trunc(d) && fabs(d) < 1e15)
+		agg_iadd(a, (i128)(int64_t)d);
+	else if (fabs(d) >= 1e17 || (d != trunc(d) && fabs(d) >= DBL_MIN))
+		agg_dbl(a, d);
+	else
+		agg_number(a, tmp, num_fmt_value(tmp, v));
+}
+
+/* Count one ok job whose worker sent its output as a number (typed). */
+void
+agg_job_value(struct agg *a, unsigned runs, const struct num_value *v)
+{
+	a->jobs++;
+	a->status[JOB_OK]++;
+	if (runs > 1)
+		a->retried++;
+	agg_value(a, v);
 }
 
 /* Count one finished job; runs is how many times it was dispatched. */

@@ -36,6 +36,8 @@ void	agg_job(struct agg *, enum job_status, unsigned, const char *,
 	    size_t);
 void	agg_latency(struct agg *, uint64_t);
 void	agg_number(struct agg *, const char *, size_t);
+void	agg_job_value(struct agg *, unsigned, const struct num_value *);
+void	agg_value(struct agg *, const struct num_value *);
 void	agg_merge(struct agg *, const struct agg *);
 uint64_t agg_failed(const struct agg *);
 bool	agg_has_numbers(const struct agg *);

@@ -35,7 +35,7 @@ ctl_parse(const char *p, size_t avail, struct frame_hdr *h, const char **why)
 		return (FRAME_BAD);
 	}
 	if (p[7] != 0 || (p[6] != 0 && (h->type != CTL_RESULT ||
-	    (p[6] & ~CTL_F_ALL) != 0))) {
+	    (p[6] & ~(CTL_F_ALL | CTL_F_TYPED)) != 0))) {
 		*why = "non-zero reserved header bytes";
 		return (FRAME_BAD);
 	}
@@ -101,6 +101,8 @@ ctl_sections_parse(const char *name)
 		return (CTL_F_FIELDS);
 	if (strcmp(name, "input") == 0)
 		return (CTL_F_INPUT);
+	if (strcmp(name, "typed") == 0)
+		return (CTL_F_TYPED);
 	return (0);		/* unknown: ignored, for later sections */
 }
 
@@ -108,7 +110,8 @@ ctl_sections_parse(const char *name)
  * Split a RESULT's payload after its meta (p, len) into the sections its
  * flags name and the output or reason, as frame_result_split() does for a
  * worker's (the first three sections are the same), then the input
- * section.  -1 with why if the payload does not hold what it says.
+ * section; a typed output (CTL_F_INT, CTL_F_DOUBLE) into r->num.  -1 with
+ * why if the payload does not hold what it says.
  */
 int
 ctl_result_split(const char *p, size_t len, const struct frame_hdr *h,
@@ -118,7 +121,12 @@ ctl_result_split(const char *p, size_t len, const struct frame_hdr *h,
 	uint32_t		 n;
 
 	fh.status = h->status == 0 ? FRAME_OK : FRAME_FAIL;
-	fh.flags = h->flags & (CTL_F_STDERR | CTL_F_OUTPUT | CTL_F_FIELDS);
+	fh.flags = h->flags & (CTL_F_STDERR | CTL_F_OUTPUT | CTL_F_FIELDS |
+	    CTL_F_TYPED);
+	if ((h->flags & CTL_F_TYPED) && (h->flags & CTL_F_INPUT)) {
+		*why = "RESULT typed, with an input section";
+		return (-1);
+	}
 	if (frame_result_split(p, len, &fh, FRAME_MAXLEN, r, why) == -1)
 		return (-1);
 	*in = NULL;

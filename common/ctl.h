@@ -31,7 +31,10 @@
  * length and its bytes, in this order after the meta: CTL_F_STDERR the
  * job's stderr, CTL_F_OUTPUT a failed command's stdout, CTL_F_FIELDS the
  * members of its record (frame.h's fields), CTL_F_INPUT the first
- * CTL_INPUT_SHOWN bytes of a job that did not end ok.
+ * CTL_INPUT_SHOWN bytes of a job that did not end ok.  A client that asks
+ * for "typed" may get an ok RESULT with CTL_F_INT or CTL_F_DOUBLE: its
+ * output is then a number in binary, as a frame worker's result-typed
+ * output (frame.h); one that does not gets the same number as text.
  *
  * One request per connection.  A submit streams JOBs and reads RESULTs at
  * the same time (each side applies backpressure by not reading); after END
@@ -57,6 +60,10 @@
 #define CTL_F_FIELDS	0x04
 #define CTL_F_INPUT	0x08
 #define CTL_F_ALL	0x0f
+/* An ok RESULT's output in binary, to a client that asked ("typed"). */
+#define CTL_F_INT	FRAME_F_INT	/* 8 or 16 bytes: an i64, an i128 */
+#define CTL_F_DOUBLE	FRAME_F_DOUBLE	/* 8 bytes: a binary64 */
+#define CTL_F_TYPED	(CTL_F_INT | CTL_F_DOUBLE)
 
 enum ctl_type {
 	CTL_REQUEST = 1,

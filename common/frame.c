@@ -16,6 +16,7 @@ static const struct {
 	{ "result-output",	FRAME_CAP_RESULT_OUTPUT },
 	{ "result-fields",	FRAME_CAP_RESULT_FIELDS },
 	{ "job-cwd",		FRAME_CAP_JOB_CWD },
+	{ "result-typed",	FRAME_CAP_RESULT_TYPED },
 };
 
 const char *
@@ -78,7 +79,8 @@ frame_parse_flags(const char *p, size_t avail, uint32_t maxlen,
 		return (FRAME_BAD);
 	}
 	if ((hdr->flags & ~(flagmask & (hdr->type == FRAME_RESULT ?
-	    (FRAME_F_STDERR | FRAME_F_OUTPUT | FRAME_F_FIELDS) :
+	    (FRAME_F_STDERR | FRAME_F_OUTPUT | FRAME_F_FIELDS |
+	    FRAME_F_TYPED) :
 	    hdr->type == FRAME_JOB ? FRAME_F_CWD : 0))) != 0 ||
 	    p[7] != 0) {
 		*why = "non-zero reserved header bytes";
@@ -288,6 +290,8 @@ frame_result_max(uint32_t max, uint32_t caps)
 		n += 4 + (uint64_t)max;
 	if (caps & FRAME_CAP_RESULT_FIELDS)
 		n += 4 + FRAME_FIELDS_LEN_MAX;
+	if (caps & FRAME_CAP_RESULT_TYPED)
+		n += 16;	/* an i128, where a short output may be */
 	return (n > FRAME_MAXLEN ? FRAME_MAXLEN : n);
 }
 
@@ -366,6 +370,14 @@ frame_result_split(const char *p, size_t len, const struct frame_hdr *h,
 		if (frame_fields_check(r->fields, r->fieldslen, why) == -1)
 			return (-1);
 	}
+	if (h->flags & FRAME_F_TYPED) {
+		if (h->status != FRAME_OK) {
+			*why = "typed output in a FAIL RESULT";
+			return (-1);
+		}
+		r->out = "";
+		return (frame_num_get(p, len, h->flags, &r->num, why));
+	}
 	if (len > max) {
 		*why = "frame payload over the size limit";
 		return (-1);
@@ -373,6 +385,76 @@ frame_result_split(const char *p, size_t len, const struct frame_hdr *h,
 	r->out = p;
 	r->outlen = len;
 	return (0);
+}
+
+/*
+ * A typed output (result-typed) of len bytes at p, as the RESULT flags
+ * say: FRAME_F_INT, 8 bytes (an i64) or 16 (an i128, the low half
+ * first), or FRAME_F_DOUBLE, 8 bytes; little-endian.  -1 with *why set
+ * when the length is not one of those or both flags are set.
+ */
+int
+frame_num_get(const char *p, size_t len, uint8_t flags, struct num_value *v,
+    const char **why)
+{
+	uint64_t	 lo, hi;
+	double		 d;
+
+	flags &= FRAME_F_TYPED;
+	if (flags == FRAME_F_INT && (len == 8 || len == 16)) {
+		memcpy(&lo, p, 8);
+		lo = le64toh(lo);
+		if (len == 8)
+			v->i = (i128)(int64_t)lo;
+		else {
+			memcpy(&hi, p + 8, 8);
+			hi = le64toh(hi);
+			v->i = (i128)(((u128)hi << 64) | lo);
+		}
+		v->kind = NUM_INT;
+		return (0);
+	}
+	if (flags == FRAME_F_DOUBLE && len == 8) {
+		memcpy(&lo, p, 8);
+		lo = le64toh(lo);
+		memcpy(&d, &lo, 8);
+		v->d = d;
+		v->kind = NUM_DOUBLE;
+		return (0);
+	}
+	*why = flags == FRAME_F_TYPED ? "RESULT both integer and double" :
+	    "typed output of a bad length";
+	return (-1);
+}
+
+/*
+ * Write v as a typed output at p (16 bytes of room): an integer in 8
+ * bytes when it fits in 64 bits, else 16; a double in 8.  Sets *flag to
+ * the RESULT flag it needs and returns the length; 0 for NUM_NONE.
+ */
+size_t
+frame_num_put(char *p, const struct num_value *v, uint8_t *flag)
+{
+	uint64_t	 lo, hi;
+
+	*flag = 0;
+	if (v->kind == NUM_DOUBLE) {
+		memcpy(&lo, &v->d, 8);
+		lo = htole64(lo);
+		memcpy(p, &lo, 8);
+		*flag = FRAME_F_DOUBLE;
+		return (8);
+	}
+	if (v->kind != NUM_INT)
+		return (0);
+	*flag = FRAME_F_INT;
+	lo = htole64((uint64_t)(u128)v->i);
+	memcpy(p, &lo, 8);
+	if (v->i >= INT64_MIN && v->i <= INT64_MAX)
+		return (8);
+	hi = htole64((uint64_t)((u128)v->i >> 64));
+	memcpy(p + 8, &hi, 8);
+	return (16);
 }
 
 /* The members of a job's JSON record, which a field may not be. */

@@ -39,6 +39,11 @@
  *			job-meta block, a cwd section (u32, bytes): the
  *			directory to run it in (the exec handler's
  *			exec_cwd = "client": the submitting client's)
+ *	result-typed	an OK RESULT with FRAME_F_INT has for its output an
+ *			integer in binary: 8 bytes (i64) or 16 (i128, low
+ *			half first); with FRAME_F_DOUBLE, 8 bytes (an IEEE
+ *			754 binary64); the supervisor prints it as
+ *			num_fmt_value() does and aggregates it as that text
  *	max-result=N	(supervisor) the longest output, or stderr, it takes
  * The sections come in the order of their flag bits (stderr, output,
  * fields), each a u32 length and that many bytes; the output, or the
@@ -47,8 +52,7 @@
  * ([a-z0-9_], not one of the record's own members), type (u8), value:
  * FRAME_FT_INT an i64, FRAME_FT_STR a u32 length (at most
  * FRAME_FIELD_STR_MAX) and its bytes.  Unknown capabilities are ignored;
- * the other flag bits and byte 7 are kept for later capabilities (typed
- * results).
+ * the other flag bits and byte 7 are kept for later capabilities.
  */
 #ifndef DROVER_FRAME_H
 #define DROVER_FRAME_H
@@ -58,6 +62,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "num.h"
 
 #define FRAME_VERSION		1	/* what the supervisor's HELLO says */
 #define FRAME_VERSION_2		2	/* a worker's HELLO, with caps */
@@ -82,6 +88,9 @@ enum frame_status {
 #define FRAME_F_OUTPUT		0x02	/* FAIL RESULT: a stdout section */
 #define FRAME_F_FIELDS		0x04	/* RESULT: a fields section */
 #define FRAME_F_CWD		0x08	/* JOB: a cwd section */
+#define FRAME_F_INT		0x10	/* OK RESULT: the output, an integer */
+#define FRAME_F_DOUBLE		0x20	/* OK RESULT: the output, a double */
+#define FRAME_F_TYPED		(FRAME_F_INT | FRAME_F_DOUBLE)
 
 /* Capabilities, as bits. */
 #define FRAME_CAP_JOB_META	0x01
@@ -89,6 +98,7 @@ enum frame_status {
 #define FRAME_CAP_RESULT_OUTPUT	0x04
 #define FRAME_CAP_RESULT_FIELDS	0x08
 #define FRAME_CAP_JOB_CWD	0x10
+#define FRAME_CAP_RESULT_TYPED	0x20
 
 /* Fields (result-fields): the limits of one section, and the types. */
 #define FRAME_FIELD_NAME_MAX	32	/* bytes of a name */
@@ -131,6 +141,7 @@ struct frame_result {
 	size_t		 soutlen;
 	const char	*fields;	/* FRAME_F_FIELDS, checked */
 	size_t		 fieldslen;
+	struct num_value num;		/* FRAME_F_INT, _DOUBLE: the output */
 };
 
 /* One field of a checked fields section (frame_field_next()). */
@@ -200,5 +211,8 @@ int		 frame_field_next(const char **, size_t *,
 size_t		 frame_field_put(char *, const char *, enum frame_field_type,
 		    int64_t, const char *, size_t);
 bool		 frame_field_name_ok(const char *, size_t);
+int		 frame_num_get(const char *, size_t, uint8_t,
+		    struct num_value *, const char **);
+size_t		 frame_num_put(char *, const struct num_value *, uint8_t *);
 
 #endif

@@ -51,4 +51,52 @@ hist_add(struct hist *h, uint64_t v)
 	h->sum += v;
 }
 
+/* Count n times one value. */
+static inline void
+hist_add_n(struct hist *h, uint64_t v, uint64_t n)
+{
+	if (n == 0)
+		return;
+	h->b[hist_index(v)] += n;
+	if (h->count == 0 || v < h->min)
+		h->min = v;
+	if (v > h->max)
+		h->max = v;
+	h->count += n;
+	h->sum += v * n;
+}
+
+/*
+ * A run of equal values on their way into a histogram, counted in bulk:
+ * the jobs of one dispatch round answered in one read of results have the
+ * same latency, so most values repeat the one before.  The owner flushes
+ * it (histrun_flush()) before the histogram is read.
+ */
+struct histrun {
+	struct hist	*h;
+	uint64_t	 v;
+	uint64_t	 n;
+};
+
+/* Hand the run to its histogram. */
+static inline void
+histrun_flush(struct histrun *r)
+{
+	hist_add_n(r->h, r->v, r->n);
+	r->n = 0;
+}
+
+/* Count one value: into the run, or the run out and a new one begun. */
+static inline void
+histrun_add(struct histrun *r, uint64_t v)
+{
+	if (r->n != 0 && v == r->v) {
+		r->n++;
+		return;
+	}
+	histrun_flush(r);
+	r->v = v;
+	r->n = 1;
+}
+
 #endif

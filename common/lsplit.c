@@ -2,9 +2,53 @@
  * Record splitting with bounded memory (see lsplit.h).  The returned record
  * points into the buffer and stays valid until the buffer is next written.
  */
+#include <endian.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "lsplit.h"
+
+/*
+ * The first delim in (p, n), or NULL.  Records are mostly short (a number,
+ * a path): the first 32 bytes are searched in registers, which costs less
+ * than a call to memchr(), and the rest by memchr().  With SSE2, 16 bytes
+ * at a time (a compare and a mask of the bytes that matched); else 8, in
+ * a word: it holds delim where x = word ^ pattern has a zero byte, and
+ * the lowest bit that (x - ones) & ~x & highs sets is in the first one.
+ */
+static inline const char *
+lsplit_find(const char *p, size_t n, int delim)
+{
+	size_t		 i;
+#ifdef __SSE2__
+	__m128i		 pat = _mm_set1_epi8((char)delim);
+	unsigned	 m;
+
+	for (i = 0; i + 16 <= n && i < 32; i += 16) {
+		m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+		    _mm_loadu_si128((const __m128i *)(const void *)(p + i)),
+		    pat));
+		if (m != 0)
+			return (p + i + __builtin_ctz(m));
+	}
+#else
+	const uint64_t	 ones = 0x0101010101010101ULL;
+	const uint64_t	 highs = 0x8080808080808080ULL;
+	uint64_t	 pat = ones * (unsigned char)delim, w, x;
+
+	for (i = 0; i + 8 <= n && i < 32; i += 8) {
+		memcpy(&w, p + i, 8);
+		w = le64toh(w);
+		x = w ^ pat;
+		x = (x - ones) & ~x & highs;
+		if (x != 0)
+			return (p + i + (__builtin_ctzll(x) >> 3));
+	}
+#endif
+	return (i < n ? memchr(p + i, delim, n - i) : NULL);
+}
 
 void
 lsplit_init(struct lsplit *ls, int delim, size_t max)
@@ -29,8 +73,8 @@ lsplit_next(struct lsplit *ls, struct buf *b, bool eof, const char **rec,
 
 	p = buf_data(b);
 	avail = buf_len(b);
-	nl = (ls->scanned < avail) ?
-	    memchr(p + ls->scanned, ls->delim, avail - ls->scanned) : NULL;
+	nl = (ls->scanned < avail) ? lsplit_find(p + ls->scanned,
+	    avail - ls->scanned, ls->delim) : NULL;
 	if (ls->skipping) {
 		if (nl == NULL) {
 			ls->skipped += avail;

@@ -257,6 +257,22 @@ num_fmt_double(char *p, size_t size, double v)
 }
 
 /*
+ * Write a typed result's number as its text (at least NUM_VALUE_STRLEN
+ * bytes at p): an integer in decimal, a double as num_fmt_double() writes
+ * it.  This is the output a text worker would have sent for the same
+ * value, so that a typed result prints and aggregates as its text does.
+ */
+size_t
+num_fmt_value(char *p, const struct num_value *v)
+{
+	if (v->kind == NUM_INT)
+		return (num_fmt_i128(p, v->i));
+	if (v->kind == NUM_DOUBLE)
+		return (num_fmt_double(p, NUM_VALUE_STRLEN, v->d));
+	return (0);
+}
+
+/*
  * Parse a byte size: digits with an optional k, M or G suffix (powers of
  * 1024).  Returns 0 or -1.
  */

@@ -33,17 +33,24 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
+#include "num.h"
 #include "status.h"
 
 struct batch;
 struct job;
 struct pool;
 
-/* The outcome of one job, valid only during the done callback. */
+/*
+ * The outcome of one job, valid only during the done callback.  An ok
+ * job's output is text (out, outlen), or, to a batch that takes typed
+ * results (batch.typed), the number its worker sent in binary (num, with
+ * out "" and outlen 0); a batch that does not take them gets its text.
+ */
 struct jobresult {
 	enum job_status	 status;
 	const char	*out;		/* output when ok, else the reason */
 	size_t		 outlen;
+	const struct num_value *num;	/* typed output, or NULL */
 	const char	*err;		/* its stderr, if the worker sent it */
 	size_t		 errlen;	/* (frame result-stderr); else 0 */
 	const char	*sout;		/* a failed job's stdout, if sent */
@@ -78,6 +85,7 @@ struct batch {
 	bool			 waiting;
 	bool			 held;		/* pool_hold(): start none */
 	bool			 closed;	/* ops->closing was called */
+	bool			 typed;		/* done() takes jobresult.num */
 	const char		*cwd;		/* jobs' directory, or NULL */
 	TAILQ_ENTRY(batch)	 wait_entry;
 	TAILQ_ENTRY(batch)	 entry;

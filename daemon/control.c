@@ -1516,7 +1516,8 @@ client_section_put(char *p, unsigned flags, unsigned bit, const char *s,
  */
 static void
 client_result_sections(struct client *cl, struct job *j,
-    const struct jobresult *r, const struct ctl_meta *m, unsigned flags)
+    const struct jobresult *r, const struct ctl_meta *m, unsigned flags,
+    unsigned tflag)
 {
 	size_t	 inlen = j->len < CTL_INPUT_SHOWN ? j->len : CTL_INPUT_SHOWN;
 	size_t	 len = FRAME_HDRLEN + CTL_META_LEN + r->outlen;
@@ -1529,7 +1530,7 @@ client_result_sections(struct client *cl, struct job *j,
 	p = peer_reserve(cl->peer, len);
 	frame_put(p, CTL_RESULT, (uint8_t)r->status,
 	    (uint32_t)(len - FRAME_HDRLEN), j->id);
-	p[6] = (char)flags;
+	p[6] = (char)(flags | tflag);
 	ctl_meta_put(p + FRAME_HDRLEN, m);
 	p += FRAME_HDRLEN + CTL_META_LEN;
 	p = client_section_put(p, flags, CTL_F_STDERR, r->err, r->errlen);
@@ -1542,28 +1543,47 @@ client_result_sections(struct client *cl, struct job *j,
 	peer_commit(cl->peer, len);
 }
 
-/* A job of this client finished: send its RESULT (unless it left). */
+/*
+ * A job of this client finished: send its RESULT (unless it left).  A
+ * typed output goes in binary to a client that asked for "typed", as its
+ * text to the others, which get what they always had.
+ */
 static void
 client_done(struct batch *b, struct job *j, const struct jobresult *r)
 {
 	struct client	*cl = (struct client *)b;
 	struct ctl_meta	 m;
-	char		*p;
-	size_t		 len = FRAME_HDRLEN + CTL_META_LEN + r->outlen;
-	unsigned	 flags;
+	struct jobresult t;
+	char		*p, num[NUM_VALUE_STRLEN];
+	size_t		 len;
+	unsigned	 flags, tflag = 0;
+	uint8_t		 f8;
 
 	client_hold(cl);
 	if (cl->fd == -1)
 		goto out;
+	if (r->num != NULL) {
+		t = *r;
+		if (cl->sections & CTL_F_TYPED) {
+			t.outlen = frame_num_put(num, r->num, &f8);
+			tflag = f8;
+		} else
+			t.outlen = num_fmt_value(num, r->num);
+		t.out = num;
+		t.num = NULL;
+		r = &t;
+	}
+	len = FRAME_HDRLEN + CTL_META_LEN + r->outlen;
 	m.pid = (uint32_t)r->worker;
 	m.attempts = r->runs;
 	m.latency_us = r->latency_us;
 	if ((flags = client_result_flags(cl, r)) != 0)
-		client_result_sections(cl, j, r, &m, flags);
+		client_result_sections(cl, j, r, &m, flags, tflag);
 	else {
 		p = peer_reserve(cl->peer, len);
 		frame_put(p, CTL_RESULT, (uint8_t)r->status,
 		    (uint32_t)(CTL_META_LEN + r->outlen), j->id);
+		p[6] = (char)tflag;
 		ctl_meta_put(p + FRAME_HDRLEN, &m);
 		if (r->outlen != 0)
 			memcpy(p + FRAME_HDRLEN + CTL_META_LEN, r->out,
@@ -1627,6 +1647,7 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	evutil_make_socket_closeonexec(fd);
 	cl = xcalloc(1, sizeof(*cl));
 	cl->b.ops = &client_ops;
+	cl->b.typed = true;	/* client_done() sends text unless asked */
 	cl->ctl = ctl;
 	cl->fd = fd;
 	cl->peer = peer_new(ctl->base, fd, &client_peer_conf,

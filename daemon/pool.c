@@ -154,6 +154,8 @@ pool_new(struct event_base *base, const struct poolconf *pc,
 	TAILQ_INIT(&p->batches);
 	TAILQ_INIT(&p->waiters);
 	hist_init(&p->stats.duration);
+	p->durrun = xcalloc(1, sizeof(*p->durrun));
+	p->durrun->h = &p->stats.duration;
 	tbucket_init(&p->tb, pc->rate, pc->burst, clock_us());
 	p->ev_rate = evtimer_new(base, pool_pump_cb, p);
 	p->ev_pump = event_new(base, -1, 0, pool_pump_cb, p);
@@ -200,6 +202,7 @@ pool_free(struct pool *p)
 	event_free(p->ev_stopped);
 	throttle_free(&p->thr);
 	poolconf_free(p->pc);
+	free(p->durrun);
 	free(p);
 }
 
@@ -743,9 +746,11 @@ pool_ready(const struct pool *p)
 	return (n);
 }
 
+/* The counters, the latencies of the last runs counted in too. */
 const struct pool_stats *
 pool_stats(const struct pool *p)
 {
+	histrun_flush(p->durrun);
 	return (&p->stats);
 }
 

@@ -50,7 +50,8 @@ pool_kick(struct pool *p)
 
 /*
  * Report a job as finished, with the sections its worker sent (fr, or
- * NULL), and free it.
+ * NULL), and free it.  A typed output goes to a batch that takes it as it
+ * is, to the others as its text.
  */
 static void
 pool_finish_err(struct pool *p, struct job *j, enum job_status st,
@@ -59,10 +60,20 @@ pool_finish_err(struct pool *p, struct job *j, enum job_status st,
 {
 	struct batch		*b = j->batch;
 	struct jobresult	 r;
+	char			 num[NUM_VALUE_STRLEN];
 
 	r.status = st;
 	r.out = out;
 	r.outlen = len;
+	r.num = NULL;
+	if (fr != NULL && fr->num.kind != NUM_NONE) {
+		if (b->typed)
+			r.num = &fr->num;
+		else {
+			r.out = num;
+			r.outlen = num_fmt_value(num, &fr->num);
+		}
+	}
 	r.err = fr != NULL ? fr->err : NULL;
 	r.errlen = fr != NULL ? fr->errlen : 0;
 	r.sout = fr != NULL ? fr->sout : NULL;
@@ -74,7 +85,7 @@ pool_finish_err(struct pool *p, struct job *j, enum job_status st,
 	r.latency_us = 0;
 	if (w != NULL && j->sent_us != 0) {
 		r.latency_us = now > j->sent_us ? now - j->sent_us : 0;
-		hist_add(&p->stats.duration, r.latency_us);
+		histrun_add(p->durrun, r.latency_us);
 	}
 	p->stats.jobs[st]++;
 	b->finished++;

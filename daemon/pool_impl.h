@@ -109,6 +109,12 @@ struct pool {
 	bool			 stop_now;
 	bool			 kicked;	/* ev_pump is active */
 	struct pool_stats	 stats;
+	/*
+	 * Latencies on their way into stats.duration, in bulk (hist.h);
+	 * flushed by pool_stats(), so a separate allocation, which a const
+	 * pool may still write.
+	 */
+	struct histrun		*durrun;
 };
 
 /* A draw in [0, 1] for the jitter of a backoff. */

@@ -73,7 +73,7 @@
 /* The capabilities we offer (and take) under frame protocol version 2. */
 #define WORKER_CAPS	(FRAME_CAP_JOB_META | FRAME_CAP_RESULT_STDERR | \
 	    FRAME_CAP_RESULT_OUTPUT | FRAME_CAP_RESULT_FIELDS | \
-	    FRAME_CAP_JOB_CWD)
+	    FRAME_CAP_JOB_CWD | FRAME_CAP_RESULT_TYPED)
 
 /* What the escalation timer does when it fires. */
 enum grace {
@@ -817,13 +817,15 @@ worker_hello(struct worker *w, const struct frame_hdr *h, const char *payload)
 	} else
 		w->caps = hello.caps & WORKER_CAPS;
 	w->hello = true;
-	log_debug("%s[%u]: hello: version %llu, %.*s%s%s%s%s%s", w->pc->name,
+	log_debug("%s[%u]: hello: version %llu, %.*s%s%s%s%s%s%s",
+	    w->pc->name,
 	    w->id, (unsigned long long)h->id, (int)hello.desclen, hello.desc,
 	    w->caps != 0 ? "; capabilities:" : "",
 	    (w->caps & FRAME_CAP_JOB_META) ? " job-meta" : "",
 	    (w->caps & FRAME_CAP_RESULT_STDERR) ? " result-stderr" : "",
 	    (w->caps & FRAME_CAP_RESULT_OUTPUT) ? " result-output" : "",
-	    (w->caps & FRAME_CAP_RESULT_FIELDS) ? " result-fields" : "");
+	    (w->caps & FRAME_CAP_RESULT_FIELDS) ? " result-fields" : "",
+	    (w->caps & FRAME_CAP_RESULT_TYPED) ? " result-typed" : "");
 	if (w->state == WS_STARTING) {
 		worker_set_state(w, WS_READY);
 		w->hooks->ready(w, w->arg);
@@ -857,7 +859,8 @@ worker_flagmask(uint32_t caps)
 {
 	return ((uint8_t)(((caps & FRAME_CAP_RESULT_STDERR) ? FRAME_F_STDERR :
 	    0) | ((caps & FRAME_CAP_RESULT_OUTPUT) ? FRAME_F_OUTPUT : 0) |
-	    ((caps & FRAME_CAP_RESULT_FIELDS) ? FRAME_F_FIELDS : 0)));
+	    ((caps & FRAME_CAP_RESULT_FIELDS) ? FRAME_F_FIELDS : 0) |
+	    ((caps & FRAME_CAP_RESULT_TYPED) ? FRAME_F_TYPED : 0)));
 }
 
 /*
@@ -926,29 +929,56 @@ worker_res_other(struct worker *w, const struct frame_hdr *h,
 }
 
 /*
- * A whole frame from a frame worker: HELLO first, then RESULTs by tag.  A
- * plain result for a job held, within the limit, is the hot path.
+ * The hot path of a frame worker's results: a RESULT for a job held, HELLO
+ * seen, either plain within the limit, or an i64 (result-typed, the flag
+ * checked against the capabilities by the header's parse).  Anything else
+ * is false: worker_res_other() judges it.  worker_result(), by hand: one
+ * call less per result.
+ */
+static inline bool
+worker_res_fast(struct worker *w, const struct frame_hdr *h,
+    const char *payload)
+{
+	struct frame_result r;
+	struct job	*j;
+	uint64_t	 v;
+
+	if (h->type != FRAME_RESULT || !w->hello || !worker_holds(w, h->id))
+		return (false);
+	r.err = r.sout = r.fields = NULL;
+	r.errlen = r.soutlen = r.fieldslen = 0;
+	if (h->flags == 0 && h->len <= w->res_max) {
+		r.out = payload;
+		r.outlen = h->len;
+		r.num.kind = NUM_NONE;
+	} else if (h->flags == FRAME_F_INT && h->len == 8 &&
+	    h->status == FRAME_OK) {
+		memcpy(&v, payload, 8);
+		r.out = "";
+		r.outlen = 0;
+		r.num.kind = NUM_INT;
+		r.num.i = (i128)(int64_t)le64toh(v);
+	} else
+		return (false);
+	j = worker_take(w, h->id, w->res_now);
+	w->jobs_done++;
+	w->res_n++;
+	w->hooks->result(w, j, h->status == FRAME_OK, &r, w->res_now, w->arg);
+	return (true);
+}
+
+/*
+ * A whole frame from a frame worker: HELLO first, then RESULTs by tag
+ * (worker_res_fast() for the common ones).
  */
 static void
 worker_res_frame(void *arg, const struct frame_hdr *h, const char *payload,
     size_t len)
 {
 	struct worker	*w = arg;
-	struct frame_result r;
-	struct job	*j;
 
-	if (h->type == FRAME_RESULT && h->flags == 0 && w->hello &&
-	    len <= w->res_max && worker_holds(w, h->id)) {
-		/* worker_result(), by hand: one call less per result. */
-		memset(&r, 0, sizeof(r));
-		r.out = payload;
-		r.outlen = len;
-		j = worker_take(w, h->id, w->res_now);
-		w->jobs_done++;
-		w->res_n++;
-		w->hooks->result(w, j, h->status == FRAME_OK, &r, w->res_now,
-		    w->arg);
-	} else
+	(void)len;
+	if (!worker_res_fast(w, h, payload))
 		worker_res_other(w, h, payload);
 }
 
@@ -964,8 +994,6 @@ worker_res_frames(void *arg, const char *p, size_t len)
 {
 	struct worker		*w = arg;
 	struct frame_hdr	 h;
-	struct frame_result	 r;
-	struct job		*j;
 	const char		*why;
 	size_t			 off = 0;
 
@@ -973,17 +1001,7 @@ worker_res_frames(void *arg, const char *p, size_t len)
 		if (frame_parse_flags(p + off, len - off, w->res_lim,
 		    w->res_flags, &h, &why) != FRAME_GOOD)
 			break;
-		if (h.type == FRAME_RESULT && h.flags == 0 && w->hello &&
-		    h.len <= w->res_max && worker_holds(w, h.id)) {
-			memset(&r, 0, sizeof(r));
-			r.out = p + off + FRAME_HDRLEN;
-			r.outlen = h.len;
-			j = worker_take(w, h.id, w->res_now);
-			w->jobs_done++;
-			w->res_n++;
-			w->hooks->result(w, j, h.status == FRAME_OK, &r,
-			    w->res_now, w->arg);
-		} else {
+		if (!worker_res_fast(w, &h, p + off + FRAME_HDRLEN)) {
 			worker_res_other(w, &h, p + off + FRAME_HDRLEN);
 			if (w->fd_res == -1)
 				return (off);

@@ -16,6 +16,7 @@
 
 #include "drover/worker.h"
 #include "frame.h"
+#include "num.h"
 #include "tagged.h"
 
 #define DW_READ		(256 * 1024)
@@ -26,7 +27,8 @@ _Static_assert(DW_CAP_JOB_META == FRAME_CAP_JOB_META &&
     DW_CAP_RESULT_STDERR == FRAME_CAP_RESULT_STDERR &&
     DW_CAP_RESULT_OUTPUT == FRAME_CAP_RESULT_OUTPUT &&
     DW_CAP_RESULT_FIELDS == FRAME_CAP_RESULT_FIELDS &&
-    DW_CAP_JOB_CWD == FRAME_CAP_JOB_CWD, "capability bits");
+    DW_CAP_JOB_CWD == FRAME_CAP_JOB_CWD &&
+    DW_CAP_RESULT_TYPED == FRAME_CAP_RESULT_TYPED, "capability bits");
 _Static_assert((int)DW_FIELD_INT == (int)FRAME_FT_INT &&
     (int)DW_FIELD_STR == (int)FRAME_FT_STR, "field types");
 
@@ -225,7 +227,8 @@ dw_open_caps(const char *desc, uint32_t want)
 		return (NULL);
 	}
 	dw->want = want & (DW_CAP_JOB_META | DW_CAP_RESULT_STDERR |
-	    DW_CAP_RESULT_OUTPUT | DW_CAP_RESULT_FIELDS | DW_CAP_JOB_CWD);
+	    DW_CAP_RESULT_OUTPUT | DW_CAP_RESULT_FIELDS | DW_CAP_JOB_CWD |
+	    DW_CAP_RESULT_TYPED);
 	if (dw->proto == DW_FRAME && dw->want != 0) {
 		if (dw_hello_v2(dw, desc) == -1) {
 			fprintf(stderr, "libdrover-worker: %s\n", dw->err);
@@ -536,6 +539,63 @@ dw_reply(struct dw *dw, const struct dw_job *job, const void *out, size_t len)
 	if (dw->proto != DW_FRAME)
 		return (dw_put_line(dw, job, false, out, len));
 	return (dw_put_frame(dw, FRAME_RESULT, FRAME_OK, job->tag, out, len));
+}
+
+/*
+ * Reply with a number: a typed RESULT (FRAME_F_INT, FRAME_F_DOUBLE) when
+ * result-typed is in effect, else its text as num_fmt_value() writes it,
+ * which is what the supervisor prints for the typed one.
+ */
+static int
+dw_reply_num(struct dw *dw, const struct dw_job *job,
+    const struct num_value *v)
+{
+	char	 tmp[NUM_VALUE_STRLEN], *p;
+	size_t	 n;
+	uint8_t	 flag;
+
+	if (!(dw->caps & DW_CAP_RESULT_TYPED))
+		return (dw_reply(dw, job, tmp, num_fmt_value(tmp, v)));
+	if (dw_out_room(dw, FRAME_HDRLEN + 16) == -1)
+		return (-1);
+	p = dw->out + dw->outlen;
+	n = frame_num_put(p + FRAME_HDRLEN, v, &flag);
+	frame_put(p, FRAME_RESULT, FRAME_OK, (uint32_t)n, job->tag);
+	p[6] = (char)flag;
+	dw->outlen += FRAME_HDRLEN + n;
+	if (dw->outlen >= DW_FLUSH_AT)
+		return (dw_flush(dw));
+	return (0);
+}
+
+/* Reply to a job with an integer as its output (see dw_reply_num()). */
+int
+dw_reply_int(struct dw *dw, const struct dw_job *job, int64_t v)
+{
+	struct num_value n = { .kind = NUM_INT, .i = v };
+
+	return (dw_reply_num(dw, job, &n));
+}
+
+/* Reply with a 128-bit integer: 16 bytes on the wire when it needs them. */
+int
+dw_reply_int128(struct dw *dw, const struct dw_job *job, dw_int128 v)
+{
+	struct num_value n = { .kind = NUM_INT, .i = v };
+
+	return (dw_reply_num(dw, job, &n));
+}
+
+/*
+ * Reply with a double.  inf and nan go as they are and print as "inf",
+ * "-inf" and "nan", which are not numbers to the aggregate, as in text.
+ */
+int
+dw_reply_double(struct dw *dw, const struct dw_job *job, double v)
+{
+	struct num_value n = { .kind = NUM_DOUBLE, .d = v };
+
+	return (dw_reply_num(dw, job, &n));
 }
 
 /*

@@ -1,6 +1,8 @@
 /*
  * square: an integer in, its square out.  Inputs are 64-bit; the square is
- * computed and printed in 128 bits, so it is always exact.
+ * computed in 128 bits, so it is always exact, and answered as a number
+ * (dw_reply_int128()): in binary to a supervisor that takes typed results,
+ * else in decimal.
  */
 #include "handlers.h"
 #include "num.h"
@@ -17,7 +19,7 @@ square_run(struct dw *dw, const struct dw_job *job)
 {
 	int64_t	 v;
 	i128	 sq;
-	char	 out[I128_STRLEN], why[128];
+	char	 why[128];
 
 	if (num_parse_i64(job->data, job->len, &v) == -1) {
 		handler_quote(why, sizeof(why), job->data, job->len);
@@ -27,7 +29,7 @@ square_run(struct dw *dw, const struct dw_job *job)
 		return;
 	}
 	sq = (i128)v * v;
-	dw_reply(dw, job, out, num_fmt_i128(out, sq));
+	dw_reply_int128(dw, job, sq);
 }
 
 const struct handler handler_square = {
@@ -36,4 +38,5 @@ const struct handler handler_square = {
 	.init = square_init,
 	.run = square_run,
 	.flush = false,
+	.caps = DW_CAP_RESULT_TYPED,
 };

@@ -935,6 +935,87 @@ START_TEST(test_double_overflow_json)
 END_TEST
 
 /* A merge whose integer sum overflows folds into doubles too. */
+/*
+ * Aggregate vs both ways, typed (agg_job_value()) and as the text that
+ * num_fmt_value() gives (agg_job()), and check that the summaries are the
+ * same, so that a typed worker's totals are a text worker's.
+ */
+static void
+typed_same(const struct num_value *v, size_t n)
+{
+	struct agg	 t, x;
+	struct buf	 bt, bx;
+	char		 tmp[NUM_VALUE_STRLEN];
+	size_t		 i;
+
+	agg_init(&t);
+	agg_init(&x);
+	for (i = 0; i < n; i++) {
+		agg_job_value(&t, 1, &v[i]);
+		agg_job(&x, JOB_OK, 1, tmp, num_fmt_value(tmp, &v[i]));
+	}
+	buf_init(&bt);
+	buf_init(&bx);
+	agg_summary_json(&t, 1.0, &bt);
+	agg_summary_json(&x, 1.0, &bx);
+	buf_addc(&bt, '\0');
+	buf_addc(&bx, '\0');
+	ck_assert_str_eq(buf_data(&bt), buf_data(&bx));
+	ck_assert_uint_eq(t.nint, x.nint);
+	ck_assert_uint_eq(t.ndbl, x.ndbl);
+	buf_free(&bt);
+	buf_free(&bx);
+}
+
+/* Typed numbers aggregate as their text does: integers, edge doubles. */
+START_TEST(test_typed_as_text)
+{
+	static const double ds[] = { 0.5, -0.0, 0.0, 4.0, -4.0, 1e15,
+	    -1e15, 123456789012345.0, 999999999999999.0,
+	    1234567890123456.0, 9007199254740993.0, 12345678901234568.0,
+	    -12345678901234568.0, 1e17, 1e300, -1e-5, 2.5e-300, 1.0 / 3,
+	    HUGE_VAL, -HUGE_VAL, NAN, 5e-324, 1.7976931348623157e308 };
+	static const int64_t is[] = { 0, 1, -1, INT64_MAX, INT64_MIN, 49,
+	    -123456789 };
+	struct num_value v[64], one;
+	uint64_t	 st = 42;
+	size_t		 i, n = 0;
+
+	for (i = 0; i < sizeof(ds) / sizeof(ds[0]); i++) {
+		v[n].kind = NUM_DOUBLE;
+		v[n++].d = ds[i];
+		one = v[n - 1];
+		typed_same(&one, 1);
+	}
+	for (i = 0; i < sizeof(is) / sizeof(is[0]); i++) {
+		v[n].kind = NUM_INT;
+		v[n++].i = is[i];
+		one = v[n - 1];
+		typed_same(&one, 1);
+	}
+	one.kind = NUM_INT;
+	one.i = I128_MAX;
+	typed_same(&one, 1);
+	one.i = I128_MIN;
+	typed_same(&one, 1);
+	v[n].kind = NUM_INT;
+	v[n++].i = I128_MAX - 5;
+	typed_same(v, n);
+	/* Random integral doubles around 10^15..10^17, and any bits. */
+	for (i = 0; i < 2000; i++) {
+		uint64_t	 r = rnd(&st);
+
+		one.kind = NUM_DOUBLE;
+		if (i % 2)
+			one.d = (double)(int64_t)(r % 200000000000000000ULL) -
+			    1e17;
+		else
+			memcpy(&one.d, &r, 8);
+		typed_same(&one, 1);
+	}
+}
+END_TEST
+
 START_TEST(test_merge_overflow)
 {
 	struct agg	 a, b;
@@ -1164,6 +1245,7 @@ agg_suite(void)
 	tcase_add_test(tc, test_merge);
 	tcase_add_test(tc, test_merge_overflow);
 	tcase_add_test(tc, test_double_overflow_json);
+	tcase_add_test(tc, test_typed_as_text);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("hist");

@@ -34,12 +34,47 @@ START_TEST(test_flags_only_on_a_result)
 	h[6] = CTL_F_STDERR | CTL_F_INPUT;
 	ck_assert_int_eq(ctl_parse(h, sizeof(h), &hdr, &why), FRAME_GOOD);
 	ck_assert_uint_eq(hdr.flags, CTL_F_STDERR | CTL_F_INPUT);
-	h[6] = 0x10;			/* no such section */
+	h[6] = CTL_F_INT;		/* a typed output (asked "typed") */
+	ck_assert_int_eq(ctl_parse(h, sizeof(h), &hdr, &why), FRAME_GOOD);
+	h[6] = 0x40;			/* no such section */
 	ck_assert_int_eq(ctl_parse(h, sizeof(h), &hdr, &why), FRAME_BAD);
 	frame_put(h, CTL_JOB, 0, 3, 7);
 	h[6] = CTL_F_STDERR;		/* flags are a RESULT's only */
 	ck_assert_int_eq(ctl_parse(h, sizeof(h), &hdr, &why), FRAME_BAD);
 	ck_assert_str_eq(why, "non-zero reserved header bytes");
+}
+END_TEST
+
+/* "typed": an ok RESULT's number in binary, never with an input section. */
+START_TEST(test_typed_result)
+{
+	struct frame_hdr	 h = { .type = CTL_RESULT, .status = 0 };
+	struct frame_result	 r;
+	struct num_value	 v = { .kind = NUM_INT, .i = I128_MIN };
+	const char		*why, *in;
+	char			 p[32];
+	size_t			 n, inlen;
+	uint8_t			 flag;
+
+	ck_assert_uint_eq(ctl_sections_parse("typed"), CTL_F_TYPED);
+	n = frame_num_put(p, &v, &flag);
+	h.flags = flag;
+	ck_assert_int_eq(ctl_result_split(p, n, &h, &r, &in, &inlen, &why),
+	    0);
+	ck_assert_int_eq(r.num.kind, NUM_INT);
+	ck_assert(r.num.i == I128_MIN);
+	ck_assert_uint_eq(r.outlen, 0);
+	h.status = 1;
+	ck_assert_int_eq(ctl_result_split(p, n, &h, &r, &in, &inlen, &why),
+	    -1);
+	h.status = 0;
+	h.flags = flag | CTL_F_INPUT;
+	ck_assert_int_eq(ctl_result_split(p, n, &h, &r, &in, &inlen, &why),
+	    -1);
+	h.flags = 0;
+	ck_assert_int_eq(ctl_result_split("49", 2, &h, &r, &in, &inlen, &why),
+	    0);
+	ck_assert_int_eq(r.num.kind, NUM_NONE);
 }
 END_TEST
 
@@ -135,6 +170,7 @@ ctl_suite(void)
 	TCase	*tc = tcase_create("core");
 
 	tcase_add_test(tc, test_flags_only_on_a_result);
+	tcase_add_test(tc, test_typed_result);
 	tcase_add_test(tc, test_every_section_in_order);
 	tcase_add_test(tc, test_no_flags_is_the_old_result);
 	tcase_add_test(tc, test_bad_input_sections);

@@ -694,6 +694,114 @@ START_TEST(test_result_split)
 }
 END_TEST
 
+/* Typed outputs (result-typed): the bytes, both ways, and their checks. */
+START_TEST(test_result_typed)
+{
+	static const i128 ints[] = { 0, 1, -1, 49, INT64_MAX, INT64_MIN,
+	    (i128)INT64_MAX + 1, (i128)INT64_MIN - 1, I128_MAX, I128_MIN,
+	    -((i128)1 << 100) };
+	struct frame_hdr h = { .type = FRAME_RESULT, .status = FRAME_OK };
+	struct frame_result r;
+	struct num_value v, back;
+	char		 p[64], *q;
+	const char	*why;
+	size_t		 i, n;
+	uint8_t		 flag;
+
+	for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		v.kind = NUM_INT;
+		v.i = ints[i];
+		n = frame_num_put(p, &v, &flag);
+		ck_assert_uint_eq(flag, FRAME_F_INT);
+		ck_assert_uint_eq(n, ints[i] >= INT64_MIN &&
+		    ints[i] <= INT64_MAX ? 8 : 16);
+		ck_assert_int_eq(frame_num_get(p, n, flag, &back, &why), 0);
+		ck_assert_int_eq(back.kind, NUM_INT);
+		ck_assert(back.i == ints[i]);
+	}
+	/* The wire bytes: little-endian, the i128's low half first. */
+	v.i = -2;
+	ck_assert_uint_eq(frame_num_put(p, &v, &flag), 8);
+	ck_assert_int_eq(memcmp(p, "\xfe\xff\xff\xff\xff\xff\xff\xff", 8),
+	    0);
+	v.i = (i128)1 << 64;
+	ck_assert_uint_eq(frame_num_put(p, &v, &flag), 16);
+	ck_assert_int_eq(memcmp(p, "\0\0\0\0\0\0\0\0\1\0\0\0\0\0\0\0",
+	    16), 0);
+	v.kind = NUM_DOUBLE;
+	v.d = -2.5;
+	ck_assert_uint_eq(frame_num_put(p, &v, &flag), 8);
+	ck_assert_uint_eq(flag, FRAME_F_DOUBLE);
+	ck_assert_int_eq(memcmp(p, "\0\0\0\0\0\0\x04\xc0", 8), 0);
+	ck_assert_int_eq(frame_num_get(p, 8, flag, &back, &why), 0);
+	ck_assert(back.kind == NUM_DOUBLE && back.d == -2.5);
+	v.kind = NUM_NONE;
+	ck_assert_uint_eq(frame_num_put(p, &v, &flag), 0);
+	ck_assert_uint_eq(flag, 0);
+
+	/* Bad lengths, both flags. */
+	ck_assert_int_eq(frame_num_get(p, 4, FRAME_F_INT, &back, &why), -1);
+	ck_assert_str_eq(why, "typed output of a bad length");
+	ck_assert_int_eq(frame_num_get(p, 16, FRAME_F_DOUBLE, &back, &why),
+	    -1);
+	ck_assert_int_eq(frame_num_get(p, 8, FRAME_F_TYPED, &back, &why), -1);
+	ck_assert_str_eq(why, "RESULT both integer and double");
+
+	/* In a RESULT, after a stderr section; never in a FAIL. */
+	q = put_sect(p, "err", 3);
+	v.kind = NUM_INT;
+	v.i = I128_MIN;
+	n = frame_num_put(q, &v, &flag);
+	h.flags = FRAME_F_STDERR | flag;
+	ck_assert_int_eq(frame_result_split(p, (size_t)(q - p) + n, &h, 4, &r,
+	    &why), 0);
+	ck_assert_uint_eq(r.errlen, 3);
+	ck_assert_uint_eq(r.outlen, 0);
+	ck_assert_int_eq(r.num.kind, NUM_INT);
+	ck_assert(r.num.i == I128_MIN);
+	h.status = FRAME_FAIL;
+	ck_assert_int_eq(frame_result_split(p, (size_t)(q - p) + n, &h, 4, &r,
+	    &why), -1);
+	ck_assert_str_eq(why, "typed output in a FAIL RESULT");
+	h.status = FRAME_OK;
+	ck_assert_int_eq(frame_result_split(p, (size_t)(q - p) + 3, &h, 4, &r,
+	    &why), -1);
+
+	/* A text RESULT has no number. */
+	h.flags = 0;
+	ck_assert_int_eq(frame_result_split("49", 2, &h, 4, &r, &why), 0);
+	ck_assert_int_eq(r.num.kind, NUM_NONE);
+
+	/* The header takes the flags only under the capability's mask. */
+	frame_put(p, FRAME_RESULT, FRAME_OK, 8, 7);
+	p[6] = FRAME_F_INT;
+	memset(p + FRAME_HDRLEN, 0, 8);
+	ck_assert_int_eq(frame_parse_flags(p, 24, 100, 0, &h, &why),
+	    FRAME_BAD);
+	ck_assert_int_eq(frame_parse_flags(p, 24, 100, FRAME_F_TYPED, &h,
+	    &why), FRAME_GOOD);
+	ck_assert_uint_eq(h.flags, FRAME_F_INT);
+}
+END_TEST
+
+/* result-typed is a capability by name, both ways. */
+START_TEST(test_hello_typed)
+{
+	struct frame_hello hello;
+	const char	*why;
+	char		 p[FRAME_HELLO_MAX];
+	size_t		 n;
+
+	n = frame_hello_put(p, sizeof(p), "w", FRAME_CAP_RESULT_TYPED |
+	    FRAME_CAP_JOB_META, 0);
+	ck_assert_int_eq(frame_hello_parse(p, n, &hello, &why), 0);
+	ck_assert_uint_eq(hello.caps, FRAME_CAP_RESULT_TYPED |
+	    FRAME_CAP_JOB_META);
+	ck_assert_ptr_nonnull(memmem(p, n, "result-typed", 12));
+	ck_assert_uint_eq(frame_result_max(100, FRAME_CAP_RESULT_TYPED), 116);
+}
+END_TEST
+
 /* Fields: every length, name and type checked; read back as written. */
 START_TEST(test_fields)
 {
@@ -848,6 +956,8 @@ frame_suite(void)
 	tcase_add_test(tc, test_maxlen);
 	tcase_add_test(tc, test_hello_max);
 	tcase_add_test(tc, test_back_to_back);
+	tcase_add_test(tc, test_result_typed);
+	tcase_add_test(tc, test_hello_typed);
 	tcase_add_test(tc, test_ctl_sizes);
 	tcase_add_test(tc, test_ctl_types_and_status);
 	suite_add_tcase(s, tc);

@@ -110,6 +110,57 @@ check_split(const char *data, size_t len, int delim, size_t max,
 }
 
 /* Lines split on newlines. */
+/*
+ * Records of every length from 0 to 80, of any bytes but the delimiter
+ * (with bytes next to it, 0x80 and 0xff, which the word-at-a-time search
+ * must not take for it), whole and in chunks: each comes back as it went.
+ */
+START_TEST(test_every_length)
+{
+	static const int delims[] = { '\n', '\0', 0xff };
+	struct buf	 in, want;
+	uint64_t	 st = 7;
+	size_t		 len, i, k;
+	char		*got, c;
+
+	for (k = 0; k < sizeof(delims) / sizeof(delims[0]); k++) {
+		buf_init(&in);
+		buf_init(&want);
+		for (len = 0; len <= 80; len++) {
+			buf_addc(&want, '[');
+			for (i = 0; i < len; i++) {
+				do
+					c = (char)(i % 3 == 0 ? 0x80 :
+					    i % 5 == 0 ? (delims[k] ^ 1) :
+					    (int)(rnd(&st) & 0xff));
+				while ((unsigned char)c ==
+				    (unsigned char)delims[k] ||
+				    c == '\0' || c == '[' || c == ']');
+				buf_addc(&in, c);
+				buf_addc(&want, c);
+			}
+			buf_addc(&in, (char)delims[k]);
+			buf_addc(&want, ']');
+		}
+		buf_adds(&want, "<end><end>");	/* split() ends twice */
+		buf_addc(&want, '\0');
+		for (i = 0; i <= 9; i += 3) {
+			got = split(buf_data(&in), buf_len(&in), delims[k],
+			    1000, i);
+			for (len = 0; got[len] != '\0' &&
+			    got[len] == buf_data(&want)[len]; len++)
+				;
+			ck_assert_msg(got[len] == buf_data(&want)[len],
+			    "delim %d, chunk %zu: differs at %zu", delims[k],
+			    i, len);
+			free(got);
+		}
+		buf_free(&in);
+		buf_free(&want);
+	}
+}
+END_TEST
+
 START_TEST(test_lines)
 {
 	static const char in[] = "alpha\nbeta\ngamma delta\n";
@@ -317,6 +368,7 @@ lsplit_suite(void)
 
 	tc = tcase_create("split");
 	tcase_add_test(tc, test_lines);
+	tcase_add_test(tc, test_every_length);
 	tcase_add_test(tc, test_nul);
 	tcase_add_test(tc, test_final_without_delim);
 	tcase_add_test(tc, test_empty_lines);

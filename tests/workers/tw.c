@@ -30,8 +30,14 @@
  *				forever holding stdout, then go on answering
  *	tw escape-hang-on V	on job V, leave its process group for its
  *				parent's, then hang
+ *	tw echo			answer each job with itself, as text (a
+ *				version 1 worker)
+ *	tw echo-typed		the same as a number (result-typed): an
+ *				integer of up to 128 bits or a double in
+ *				binary, anything else as text
  */
 #include <dirent.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +65,36 @@ die_now(struct dw *dw)
 		pause();
 }
 
+/*
+ * echo and echo-typed: each job's bytes back, as text, or as the number
+ * they read as (typed results), so that a test can check that the two
+ * print and sum alike.
+ */
+static int
+echo(bool typed)
+{
+	struct dw	*dw;
+	struct dw_job	 job;
+	i128		 iv;
+	double		 dv;
+	int		 rv;
+
+	if ((dw = typed ? dw_open_caps("tw echo-typed", DW_CAP_RESULT_TYPED) :
+	    dw_open("tw echo")) == NULL)
+		return (DW_EXIT_NORESPAWN);
+	while ((rv = dw_next(dw, &job)) == 1) {
+		if (typed && num_parse_i128(job.data, job.len, &iv) == 0)
+			dw_reply_int128(dw, &job, iv);
+		else if (typed && num_parse_double(job.data, job.len, &dv) ==
+		    0)
+			dw_reply_double(dw, &job, dv);
+		else
+			dw_reply(dw, &job, job.data, job.len);
+	}
+	dw_close(dw);
+	return (rv == -1 ? 1 : 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -82,6 +118,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(mode, "slow-start") == 0)
 		sleep_ms(arg);
+	if (strcmp(mode, "echo") == 0 || strcmp(mode, "echo-typed") == 0)
+		return (echo(strcmp(mode, "echo-typed") == 0));
 	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
 	if ((dw = dw_open("tw")) == NULL)
 		return (DW_EXIT_NORESPAWN);

@@ -28,6 +28,12 @@
  * POLLIN and takes jobs with dw_poll_next(), which returns DW_AGAIN instead
  * of waiting; it may answer in any order, unless dw_in_order() says that
  * the protocol (line) needs replies in the order of the jobs.
+ *
+ * A handler whose output is a number answers with dw_reply_int(),
+ * dw_reply_int128() or dw_reply_double(): in binary when the supervisor
+ * takes typed results (DW_CAP_RESULT_TYPED, asked for at open), else as
+ * the same text (decimal; the shortest text that reads back as the same
+ * double), so the worker runs under any supervisor and protocol.
  */
 #ifndef DROVER_WORKER_H
 #define DROVER_WORKER_H
@@ -49,6 +55,7 @@ extern "C" {
 #define DW_CAP_RESULT_OUTPUT	0x04	/* dw_result(): a failure's stdout */
 #define DW_CAP_RESULT_FIELDS	0x08	/* dw_result(): fields for --json */
 #define DW_CAP_JOB_CWD		0x10	/* dw_job.cwd: where to run it */
+#define DW_CAP_RESULT_TYPED	0x20	/* dw_reply_int() etc. in binary */
 
 /* A field of a result (result-fields): a member of the job's record. */
 enum dw_field_type {
@@ -105,6 +112,12 @@ int		 dw_fd(const struct dw *);
 bool		 dw_in_order(const struct dw *);
 int		 dw_reply(struct dw *, const struct dw_job *, const void *,
 		    size_t);
+int		 dw_reply_int(struct dw *, const struct dw_job *, int64_t);
+#ifdef __SIZEOF_INT128__
+__extension__ typedef __int128 dw_int128;
+int		 dw_reply_int128(struct dw *, const struct dw_job *, dw_int128);
+#endif
+int		 dw_reply_double(struct dw *, const struct dw_job *, double);
 int		 dw_fail(struct dw *, const struct dw_job *, const char *);
 int		 dw_failf(struct dw *, const struct dw_job *, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));

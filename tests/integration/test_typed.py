@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""Typed results (docs/protocol.md, "result-typed"): a worker that answers
+with binary integers (up to 128 bits) and doubles, and a version 1 worker
+that answers the same values as text, must give the same output, the same
+sum, min, max and mean, through drover run and through drover submit; a
+client that did not ask for typed results gets the text it always had.
+`tw echo` answers each job with its bytes (a version 1 HELLO, text);
+`tw echo-typed` answers the number the job reads as, in binary."""
+import json
+import os
+import struct
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import (CTL_BYE, CTL_END, CTL_JOB, CTL_RESULT, TW,  # noqa
+                     Droverd, DroverTestCase, ctl_connect, ctl_frame,
+                     ctl_read_all, ctl_request, run)
+
+I128_MAX = (1 << 127) - 1
+I128_MIN = -(1 << 127)
+I64_MAX = (1 << 63) - 1
+I64_MIN = -(1 << 63)
+
+# Integers near every limit, negatives; their sum is exact in 128 bits
+# in this order (-w 1: the order of completion is the input's).
+INTS = [I128_MAX, I128_MIN, I128_MAX - 1, I128_MIN + 1, -1, 0, 1, I64_MAX,
+        I64_MAX + 1, I64_MIN, I64_MIN - 1, 1 << 64, -(1 << 64), -49,
+        10 ** 38, -(10 ** 38), 123456789012345678901234567890]
+# Doubles as their shortest text reads back (what drover prints), and
+# things that are not numbers.
+MIXED = ["0.5", "-2.5", "1e+300", "0.1", "-1.5e-07", "123.25", "7", "-8",
+         "1e+15", "4.5e-320", "abc", "1.0000000000000002",
+         str(I128_MAX), "9007199254740993"]
+SUMMARY_KEYS = ("jobs", "ok", "failed", "sum", "min", "max", "mean",
+                "sum_overflow")
+
+
+def data(items):
+    return "".join(f"{x}\n" for x in items).encode()
+
+
+def summary_of(res):
+    """The summary object's numbers (not its times) and the output lines."""
+    objs = res.json_lines()
+    s = objs[-1]["summary"]
+    return ({k: s.get(k) for k in SUMMARY_KEYS},
+            [o.get("output") for o in objs[:-1]])
+
+
+def text_summary(res):
+    """The text summary line from "; sum" on (the totals)."""
+    line = [x for x in res.errtext.splitlines() if " jobs, " in x][-1]
+    return line[line.index("; sum"):] if "; sum" in line else ""
+
+
+class TypedRun(DroverTestCase):
+    def both(self, items, *opts):
+        out = []
+        for mode in ("echo", "echo-typed"):
+            r = run(["-w", "1", "--ordered", *opts, "--worker",
+                     f"{TW} {mode}"], data(items))
+            self.assertEqual(r.rc, 0, r.errtext)
+            out.append(r)
+        return out
+
+    def test_ints_near_the_limits(self):
+        v1, typed = self.both(INTS)
+        self.assertEqual(v1.out, data(INTS))
+        self.assertEqual(typed.out, v1.out)
+        self.assertEqual(text_summary(typed), text_summary(v1))
+        self.assertIn(f"; sum {sum(INTS)} min {I128_MIN} max {I128_MAX}",
+                      text_summary(typed))
+
+    def test_json_mixed(self):
+        v1, typed = self.both(MIXED, "--json")
+        sv, ov = summary_of(v1)
+        st, ot = summary_of(typed)
+        self.assertEqual(ov, MIXED)
+        self.assertEqual(ot, ov)
+        self.assertEqual(st, sv)
+        self.assertEqual(st["ok"], len(MIXED))
+
+    def test_overflow_folds_alike(self):
+        items = [I128_MAX, I128_MAX, -5, "0.25"]
+        v1, typed = self.both(items)
+        self.assertEqual(typed.out, v1.out)
+        self.assertEqual(text_summary(typed), text_summary(v1))
+
+    def test_square_many(self):
+        """drover-worker square answers typed: the exact sum of 10^4."""
+        n = 10000
+        r = run(["-w", "2", "--quiet", "square"], data(range(-n, n + 1)))
+        self.assertEqual(r.rc, 0, r.errtext)
+        want = 2 * n * (n + 1) * (2 * n + 1) // 6
+        self.assertIn(f"; sum {want} min 0 max {n * n}", text_summary(r))
+
+
+class TypedSubmit(DroverTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Droverd([
+            f'name = "v1"; workers = 1; command = "{TW} echo"; '
+            'protocol = "frame";',
+            f'name = "typed"; workers = 1; command = "{TW} echo-typed"; '
+            'protocol = "frame";',
+        ]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.d.stop()
+        assert rc == 0, cls.d.logtext()
+
+    def test_submit_same_as_run(self):
+        for items in (INTS, MIXED):
+            got = []
+            for pool in ("v1", "typed"):
+                r = self.d.submit(pool, data(items), "--ordered", "--json")
+                self.assertEqual(r.rc, 0, r.errtext)
+                got.append(summary_of(r))
+            self.assertEqual(got[1], got[0])
+            self.assertEqual(got[0][1], [str(x) for x in items])
+            local = run(["-w", "1", "--ordered", "--json", "--worker",
+                         f"{TW} echo-typed"], data(items))
+            self.assertEqual(summary_of(local), got[1])
+
+    def raw(self, sections):
+        """One JOB, the largest i128, to the typed pool, raw."""
+        s = ctl_connect(self.d.sock)
+        req = {"op": "submit", "pool": "typed"}
+        if sections is not None:
+            req["sections"] = sections
+        s.sendall(ctl_request(req) + ctl_frame(CTL_JOB, str(I128_MAX), 0)
+                  + ctl_frame(CTL_END))
+        msgs = ctl_read_all(s)
+        s.close()
+        self.assertEqual(msgs[-1][0], CTL_BYE)
+        res = [m for m in msgs if m[0] == CTL_RESULT]
+        self.assertEqual(len(res), 1)
+        return res[0]
+
+    def test_client_without_typed_gets_text(self):
+        for sections in (None, ["stderr", "output", "fields", "input"]):
+            typ, st, id_, payload = self.raw(sections)
+            self.assertEqual(st, 0)
+            self.assertEqual(payload[16:], str(I128_MAX).encode())
+
+    def test_client_with_typed_gets_binary(self):
+        s = ctl_connect(self.d.sock)
+        s.sendall(ctl_request({"op": "submit", "pool": "typed",
+                               "sections": ["typed"]}) +
+                  ctl_frame(CTL_JOB, str(I128_MAX), 0) +
+                  ctl_frame(CTL_JOB, "-2", 1) +
+                  ctl_frame(CTL_JOB, "0.5", 2) + ctl_frame(CTL_END))
+        buf = b""
+        while True:
+            chunk = s.recv(1 << 16)
+            if not chunk:
+                break
+            buf += chunk
+        s.close()
+        got = {}
+        while buf:
+            n, typ, st, flags, zero, id_ = struct.unpack_from("<IBBBBQ",
+                                                              buf)
+            if typ == CTL_RESULT:
+                got[id_] = (flags, buf[16 + 16:16 + n])
+            buf = buf[16 + n:]
+        self.assertEqual(got[0], (0x10, I128_MAX.to_bytes(16, "little",
+                                                          signed=True)))
+        self.assertEqual(got[1], (0x10, (-2).to_bytes(8, "little",
+                                                      signed=True)))
+        self.assertEqual(got[2], (0x20, struct.pack("<d", 0.5)))
+
+
+if __name__ == "__main__":
+    unittest.main()
