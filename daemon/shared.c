@@ -81,6 +81,7 @@ struct spool {
 	struct event		*ev_beat;	/* refresh our entries' idle */
 	struct event		*ev_claim;	/* XAUTOCLAIM the dead's */
 	struct event		*ev_stats;
+	struct event		*ev_retry;	/* after an error reply */
 	/* Cached from XLEN and XPENDING, for status and metrics. */
 	long long		 length;
 	long long		 pending;
@@ -173,6 +174,7 @@ struct shared {
 	TAILQ_HEAD(, sreader)	 readers;
 	struct buf		 pack;
 	struct event		*ev_acc;	/* ACCEPTEDs, once a turn */
+	struct event		*ev_follow;	/* follow again, after an error */
 	bool			 freeing;
 };
 
@@ -180,6 +182,7 @@ static void	sp_read(struct spool *);
 static void	sb_follow(struct shared *);
 static void	sb_check(struct sbatch *);
 static void	sb_release(struct sbatch *);
+static void	sb_refused(struct sbatch *, const char *);
 static void	rd_go(struct sreader *);
 static void	sp_done(struct batch *, struct job *,
 		    const struct jobresult *);
@@ -353,8 +356,9 @@ sp_read_cb(struct rconn *rc, redisReply *r, void *arg)
 		/* NOGROUP: the stream or group went (a Redis without AOF). */
 		if (strncmp(r->str, "NOGROUP", 7) == 0)
 			sp->group_ok = false;
-		else
+		else if (strncmp(r->str, "LOADING", 7) != 0)
 			log_warnx("pool %s: XREADGROUP: %s", sp->name, r->str);
+		timer_arm_us(sp->ev_retry, 200000);	/* LOADING, ... */
 		return;
 	}
 	if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
@@ -388,7 +392,10 @@ sp_group_cb(struct rconn *rc, redisReply *r, void *arg)
 		return;
 	if (r->type == REDIS_REPLY_ERROR &&
 	    strncmp(r->str, "BUSYGROUP", 9) != 0) {
-		log_warnx("pool %s: XGROUP CREATE: %s", sp->name, r->str);
+		if (strncmp(r->str, "LOADING", 7) != 0)
+			log_warnx("pool %s: XGROUP CREATE: %s", sp->name,
+			    r->str);
+		timer_arm_us(sp->ev_retry, 200000);
 		return;
 	}
 	sp->group_ok = true;
@@ -444,6 +451,14 @@ static void
 sp_room(struct batch *b)
 {
 	sp_read((struct spool *)b);
+}
+
+static void
+sp_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	sp_read(arg);
 }
 
 static void
@@ -645,16 +660,16 @@ sp_claim_cb(struct rconn *rc, redisReply *r, void *arg)
 	c = xcalloc(1, sizeof(*c));
 	c->sp = sp;
 	c->entries = entries;
-	r->element[1] = NULL;
-	r->elements = 1;
+	r->element[1] = NULL;	/* freeReplyObject() skips a NULL */
 	first = entries->element[0]->type == REDIS_REPLY_ARRAY ?
 	    entries->element[0]->element[0]->str : "-";
 	last = entries->element[entries->elements - 1]->type ==
 	    REDIS_REPLY_ARRAY ? entries->element[entries->elements -
 	    1]->element[0]->str : "+";
+	/* hiredis's format knows no %zu: sizes go as unsigned long long. */
 	if (rconn_cmdf(sp->sh->cmd, sp_pending_cb, c, "XPENDING %s %s %s %s "
-	    "%zu %s", sp->q, sp->g, first, last, entries->elements,
-	    sp->sh->node) != 0) {
+	    "%llu %s", sp->q, sp->g, first, last,
+	    (unsigned long long)entries->elements, sp->sh->node) != 0) {
 		sp->claiming = false;
 		freeReplyObject(c->entries);
 		free(c);
@@ -678,9 +693,9 @@ sp_claim_tick(evutil_socket_t fd, short what, void *arg)
 	if (!sp->claiming && !sp->closing && sp->group_ok &&
 	    rconn_up(sp->sh->cmd) && (room = pool_room(sp->pool)) > 0) {
 		if (rconn_cmdf(sp->sh->cmd, sp_claim_cb, sp, "XAUTOCLAIM %s "
-		    "%s %s %llu %s COUNT %zu", sp->q, sp->g, sp->sh->node,
+		    "%s %s %llu %s COUNT %llu", sp->q, sp->g, sp->sh->node,
 		    (unsigned long long)(ci * 1000), sp->claim_cursor,
-		    room < 100 ? room : (size_t)100) == 0)
+		    (unsigned long long)(room < 100 ? room : 100)) == 0)
 			sp->claiming = true;
 	}
 	timer_arm_us(sp->ev_claim, (uint64_t)(ci * 1e6 / 4 < 250000 ?
@@ -760,6 +775,7 @@ sp_new(struct shared *sh, struct pool *p)
 	sp->ev_beat = evtimer_new(sh->base, sp_beat_cb, sp);
 	sp->ev_claim = evtimer_new(sh->base, sp_claim_tick, sp);
 	sp->ev_stats = evtimer_new(sh->base, sp_stats_tick, sp);
+	sp->ev_retry = evtimer_new(sh->base, sp_retry_cb, sp);
 	timer_arm_us(sp->ev_beat, 100000);
 	timer_arm_us(sp->ev_claim, 250000);
 	timer_arm_us(sp->ev_stats, 0);
@@ -789,6 +805,7 @@ sp_retire(struct spool *sp)
 	event_del(sp->ev_beat);
 	event_del(sp->ev_claim);
 	event_del(sp->ev_stats);
+	event_del(sp->ev_retry);
 	sp->pool = NULL;
 	log_info("pool %s: no longer shared here", sp->name);
 }
@@ -801,6 +818,7 @@ sp_free(struct spool *sp)
 	event_free(sp->ev_beat);
 	event_free(sp->ev_claim);
 	event_free(sp->ev_stats);
+	event_free(sp->ev_retry);
 	json_decref(sp->consumers);
 	free(sp->slab);
 	free(sp->name);
@@ -901,6 +919,8 @@ sb_hset_cb(struct rconn *rc, redisReply *r, void *arg)
 	bool		 ended = sb->end_sent;
 
 	sb->acc_busy = false;
+	if (rc != NULL && r != NULL && r->type == REDIS_REPLY_ERROR)
+		sb_refused(sb, r->str);
 	if (rc != NULL && !is_err(r) && !sb->dead) {
 		if (ended)
 			sb->ended_told = true;
@@ -965,6 +985,8 @@ sb_xadd_cb(struct rconn *rc, redisReply *r, void *arg)
 	struct sbatch	*sb = x->sb;
 
 	sb->xadds--;
+	if (rc != NULL && r != NULL && r->type == REDIS_REPLY_ERROR)
+		sb_refused(sb, r->str);
 	if (rc != NULL && !is_err(r) && x->id >= sb->next_id) {
 		sb->next_id = x->id + 1;
 		sb->jobs++;
@@ -981,6 +1003,24 @@ sb_xadd_cb(struct rconn *rc, redisReply *r, void *arg)
 		}
 	}
 	sb_release(sb);
+}
+
+/*
+ * Redis refused a write of the batch (LOADING after a restart, OOM): the
+ * client loses the connection, comes back and resends what has no
+ * ACCEPTED.
+ */
+static void
+sb_refused(struct sbatch *sb, const char *err)
+{
+	char	 msg[300];
+
+	if (sb->dead)
+		return;
+	sb->dead = true;
+	snprintf(msg, sizeof(msg), "Redis refused a write (%s)", err);
+	if (sb->sink != NULL)
+		sb->sink->lost(sb->sarg, msg);
 }
 
 /* A result of the batch, from its stream: the first for its id counts. */
@@ -1060,8 +1100,18 @@ follow_cb(struct rconn *rc, redisReply *r, void *arg)
 				sb->sink->kick(sb->sarg);
 		}
 	}
-	if (r != NULL)
+	if (r != NULL && r->type == REDIS_REPLY_ERROR)
+		timer_arm_us(sh->ev_follow, 200000);	/* LOADING, ... */
+	else if (r != NULL)
 		sb_follow(sh);
+}
+
+static void
+follow_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	sb_follow(arg);
 }
 
 /*
@@ -1725,6 +1775,7 @@ shared_new(struct event_base *base, const struct shared_conf *c,
 	TAILQ_INIT(&sh->readers);
 	buf_init(&sh->pack);
 	sh->ev_acc = event_new(base, -1, 0, acc_cb, sh);
+	sh->ev_follow = evtimer_new(base, follow_retry_cb, sh);
 	snprintf(name, sizeof(name), "%s", sh->addr_str);
 	sh->cmd = rconn_new(base, &sh->addr, name, CMD_TIMEOUT_US, &cmd_hooks,
 	    sh);
@@ -1764,6 +1815,7 @@ shared_free(struct shared *sh)
 	while ((sb = TAILQ_FIRST(&sh->sbatches)) != NULL)
 		sb_free(sb);
 	event_free(sh->ev_acc);
+	event_free(sh->ev_follow);
 	buf_free(&sh->pack);
 	redis_addr_free(&sh->addr);
 	free(sh);
