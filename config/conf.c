@@ -778,7 +778,8 @@ redis_addr_valid(const char *s)
 	p = s + 8;
 	end = p + strcspn(p, "/");
 	if ((p = memchr(p, ':', (size_t)(end - p))) != NULL) {
-		if ((n = strspn(p + 1, "0123456789")) == 0 || p + 1 + n != end ||
+		n = strspn(p + 1, "0123456789");
+		if (n == 0 || p + 1 + n != end ||
 		    n > 5 || atoi(p + 1) < 1 || atoi(p + 1) > 65535)
 			return (false);
 	}
@@ -1082,13 +1083,14 @@ conf_load(const char *path, struct conf_errors *errs)
 		conf_err(&ld, config_lookup(&cfg, "socket"), "socket: the path "
 		    "is over %d bytes", USOCK_PATH_MAX);
 	if (*c->redis != '\0' && !redis_addr_valid(c->redis))
-		conf_err(&ld, config_lookup(&cfg, "redis"), "redis: '%s' is not "
-		    "\"redis://HOST[:PORT][/DB]\" or \"unix:/PATH\"",
+		conf_err(&ld, config_lookup(&cfg, "redis"), "redis: '%s' is "
+		    "not \"redis://HOST[:PORT][/DB]\" or \"unix:/PATH\"",
 		    c->redis);
 	for (i = 0; i < (int)c->npools; i++)
 		if (c->pools[i]->shared && *c->redis == '\0')
-			conf_err(&ld, config_lookup(&cfg, "pools"), "pool '%s': "
-			    "shared = true needs redis", c->pools[i]->name);
+			conf_err(&ld, config_lookup(&cfg, "pools"),
+			    "pool '%s': shared = true needs redis",
+			    c->pools[i]->name);
 	if (*c->journal != '\0' && *c->journal != '/')
 		conf_err(&ld, config_lookup(&cfg, "journal"), "journal: '%s' "
 		    "is not an absolute path", c->journal);

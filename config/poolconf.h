@@ -48,7 +48,7 @@ struct poolconf {
 	bool		 retry_timeouts;
 	bool		 durable;	/* with a journal: durable batches */
 	bool		 shared;	/* with redis: one queue, many nodes */
-	double		 claim_idle;	/* shared: claim entries idle this long */
+	double		 claim_idle;	/* shared: claim what idles so long */
 	double		 rate;		/* jobs/s; 0 = unlimited */
 	double		 burst;
 	uint64_t	 max_jobs_per_worker;	/* 0 = never recycle */

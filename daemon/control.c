@@ -98,7 +98,7 @@ struct client {
 	const char		*stopped;	/* why input ended early */
 	bool			 bye_sent;
 	unsigned		 hold;		/* callbacks running: keep */
-	struct xbatch		*xb;		/* a durable or shared batch's */
+	struct xbatch		*xb;		/* durable or shared, bound */
 	bool			 db_held;	/* its hold() is on */
 	bool			 detach;	/* leaves once all is in */
 	uint64_t		 restarts;	/* at the pool's close */

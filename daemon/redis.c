@@ -39,7 +39,7 @@ struct rconn {
 	void			*arg;
 	redisAsyncContext	*ac;
 	enum rstate		 state;
-	uint64_t		 since_us;	/* of the state, or last reply */
+	uint64_t		 since_us;	/* of the state, last reply */
 	uint64_t		 backoff_us;
 	unsigned		 outstanding;
 	struct event		*ev_retry;

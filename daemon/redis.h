@@ -47,7 +47,8 @@ void		 rconn_free(struct rconn *);
 bool		 rconn_up(const struct rconn *);
 int		 rconn_cmd(struct rconn *, rconn_cb, void *, int, const char **,
 		    const size_t *);
-int		 rconn_cmdf(struct rconn *, rconn_cb, void *, const char *, ...);
+int		 rconn_cmdf(struct rconn *, rconn_cb, void *, const char *,
+		    ...);
 unsigned	 rconn_outstanding(const struct rconn *);
 void		 rconn_reset(struct rconn *, const char *);
 const char	*rconn_name(const struct rconn *);

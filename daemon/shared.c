@@ -86,9 +86,9 @@ struct spool {
 	long long		 length;
 	long long		 pending;
 	json_t			*consumers;
-	uint64_t		 claimed;	/* entries claimed from others */
+	uint64_t		 claimed;	/* from silent consumers */
 	uint64_t		 acked;
-	uint64_t		 crashed;	/* out of attempts when claimed */
+	uint64_t		 crashed;	/* no attempts left, claimed */
 };
 
 /* A batch submitted through this node (an xbatch for control.c). */
@@ -114,7 +114,7 @@ struct sbatch {
 	bool			 complete;
 	bool			 held;
 	bool			 wants_room;
-	bool			 dead;		/* lost Redis: the sink was told */
+	bool			 dead;		/* lost Redis; sink told */
 	const struct xbatch_sink *sink;
 	void			*sarg;
 	unsigned		 refs;		/* replies still to come */
@@ -174,7 +174,7 @@ struct shared {
 	TAILQ_HEAD(, sreader)	 readers;
 	struct buf		 pack;
 	struct event		*ev_acc;	/* ACCEPTEDs, once a turn */
-	struct event		*ev_follow;	/* follow again, after an error */
+	struct event		*ev_follow;	/* again, after an error */
 	bool			 freeing;
 };
 
@@ -997,7 +997,8 @@ sb_xadd_cb(struct rconn *rc, redisReply *r, void *arg)
 	free(x);
 	if (rc != NULL && !sb->dead) {
 		event_active(sb->sh->ev_acc, EV_TIMEOUT, 0);
-		if (sb->wants_room && sb->xadds < XADD_LOW && sb->sink != NULL) {
+		if (sb->wants_room && sb->xadds < XADD_LOW &&
+		    sb->sink != NULL) {
 			sb->wants_room = false;
 			sb->sink->room(sb->sarg);
 		}
