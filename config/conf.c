@@ -208,7 +208,7 @@ static int
 int_literal(struct loader *ld, const config_setting_t *s, double *v,
     bool *erange)
 {
-	const char	*name = config_setting_name(s), *file, *p, *q;
+	const char	*name = config_setting_name(s), *file, *p, *q, *m;
 	char		*end;
 	size_t		 nlen;
 	long long	 ll;
@@ -223,7 +223,9 @@ int_literal(struct loader *ld, const config_setting_t *s, double *v,
 	    NULL)
 		return (-1);
 	nlen = strlen(name);
-	for (; (q = strstr(p, name)) != NULL; p = q + 1) {
+	/* The next try starts after the match (m), never after q. */
+	for (; (m = strstr(p, name)) != NULL; p = m + 1) {
+		q = m;
 		if (q != p && (isalnum((unsigned char)q[-1]) || q[-1] == '_' ||
 		    q[-1] == '-' || q[-1] == '*'))
 			continue;
