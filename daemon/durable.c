@@ -266,8 +266,12 @@ db_done(struct batch *b, struct job *j, const struct jobresult *r)
 	 * not a result.  The job stays unfinished in the journal, to run
 	 * when droverd or the pool is back.
 	 */
-	if (r->status == JOB_CANCELLED && db->closing && !db->cancelling)
+	if (r->status == JOB_CANCELLED && db->closing && !db->cancelling) {
+		/* Killed or never started by us: not an attempt of its own. */
+		if (r->worker != 0)
+			(void)journal_stopped(d->j, db->key, j->id);
 		goto out;
+	}
 	resultrec_pack(&d->pack, j, r);
 	memset(&res, 0, sizeof(res));
 	res.batch = db->key;

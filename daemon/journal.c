@@ -103,7 +103,8 @@ static const char *const stmt_sql[S_N] = {
 	    " VALUES (?1, ?2, ?3, ?4, ?5)",
 	[S_ACCEPT] = "INSERT INTO job (bkey, id, data) VALUES (?1, ?2, ?3)"
 	    " ON CONFLICT DO NOTHING",
-	[S_START] = "UPDATE job SET running = 1, runs = ?3"
+	[S_START] = "UPDATE job SET running = ?4,"
+	    " runs = CASE WHEN ?4 THEN ?3 ELSE runs END"
 	    " WHERE bkey = ?1 AND id = ?2 AND status IS NULL",
 	[S_DONE] = "UPDATE job SET status = ?3, rseq = ?4, output = ?5,"
 	    " stderr = ?6, running = 0"
@@ -758,7 +759,20 @@ journal_started(struct journal *j, uint64_t batch, uint64_t id,
     unsigned attempt)
 {
 	struct jrec	 r = { .type = R_START, .batch = batch, .id = id,
-	    .ival = (int32_t)attempt };
+	    .ival = (int32_t)attempt, .n = 1 };
+
+	return (jq_add(j, &r, NULL, 0, NULL, 0, NULL, 0));
+}
+
+/*
+ * A job that droverd stopped itself (a drain's deadline, a pool stopped):
+ * not running any more, so that recovery does not charge it an attempt.
+ */
+uint64_t
+journal_stopped(struct journal *j, uint64_t batch, uint64_t id)
+{
+	struct jrec	 r = { .type = R_START, .batch = batch, .id = id,
+	    .n = 0 };
 
 	return (jq_add(j, &r, NULL, 0, NULL, 0, NULL, 0));
 }
@@ -892,6 +906,7 @@ apply(struct journal *j, const struct jqueue *q, const struct jrec *r)
 		sqlite3_bind_int64(st, 1, (int64_t)r->batch);
 		sqlite3_bind_int64(st, 2, (int64_t)r->id);
 		sqlite3_bind_int(st, 3, r->ival);
+		sqlite3_bind_int(st, 4, r->n != 0);
 		break;
 	case R_DONE:
 		st = j->st[S_DONE];
@@ -1158,6 +1173,8 @@ writer_fold(struct journal *j, struct jqueue *q, size_t first, size_t end)
 		if (r->type != R_ACCEPT && r->type != R_START &&
 		    r->type != R_DONE)
 			continue;
+		if (r->type == R_START && r->n == 0)
+			continue;	/* a stop: applied as it is, after */
 		h = fold_hash(r->batch, r->id);
 		for (k = h & mask; j->fold[k] != 0; k = (k + 1) & mask) {
 			a = &q->r[j->fold[k] - 1];

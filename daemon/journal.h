@@ -196,6 +196,7 @@ uint64_t	 journal_accept(struct journal *, uint64_t, uint64_t,
 		    const void *, size_t);
 uint64_t	 journal_started(struct journal *, uint64_t, uint64_t,
 		    unsigned);
+uint64_t	 journal_stopped(struct journal *, uint64_t, uint64_t);
 uint64_t	 journal_done(struct journal *, const struct journal_result *);
 uint64_t	 journal_delivered(struct journal *, uint64_t, uint64_t);
 uint64_t	 journal_batch_state(struct journal *, uint64_t,

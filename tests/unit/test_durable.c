@@ -136,6 +136,8 @@ uint64_t	 __real_journal_accept(struct journal *, uint64_t, uint64_t,
 		    const void *, size_t);
 uint64_t	 __real_journal_done(struct journal *,
 		    const struct journal_result *);
+uint64_t	 __real_journal_stopped(struct journal *, uint64_t, uint64_t);
+uint64_t	 __wrap_journal_stopped(struct journal *, uint64_t, uint64_t);
 uint64_t	 __real_journal_batch_state(struct journal *, uint64_t,
 		    enum journal_batch_state, int64_t);
 struct journal	*__wrap_journal_open(const struct journal_conf *, char *,
@@ -250,6 +252,20 @@ __wrap_journal_batch_state(struct journal *j, uint64_t key,
 	if (st == JOURNAL_BATCH_ENDED)
 		jrec_key(key)->end = seq;
 	return (seq);
+}
+
+/*
+ * A stop of a running job by droverd itself: recorded, unless the test
+ * plays a crash (droverd died before it could say so).
+ */
+static bool	 crash_drops_stops;
+
+uint64_t
+__wrap_journal_stopped(struct journal *j, uint64_t key, uint64_t id)
+{
+	if (crash_drops_stops)
+		return (1);
+	return (__real_journal_stopped(j, key, id));
 }
 
 /* The journal's last committed number, now. */
@@ -1077,10 +1093,12 @@ END_TEST
  * killed (nothing it cancels is recorded) and the journal closed, which
  * commits job 1's start.  Reopened with a pool of max_attempts: the
  * batch comes back open with its 4 jobs and job 0's result, and is
- * resumed by its id; returned: the sink's batch.
+ * resumed by its id; returned: the sink's batch.  With crash, the stop
+ * of job 1 is not recorded (droverd died before it could say so), as
+ * after a kill -9; without, it is droverd's own stop, recorded.
  */
 static struct dbatch *
-crash_while_running(unsigned max_attempts)
+stop_while_running(unsigned max_attempts, bool crash)
 {
 	struct poolconf	 pc;
 	struct dbatch	*db;
@@ -1100,6 +1118,7 @@ crash_while_running(unsigned max_attempts)
 	run_until(sink_all_results, &sa);	/* job 0 */
 	run_until(pool_busy, NULL);		/* job 1 */
 	ck_assert_uint_eq(sa.acc, 3);
+	crash_drops_stops = crash;
 	pool_stop(pool, POOL_STOP_KILL, "droverd dies");
 	ck_assert_uint_eq(sa.nclosing, 1);
 	run_until(pool_has_stopped, NULL);
@@ -1128,7 +1147,14 @@ crash_while_running(unsigned max_attempts)
 	check_square(&sb, 2);
 	check_square(&sb, 3);
 	ck_assert(durable_complete(db));
+	crash_drops_stops = false;
 	return (db);
+}
+
+static struct dbatch *
+crash_while_running(unsigned max_attempts)
+{
+	return (stop_while_running(max_attempts, true));
 }
 
 /*
@@ -1148,6 +1174,21 @@ START_TEST(test_recover_charged)
 	    "of 1)");
 	ck_assert_uint_eq(pool_stats(pool)->jobs[JOB_OK], 2);
 	ck_assert_uint_eq(pool_stats(pool)->jobs[JOB_CRASHED], 1);
+}
+END_TEST
+
+/*
+ * Case 5, droverd's own stop (SIGQUIT, a drain's deadline) instead of a
+ * crash: the job it killed is not charged, so with max_attempts 1 it runs
+ * again after the restart and succeeds.  Catches: every stopped job
+ * charged as if droverd had crashed under it.
+ */
+START_TEST(test_recover_own_stop_not_charged)
+{
+	stop_while_running(1, false);
+	check_square(&sb, 1);
+	ck_assert_uint_eq(pool_stats(pool)->jobs[JOB_OK], 3);
+	ck_assert_uint_eq(pool_stats(pool)->jobs[JOB_CRASHED], 0);
 }
 END_TEST
 
@@ -1608,6 +1649,7 @@ durable_suite(void)
 	tcase_add_test(tc, test_resend_ignored);
 	tcase_add_test(tc, test_rebind_replay);
 	tcase_add_test(tc, test_recover_charged);
+	tcase_add_test(tc, test_recover_own_stop_not_charged);
 	tcase_add_test(tc, test_recover_runs_again);
 	tcase_add_test(tc, test_drain_keeps_queued);
 	tcase_add_test(tc, test_cancel_records);
