@@ -925,8 +925,7 @@ client_results_shared(struct client *cl, json_t *req, const char *id)
 {
 	cl->sections = client_sections(req);
 	cl->batch_id = xstrdup(id);
-	cl->state = CS_RESULTS;
-	client_set_reading(cl, false);
+	cl->state = CS_RESULTS;	/* reading on: to see the client go */
 	if ((cl->srd = shared_read(client_shared(cl), id,
 	    json_is_true(json_object_get(req, "wait")), &client_sreader_ops,
 	    cl)) == NULL) {
@@ -964,8 +963,7 @@ client_results(struct client *cl, json_t *req)
 	}
 	cl->sections = client_sections(req);
 	cl->batch_id = xstrdup(id);
-	cl->state = CS_RESULTS;
-	client_set_reading(cl, false);
+	cl->state = CS_RESULTS;	/* reading on: to see the client go */
 	client_send_json(cl, CTL_REPLY, json_pack("{s:b,s:s,s:s,s:s,s:I,s:I}",
 	    "ok", 1, "batch", durable_id(db), "pool", durable_pool_name(db),
 	    "state", durable_state_name(db), "jobs",
@@ -1289,8 +1287,7 @@ client_more(void *arg)
 	struct client	*cl = arg;
 
 	if (cl->fd == -1 || cl->state == CS_CLOSING ||
-	    cl->state == CS_RELOAD || cl->state == CS_RESULTS ||
-	    cl->state == CS_LOOKUP)
+	    cl->state == CS_RELOAD || cl->state == CS_LOOKUP)
 		return (false);
 	if (peer_skipping(cl->peer))
 		return (true);
@@ -1318,6 +1315,10 @@ client_header(void *arg, const char *p, struct frame_hdr *h,
 		    ctl_type_name(h->type));
 		client_release(cl);
 		return (PEER_LEAVE);
+	}
+	if (cl->state == CS_RESULTS) {	/* read only to see it go */
+		*why = "a message after a results request";
+		return (PEER_REFUSE);
 	}
 	if (cl->state == CS_SUBMIT && h->type != CTL_JOB &&
 	    h->type != CTL_END && h->type != CTL_CANCEL) {
@@ -1428,8 +1429,7 @@ client_peer_lost(void *arg, enum peer_loss loss, const char *why)
 	client_hold(cl);
 	if ((loss == PEER_EOF || loss == PEER_EOF_MID) &&
 	    (cl->state == CS_CLOSING || cl->state == CS_RELOAD ||
-	    cl->state == CS_RESULTS ||
-	    (cl->state == CS_SUBMIT && cl->input_done))) {
+	    (cl->state == CS_SUBMIT && cl->input_done && !cl->detach))) {
 		/*
 		 * A half-close after the request or after END (nc -N,
 		 * socat): the answer still goes out (the peer reads no more).

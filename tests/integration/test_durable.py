@@ -762,6 +762,30 @@ class TestDurableRegressions(DurableCase):
         self.assertEqual((r.rc, r.out), (0, b"hello\n"), r.errtext)
         self.assertNotIn("drover: batch", r.errtext)
 
+    def test_gone_readers_and_detached_free_their_fds(self):
+        """A `results --wait` client that gives up, and a detached client
+        that leaves after its END is accepted, are noticed at once: their
+        connections are closed, droverd's fds go back where they were."""
+        from harness import fd_count
+        self.droverd([SLEEP])
+        c = Conn(self.d.sock)
+        c.send(ctl_request({"op": "submit", "pool": "nap"}) +
+               ctl_frame(CTL_JOB, b"60000", id=1))
+        batch = json.loads(c.msgs()[0][3])["batch"]
+        base = fd_count(self.d.proc.pid)
+        for _ in range(20):
+            r = Conn(self.d.sock)
+            r.send(ctl_request({"op": "results", "batch": batch,
+                                "wait": True}))
+            self.assertTrue(json.loads(r.msgs()[0][3])["ok"])
+            r.close()
+        for _ in range(20):
+            cl = DurableClient(self.d.sock, "nap", {1: b"1"}, detach=True)
+            cl.run()
+        wait_for(lambda: fd_count(self.d.proc.pid) <= base, timeout=10,
+                 what="droverd's fds back to %d" % base)
+        c.close()
+
     def test_resumed_reply_says_what_is_committed(self):
         """The REPLY to a resumed submit gives the committed next id (the
         client drops its jobs below it): with commits held back, it is
