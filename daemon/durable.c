@@ -851,7 +851,10 @@ durable_bind(struct dbatch *db, const struct durable_sink *sink, void *arg)
 	db->wants_room = false;
 	db->replaying = db->delivered < db->live_from;
 	db->replay_after = -1;
-	if (db->replaying)
+	/* What is committed already: a detached client waits for it. */
+	if (db->have_acc || db->ended_committed)
+		sink->accepted(arg, db->acc_id, db->ended_committed);
+	if (db->replaying && db->sink == sink && db->sarg == arg)
 		db_replay_next(db);
 }
 

@@ -786,6 +786,24 @@ class TestDurableRegressions(DurableCase):
                  what="droverd's fds back to %d" % base)
         c.close()
 
+    def test_resume_gets_what_is_committed(self):
+        """A connection that takes up a batch whose END is committed gets
+        ACCEPTED with ended at once (a detached client that reconnects
+        waits for nothing else), before any replay."""
+        self.droverd([SLEEP])
+        cl = DurableClient(self.d.sock, "nap", {i: b"60000"
+                                                for i in range(1, 4)},
+                           detach=True)
+        cl.run()
+        again = DurableClient(self.d.sock, "nap", {}, detach=True)
+        again.batch = cl.batch
+        c, rep = again.connect(time.monotonic() + 10)
+        again.take(c.msgs())
+        while not again.ended:
+            again.take(c.msgs())
+        self.assertEqual((again.acked, again.ended), (3, True))
+        c.close()
+
     def test_resumed_reply_says_what_is_committed(self):
         """The REPLY to a resumed submit gives the committed next id (the
         client drops its jobs below it): with commits held back, it is
