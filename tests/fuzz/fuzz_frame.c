@@ -25,7 +25,8 @@
 
 /* As daemon/worker.c: the capabilities droverd offers and takes. */
 #define FZ_CAPS		(FRAME_CAP_JOB_META | FRAME_CAP_RESULT_STDERR | \
-	FRAME_CAP_RESULT_OUTPUT | FRAME_CAP_RESULT_FIELDS | FRAME_CAP_JOB_CWD)
+	FRAME_CAP_RESULT_OUTPUT | FRAME_CAP_RESULT_FIELDS | FRAME_CAP_JOB_CWD | \
+	FRAME_CAP_RESULT_TYPED)
 #define FZ_TAGS		64	/* tags 0-63 are outstanding at first */
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -61,7 +62,8 @@ fz_flagmask(uint32_t caps)
 {
 	return ((uint8_t)(((caps & FRAME_CAP_RESULT_STDERR) ? FRAME_F_STDERR :
 	    0) | ((caps & FRAME_CAP_RESULT_OUTPUT) ? FRAME_F_OUTPUT : 0) |
-	    ((caps & FRAME_CAP_RESULT_FIELDS) ? FRAME_F_FIELDS : 0)));
+	    ((caps & FRAME_CAP_RESULT_FIELDS) ? FRAME_F_FIELDS : 0) |
+	    ((caps & FRAME_CAP_RESULT_TYPED) ? FRAME_F_TYPED : 0)));
 }
 
 /* Write caps back with frame_hello_put() and read them again. */
