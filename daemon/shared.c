@@ -326,8 +326,13 @@ sp_take(struct spool *sp, const redisReply *e, unsigned deliveries)
 		}
 		return;
 	}
-	if (sp_has(sp, e->element[0]->str))
-		return;		/* running here already */
+	/*
+	 * Only our own pending entries (re-read after a reconnect) and claimed
+	 * ones can be running here already; a new entry cannot, and is not
+	 * looked for (the scan is linear in the jobs in flight).
+	 */
+	if ((sp->own || deliveries > 1) && sp_has(sp, e->element[0]->str))
+		return;
 	s = sp_alloc(sp, &idx);
 	memcpy(s->eid, e->element[0]->str, e->element[0]->len + 1);
 	memcpy(s->batch, b->str, b->len + 1);

@@ -25,8 +25,8 @@
 
 /* As daemon/worker.c: the capabilities droverd offers and takes. */
 #define FZ_CAPS		(FRAME_CAP_JOB_META | FRAME_CAP_RESULT_STDERR | \
-	FRAME_CAP_RESULT_OUTPUT | FRAME_CAP_RESULT_FIELDS | FRAME_CAP_JOB_CWD | \
-	FRAME_CAP_RESULT_TYPED)
+	FRAME_CAP_RESULT_OUTPUT | FRAME_CAP_RESULT_FIELDS | \
+	FRAME_CAP_JOB_CWD | FRAME_CAP_RESULT_TYPED)
 #define FZ_TAGS		64	/* tags 0-63 are outstanding at first */
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
