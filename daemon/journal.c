@@ -1100,17 +1100,17 @@ nomem:
 
 /* Answer the reads a round carried, and hand them to the loop. */
 static void
-writer_answer(struct journal *j, struct jqlist *todo)
+writer_answer(struct journal *j, struct jqlist *asked)
 {
 	struct jquery	*qu;
 
-	if (TAILQ_EMPTY(todo))
+	if (TAILQ_EMPTY(asked))
 		return;
-	TAILQ_FOREACH(qu, todo, entry)
+	TAILQ_FOREACH(qu, asked, entry)
 		writer_query(j, qu);
 	pthread_mutex_lock(&j->smu);
-	while ((qu = TAILQ_FIRST(todo)) != NULL) {
-		TAILQ_REMOVE(todo, qu, entry);
+	while ((qu = TAILQ_FIRST(asked)) != NULL) {
+		TAILQ_REMOVE(asked, qu, entry);
 		TAILQ_INSERT_TAIL(&j->answered, qu, entry);
 	}
 	pthread_mutex_unlock(&j->smu);
@@ -1121,12 +1121,12 @@ writer_answer(struct journal *j, struct jqlist *todo)
 static void
 writer_answer_rest(struct journal *j, const struct jqueue *q, size_t i)
 {
-	struct jqlist	 todo = TAILQ_HEAD_INITIALIZER(todo);
+	struct jqlist	 asked = TAILQ_HEAD_INITIALIZER(asked);
 
 	for (; i < q->n; i++)
 		if (q->r[i].type == R_QUERY)
-			TAILQ_INSERT_TAIL(&todo, q->r[i].query, entry);
-	writer_answer(j, &todo);
+			TAILQ_INSERT_TAIL(&asked, q->r[i].query, entry);
+	writer_answer(j, &asked);
 }
 
 static uint32_t
@@ -1212,7 +1212,7 @@ writer_commit(struct journal *j, struct jqueue *q)
 	uint64_t	 t0, t1, delay, rows;
 	bool		 batches;
 	const struct jrec *r;
-	struct jqlist	 todo = TAILQ_HEAD_INITIALIZER(todo);
+	struct jqlist	 asked = TAILQ_HEAD_INITIALIZER(asked);
 	size_t		 nq;
 
 	while (i < q->n) {
@@ -1237,7 +1237,7 @@ writer_commit(struct journal *j, struct jqueue *q)
 		do {
 			r = &q->r[i];
 			if (r->type == R_QUERY) {
-				TAILQ_INSERT_TAIL(&todo, r->query, entry);
+				TAILQ_INSERT_TAIL(&asked, r->query, entry);
 				nq++;
 				i++;
 				continue;
@@ -1248,7 +1248,7 @@ writer_commit(struct journal *j, struct jqueue *q)
 			}
 			if (apply(j, q, r) != 0) {
 				writer_fail(j, "cannot write");
-				writer_answer(j, &todo);
+				writer_answer(j, &asked);
 				writer_answer_rest(j, q, i + 1);
 				return;
 			}
@@ -1263,7 +1263,7 @@ writer_commit(struct journal *j, struct jqueue *q)
 			usleep((useconds_t)delay);
 		if (step_done(j, S_COMMIT) != 0) {
 			writer_fail(j, "cannot commit");
-			writer_answer(j, &todo);
+			writer_answer(j, &asked);
 			writer_answer_rest(j, q, i);
 			return;
 		}
@@ -1271,7 +1271,7 @@ writer_commit(struct journal *j, struct jqueue *q)
 		rows = i - first - nq;
 		if (journal_measure(j, batches) != 0) {
 			writer_fail(j, "cannot measure");
-			writer_answer(j, &todo);
+			writer_answer(j, &asked);
 			writer_answer_rest(j, q, i);
 			return;
 		}
@@ -1284,7 +1284,7 @@ writer_commit(struct journal *j, struct jqueue *q)
 		j->stats.durable = q->r[i - 1].seq;
 		pthread_mutex_unlock(&j->smu);
 		atomic_store(&j->durable, q->r[i - 1].seq);
-		writer_answer(j, &todo);
+		writer_answer(j, &asked);
 		poke(j);
 	}
 }

@@ -1526,6 +1526,15 @@ shared_find_cancel(struct shared *sh, void *arg)
 
 /* Reading a shared batch's results back: its hash, then XRANGE pages. */
 static void
+rd_free(struct sreader *rd)
+{
+	idset_free(&rd->seen);
+	free(rd->r);
+	free(rd->m);
+	free(rd);
+}
+
+static void
 rd_end(struct sreader *rd, const char *why)
 {
 	const struct xreader_ops *ops = rd->ops;
@@ -1545,10 +1554,7 @@ rd_range_cb(struct rconn *rc, redisReply *r, void *arg)
 
 	rd->busy = false;
 	if (rd->closed) {
-		idset_free(&rd->seen);
-		free(rd->r);
-		free(rd->m);
-		free(rd);
+		rd_free(rd);
 		return;
 	}
 	if (rc == NULL || r == NULL || r->type != REDIS_REPLY_ARRAY) {
@@ -1577,10 +1583,7 @@ rd_range_cb(struct rconn *rc, redisReply *r, void *arg)
 			break;
 	}
 	if (rd->closed) {
-		idset_free(&rd->seen);
-		free(rd->r);
-		free(rd->m);
-		free(rd);
+		rd_free(rd);
 		return;
 	}
 	if (r->elements == PAGE) {
@@ -1606,10 +1609,7 @@ rd_meta_cb(struct rconn *rc, redisReply *r, void *arg)
 
 	rd->busy = false;
 	if (rd->closed) {
-		idset_free(&rd->seen);
-		free(rd->r);
-		free(rd->m);
-		free(rd);
+		rd_free(rd);
 		return;
 	}
 	if (rc == NULL || r == NULL || r->type != REDIS_REPLY_ARRAY) {
@@ -1729,12 +1729,8 @@ shared_read_close(struct sreader *rd)
 	TAILQ_REMOVE(&rd->sh->readers, rd, entry);
 	event_free(rd->ev_poll);
 	rd->ev_poll = NULL;
-	if (!rd->busy) {
-		idset_free(&rd->seen);
-		free(rd->r);
-		free(rd->m);
-		free(rd);
-	}
+	if (!rd->busy)
+		rd_free(rd);
 }
 
 /* The node's name in the consumer groups: HOST:PID:NONCE. */

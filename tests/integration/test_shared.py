@@ -197,16 +197,18 @@ class TestShared(SharedCase):
                 'shared = true; claim_idle = 1.5;')
         a = self.node([pool])
         b = self.node([pool])
-        n = 400
-        p, out, t, feed = self.submit([a], n, stdin=b"20\n" * n)
+        # More entries than one read takes (500): both nodes get some,
+        # whichever blocked first.
+        n = 2000
+        p, out, t, feed = self.submit([a], n, stdin=b"5\n" * n)
         wait_for(lambda: b.status()["shared"]["pools"]["sq"]["acked"] >=
                  20, timeout=60, what="B to run some")
         self.kill9(b)
         rc, err = self.finish(p, t, feed)
         self.assertEqual(rc, 0, err)
-        self.assertEqual([int(x) for x in out], [20] * n)
+        self.assertEqual([int(x) for x in out], [5] * n)
         self.assertIn(f"drover: {n} jobs, {n} ok, 0 failed", err)
-        self.assertIn(f"sum {20 * n} ", err)
+        self.assertIn(f"sum {5 * n} ", err)
         self.assertGreater(a.status()["shared"]["pools"]["sq"]["claimed"],
                            0)
 
