@@ -667,6 +667,16 @@ jq_grow(struct jqueue *q, size_t bytes)
 	return (0);
 }
 
+/*
+ * The bytes of a record.  A round of records without any (states, stops)
+ * has no buffer at all: NULL + 0 is undefined, so it gets "".
+ */
+static const char *
+qbytes(const struct jqueue *q, size_t off)
+{
+	return (q->buf != NULL ? q->buf + off : "");
+}
+
 static void
 jq_free(struct jqueue *q)
 {
@@ -851,7 +861,7 @@ bind_fold(sqlite3_stmt *st, const struct jqueue *q, const struct jrec *r)
 
 	sqlite3_bind_int64(st, 1, (int64_t)r->batch);
 	sqlite3_bind_int64(st, 2, (int64_t)r->id);
-	bind_bytes(st, 3, q->buf + r->off, r->len[0]);
+	bind_bytes(st, 3, qbytes(q, r->off), r->len[0]);
 	if (s != NULL)		/* no start folded: runs stays as it is */
 		sqlite3_bind_int(st, 4, s->ival);
 	else
@@ -864,7 +874,7 @@ bind_fold(sqlite3_stmt *st, const struct jqueue *q, const struct jrec *r)
 		sqlite3_bind_null(st, 9);
 		return;
 	}
-	dp = q->buf + d->off;
+	dp = qbytes(q, d->off);
 	sqlite3_bind_int(st, 6, d->ival);
 	sqlite3_bind_int64(st, 7, (int64_t)d->n);
 	bind_bytes(st, 8, dp, d->len[0]);
@@ -878,7 +888,7 @@ static int
 apply(struct journal *j, const struct jqueue *q, const struct jrec *r)
 {
 	sqlite3_stmt	*st;
-	const char	*p = q->buf + r->off;
+	const char	*p = qbytes(q, r->off);
 	int		 rc;
 
 	switch (r->type) {

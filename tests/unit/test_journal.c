@@ -458,6 +458,40 @@ START_TEST(test_delivered_state)
 }
 END_TEST
 
+/*
+ * A round of records without bytes (a state, a stop): the writer's queue
+ * has no buffer then, and it once took NULL + 0 for their bytes (UBSan,
+ * clang's: fuzz_journal found it).  Both queues, each first used so.
+ */
+START_TEST(test_round_without_bytes)
+{
+	struct ctx	 c;
+	struct rec	 r;
+	uint64_t	 key;
+
+	ctx_init(&c);
+	rec_init(&r, 10);
+	open_recover(&c, &defconf, &r);
+	c.want = journal_batch_state(c.j, 99, JOURNAL_BATCH_ENDED, 0);
+	ck_assert_uint_ne(c.want, 0);
+	ck_assert(run_until(&c, committed_want, WAIT_MS));
+	journal_batch(c.j, "n", "p", NULL, 1, &key);
+	c.want = journal_delivered(c.j, key, 1);
+	ck_assert(run_until(&c, committed_want, WAIT_MS));
+	c.want = journal_batch_state(c.j, key, JOURNAL_BATCH_ENDED, 0);
+	ck_assert(run_until(&c, committed_want, WAIT_MS));
+	ck_assert_int_eq(c.nfailed, 0);
+	rec_free(&r);
+	rec_init(&r, 10);
+	reopen(&c, &defconf, &r);
+	ck_assert_uint_eq(r.nb, 1);
+	ck_assert_int_eq(r.b[0].state, JOURNAL_BATCH_ENDED);
+	ck_assert_uint_eq(r.b[0].delivered, 1);
+	rec_free(&r);
+	ctx_free(&c);
+}
+END_TEST
+
 /* What the reads of test_query got. */
 struct qgot {
 	struct ctx	*c;
@@ -1350,6 +1384,7 @@ journal_suite(void)
 	tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
 	tcase_add_test(tc, test_roundtrip);
 	tcase_add_test(tc, test_delivered_state);
+	tcase_add_test(tc, test_round_without_bytes);
 	tcase_add_test(tc, test_query);
 	tcase_add_test(tc, test_fold_keeps_runs);
 	tcase_add_test(tc, test_group_commit);
