@@ -14,7 +14,10 @@
 #   6. restart latency after SIGKILL of a worker;
 #   7. the adaptive window: a slow/fast mix and micro-jobs;
 #   8. http: the http handler against xargs -P curl and GNU parallel curl
-#      on one local nginx (bench/http.py).
+#      on one local nginx (bench/http.py);
+#   9. durable: drover submit to a durable pool against plain SQLite;
+#  10. shared: two droverd nodes on one Redis against Celery 5 on the same
+#      Redis (bench/shared.py).
 #
 # Section 1 runs here: each run is timed from outside (wall clock around the
 # process, $EPOCHREALTIME), its exit status and the exact sum of squares in
@@ -48,7 +51,7 @@ elif [[ ${BENCH_FULL:-1} == 1 && $quick != 1 ]]; then
 else
 	sizes="100000 1000000"
 fi
-sections=${BENCH_SECTIONS:-"throughput exec rtt rss restart window durable http"}
+sections=${BENCH_SECTIONS:-"throughput exec rtt rss restart window durable http shared"}
 
 labels=(drover-quiet drover-out drover-submit goref goref-print mp rawpipe)
 
@@ -72,8 +75,8 @@ check_settings() {
 	[[ -n $sizes ]] || die "BENCH_SIZES is empty"
 	[[ $quick == [01] ]] || die "BENCH_QUICK must be 0 or 1"
 	for v in $sections; do
-		[[ " throughput exec rtt rss restart window durable http " == *" $v "* ]] ||
-			die "unknown section '$v' in BENCH_SECTIONS (throughput exec rtt rss restart window durable http)"
+		[[ " throughput exec rtt rss restart window durable http shared " == *" $v "* ]] ||
+			die "unknown section '$v' in BENCH_SECTIONS (throughput exec rtt rss restart window durable http shared)"
 	done
 }
 
@@ -93,6 +96,12 @@ ensure_tools() {
 	if [[ " $sections " == *" http "* ]]; then
 		command -v curl >/dev/null || missing+=(curl)
 		command -v nginx >/dev/null || missing+=(nginx-light)
+	fi
+	if [[ " $sections " == *" shared "* ]]; then
+		command -v redis-server >/dev/null || missing+=(redis-server)
+		# Debian's Celery, under Debian's python3 (bench/shared.py).
+		/usr/bin/python3 -c 'import celery, redis' 2>/dev/null ||
+			missing+=(python3-celery python3-redis)
 	fi
 	[[ -x /usr/bin/time ]] || optional+=(time)
 	((${#missing[@]} + ${#optional[@]} == 0)) && return 0
@@ -490,12 +499,21 @@ main() {
 		t1=$EPOCHREALTIME
 		note "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "http: %.0f s", b - a }')"
 	fi
+	if has_section shared; then
+		t0=$EPOCHREALTIME
+		python3 "$bench/shared.py" --build "$build" --work "$work" \
+			--out "$out" --runs "$((runs < 3 ? runs : 3))" \
+			$([[ $quick == 1 ]] && echo --n 50000 --celery-n 2000) \
+			>"$work/md/shared.md" || die "section shared failed"
+		t1=$EPOCHREALTIME
+		note "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "shared: %.0f s", b - a }')"
+	fi
 	suite summary
 	elapsed=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
 	{
 		machine
 		cat "$work/md/summary.md"
-		for s in 1 gap exec rtt rss restart window durable http; do
+		for s in 1 gap exec rtt rss restart window durable http shared; do
 			[[ -f $work/md/$s.md ]] && cat "$work/md/$s.md"
 		done
 	} >"$out/latest.md.tmp"

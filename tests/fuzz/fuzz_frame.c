@@ -139,8 +139,15 @@ fz_check_result(const struct frame_hdr *h, const char *payload, uint32_t max,
 	FZ_CHECK((h->flags & FRAME_F_STDERR) || r->errlen == 0);
 	FZ_CHECK((h->flags & FRAME_F_OUTPUT) || r->soutlen == 0);
 	FZ_CHECK(h->status == FRAME_FAIL || r->soutlen == 0);
-	/* The output is what is left after the sections. */
-	FZ_CHECK(r->out + r->outlen == payload + h->len);
+	if (h->flags & FRAME_F_TYPED) {
+		/* A typed output is a number, not bytes. */
+		FZ_CHECK(h->status == FRAME_OK && r->outlen == 0);
+		FZ_CHECK(r->num.kind == ((h->flags & FRAME_F_INT) ?
+		    NUM_INT : NUM_DOUBLE));
+	} else {
+		/* The output is what is left after the sections. */
+		FZ_CHECK(r->out + r->outlen == payload + h->len);
+	}
 	p = r->fields;
 	len = r->fieldslen;
 	while (frame_field_next(&p, &len, &f) == 1) {
