@@ -70,6 +70,13 @@ PY = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else \
     sys.executable
 
 
+def cpu_s(pid):
+    """utime + stime of pid, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -190,13 +197,19 @@ class Setup:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def drover_run(s, a, n, label, run):
+def drover_run(s, a, n, label, run, busy=None):
     inp = seq_file(a, n)
     before = s.acked()
+    pids = [p.pid for name, p in s.procs if name == "redis" or
+            name.startswith("droverd-")]
+    cpu0 = [cpu_s(pid) for pid in pids]
     wall, rc, _, err = timed([os.path.join(a.build, "drover"), "submit",
                               "--quiet", "--pool", "sq", "--socket",
                               s.nodes[0][0]], inp)
+    cpu1 = [cpu_s(pid) for pid in pids]
     check_drover(label, rc, err, n, n * (n + 1) * (2 * n + 1) // 6)
+    if busy is not None:
+        busy.append([(y - x) / wall for x, y in zip(cpu0, cpu1)])
     # Each node's acked count moves when its result transaction is
     # answered, just after the client has the result: wait for them.
     s.wait("the nodes' acked counts",
@@ -245,16 +258,20 @@ def main():
         die("shared: Celery missing (apt-get install python3-celery "
             "python3-redis)")
     celery_version = p.stdout.strip()
+    v = subprocess.run(["redis-server", "--version"], capture_output=True,
+                       text=True).stdout
+    redis_version = v.split("v=")[1].split()[0] if "v=" in v else "?"
     s = Setup(a, a.workers)
     try:
         s.start()
         rates = {"big": [], "small": [], "celery": []}
         took = []
+        busy = []       # CPU shares of redis, droverd a, b per big run
         # Warm-up, untimed: connections, imports, the page cache.
         drover_run(s, a, 1000, "drover warm-up", 0)
         celery_run(s, 1000, 0)
         for run in range(1, a.runs + 1):
-            r, t = drover_run(s, a, a.n, "drover", run)
+            r, t = drover_run(s, a, a.n, "drover", run, busy)
             rates["big"].append(r)
             took.append(t)
             rates["small"].append(drover_run(s, a, a.celery_n,
@@ -270,7 +287,7 @@ def main():
     print(f"## 10. Shared pools: two droverd nodes on one Redis, beside "
           f"Celery {celery_version}\n")
     print_host()
-    print(f"One redis-server 7 on 127.0.0.1 (AOF on, `appendfsync "
+    print(f"One redis-server {redis_version} on 127.0.0.1 (AOF on, `appendfsync "
           f"everysec`), {w2} worker processes on each side: two droverd "
           f"nodes with a shared pool of {a.workers} square workers each, "
           f"`drover submit --quiet` of `seq 1 N` to one node; two Celery "
@@ -292,9 +309,15 @@ def main():
     ratio = med["big"][0] / med["celery"][0]
     ratio_same = med["small"][0] / med["celery"][0]
     print(f"\ndrover / Celery: {ratio:.1f}x ({ratio_same:.1f}x at Celery's "
-          f"N, where drover's start-up and the last results weigh more); "
-          f"the stream `drover:{{sq}}:q` held {qlen} entries after the "
+          f"N); the stream `drover:{{sq}}:q` held {qlen} entries after the "
           f"runs (every result's XDEL).\n")
+    share = [max(b[i] for b in busy) for i in range(3)]
+    print(f"During drover's runs of N = {group(a.n)}, at most: "
+          f"redis-server {100 * share[0]:.0f}% of a CPU, droverd A "
+          f"(the submitter's node) {100 * share[1]:.0f}%, droverd B "
+          f"{100 * share[2]:.0f}% (utime + stime over the run's wall "
+          f"time; the workers, the client and Celery's idle workers share "
+          f"the rest of the 2 CPUs).\n")
     with open(os.path.join(a.out, "targets.tsv"), "a") as f:
         for row in (["10 shared", "drover 2 nodes / Celery 5", ">= 10x",
                      f"{ratio:.1f}x", verdict(ratio >= 10)],
