@@ -89,6 +89,7 @@ struct spool {
 	uint64_t		 claimed;	/* from silent consumers */
 	uint64_t		 acked;
 	uint64_t		 crashed;	/* no attempts left, claimed */
+	uint64_t		 deleted;	/* pending, bytes gone: acked */
 };
 
 /* A batch submitted through this node (an xbatch for control.c). */
@@ -287,12 +288,27 @@ sp_has(const struct spool *sp, const char *eid)
 	return (false);
 }
 
-/* An entry whose bytes are gone (trimmed): nothing to run, ack it. */
 static void
 sp_ack(struct spool *sp, const char *eid)
 {
 	(void)rconn_cmdf(sp->sh->cmd, NULL, NULL, "XACK %s %s %s", sp->q,
 	    sp->g, eid);
+}
+
+/*
+ * Pending entries whose bytes are gone: another client trimmed or deleted
+ * them from the stream (drover never does before their result), so there
+ * is nothing to run.  They are acked, or they would stay pending for ever
+ * (redis#6199); their jobs cannot be run by any node, which is said.
+ */
+static void
+sp_deleted(struct spool *sp, const char *eid, size_t n)
+{
+	sp->deleted += n;
+	log_warnx("pool %s: %zu pending entr%s of %s (%s%s) deleted from the "
+	    "stream by another client before a result: dropped; a job no live "
+	    "node runs cannot run, and its batch stays open", sp->name, n,
+	    n == 1 ? "y" : "ies", sp->q, eid, n > 1 ? ", ..." : "");
 }
 
 /*
@@ -317,9 +333,10 @@ sp_take(struct spool *sp, const redisReply *e, unsigned deliveries)
 	if (b == NULL || d == NULL || b->type != REDIS_REPLY_STRING ||
 	    b->len > JOURNAL_ID_LEN || d->type != REDIS_REPLY_STRING ||
 	    !str_u64(field(fields, "i"), &jid)) {
-		if (fields == NULL || fields->type == REDIS_REPLY_NIL)
-			sp_ack(sp, e->element[0]->str);	/* trimmed */
-		else {
+		if (fields == NULL || fields->type == REDIS_REPLY_NIL) {
+			sp_deleted(sp, e->element[0]->str, 1);
+			sp_ack(sp, e->element[0]->str);
+		} else {
 			log_warnx("pool %s: shared entry %s is not a job; "
 			    "dropped", sp->name, e->element[0]->str);
 			sp_ack(sp, e->element[0]->str);
@@ -641,7 +658,9 @@ sp_claim_cb(struct rconn *rc, redisReply *r, void *arg)
 	struct spool	*sp = arg;
 	struct claim	*c;
 	redisReply	*entries;
+	const redisReply *gone;
 	const char	*first, *last;
+	size_t		 i, n;
 
 	if (rc == NULL || sp->pool == NULL)
 		return;
@@ -656,6 +675,25 @@ sp_claim_cb(struct rconn *rc, redisReply *r, void *arg)
 	}
 	snprintf(sp->claim_cursor, sizeof(sp->claim_cursor), "%s",
 	    r->element[0]->str);
+	/*
+	 * Redis 7 drops deleted entries from the PEL, whoever holds them and
+	 * however idle, and names them here.  Ours that run here are not lost
+	 * (their result comes); the others' may run on a live node too, but
+	 * cannot be told apart from the dead's.
+	 */
+	if (r->elements >= 3 && r->element[2]->type == REDIS_REPLY_ARRAY) {
+		gone = r->element[2];
+		first = NULL;
+		for (i = 0, n = 0; i < gone->elements; i++) {
+			if (gone->element[i]->type != REDIS_REPLY_STRING ||
+			    sp_has(sp, gone->element[i]->str))
+				continue;
+			if (n++ == 0)
+				first = gone->element[i]->str;
+		}
+		if (n > 0)
+			sp_deleted(sp, first, n);
+	}
 	entries = r->element[1];
 	if (entries->elements == 0) {
 		sp->claiming = false;
@@ -1831,12 +1869,13 @@ shared_status_json(struct shared *sh)
 
 	TAILQ_FOREACH(sp, &sh->spools, entry)
 		json_object_set_new(pools, sp->name, json_pack("{s:I,s:I,s:O,"
-		    "s:I,s:I,s:I,s:I}", "length", (json_int_t)sp->length,
+		    "s:I,s:I,s:I,s:I,s:I}", "length", (json_int_t)sp->length,
 		    "pending", (json_int_t)sp->pending, "consumers",
 		    sp->consumers, "inflight", (json_int_t)sp->inflight,
 		    "claimed", (json_int_t)sp->claimed, "acked",
 		    (json_int_t)sp->acked, "crashed_on_claim",
-		    (json_int_t)sp->crashed));
+		    (json_int_t)sp->crashed, "deleted",
+		    (json_int_t)sp->deleted));
 	return (json_pack("{s:s,s:s,s:b,s:o}", "redis", sh->addr_str, "node",
 	    sh->node, "connected", rconn_up(sh->cmd), "pools", pools));
 }
@@ -1876,6 +1915,12 @@ shared_metrics(struct shared *sh, struct buf *b)
 	TAILQ_FOREACH(sp, &sh->spools, entry)
 		buf_printf(b, "drover_shared_claims_total{pool=\"%s\"} %llu\n",
 		    sp->name, (unsigned long long)sp->claimed);
+	buf_printf(b, "# HELP drover_shared_deleted_total Pending entries "
+	    "found deleted from the stream by another client (their jobs "
+	    "cannot run).\n# TYPE drover_shared_deleted_total counter\n");
+	TAILQ_FOREACH(sp, &sh->spools, entry)
+		buf_printf(b, "drover_shared_deleted_total{pool=\"%s\"} "
+		    "%llu\n", sp->name, (unsigned long long)sp->deleted);
 }
 
 /*

@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (DROVER, Droverd, DroverTestCase, TW,  # noqa: E402
@@ -211,6 +212,60 @@ class TestShared(SharedCase):
         self.assertIn(f"sum {5 * n} ", err)
         self.assertGreater(a.status()["shared"]["pools"]["sq"]["claimed"],
                            0)
+
+    def test_deleted_pending_entries(self):
+        """Another client trims the stream while a dead node holds entries
+        (redis#6199, #10756: trimmed entries stay pending): the survivor's
+        claim finds them deleted, drops them from the PEL, says so in its
+        log, status and /metrics, and goes on with new batches."""
+        pool = ('name = "sq"; workers = 2; handler = "sleep"; '
+                'shared = true; claim_idle = 3.0;')
+        port = free_port()
+        a = self.node([pool], extra=f'metrics = "127.0.0.1:{port}";\n')
+        b = self.node([pool])
+        n = 40
+        p, out, t, feed = self.submit([a], n, stdin=b"3000\n" * n)
+        q = "drover:{sq}:q"
+
+        def held():
+            return {d: d.status()["shared"]["pools"]["sq"]["inflight"]
+                    for d in (a, b)}
+        wait_for(lambda: all(v > 0 for v in held().values()), timeout=30,
+                 what="both nodes running jobs")
+        # B's pending entries, by the PEL (B is named by its node name),
+        # once B is dead and they cannot change; the stream trimmed at
+        # once, well within claim_idle (A cannot have claimed them).
+        b_node = b.status()["shared"]["node"]
+        self.kill9(b)
+        g = "drover:{sq}:g"
+        b_pending = self.redis.cli("XPENDING", q, g, "-", "+", "100",
+                                   b_node).count(b_node)
+        trimmed = int(self.redis.cli("XTRIM", q, "MAXLEN", "0"))
+        self.assertGreater(b_pending, 0)
+        self.assertGreaterEqual(trimmed, b_pending)
+        # A's own running entries go from the PEL too, but A runs them.
+        wait_for(lambda: a.status()["shared"]["pools"]["sq"]["deleted"] ==
+                 b_pending, timeout=20,
+                 what="A to find B's deleted entries")
+        wait_for(lambda: self.redis.cli("XPENDING", q, g, "-", "+",
+                                        "100", b_node) == "",
+                 timeout=10, what="B's entries out of the PEL")
+        log = a.logtext()
+        self.assertIn(f"{b_pending} pending entr", log)
+        self.assertIn("deleted from the stream by another client", log)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
+                                    timeout=5) as r:
+            text = r.read().decode()
+        self.assertIn(f'drover_shared_deleted_total{{pool="sq"}} '
+                      f'{b_pending}', text)
+        # The open batch cannot complete (its jobs are gone): the client
+        # is stopped; a new batch runs on A.
+        p.kill()
+        self.finish(p, t, feed)
+        p, out, t, feed = self.submit([a], 4, stdin=b"1\n" * 4)
+        rc, err = self.finish(p, t, feed)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out, [b"1\n"] * 4)
 
     def test_redis_killed_and_restarted(self):
         """redis-server kill -9ed mid-batch and started again on the same
