@@ -975,17 +975,32 @@ client_results(struct client *cl, json_t *req)
 		    durable_failure(d) : "journal failed");
 }
 
-/* Handle {"op":"batches"}. */
+/*
+ * Handle {"op":"batches"}: the journal's batches, then the shared ones
+ * this node holds (docs/protocol.md).
+ */
 static void
 client_batches(struct client *cl)
 {
-	struct durable	*d;
+	struct durable	*d = cl->ctl->hooks->durable != NULL ?
+	    cl->ctl->hooks->durable() : NULL;
+	struct shared	*sh = client_shared(cl);
+	json_t		*a, *s;
 
-	if ((d = client_journal(cl)) == NULL)
+	if (d == NULL && sh == NULL) {
+		client_fail(cl, "droverd has no journal and no redis: batches "
+		    "are kept with journal or redis set (droverd.conf(5))");
 		return;
+	}
+	a = d != NULL ? durable_batches_json(d) : json_array();
+	if (sh != NULL) {
+		s = shared_batches_json(sh);
+		json_array_extend(a, s);
+		json_decref(s);
+	}
 	cl->state = CS_CLOSING;
 	client_send_json(cl, CTL_REPLY, json_pack("{s:b,s:o}", "ok", 1,
-	    "batches", durable_batches_json(d)));
+	    "batches", a));
 }
 
 /* Handle {"op":"submit","pool":P}. */

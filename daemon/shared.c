@@ -105,6 +105,8 @@ struct sbatch {
 	uint64_t		 told_next;	/* next as the hash has it */
 	uint64_t		 xadds;		/* XADDs in flight */
 	uint64_t		 done;		/* distinct results */
+	uint64_t		 failed;	/* of which not ok */
+	int64_t			 created;	/* the hash's, in seconds */
 	struct idset		 seen;
 	char			 cursor[48];	/* the result stream, read to */
 	bool			 ended;		/* END came */
@@ -1088,6 +1090,8 @@ sb_result(struct sbatch *sb, const redisReply *e)
 	if (!idset_finish(&sb->seen, jid))
 		return;		/* a second run's, or unknown */
 	sb->done++;
+	if (st != JOB_OK)
+		sb->failed++;
 	if (sb->sink != NULL)
 		sb->sink->result(sb->sarg, jid, (enum job_status)st, rec->str,
 		    rec->len);
@@ -1443,7 +1447,8 @@ shared_batch(struct shared *sh, struct pool *p, char *err, size_t errlen)
 	}
 	journal_new_id(id);
 	sb = sb_new(sh, id, pool_name(p));
-	snprintf(t, sizeof(t), "%lld", (long long)time(NULL));
+	sb->created = (int64_t)time(NULL);
+	snprintf(t, sizeof(t), "%lld", (long long)sb->created);
 	(void)rconn_cmdf(sh->cmd, NULL, NULL, "HSET %s pool %s node %s "
 	    "created %s next 0 jobs 0 ended 0", sb->m, sb->pool, sh->node, t);
 	return (&sb->xb);
@@ -1467,7 +1472,7 @@ find_cb(struct rconn *rc, redisReply *r, void *arg)
 	struct sfind	*f = arg;
 	struct shared	*sh = f->sh;
 	struct sbatch	*sb;
-	uint64_t	 next = 0, jobs = 0, ended = 0, i;
+	uint64_t	 next = 0, jobs = 0, ended = 0, created = 0, i;
 	const redisReply *pool;
 	char		 err[300];
 
@@ -1497,7 +1502,9 @@ find_cb(struct rconn *rc, redisReply *r, void *arg)
 		(void)str_u64(field(r, "next"), &next);
 		(void)str_u64(field(r, "jobs"), &jobs);
 		(void)str_u64(field(r, "ended"), &ended);
+		(void)str_u64(field(r, "created"), &created);
 		sb = sb_new(sh, f->id, pool->str);
+		sb->created = (int64_t)created;
 		sb->next_id = sb->told_next = next;
 		sb->jobs = jobs;
 		sb->ended = sb->ended_told = sb->end_sent = ended != 0;
@@ -1859,6 +1866,30 @@ shared_free(struct shared *sh)
 	buf_free(&sh->pack);
 	redis_addr_free(&sh->addr);
 	free(sh);
+}
+
+/*
+ * The shared batches this node holds, for {"op":"batches"}: those
+ * submitted (or taken up) here, until they are complete and their client
+ * has gone.  Other nodes' are theirs to list.
+ */
+json_t *
+shared_batches_json(struct shared *sh)
+{
+	struct sbatch	*sb;
+	json_t		*a = json_array();
+
+	TAILQ_FOREACH(sb, &sh->sbatches, entry)
+		if (!sb->dead)
+			json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:I,"
+			    "s:I,s:I,s:I,s:i,s:b}", "id", sb->id, "pool",
+			    sb->pool, "state", sb->complete ? "complete" :
+			    sb->ended ? "ended" : "open", "jobs",
+			    (json_int_t)sb->jobs, "done", (json_int_t)sb->done,
+			    "failed", (json_int_t)sb->failed, "created",
+			    (json_int_t)sb->created, "completed", 0, "shared",
+			    1));
+	return (a);
 }
 
 json_t *

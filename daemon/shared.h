@@ -65,6 +65,7 @@ struct sreader	*shared_read(struct shared *, const char *, bool,
 void		 shared_read_more(struct sreader *);
 void		 shared_read_close(struct sreader *);
 
+json_t		*shared_batches_json(struct shared *);
 json_t		*shared_status_json(struct shared *);
 void		 shared_metrics(struct shared *, struct buf *);
 

@@ -317,6 +317,37 @@ class TestShared(SharedCase):
         self.assertEqual(self.redis.cli("XLEN", "drover:{%s}:r" % batch),
                          "2")
 
+    def test_batches_lists_shared(self):
+        """drover batches on the submitting node lists its shared batch
+        while it runs (with its counts), the other node does not; once it
+        is complete and its client gone, neither does."""
+        pool = ('name = "sq"; workers = 2; handler = "sleep"; '
+                'shared = true;')
+        a = self.node([pool])
+        b = self.node([pool])
+        p, out, t, feed = self.submit([a], 3, stdin=b"1\n1\n2500\n")
+        wait_for(lambda: len(out) == 2, timeout=30, what="two results")
+
+        def listing(d):
+            r = d.client(["batches", "--json"])
+            self.assertEqual(r.rc, 0, r.errtext)
+            return json.loads(r.out)
+        got = listing(a)
+        self.assertEqual(len(got), 1, got)
+        self.assertEqual((got[0]["pool"], got[0]["state"], got[0]["jobs"],
+                          got[0]["done"], got[0]["failed"],
+                          got[0]["shared"]),
+                         ("sq", "ended", 3, 2, 0, True))
+        self.assertGreater(got[0]["created"], time.time() - 60)
+        self.assertEqual(listing(b), [])
+        r = a.client(["batches"])
+        self.assertIn(got[0]["id"].encode(), r.out)
+        rc, err = self.finish(p, t, feed)
+        self.assertEqual(rc, 0, err)
+        self.assertIn(f"drover: batch {got[0]['id']}", err)
+        wait_for(lambda: listing(a) == [], timeout=10,
+                 what="the complete batch gone from the list")
+
     def test_submitting_node_killed(self):
         """The node the client submits through dies: drover submit
         reconnects to the next --socket, which replays the batch's
