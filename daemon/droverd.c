@@ -237,6 +237,8 @@ on_term(int sig, short what, void *arg)
 		supervisor_stop_now();
 	else
 		supervisor_drain();
+	if (shr != NULL)	/* its clients go on through another node */
+		shared_drain(shr, "droverd is shutting down");
 }
 
 static void

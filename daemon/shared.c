@@ -90,6 +90,7 @@ struct spool {
 	uint64_t		 acked;
 	uint64_t		 crashed;	/* no attempts left, claimed */
 	uint64_t		 deleted;	/* pending, bytes gone: acked */
+	uint64_t		 returned;	/* given back unstarted */
 };
 
 /* A batch submitted through this node (an xbatch for control.c). */
@@ -118,6 +119,7 @@ struct sbatch {
 	bool			 held;
 	bool			 wants_room;
 	bool			 dead;		/* lost Redis; sink told */
+	bool			 draining;	/* droverd goes: no more jobs */
 	const struct xbatch_sink *sink;
 	void			*sarg;
 	unsigned		 refs;		/* replies still to come */
@@ -510,6 +512,17 @@ sp_blk_down(struct rconn *rc, void *arg, const char *why)
 static const struct rconn_hooks sp_blk_hooks = { sp_blk_up, sp_blk_down };
 
 static void
+sp_return_cb(struct rconn *rc, redisReply *r, void *arg)
+{
+	struct spool	*sp = arg;
+
+	if (rc != NULL && r != NULL && sp->pool != NULL &&
+	    r->type == REDIS_REPLY_ERROR)
+		log_warnx("pool %s: giving an entry back: %s", sp->name,
+		    r->str);
+}
+
+static void
 sp_exec_cb(struct rconn *rc, redisReply *r, void *arg)
 {
 	struct spool	*sp = arg;
@@ -538,23 +551,35 @@ sp_done(struct batch *b, struct job *j, const struct jobresult *res)
 	struct sjob	*s = &sp->slab[j->id];
 	char		*r, jid[24], st[4];
 
-	if (!(res->status == JOB_CANCELLED && sp->closing) &&
-	    rconn_up(sh->cmd)) {
+	if (!rconn_up(sh->cmd))
+		goto out;	/* pending: re-read or claimed later */
+	snprintf(jid, sizeof(jid), "%llu", (unsigned long long)s->jid);
+	(void)rconn_cmdf(sh->cmd, NULL, NULL, "MULTI");
+	if (res->status == JOB_CANCELLED && sp->closing) {
+		/*
+		 * Queued here, never started, and this node goes (a drain, the
+		 * pool removed): the entry goes back to the stream's end, for
+		 * the other nodes now rather than after claim_idle.
+		 */
+		(void)rconn_cmdf(sh->cmd, NULL, NULL, "XADD %s * b %s i %s "
+		    "d %b", sp->q, s->batch, jid, j->data, (size_t)j->len);
+		sp->returned++;
+	} else {
 		resultrec_pack(&sh->pack, j, res);
 		r = key("r", s->batch);
-		snprintf(jid, sizeof(jid), "%llu", (unsigned long long)s->jid);
 		snprintf(st, sizeof(st), "%d", (int)res->status);
-		(void)rconn_cmdf(sh->cmd, NULL, NULL, "MULTI");
 		(void)rconn_cmdf(sh->cmd, NULL, NULL, "XADD %s * i %s s %s "
 		    "n %s r %b", r, jid, st, sh->node, buf_data(&sh->pack),
 		    buf_len(&sh->pack));
-		(void)rconn_cmdf(sh->cmd, NULL, NULL, "XACK %s %s %s", sp->q,
-		    sp->g, s->eid);
-		(void)rconn_cmdf(sh->cmd, NULL, NULL, "XDEL %s %s", sp->q,
-		    s->eid);
-		(void)rconn_cmdf(sh->cmd, sp_exec_cb, sp, "EXEC");
 		free(r);
 	}
+	/* In the same transaction: the entry is acked and deleted. */
+	(void)rconn_cmdf(sh->cmd, NULL, NULL, "XACK %s %s %s", sp->q, sp->g,
+	    s->eid);
+	(void)rconn_cmdf(sh->cmd, NULL, NULL, "XDEL %s %s", sp->q, s->eid);
+	(void)rconn_cmdf(sh->cmd, res->status == JOB_CANCELLED && sp->closing ?
+	    sp_return_cb : sp_exec_cb, sp, "EXEC");
+out:
 	sp_free_job(sp, (uint32_t)j->id);
 	if (sp->closing && batch_idle(&sp->b) && sp->b.pool != NULL)
 		pool_detach(sp->b.pool, &sp->b);
@@ -852,7 +877,9 @@ sp_retire(struct spool *sp)
 	event_del(sp->ev_stats);
 	event_del(sp->ev_retry);
 	sp->pool = NULL;
-	log_info("pool %s: no longer shared here", sp->name);
+	log_info("pool %s: no longer shared here (%llu queued entries given "
+	    "back to the stream, %llu acked)", sp->name,
+	    (unsigned long long)sp->returned, (unsigned long long)sp->acked);
 }
 
 static void
@@ -941,6 +968,17 @@ sb_free(struct sbatch *sb)
 	free(sb);
 }
 
+/*
+ * Draining, and every job the client sent is in Redis and ACCEPTED: the
+ * client may go (BYE), and come back on another node for the rest.
+ */
+static bool
+sb_drained(const struct sbatch *sb)
+{
+	return (sb->draining && sb->xadds == 0 && !sb->acc_busy &&
+	    sb->told_next == sb->next_id);
+}
+
 /* A reply for sb came (or will not): free it once unbound and idle. */
 static void
 sb_release(struct sbatch *sb)
@@ -975,6 +1013,8 @@ sb_hset_cb(struct rconn *rc, redisReply *r, void *arg)
 		if (sb->acc_again)
 			event_active(sb->sh->ev_acc, EV_TIMEOUT, 0);
 		sb_check(sb);
+		if (sb_drained(sb) && sb->sink != NULL)
+			sb->sink->kick(sb->sarg);
 	}
 	sb_release(sb);
 }
@@ -1299,7 +1339,7 @@ sbx_job(struct xbatch *x, uint64_t id, const char *p, size_t len)
 	struct xadd	*a;
 	char		 jid[24];
 
-	if (id < sb->next_id || sb->ended || sb->dead)
+	if (id < sb->next_id || sb->ended || sb->dead || sb->draining)
 		return (false);
 	a = xmalloc(sizeof(*a));
 	a->sb = sb;
@@ -1376,7 +1416,7 @@ sbx_settled(const struct xbatch *x)
 {
 	const struct sbatch	*sb = CXSB(x);
 
-	return (sb->complete);
+	return (sb->complete || sb_drained(sb));
 }
 
 static void
@@ -1452,6 +1492,30 @@ shared_batch(struct shared *sh, struct pool *p, char *err, size_t errlen)
 	(void)rconn_cmdf(sh->cmd, NULL, NULL, "HSET %s pool %s node %s "
 	    "created %s next 0 jobs 0 ended 0", sb->m, sb->pool, sh->node, t);
 	return (&sb->xb);
+}
+
+/*
+ * droverd drains (or stops): the clients of the batches submitted here
+ * take no more jobs and get BYE (stopped, durable) once what they sent is
+ * in Redis and ACCEPTED; the batches go on in Redis, on the other nodes,
+ * and the clients come back with their ids on another.
+ */
+void
+shared_drain(struct shared *sh, const char *why)
+{
+	struct sbatch	*sb, *next;
+
+	TAILQ_FOREACH_SAFE(sb, &sh->sbatches, entry, next) {
+		if (sb->draining || sb->dead)
+			continue;
+		sb->draining = true;
+		if (sb->sink == NULL)
+			continue;
+		sb->sink->closing(sb->sarg, why);
+		if (sb_drained(sb) && sb->sink != NULL)
+			sb->sink->kick(sb->sarg);
+	}
+	event_active(sh->ev_acc, EV_TIMEOUT, 0);
 }
 
 /* A batch of this node, by id, not lost with Redis. */
@@ -1900,13 +1964,15 @@ shared_status_json(struct shared *sh)
 
 	TAILQ_FOREACH(sp, &sh->spools, entry)
 		json_object_set_new(pools, sp->name, json_pack("{s:I,s:I,s:O,"
-		    "s:I,s:I,s:I,s:I,s:I}", "length", (json_int_t)sp->length,
-		    "pending", (json_int_t)sp->pending, "consumers",
-		    sp->consumers, "inflight", (json_int_t)sp->inflight,
+		    "s:I,s:I,s:I,s:I,s:I,s:I}", "length",
+		    (json_int_t)sp->length, "pending", (json_int_t)sp->pending,
+		    "consumers", sp->consumers, "inflight",
+		    (json_int_t)sp->inflight,
 		    "claimed", (json_int_t)sp->claimed, "acked",
 		    (json_int_t)sp->acked, "crashed_on_claim",
 		    (json_int_t)sp->crashed, "deleted",
-		    (json_int_t)sp->deleted));
+		    (json_int_t)sp->deleted, "returned",
+		    (json_int_t)sp->returned));
 	return (json_pack("{s:s,s:s,s:b,s:o}", "redis", sh->addr_str, "node",
 	    sh->node, "connected", rconn_up(sh->cmd), "pools", pools));
 }

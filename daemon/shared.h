@@ -51,6 +51,7 @@ struct shared	*shared_new(struct event_base *, const struct shared_conf *,
 		    const struct shared_hooks *, char *, size_t);
 void		 shared_free(struct shared *);
 void		 shared_pools(struct shared *);
+void		 shared_drain(struct shared *, const char *);
 void		 shared_sync(struct shared *, const char *const *, size_t);
 
 struct xbatch	*shared_batch(struct shared *, struct pool *, char *,

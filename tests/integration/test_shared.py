@@ -125,10 +125,10 @@ class SharedCase(DroverTestCase):
         self.assertNotIn("Sanitizer", log)
         self.assertNotIn("runtime error", log)
 
-    def submit(self, nodes, n, *opts, stdin=None):
+    def submit(self, nodes, n, *opts, stdin=None, pool="sq"):
         """drover submit of 1..n (or stdin) through these nodes."""
         env = tagged_env()
-        args = [DROVER, "submit", "--pool", "sq", "--reconnect", "30"]
+        args = [DROVER, "submit", "--pool", pool, "--reconnect", "30"]
         for d in nodes:
             args += ["--socket", d.sock]
         p = subprocess.Popen(args + list(opts), stdin=subprocess.PIPE,
@@ -221,7 +221,9 @@ class TestShared(SharedCase):
         pool = ('name = "sq"; workers = 2; handler = "sleep"; '
                 'shared = true; claim_idle = 3.0;')
         port = free_port()
-        a = self.node([pool], extra=f'metrics = "127.0.0.1:{port}";\n')
+        a = self.node([pool, 'name = "sq2"; workers = 1; handler = "sleep"; '
+                       'shared = true;'],
+                      extra=f'metrics = "127.0.0.1:{port}";\n')
         b = self.node([pool])
         n = 40
         p, out, t, feed = self.submit([a], n, stdin=b"3000\n" * n)
@@ -259,10 +261,11 @@ class TestShared(SharedCase):
         self.assertIn(f'drover_shared_deleted_total{{pool="sq"}} '
                       f'{b_pending}', text)
         # The open batch cannot complete (its jobs are gone): the client
-        # is stopped; a new batch runs on A.
+        # is stopped.  A goes on: a batch of another shared pool runs
+        # (sq's workers still have A's own queued entries of 3 s each).
         p.kill()
         self.finish(p, t, feed)
-        p, out, t, feed = self.submit([a], 4, stdin=b"1\n" * 4)
+        p, out, t, feed = self.submit([a], 4, stdin=b"1\n" * 4, pool="sq2")
         rc, err = self.finish(p, t, feed)
         self.assertEqual(rc, 0, err)
         self.assertEqual(out, [b"1\n"] * 4)
@@ -362,6 +365,40 @@ class TestShared(SharedCase):
         rc, err = self.finish(p, t, feed)
         self.check_exact(rc, out, err, n)
         self.assertIn("reconnecting", err)
+
+    def test_submitting_node_drains(self):
+        """SIGTERM of the node the client submits through: the client gets
+        BYE (stopped, durable) once what it sent is ACCEPTED, not an EOF,
+        goes on through the next --socket, and the output is exact; the
+        drained node exits 0."""
+        pool = ('name = "sq"; workers = 2; handler = "sleep"; '
+                'shared = true;')
+        a = self.node([pool])
+        # B starts once A has read every entry (its queue has room for
+        # them all), so that A has queued ones to give back.
+        b = Droverd([pool], extra=f'redis = "{self.redis.url}";\n')
+        n = 60
+        p, out, t, feed = self.submit([a, b], n, stdin=b"100\n" * n)
+        wait_for(lambda: len(out) >= 4, timeout=30, what="four results")
+        self.assertGreater(a.status()["shared"]["pools"]["sq"]["inflight"],
+                           10)
+        b.start()
+        self.nodes.append(b)
+        wait_for(lambda: b.status().get("shared", {}).get("connected"),
+                 timeout=10, what="B to connect to Redis")
+        a.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(a.proc.wait(timeout=30), 0, a.logtext()[-2000:])
+        rc, err = self.finish(p, t, feed)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out, [b"100\n"] * n)
+        self.assertIn(f"drover: {n} jobs, {n} ok, 0 failed", err)
+        self.assertIn("droverd is shutting down", err)
+        self.assertNotIn("connection lost", err)
+        # A gave its queued entries back: B ran them at once, without
+        # waiting claim_idle (30 s) to claim them.
+        self.assertEqual(b.status()["shared"]["pools"]["sq"]["claimed"], 0)
+        self.assertRegex(a.logtext(), r"no longer shared here \([1-9]\d* queued "
+                         r"entries given back")
 
     def test_results_on_any_node(self):
         """drover results ID on another node than the submitter's."""
