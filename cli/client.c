@@ -915,6 +915,69 @@ submit_frame(void *arg, const struct frame_hdr *h, const char *p,
 	}
 }
 
+/*
+ * The hot path of the results (peer.h's frames()): the whole RESULTs at
+ * the head of the buffer that are ok and carry only their output (a
+ * number, typed, or text) and the metadata, reported in one loop, each
+ * checked as ctl_parse() and submit_result() would.  Anything else (a job
+ * not ok, sections, another message, a repeat, a bad typed output) stops
+ * the loop, and that frame goes the usual way: submit_header(), then
+ * submit_frame().
+ */
+static size_t
+submit_frames(void *arg, const char *p, size_t len)
+{
+	static const struct report_extra none;
+	struct submit		*s = arg;
+	struct frame_result	 r;
+	struct report_extra	 ex;
+	struct ctl_meta		 m;
+	struct num_value	 v;
+	const char		*q, *why;
+	size_t			 off = 0;
+	uint32_t		 n;
+	uint64_t		 id;
+
+	while (s->conn <= SC_FETCHING && !s->finishing && s->status == -1 &&
+	    len - off >= FRAME_HDRLEN) {
+		q = p + off;
+		memcpy(&n, q, 4);
+		n = le32toh(n);
+		if (q[4] != CTL_RESULT || q[5] != JOB_OK || q[7] != 0 ||
+		    (q[6] & ~CTL_F_TYPED) != 0 || n < CTL_META_LEN ||
+		    n > FRAME_MAXLEN || len - off - FRAME_HDRLEN < n)
+			break;
+		v.kind = NUM_NONE;
+		if (q[6] != 0 && frame_num_get(q + FRAME_HDRLEN + CTL_META_LEN,
+		    n - CTL_META_LEN, (uint8_t)q[6], &v, &why) == -1)
+			break;
+		memcpy(&id, q + 8, 8);
+		id = le64toh(id);
+		if (!idset_finish(&s->open, id))
+			break;		/* a repeat: submit_result() sees it */
+		ctl_meta_get(q + FRAME_HDRLEN, &m);
+		off += FRAME_HDRLEN + n;
+		if (s->keep_inputs) {	/* --tag, --joblog: with the input */
+			memset(&r, 0, sizeof(r));
+			memset(&ex, 0, sizeof(ex));
+			r.num = v;
+			r.out = q + FRAME_HDRLEN + CTL_META_LEN;
+			r.outlen = v.kind != NUM_NONE ? 0 : n - CTL_META_LEN;
+			submit_report(s, id, JOB_OK, &r, &ex, (pid_t)m.pid,
+			    m.latency_us, m.attempts);
+		} else if (v.kind != NUM_NONE)
+			report_job_num(s->report, id, &v, (pid_t)m.pid,
+			    m.latency_us, m.attempts, &none);
+		else
+			report_job(s->report, id, JOB_OK, q + FRAME_HDRLEN +
+			    CTL_META_LEN, n - CTL_META_LEN, (pid_t)m.pid,
+			    m.latency_us, m.attempts, &none);
+		if (s->peer == NULL || peer_fd(s->peer) == -1)
+			break;
+	}
+	return (off);
+}
+
 /* Our output drained below half the high-water mark: send more input. */
 static void
 submit_written(void *arg, bool all)
@@ -987,6 +1050,7 @@ static const struct peer_ops submit_peer_ops = {
 	.header = submit_header,
 	.more = submit_more,
 	.frame = submit_frame,
+	.frames = submit_frames,
 	.written = submit_written,
 	.lost = submit_lost,
 };

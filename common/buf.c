@@ -32,10 +32,11 @@ char	 buf_empty[1];
 
 /*
  * Make room for n more bytes after the write offset and return a pointer to
- * it: slide the unread bytes to the front if that is enough, else grow.
+ * it (buf_reserve() when there is none): slide the unread bytes to the
+ * front if that is enough, else grow.
  */
 char *
-buf_reserve(struct buf *b, size_t n)
+buf_grow(struct buf *b, size_t n)
 {
 	size_t	 len, cap;
 

@@ -22,7 +22,7 @@ struct buf {
 
 void	 buf_init(struct buf *);
 void	 buf_free(struct buf *);
-char	*buf_reserve(struct buf *, size_t);
+char	*buf_grow(struct buf *, size_t);
 void	 buf_add(struct buf *, const void *, size_t);
 void	 buf_addc(struct buf *, char);
 void	 buf_adds(struct buf *, const char *);
@@ -50,6 +50,19 @@ static inline char *
 buf_data(const struct buf *b)
 {
 	return (b->data != NULL ? b->data + b->rpos : buf_empty);
+}
+
+/*
+ * Room for n more bytes at the end, to be filled and then committed.  The
+ * test for room is inline (the job path reserves a few times per job);
+ * buf_grow() makes it.
+ */
+static inline char *
+buf_reserve(struct buf *b, size_t n)
+{
+	if (b->cap - b->wpos >= n)
+		return (b->data + b->wpos);
+	return (buf_grow(b, n));
 }
 
 /* Mark n reserved bytes as written. */

@@ -56,9 +56,10 @@ idset_grow(struct idset *s, uint64_t id)
 /*
  * Add id, open.  Ids must increase; one below the newest is refused (-1).
  * Ids skipped over are added finished (they were never handed over).
+ * The next id, with room in the ring, is idset_add()'s inline fast path.
  */
 int
-idset_add(struct idset *s, uint64_t id)
+idset_add_slow(struct idset *s, uint64_t id)
 {
 	if (id < s->hi)
 		return (-1);
@@ -82,7 +83,8 @@ idset_add(struct idset *s, uint64_t id)
 bool
 idset_finish(struct idset *s, uint64_t id)
 {
-	uint64_t	*w;
+	uint64_t	*w, rest;
+	unsigned	 b;
 
 	if (id < s->lo || id >= s->hi)
 		return (false);
@@ -91,11 +93,27 @@ idset_finish(struct idset *s, uint64_t id)
 		return (false);
 	*w |= BIT(id);
 	s->open--;
-	/* Slide lo past what is finished; a word left behind is cleared. */
-	while (s->lo < s->hi && (*idset_word(s, s->lo) & BIT(s->lo))) {
-		s->lo++;
-		if ((s->lo & 63) == 0)
-			*idset_word(s, s->lo - 64) = 0;
+	if (id != s->lo)
+		return (true);
+	/*
+	 * Slide lo past what is finished, a word at a time (the bits at and
+	 * above hi are clear); a word left behind is cleared.
+	 */
+	for (;;) {
+		w = idset_word(s, s->lo);
+		b = (unsigned)(s->lo & 63);
+		if ((rest = ~*w >> b) != 0) {
+			s->lo += (uint64_t)__builtin_ctzll(rest);
+			if (s->lo > s->hi)
+				s->lo = s->hi;
+			break;
+		}
+		s->lo += 64 - b;
+		*w = 0;
+		if (s->lo >= s->hi) {
+			s->lo = s->hi;
+			break;
+		}
 	}
 	if (s->lo == s->hi && (s->lo & 63) != 0)
 		*idset_word(s, s->lo) = 0;

@@ -21,9 +21,26 @@ struct idset {
 
 void	 idset_init(struct idset *);
 void	 idset_free(struct idset *);
-int	 idset_add(struct idset *, uint64_t);
+int	 idset_add_slow(struct idset *, uint64_t);
 bool	 idset_finish(struct idset *, uint64_t);
 bool	 idset_next_open(const struct idset *, uint64_t *);
+
+/*
+ * Add id, open (idset.c): the next id, with room for it in the ring, here;
+ * anything else in idset_add_slow().
+ */
+static inline int
+idset_add(struct idset *s, uint64_t id)
+{
+	if (id == s->hi && s->lo != s->hi &&
+	    (id >> 6) - (s->lo >> 6) < s->cap) {
+		s->w[(id >> 6) & (s->cap - 1)] &= ~(1ULL << (id & 63));
+		s->hi = id + 1;
+		s->open++;
+		return (0);
+	}
+	return (idset_add_slow(s, id));
+}
 
 /* Ids added and not finished. */
 static inline uint64_t

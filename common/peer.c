@@ -53,6 +53,7 @@ struct peer {
 	bool			 reading;	/* ev_read is added */
 	bool			 rlost;		/* EOF, read error, refused */
 	bool			 writing;	/* ev_write is added */
+	bool			 flush_due;	/* ev_flush is active */
 	bool			 wfailed;	/* output is dropped */
 	unsigned		 busy;		/* ways in running */
 	bool			 dead;		/* freed while busy */
@@ -60,6 +61,7 @@ struct peer {
 
 static void	peer_read_cb(int, short, void *);
 static void	peer_write_cb(int, short, void *);
+static void	peer_flush_cb(int, short, void *);
 
 /* A peer on the non-blocking fd; it reads once peer_set_reading() says. */
 struct peer *
@@ -93,7 +95,7 @@ peer_new(struct event_base *base, int fd, const struct peer_conf *conf,
 	    p);
 	p->ev_write = event_new(base, fd, EV_WRITE | EV_PERSIST,
 	    peer_write_cb, p);
-	p->ev_flush = event_new(base, -1, 0, peer_write_cb, p);
+	p->ev_flush = event_new(base, -1, 0, peer_flush_cb, p);
 	return (p);
 }
 
@@ -139,7 +141,7 @@ peer_close(struct peer *p)
 	event_del(p->ev_flush);
 	close(p->fd);
 	p->fd = -1;
-	p->reading = p->writing = false;
+	p->reading = p->writing = p->flush_due = false;
 	p->have_hdr = p->skipping = false;
 	p->skip = 0;
 	if (p->busy == 0) {
@@ -455,14 +457,18 @@ peer_writing(const struct peer *p)
 	return (p->writing);
 }
 
-/* Write what is queued at the end of this loop turn (once per turn). */
+/*
+ * Write what is queued at the end of this loop turn (once per turn).  A
+ * flag says the flush is due, rather than an event_pending() per message
+ * queued (docs/architecture.md, "droverd", Clients).
+ */
 void
 peer_schedule(struct peer *p)
 {
-	if (p->fd == -1 || p->wfailed)
+	if (p->fd == -1 || p->wfailed || p->writing || p->flush_due)
 		return;
-	if (!p->writing && !event_pending(p->ev_flush, EV_TIMEOUT, NULL))
-		event_active(p->ev_flush, EV_TIMEOUT, 0);
+	p->flush_due = true;
+	event_active(p->ev_flush, EV_TIMEOUT, 0);
 }
 
 /* Write as much as the fd takes now; arm the write event for the rest. */
@@ -496,6 +502,7 @@ peer_flush(struct peer *p)
 			event_del(p->ev_write);
 		}
 		event_del(p->ev_flush);
+		p->flush_due = false;
 		p->ops->lost(p->arg, PEER_WRITE_ERROR, strerror(p->err));
 		goto out;
 	}
@@ -510,11 +517,23 @@ out:
 	peer_leave(p);
 }
 
-/* Writable again, or the end of the loop turn. */
+/* Writable again. */
 static void
 peer_write_cb(int fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	peer_flush(arg);
+}
+
+/* The end of the loop turn that peer_schedule() asked for. */
+static void
+peer_flush_cb(int fd, short what, void *arg)
+{
+	struct peer	*p = arg;
+
+	(void)fd;
+	(void)what;
+	p->flush_due = false;
+	peer_flush(p);
 }

@@ -1348,6 +1348,52 @@ client_header(void *arg, const char *p, struct frame_hdr *h,
 	return (PEER_TAKE);
 }
 
+/*
+ * The hot path of a submitting client (peer.h's frames()): the whole JOB
+ * frames at the head of its buffer, taken in one loop, with the pool's
+ * room asked once and counted down, as drover run's input does (the
+ * queue's bytes may go past their bound by what one read brought).  The
+ * header is checked inline as ctl_parse() and client_header() would; any
+ * other message (END, CANCEL, a JOB over max_job_bytes or with a bad
+ * header), no room, a durable or shared batch, stops the loop, and that
+ * frame goes the usual way: client_more(), client_header(),
+ * client_frame().
+ */
+static size_t
+client_frames(void *arg, const char *p, size_t len)
+{
+	struct client	*cl = arg;
+	const char	*q;
+	size_t		 off = 0, room;
+	uint32_t	 n;
+	uint64_t	 id;
+
+	if (cl->state != CS_SUBMIT || cl->xb != NULL || cl->input_done ||
+	    cl->fd == -1 || peer_pending(cl->peer) > CLIENT_OUT_HIGH ||
+	    (room = pool_room(cl->pool)) == 0)
+		return (0);
+	client_hold(cl);
+	while (room != 0 && len - off >= FRAME_HDRLEN) {
+		q = p + off;
+		memcpy(&n, q, 4);
+		n = le32toh(n);
+		if (q[4] != CTL_JOB || (q[5] | q[6] | q[7]) != 0 ||
+		    n > cl->max_job_bytes || n > FRAME_MAXLEN ||
+		    len - off - FRAME_HDRLEN < n)
+			break;
+		memcpy(&id, q + 8, 8);
+		pool_submit(cl->pool, &cl->b, le64toh(id), q + FRAME_HDRLEN,
+		    n);
+		off += FRAME_HDRLEN + n;
+		room--;
+		/* A job that failed at once may have closed the client. */
+		if (cl->fd == -1 || cl->input_done || cl->state != CS_SUBMIT)
+			break;
+	}
+	client_release(cl);
+	return (off);
+}
+
 /* One whole message (p: its payload). */
 static void
 client_frame(void *arg, const struct frame_hdr *h, const char *p,
@@ -1462,6 +1508,7 @@ static const struct peer_ops client_peer_ops = {
 	.header = client_header,
 	.more = client_more,
 	.frame = client_frame,
+	.frames = client_frames,
 	.skipped = client_skipped,
 	.input = client_input,
 	.read_end = client_read_end,
@@ -1569,8 +1616,9 @@ client_done(struct batch *b, struct job *j, const struct jobresult *r)
 	struct client	*cl = (struct client *)b;
 	struct ctl_meta	 m;
 	struct jobresult t;
+	const char	*out = r->out;
 	char		*p, num[NUM_VALUE_STRLEN];
-	size_t		 len;
+	size_t		 outlen = r->outlen;
 	unsigned	 flags, tflag = 0;
 	uint8_t		 f8;
 
@@ -1578,35 +1626,36 @@ client_done(struct batch *b, struct job *j, const struct jobresult *r)
 	if (cl->fd == -1)
 		goto out;
 	if (r->num != NULL) {
-		t = *r;
 		if (cl->sections & CTL_F_TYPED) {
-			t.outlen = frame_num_put(num, r->num, &f8);
+			outlen = frame_num_put(num, r->num, &f8);
 			tflag = f8;
 		} else
-			t.outlen = num_fmt_value(num, r->num);
-		t.out = num;
-		t.num = NULL;
-		r = &t;
+			outlen = num_fmt_value(num, r->num);
+		out = num;
 	}
-	len = FRAME_HDRLEN + CTL_META_LEN + r->outlen;
 	m.pid = (uint32_t)r->worker;
 	m.attempts = r->runs;
 	m.latency_us = r->latency_us;
-	if ((flags = client_result_flags(cl, r)) != 0)
-		client_result_sections(cl, j, r, &m, flags, tflag);
-	else {
-		p = peer_reserve(cl->peer, len);
+	if ((flags = client_result_flags(cl, r)) != 0) {
+		t = *r;
+		t.out = out;
+		t.outlen = outlen;
+		t.num = NULL;
+		client_result_sections(cl, j, &t, &m, flags, tflag);
+	} else {
+		p = peer_reserve(cl->peer, FRAME_HDRLEN + CTL_META_LEN +
+		    outlen);
 		frame_put(p, CTL_RESULT, (uint8_t)r->status,
-		    (uint32_t)(CTL_META_LEN + r->outlen), j->id);
+		    (uint32_t)(CTL_META_LEN + outlen), j->id);
 		p[6] = (char)tflag;
 		ctl_meta_put(p + FRAME_HDRLEN, &m);
-		if (r->outlen != 0)
-			memcpy(p + FRAME_HDRLEN + CTL_META_LEN, r->out,
-			    r->outlen);
-		peer_commit(cl->peer, len);
+		if (outlen != 0)
+			memcpy(p + FRAME_HDRLEN + CTL_META_LEN, out, outlen);
+		peer_commit(cl->peer, FRAME_HDRLEN + CTL_META_LEN + outlen);
 	}
 	client_schedule(cl);
-	client_check_bye(cl);
+	if (cl->input_done)	/* no BYE is due before the END */
+		client_check_bye(cl);
 out:
 	client_release(cl);
 }

@@ -15,7 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (CTL_END, CTL_JOB, CTL_REPLY, CTL_RESULT,  # noqa
+from harness import (CTL_BYE, CTL_END, CTL_JOB, CTL_REPLY, CTL_RESULT,  # noqa
                      DROVERD, TW, Droverd, DroverTestCase, conf_check,
                      cpu_seconds, ctl_connect, ctl_frame, ctl_read_all, ctl_request,
                      feed_and_wait, lines, observe_quiet, sum_squares,
@@ -659,6 +659,46 @@ class TestHostileClients(DaemonCase):
         self.assertEqual(sum(int(m[3][16:]) for m in results),
                          sum_squares(1000))
         self.assertEqual(msgs[-1][0], 6)    # BYE
+
+    def test_jobs_of_one_write_around_a_skipped_one(self):
+        # One write: small jobs, one over max_job_bytes, small jobs, END.
+        # droverd takes the small ones many at a time (control.c's
+        # client_frames()) and the big one on its header, skipped.
+        s = ctl_connect(self.d.sock)
+        s.sendall(ctl_request({"op": "submit", "pool": "square"}) +
+                  b"".join(ctl_frame(CTL_JOB, str(i), id=i)
+                           for i in range(1, 501)) +
+                  ctl_frame(CTL_JOB, b"9" * (2 << 20), id=501) +
+                  b"".join(ctl_frame(CTL_JOB, str(i), id=i)
+                           for i in range(502, 1001)) + ctl_frame(CTL_END))
+        msgs = ctl_read_all(s)
+        s.close()
+        results = {m[2]: m for m in msgs if m[0] == CTL_RESULT}
+        self.assertEqual(len(results), len([m for m in msgs
+                                            if m[0] == CTL_RESULT]))
+        self.assertEqual(sorted(results), list(range(1, 1001)))
+        self.assertEqual(results[501][1], 5)        # rejected
+        self.assertEqual(sum(int(m[3][16:]) for i, m in results.items()
+                             if i != 501), sum_squares(1000) - 501 ** 2)
+        self.assertEqual(msgs[-1][0], CTL_BYE)
+
+    def test_a_bad_header_among_jobs_hangs_up(self):
+        # A JOB with a flags byte set, amid good ones of the same write:
+        # the jobs before it may run, none after it, and no BYE comes.
+        bad = bytearray(ctl_frame(CTL_JOB, "7", id=300))
+        bad[6] = 1
+        s = ctl_connect(self.d.sock)
+        s.sendall(ctl_request({"op": "submit", "pool": "square"}) +
+                  b"".join(ctl_frame(CTL_JOB, str(i), id=i)
+                           for i in range(1, 300)) + bytes(bad) +
+                  b"".join(ctl_frame(CTL_JOB, str(i), id=i)
+                           for i in range(301, 401)) + ctl_frame(CTL_END))
+        msgs = ctl_read_all(s)
+        s.close()
+        self.assertNotIn(CTL_BYE, [m[0] for m in msgs])
+        self.assertTrue(all(m[2] < 300 for m in msgs
+                            if m[0] == CTL_RESULT))
+        self.assert_still_serving()
 
 
 class TestOutOfFds(DroverTestCase):

@@ -8,14 +8,18 @@ client that did not ask for typed results gets the text it always had.
 `tw echo-typed` answers the number the job reads as, in binary."""
 import json
 import os
+import socket
 import struct
+import subprocess
 import sys
+import tempfile
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (CTL_BYE, CTL_END, CTL_JOB, CTL_RESULT, TW,  # noqa
-                     Droverd, DroverTestCase, ctl_connect, ctl_frame,
-                     ctl_read_all, ctl_request, run)
+from harness import (CTL_BYE, CTL_END, CTL_JOB, CTL_REPLY,  # noqa
+                     CTL_RESULT, DROVER, TW, Droverd, DroverTestCase, Result,
+                     ctl_connect, ctl_frame, ctl_read_all, ctl_request, run)
 
 I128_MAX = (1 << 127) - 1
 I128_MIN = -(1 << 127)
@@ -171,6 +175,90 @@ class TypedSubmit(DroverTestCase):
         self.assertEqual(got[1], (0x10, (-2).to_bytes(8, "little",
                                                       signed=True)))
         self.assertEqual(got[2], (0x20, struct.pack("<d", 0.5)))
+
+
+
+def result(id_, out, flags=0, status=0):
+    """A RESULT as droverd builds it: meta (pid, attempts, latency), out."""
+    return struct.pack("<IBBBBQ", 16 + len(out), CTL_RESULT, status, flags,
+                       0, id_) + struct.pack("<IIQ", 4242, 1, 7) + out
+
+
+class ResultsOfOneRead(DroverTestCase):
+    """drover submit takes the ok RESULTs of a read in one loop
+    (cli/client.c's submit_frames()) and the others one by one: a scripted
+    droverd sends every kind in one write, a repeat among them."""
+
+    RESULTS = (result(0, struct.pack("<q", 1), 0x10) +
+               result(1, b"4") +
+               result(0, struct.pack("<q", 1), 0x10) +       # a repeat
+               result(2, (9).to_bytes(16, "little", signed=True), 0x10) +
+               result(3, struct.pack("<d", 16.0), 0x20) +
+               result(4, b"boom", status=1) +
+               result(5, struct.pack("<q", 25), 0x10))
+
+    def serve(self, ls):
+        c, _ = ls.accept()
+        buf, jobs = b"", 0
+        while True:
+            chunk = c.recv(1 << 16)
+            if not chunk:
+                break
+            buf += chunk
+            while len(buf) >= 16:
+                n, typ = struct.unpack_from("<IB", buf)
+                if len(buf) < 16 + n:
+                    break
+                buf = buf[16 + n:]
+                if typ == 1:
+                    c.sendall(ctl_frame(CTL_REPLY, json.dumps(
+                        {"ok": True, "pool": "p",
+                         "max_job_bytes": 1 << 20})))
+                jobs += typ == CTL_JOB
+                if typ == CTL_END:
+                    c.sendall(self.RESULTS +
+                              ctl_frame(CTL_BYE, '{"restarts":0}'))
+                    c.close()
+                    return
+
+    def submit(self, *opts):
+        d = tempfile.mkdtemp(prefix="drover-results-")
+        path = os.path.join(d, "s.sock")
+        ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        ls.bind(path)
+        ls.listen(1)
+        t = threading.Thread(target=self.serve, args=(ls,), daemon=True)
+        t.start()
+        p = subprocess.run([DROVER, "submit", "--pool", "p", "--socket",
+                            path] + list(opts), input=b"a\nb\nc\nd\ne\nf\n",
+                           capture_output=True, timeout=60)
+        r = Result(p.returncode, p.stdout, p.stderr, None)
+        t.join(10)
+        ls.close()
+        os.unlink(path)
+        os.rmdir(d)
+        return r
+
+    def test_every_kind_in_one_read(self):
+        r = self.submit("--json")
+        self.assertEqual(r.rc, 1, r.errtext)        # job 4 failed
+        jobs, summary = r.jobs_and_summary()
+        self.assertEqual(sorted(j["id"] for j in jobs), list(range(6)))
+        self.assertEqual({j["id"]: j.get("output") for j in jobs
+                          if j["status"] == "ok"},
+                         {0: "1", 1: "4", 2: "9", 3: "16", 5: "25"})
+        self.assertEqual([(j["id"], j["error"]) for j in jobs
+                          if j["status"] != "ok"], [(4, "boom")])
+        self.assertEqual((summary["ok"], summary["failed"]), (5, 1))
+        self.assertEqual(str(summary["sum"]), "55")
+        self.assertEqual(r.errtext.count("job 0, which has one already"),
+                         1, r.errtext)
+
+    def test_every_kind_in_one_read_tagged(self):
+        r = self.submit("--tag")
+        self.assertEqual(r.rc, 1, r.errtext)
+        self.assertEqual(sorted(r.text.splitlines()),
+                         ["a\t1", "b\t4", "c\t9", "d\t16", "f\t25"])
 
 
 if __name__ == "__main__":

@@ -147,6 +147,38 @@ START_TEST(test_random_against_model)
 }
 END_TEST
 
+/*
+ * The oldest id finishes last, after 300 others: the window slides over
+ * whole words at once, and the ring's words it leaves are clear for the
+ * ids that come next (they are open, not finished by stale bits).
+ */
+START_TEST(test_slide_over_whole_words)
+{
+	struct idset	 s;
+	uint64_t	 i, want[64];
+
+	idset_init(&s);
+	for (i = 5; i < 305; i++) {
+		ck_assert_int_eq(idset_add(&s, i), 0);
+		if (i != 5)
+			ck_assert(idset_finish(&s, i));
+	}
+	ck_assert(idset_finish(&s, 5));
+	open_are(&s, NULL, 0);
+	ck_assert_uint_eq(s.lo, 305);
+	for (i = 0; i < 64; i++) {
+		want[i] = 305 + i * 7;
+		ck_assert_int_eq(idset_add(&s, want[i]), 0);
+	}
+	open_are(&s, want, 64);
+	for (i = 0; i < 64; i++)
+		ck_assert(idset_finish(&s, want[i]));
+	open_are(&s, NULL, 0);
+	ck_assert(!idset_finish(&s, want[63]));
+	idset_free(&s);
+}
+END_TEST
+
 /* Everything finished mid-word, then a restart far away. */
 START_TEST(test_restart_after_empty)
 {
@@ -179,6 +211,7 @@ idset_suite(void)
 	tcase_add_test(tc, test_stuck_oldest);
 	tcase_add_test(tc, test_random_against_model);
 	tcase_add_test(tc, test_restart_after_empty);
+	tcase_add_test(tc, test_slide_over_whole_words);
 	suite_add_tcase(s, tc);
 	return (s);
 }
