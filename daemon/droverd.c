@@ -152,11 +152,21 @@ on_pools_changed(const struct conf *c, void *arg)
 
 static const struct shared_hooks shr_hooks = {
 	.pool = supervisor_pool,
+	.settled = supervisor_check_exit,
 };
+
+/* A drain waits for the shared batches' clients and Redis's replies. */
+static bool
+on_settled(void *arg)
+{
+	(void)arg;
+	return (shr == NULL || shared_settled(shr));
+}
 
 static const struct supervisor_hooks sv_hooks = {
 	.reloading = on_reloading,
 	.pools_changed = on_pools_changed,
+	.settled = on_settled,
 };
 
 /*
@@ -233,12 +243,13 @@ on_term(int sig, short what, void *arg)
 {
 	(void)what;
 	(void)arg;
+	/* First: the shared batches' clients go on through another node. */
+	if (shr != NULL)
+		shared_drain(shr, "droverd is shutting down");
 	if (sig == SIGQUIT || terms++ > 0)
 		supervisor_stop_now();
 	else
 		supervisor_drain();
-	if (shr != NULL)	/* its clients go on through another node */
-		shared_drain(shr, "droverd is shutting down");
 }
 
 static void

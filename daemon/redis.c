@@ -405,6 +405,10 @@ rc_reply(redisAsyncContext *ac, void *r, void *priv)
 	if (c->cb != NULL)
 		c->cb(rc, r, c->arg);
 	free(c);
+	/* ac->data again: the callback may have freed the connection. */
+	if ((rc = ac->data) != NULL && r != NULL && rc->outstanding == 0 &&
+	    rc->hooks.idle != NULL)
+		rc->hooks.idle(rc, rc->arg);
 }
 
 /* Send a command (argv form); -1 if the connection is not up. */

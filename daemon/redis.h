@@ -32,6 +32,8 @@ struct rconn_hooks {
 	void	(*up)(struct rconn *, void *);
 	/* The connection went (why); a new one is tried after a backoff. */
 	void	(*down)(struct rconn *, void *, const char *);
+	/* Optional: every reply is in (after the last one's callback). */
+	void	(*idle)(struct rconn *, void *);
 };
 
 typedef void	(*rconn_cb)(struct rconn *, struct redisReply *, void *);

@@ -53,6 +53,7 @@ struct sjob {
 	char		 eid[48];
 	char		 batch[JOURNAL_ID_LEN + 1];
 	uint64_t	 jid;
+	unsigned	 deliveries;	/* by Redis, this one included */
 	uint32_t	 next_free;	/* +1; 0: end of the free list */
 	bool		 used;
 };
@@ -181,6 +182,7 @@ struct shared {
 	struct event		*ev_acc;	/* ACCEPTEDs, once a turn */
 	struct event		*ev_follow;	/* again, after an error */
 	bool			 freeing;
+	bool			 draining;
 };
 
 static void	sp_read(struct spool *);
@@ -188,6 +190,7 @@ static void	sb_follow(struct shared *);
 static void	sb_check(struct sbatch *);
 static void	sb_release(struct sbatch *);
 static void	sb_refused(struct sbatch *, const char *);
+static void	sh_poke(struct shared *);
 static void	rd_go(struct sreader *);
 static void	sp_done(struct batch *, struct job *,
 		    const struct jobresult *);
@@ -338,8 +341,11 @@ sp_take(struct spool *sp, const redisReply *e, unsigned deliveries)
 	    b->len > JOURNAL_ID_LEN || d->type != REDIS_REPLY_STRING ||
 	    !str_u64(field(fields, "i"), &jid)) {
 		if (fields == NULL || fields->type == REDIS_REPLY_NIL) {
-			sp_deleted(sp, e->element[0]->str, 1);
-			sp_ack(sp, e->element[0]->str);
+			/* One of ours that runs here: its result comes. */
+			if (!sp_has(sp, e->element[0]->str)) {
+				sp_deleted(sp, e->element[0]->str, 1);
+				sp_ack(sp, e->element[0]->str);
+			}
 		} else {
 			log_warnx("pool %s: shared entry %s is not a job; "
 			    "dropped", sp->name, e->element[0]->str);
@@ -358,6 +364,7 @@ sp_take(struct spool *sp, const redisReply *e, unsigned deliveries)
 	memcpy(s->eid, e->element[0]->str, e->element[0]->len + 1);
 	memcpy(s->batch, b->str, b->len + 1);
 	s->jid = jid;
+	s->deliveries = deliveries;
 	if (deliveries > 1)
 		pool_resubmit(sp->pool, &sp->b, idx, d->str, d->len,
 		    deliveries - 1, deliveries - 1);
@@ -509,7 +516,32 @@ sp_blk_down(struct rconn *rc, void *arg, const char *why)
 	sp->reading = false;
 }
 
-static const struct rconn_hooks sp_blk_hooks = { sp_blk_up, sp_blk_down };
+static const struct rconn_hooks sp_blk_hooks = { sp_blk_up, sp_blk_down,
+    NULL };
+
+/*
+ * EXEC's answer: an array of the commands' answers, any of which may be an
+ * error (then the transaction did not do all it was meant to: say so).
+ */
+static bool
+exec_ok(const struct spool *sp, const redisReply *r, const char *what)
+{
+	size_t	 i;
+
+	if (r->type == REDIS_REPLY_ERROR) {
+		log_warnx("pool %s: %s: %s", sp->name, what, r->str);
+		return (false);
+	}
+	if (r->type != REDIS_REPLY_ARRAY)
+		return (false);
+	for (i = 0; i < r->elements; i++)
+		if (r->element[i]->type == REDIS_REPLY_ERROR) {
+			log_warnx("pool %s: %s, command %zu: %s", sp->name,
+			    what, i + 1, r->element[i]->str);
+			return (false);
+		}
+	return (true);
+}
 
 static void
 sp_return_cb(struct rconn *rc, redisReply *r, void *arg)
@@ -517,9 +549,8 @@ sp_return_cb(struct rconn *rc, redisReply *r, void *arg)
 	struct spool	*sp = arg;
 
 	if (rc != NULL && r != NULL && sp->pool != NULL &&
-	    r->type == REDIS_REPLY_ERROR)
-		log_warnx("pool %s: giving an entry back: %s", sp->name,
-		    r->str);
+	    exec_ok(sp, r, "giving an entry back"))
+		sp->returned++;
 }
 
 static void
@@ -527,12 +558,9 @@ sp_exec_cb(struct rconn *rc, redisReply *r, void *arg)
 {
 	struct spool	*sp = arg;
 
-	if (rc == NULL || r == NULL || sp->pool == NULL)
-		return;
-	if (r->type == REDIS_REPLY_ARRAY)
+	if (rc != NULL && r != NULL && sp->pool != NULL &&
+	    exec_ok(sp, r, "a result's MULTI"))
 		sp->acked++;
-	else if (r->type == REDIS_REPLY_ERROR)
-		log_warnx("pool %s: a result's MULTI: %s", sp->name, r->str);
 }
 
 /*
@@ -550,20 +578,24 @@ sp_done(struct batch *b, struct job *j, const struct jobresult *res)
 	struct shared	*sh = sp->sh;
 	struct sjob	*s = &sp->slab[j->id];
 	char		*r, jid[24], st[4];
+	bool		 giveback;
 
-	if (!rconn_up(sh->cmd))
-		goto out;	/* pending: re-read or claimed later */
+	/*
+	 * Cancelled because this node goes (a drain, the pool removed): not
+	 * a result.  Queued and never started, on its first delivery, the
+	 * entry goes back to the stream's end for the other nodes now rather
+	 * than after claim_idle; killed while it ran, or delivered before,
+	 * it stays pending, to be claimed with its deliveries as attempts.
+	 */
+	giveback = res->status == JOB_CANCELLED && sp->closing;
+	if (!rconn_up(sh->cmd) || (giveback && (res->worker != 0 ||
+	    s->deliveries > 1)))
+		goto out;
 	snprintf(jid, sizeof(jid), "%llu", (unsigned long long)s->jid);
 	(void)rconn_cmdf(sh->cmd, NULL, NULL, "MULTI");
-	if (res->status == JOB_CANCELLED && sp->closing) {
-		/*
-		 * Queued here, never started, and this node goes (a drain, the
-		 * pool removed): the entry goes back to the stream's end, for
-		 * the other nodes now rather than after claim_idle.
-		 */
+	if (giveback) {
 		(void)rconn_cmdf(sh->cmd, NULL, NULL, "XADD %s * b %s i %s "
 		    "d %b", sp->q, s->batch, jid, j->data, (size_t)j->len);
-		sp->returned++;
 	} else {
 		resultrec_pack(&sh->pack, j, res);
 		r = key("r", s->batch);
@@ -577,8 +609,8 @@ sp_done(struct batch *b, struct job *j, const struct jobresult *res)
 	(void)rconn_cmdf(sh->cmd, NULL, NULL, "XACK %s %s %s", sp->q, sp->g,
 	    s->eid);
 	(void)rconn_cmdf(sh->cmd, NULL, NULL, "XDEL %s %s", sp->q, s->eid);
-	(void)rconn_cmdf(sh->cmd, res->status == JOB_CANCELLED && sp->closing ?
-	    sp_return_cb : sp_exec_cb, sp, "EXEC");
+	(void)rconn_cmdf(sh->cmd, giveback ? sp_return_cb : sp_exec_cb, sp,
+	    "EXEC");
 out:
 	sp_free_job(sp, (uint32_t)j->id);
 	if (sp->closing && batch_idle(&sp->b) && sp->b.pool != NULL)
@@ -1186,6 +1218,8 @@ follow_cb(struct rconn *rc, redisReply *r, void *arg)
 			sb_check(sb);
 			if (sb->sink != NULL)
 				sb->sink->kick(sb->sarg);
+			else if (sb->complete && sb->refs == 0)
+				sb_free(sb);	/* followed to its end */
 		}
 	}
 	if (r != NULL && r->type == REDIS_REPLY_ERROR)
@@ -1203,8 +1237,9 @@ follow_retry_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Follow the result streams of the batches bound here (not held, not
- * complete) with one blocking XREAD; a batch that comes while it blocks
+ * Follow the result streams of the batches submitted or taken up here,
+ * with a client or without (not held, not complete), with one blocking
+ * XREAD; a batch that comes while it blocks
  * unblocks it (CLIENT UNBLOCK), so that it is in the next one.
  */
 static void
@@ -1235,7 +1270,7 @@ sb_follow(struct shared *sh)
 	argv[argc++] = block;
 	argv[argc++] = "STREAMS";
 	TAILQ_FOREACH(sb, &sh->sbatches, entry) {
-		if (sb->sink == NULL || sb->held || sb->complete || sb->dead)
+		if (sb->held || sb->complete || sb->dead)
 			continue;
 		argv[argc++] = sb->r;
 		if (++n == FOLLOW_MAX)
@@ -1245,7 +1280,7 @@ sb_follow(struct shared *sh)
 		return;
 	i = 0;
 	TAILQ_FOREACH(sb, &sh->sbatches, entry) {
-		if (sb->sink == NULL || sb->held || sb->complete || sb->dead)
+		if (sb->held || sb->complete || sb->dead)
 			continue;
 		argv[argc++] = sb->cursor;
 		if (++i == n)
@@ -1286,7 +1321,8 @@ follow_down(struct rconn *rc, void *arg, const char *why)
 	sh->follow_client = -1;
 }
 
-static const struct rconn_hooks follow_hooks = { follow_up, follow_down };
+static const struct rconn_hooks follow_hooks = { follow_up, follow_down,
+    NULL };
 
 static void
 cmd_up(struct rconn *rc, void *arg)
@@ -1326,7 +1362,17 @@ cmd_down(struct rconn *rc, void *arg, const char *why)
 	}
 }
 
-static const struct rconn_hooks cmd_hooks = { cmd_up, cmd_down };
+/* A drain waits for every reply (shared_settled()): tell when they are. */
+static void
+cmd_idle(struct rconn *rc, void *arg)
+{
+	struct shared	*sh = arg;
+
+	(void)rc;
+	sh_poke(sh);
+}
+
+static const struct rconn_hooks cmd_hooks = { cmd_up, cmd_down, cmd_idle };
 
 /* The xbatch ops of a shared batch. */
 #define XSB(x)	((struct sbatch *)(void *)(x))
@@ -1437,13 +1483,24 @@ static void
 sbx_unbind(struct xbatch *x, void *arg)
 {
 	struct sbatch	*sb = XSB(x);
+	struct shared	*sh = sb->sh;
 
 	if (sb->sarg != arg)
 		return;
 	sb->sink = NULL;
 	sb->sarg = NULL;
-	if (sb->refs == 0 && (sb->complete || sb->dead))
+	if (sb->refs == 0 && (sb->complete || sb->dead)) {
 		sb_free(sb);
+	} else if (sb->held) {
+		/*
+		 * Still followed, without a client, to its end: its counts stay
+		 * true for batches and a return here, and its keys get their
+		 * expiry when it completes.
+		 */
+		sb->held = false;
+		sb_follow(sh);
+	}
+	sh_poke(sh);
 }
 
 static void
@@ -1505,6 +1562,7 @@ shared_drain(struct shared *sh, const char *why)
 {
 	struct sbatch	*sb, *next;
 
+	sh->draining = true;
 	TAILQ_FOREACH_SAFE(sb, &sh->sbatches, entry, next) {
 		if (sb->draining || sb->dead)
 			continue;
@@ -1516,6 +1574,30 @@ shared_drain(struct shared *sh, const char *why)
 			sb->sink->kick(sb->sarg);
 	}
 	event_active(sh->ev_acc, EV_TIMEOUT, 0);
+}
+
+/*
+ * Draining, may droverd exit?  Once every client of a batch submitted here
+ * may go (its BYE is due or sent) and every command has its reply (the
+ * entries given back and the last results are in Redis).
+ */
+bool
+shared_settled(const struct shared *sh)
+{
+	const struct sbatch	*sb;
+
+	TAILQ_FOREACH(sb, &sh->sbatches, entry)
+		if (sb->sink != NULL && !sb->dead && !sb->complete &&
+		    !sb_drained(sb))
+			return (false);
+	return (!rconn_up(sh->cmd) || rconn_outstanding(sh->cmd) == 0);
+}
+
+static void
+sh_poke(struct shared *sh)
+{
+	if (sh->draining && sh->hooks.settled != NULL)
+		sh->hooks.settled();
 }
 
 /* A batch of this node, by id, not lost with Redis. */

@@ -42,6 +42,8 @@ struct shared_conf {
 struct shared_hooks {
 	/* A live pool by name, or NULL. */
 	struct pool	*(*pool)(const char *);
+	/* Optional: draining, shared_settled() may have become true. */
+	void		 (*settled)(void);
 };
 
 /* A lookup of a batch by id is answered through this (async). */
@@ -52,6 +54,7 @@ struct shared	*shared_new(struct event_base *, const struct shared_conf *,
 void		 shared_free(struct shared *);
 void		 shared_pools(struct shared *);
 void		 shared_drain(struct shared *, const char *);
+bool		 shared_settled(const struct shared *);
 void		 shared_sync(struct shared *, const char *const *, size_t);
 
 struct xbatch	*shared_batch(struct shared *, struct pool *, char *,

@@ -705,7 +705,18 @@ sv_check_exit(void)
 		if (!pool_finished(sv.pools[i].pool) ||
 		    pool_nbatches(sv.pools[i].pool) != 0)
 			return;
+	/* The drain's deadline (sv_stop) does not wait for it. */
+	if (sv.state == SV_DRAINING && sv.hooks != NULL &&
+	    sv.hooks->settled != NULL && !sv.hooks->settled(sv.hooks_arg))
+		return;
 	event_base_loopexit(sv.base, NULL);
+}
+
+/* Something outside the pools has settled (supervisor_hooks). */
+void
+supervisor_check_exit(void)
+{
+	sv_check_exit();
 }
 
 /* SIGTTIN/SIGTTOU: one worker more or less in every pool. */

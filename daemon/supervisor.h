@@ -31,11 +31,18 @@ struct supervisor_hooks {
 	 * drover start or stop), for what follows them (shared pools).
 	 */
 	void	(*pools_changed)(const struct conf *, void *);
+	/*
+	 * Optional: while draining, whether what is not in a pool may be
+	 * left (shared batches' clients, replies from Redis); when it may,
+	 * supervisor_check_exit().
+	 */
+	bool	(*settled)(void *);
 };
 
 void		 supervisor_init(struct event_base *, struct conf *, bool,
 		    const struct supervisor_hooks *, void *);
 void		 supervisor_start(void);
+void		 supervisor_check_exit(void);
 void		 supervisor_free(void);
 struct pool	*supervisor_pool(const char *);
 bool		 supervisor_accepting(void);

@@ -378,7 +378,7 @@ class TestShared(SharedCase):
         # them all), so that A has queued ones to give back.
         b = Droverd([pool], extra=f'redis = "{self.redis.url}";\n')
         n = 60
-        p, out, t, feed = self.submit([a, b], n, stdin=b"100\n" * n)
+        p, out, t, feed = self.submit([a, b], n, stdin=b"200\n" * n)
         wait_for(lambda: len(out) >= 4, timeout=30, what="four results")
         self.assertGreater(a.status()["shared"]["pools"]["sq"]["inflight"],
                            10)
@@ -390,7 +390,7 @@ class TestShared(SharedCase):
         self.assertEqual(a.proc.wait(timeout=30), 0, a.logtext()[-2000:])
         rc, err = self.finish(p, t, feed)
         self.assertEqual(rc, 0, err)
-        self.assertEqual(out, [b"100\n"] * n)
+        self.assertEqual(out, [b"200\n"] * n)
         self.assertIn(f"drover: {n} jobs, {n} ok, 0 failed", err)
         self.assertIn("droverd is shutting down", err)
         self.assertNotIn("connection lost", err)
@@ -399,6 +399,36 @@ class TestShared(SharedCase):
         self.assertEqual(b.status()["shared"]["pools"]["sq"]["claimed"], 0)
         self.assertRegex(a.logtext(), r"no longer shared here \([1-9]\d* queued "
                          r"entries given back")
+
+    def test_drain_leaves_nothing_pending(self):
+        """A drained node whose pool runs nothing (rate-limited) gives
+        every queued entry back before it exits: none stays pending on
+        its consumer (the last transactions reach Redis), the other node
+        runs them without claiming, and the output is exact."""
+        a = self.node(['name = "sq"; workers = 2; handler = "sleep"; '
+                       'shared = true; rate = 2.0; burst = 1.0;'])
+        b = Droverd(['name = "sq"; workers = 2; handler = "sleep"; '
+                     'shared = true;'],
+                    extra=f'redis = "{self.redis.url}";\n')
+        n = 30
+        p, out, t, feed = self.submit([a, b], n, stdin=b"1\n" * n)
+        wait_for(lambda: a.status()["shared"]["pools"]["sq"]["inflight"]
+                 == n - len(out) and len(out) >= 1, timeout=30,
+                 what="A to hold every entry")
+        a_node = a.status()["shared"]["node"]
+        b.start()
+        self.nodes.append(b)
+        wait_for(lambda: b.status().get("shared", {}).get("connected"),
+                 timeout=10, what="B to connect to Redis")
+        a.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(a.proc.wait(timeout=30), 0, a.logtext()[-2000:])
+        self.assertEqual(self.redis.cli("XPENDING", "drover:{sq}:q",
+                                        "drover:{sq}:g", "-", "+", "100",
+                                        a_node), "")
+        rc, err = self.finish(p, t, feed)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out, [b"1\n"] * n)
+        self.assertEqual(b.status()["shared"]["pools"]["sq"]["claimed"], 0)
 
     def test_results_on_any_node(self):
         """drover results ID on another node than the submitter's."""
