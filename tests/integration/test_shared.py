@@ -117,6 +117,16 @@ class SharedCase(DroverTestCase):
                  timeout=10, what="the node to connect to Redis")
         return d
 
+    def start_then_drain(self, new, old):
+        """Start node new, then SIGTERM node old: it exits 0."""
+        new.start()
+        self.nodes.append(new)
+        wait_for(lambda: new.status().get("shared", {}).get("connected"),
+                 timeout=10, what="the new node to connect to Redis")
+        old.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(old.proc.wait(timeout=30), 0,
+                         old.logtext()[-2000:])
+
     def kill9(self, d):
         d.proc.send_signal(signal.SIGKILL)
         d.proc.wait()
@@ -382,12 +392,7 @@ class TestShared(SharedCase):
         wait_for(lambda: len(out) >= 4, timeout=30, what="four results")
         self.assertGreater(a.status()["shared"]["pools"]["sq"]["inflight"],
                            10)
-        b.start()
-        self.nodes.append(b)
-        wait_for(lambda: b.status().get("shared", {}).get("connected"),
-                 timeout=10, what="B to connect to Redis")
-        a.proc.send_signal(signal.SIGTERM)
-        self.assertEqual(a.proc.wait(timeout=30), 0, a.logtext()[-2000:])
+        self.start_then_drain(b, a)
         rc, err = self.finish(p, t, feed)
         self.assertEqual(rc, 0, err)
         self.assertEqual(out, [b"200\n"] * n)
@@ -416,12 +421,7 @@ class TestShared(SharedCase):
                  == n - len(out) and len(out) >= 1, timeout=30,
                  what="A to hold every entry")
         a_node = a.status()["shared"]["node"]
-        b.start()
-        self.nodes.append(b)
-        wait_for(lambda: b.status().get("shared", {}).get("connected"),
-                 timeout=10, what="B to connect to Redis")
-        a.proc.send_signal(signal.SIGTERM)
-        self.assertEqual(a.proc.wait(timeout=30), 0, a.logtext()[-2000:])
+        self.start_then_drain(b, a)
         self.assertEqual(self.redis.cli("XPENDING", "drover:{sq}:q",
                                         "drover:{sq}:g", "-", "+", "100",
                                         a_node), "")
