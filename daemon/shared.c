@@ -1239,8 +1239,8 @@ follow_retry_cb(evutil_socket_t fd, short what, void *arg)
 /*
  * Follow the result streams of the batches submitted or taken up here,
  * with a client or without (not held, not complete), with one blocking
- * XREAD; a batch that comes while it blocks
- * unblocks it (CLIENT UNBLOCK), so that it is in the next one.
+ * XREAD; a batch that comes while it blocks unblocks it (CLIENT UNBLOCK),
+ * so that it is in the next one.
  */
 static void
 sb_follow(struct shared *sh)
