@@ -1245,9 +1245,9 @@ follow_retry_cb(evutil_socket_t fd, short what, void *arg)
 static void
 sb_follow(struct shared *sh)
 {
-	struct sbatch	*sb;
+	struct sbatch	*sb, *which[FOLLOW_MAX];
 	const char	*argv[6 + 2 * FOLLOW_MAX];
-	int		 argc = 0, n = 0, i;
+	int		 argc = 0, n = 0, i, pass;
 	char		 block[16];
 
 	if (!rconn_up(sh->follow))
@@ -1269,23 +1269,22 @@ sb_follow(struct shared *sh)
 	argv[argc++] = "BLOCK";
 	argv[argc++] = block;
 	argv[argc++] = "STREAMS";
-	TAILQ_FOREACH(sb, &sh->sbatches, entry) {
-		if (sb->held || sb->complete || sb->dead)
-			continue;
-		argv[argc++] = sb->r;
-		if (++n == FOLLOW_MAX)
-			break;
-	}
+	/* Those with a client first: one without may never complete here. */
+	for (pass = 0; pass < 2 && n < FOLLOW_MAX; pass++)
+		TAILQ_FOREACH(sb, &sh->sbatches, entry) {
+			if (sb->held || sb->complete || sb->dead ||
+			    (sb->sink != NULL) != (pass == 0))
+				continue;
+			which[n] = sb;
+			if (++n == FOLLOW_MAX)
+				break;
+		}
 	if (n == 0)
 		return;
-	i = 0;
-	TAILQ_FOREACH(sb, &sh->sbatches, entry) {
-		if (sb->held || sb->complete || sb->dead)
-			continue;
-		argv[argc++] = sb->cursor;
-		if (++i == n)
-			break;
-	}
+	for (i = 0; i < n; i++)
+		argv[argc++] = which[i]->r;
+	for (i = 0; i < n; i++)
+		argv[argc++] = which[i]->cursor;
 	if (rconn_cmd(sh->follow, follow_cb, sh, argc, argv, NULL) == 0)
 		sh->following = true;
 }
