@@ -36,6 +36,14 @@ SUMMARY_RE = re.compile(
     r"mean (?P<mean>\S+))?$", re.M)
 
 
+def free_port():
+    """A TCP port free on 127.0.0.1 now (for a server the test starts)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def sum_squares(n):
     return n * (n + 1) * (2 * n + 1) // 6
 

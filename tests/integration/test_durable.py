@@ -31,20 +31,13 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (CTL_END, CTL_JOB, CTL_REPLY, CTL_BYE,  # noqa: E402
                      CTL_RESULT, DROVER, Droverd, DroverTestCase, conf_check,
-                     ctl_connect, ctl_frame, ctl_request, sum_squares,
-                     tagged_env, tagged_pids, wait_for)
+                     ctl_connect, ctl_frame, ctl_request, free_port,
+                     sum_squares, tagged_env, tagged_pids, wait_for)
 
 CTL_ACCEPTED = 8
 SQUARE = 'name = "sq"; workers = 2; handler = "square";'
 SLEEP = 'name = "nap"; workers = 2; handler = "sleep";'
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Conn:

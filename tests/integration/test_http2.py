@@ -23,7 +23,8 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import DroverTestCase, children, run, wait_for  # noqa: E402
+from harness import (DroverTestCase, children, free_port,  # noqa: E402
+                     run, wait_for)
 
 NGHTTPD = shutil.which("nghttpd", path=os.environ.get("PATH", "") +
                        ":/usr/sbin:/sbin")
@@ -58,11 +59,6 @@ def size_of(n):
 def content_of(n):
     return (f"f-{n} ".encode() * (size_of(n) // 4 + 1))[:size_of(n)]
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Nghttpd:

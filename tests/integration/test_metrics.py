@@ -16,16 +16,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (TW, Droverd, DroverTestCase, lines, rss_kb,  # noqa
-                     sum_squares, wait_for)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from harness import (TW, Droverd, DroverTestCase, free_port, lines,  # noqa
+                     rss_kb, sum_squares, wait_for)
 
 
 def get(port, path):

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,19 +22,12 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (DROVER, Droverd, DroverTestCase, TW,  # noqa: E402
-                     conf_check, sum_squares, tagged_env, tagged_pids,
-                     wait_for)
+                     conf_check, free_port, sum_squares, tagged_env,
+                     tagged_pids, wait_for)
 
 REDIS_SERVER = shutil.which("redis-server")
 REDIS_CLI = shutil.which("redis-cli")
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Redis:
