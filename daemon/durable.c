@@ -141,6 +141,7 @@ static void	db_done(struct batch *, struct job *,
 		    const struct jobresult *);
 static void	db_room(struct batch *);
 static void	db_closing(struct batch *, const char *);
+static void	x_info(const struct xbatch *, struct xbatch_info *);
 static void	db_started(struct batch *, struct job *);
 static void	db_check_complete(struct dbatch *);
 static void	db_replay_next(struct dbatch *);
@@ -1207,17 +1208,14 @@ durable_read_close(struct dreader *rd)
 json_t *
 durable_batches_json(struct durable *d)
 {
-	struct dbatch	*db;
-	json_t		*a = json_array();
+	struct dbatch		*db;
+	struct xbatch_info	 i;
+	json_t			*a = json_array();
 
-	TAILQ_FOREACH(db, &d->batches, entry)
-		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,"
-		    "s:I,s:I}", "id", db->id, "pool", db->pool_name, "state",
-		    journal_batch_state_name(db->state), "jobs",
-		    (json_int_t)db->jobs, "done", (json_int_t)db->done,
-		    "failed", (json_int_t)db->failed, "created",
-		    (json_int_t)db->created, "completed",
-		    (json_int_t)db->completed));
+	TAILQ_FOREACH(db, &d->batches, entry) {
+		x_info(&db->xb, &i);
+		json_array_append_new(a, xbatch_row_json(&i, false));
+	}
 	return (a);
 }
 
@@ -1401,6 +1399,9 @@ x_info(const struct xbatch *x, struct xbatch_info *i)
 	i->next_id = db->have_acc ? db->acc_id + 1 : 0;
 	i->jobs = db->jobs;
 	i->done = db->done;
+	i->failed = db->failed;
+	i->created = db->created;
+	i->completed = db->completed;
 }
 
 static const struct xbatch_ops db_xops = {

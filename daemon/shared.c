@@ -1513,6 +1513,9 @@ sbx_info(const struct xbatch *x, struct xbatch_info *i)
 	i->next_id = sb->next_id;
 	i->jobs = sb->jobs;
 	i->done = sb->done;
+	i->failed = sb->failed;
+	i->created = sb->created;
+	i->completed = 0;		/* not kept */
 }
 
 static const struct xbatch_ops sb_xops = {
@@ -2021,19 +2024,15 @@ shared_free(struct shared *sh)
 json_t *
 shared_batches_json(struct shared *sh)
 {
-	struct sbatch	*sb;
-	json_t		*a = json_array();
+	struct sbatch		*sb;
+	struct xbatch_info	 i;
+	json_t			*a = json_array();
 
 	TAILQ_FOREACH(sb, &sh->sbatches, entry)
-		if (!sb->dead)
-			json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:I,"
-			    "s:I,s:I,s:I,s:i,s:b}", "id", sb->id, "pool",
-			    sb->pool, "state", sb->complete ? "complete" :
-			    sb->ended ? "ended" : "open", "jobs",
-			    (json_int_t)sb->jobs, "done", (json_int_t)sb->done,
-			    "failed", (json_int_t)sb->failed, "created",
-			    (json_int_t)sb->created, "completed", 0, "shared",
-			    1));
+		if (!sb->dead) {
+			sbx_info(&sb->xb, &i);
+			json_array_append_new(a, xbatch_row_json(&i, true));
+		}
 	return (a);
 }
 

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "status.h"
 
 struct xbatch;
@@ -56,7 +58,26 @@ struct xbatch_info {
 	uint64_t	 next_id;	/* above every job id it holds */
 	uint64_t	 jobs;		/* held */
 	uint64_t	 done;		/* with a stored result */
+	uint64_t	 failed;	/* of those, not ok */
+	int64_t		 created;	/* Unix times; completed 0 until */
+	int64_t		 completed;
 };
+
+/* A row of {"op":"batches"} (docs/protocol.md); shared: Redis's. */
+static inline json_t *
+xbatch_row_json(const struct xbatch_info *i, bool shared)
+{
+	json_t	*o;
+
+	o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I}", "id", i->id,
+	    "pool", i->pool, "state", i->state, "jobs", (json_int_t)i->jobs,
+	    "done", (json_int_t)i->done, "failed", (json_int_t)i->failed,
+	    "created", (json_int_t)i->created, "completed",
+	    (json_int_t)i->completed);
+	if (shared)
+		json_object_set_new(o, "shared", json_true());
+	return (o);
+}
 
 struct xbatch_ops {
 	/* A JOB: false if ignored (a resend, or the store failed). */
