@@ -577,7 +577,7 @@ sp_done(struct batch *b, struct job *j, const struct jobresult *res)
 	struct spool	*sp = (struct spool *)b;
 	struct shared	*sh = sp->sh;
 	struct sjob	*s = &sp->slab[j->id];
-	char		*r, jid[24], st[4];
+	char		 r[JOURNAL_ID_LEN + 16], jid[24], st[4];
 	bool		 giveback;
 
 	/*
@@ -598,12 +598,12 @@ sp_done(struct batch *b, struct job *j, const struct jobresult *res)
 		    "d %b", sp->q, s->batch, jid, j->data, (size_t)j->len);
 	} else {
 		resultrec_pack(&sh->pack, j, res);
-		r = key("r", s->batch);
+		/* key()'s form, without an allocation per job. */
+		snprintf(r, sizeof(r), "drover:{%s}:r", s->batch);
 		snprintf(st, sizeof(st), "%d", (int)res->status);
 		(void)rconn_cmdf(sh->cmd, NULL, NULL, "XADD %s * i %s s %s "
 		    "n %s r %b", r, jid, st, sh->node, buf_data(&sh->pack),
 		    buf_len(&sh->pack));
-		free(r);
 	}
 	/* In the same transaction: the entry is acked and deleted. */
 	(void)rconn_cmdf(sh->cmd, NULL, NULL, "XACK %s %s %s", sp->q, sp->g,
