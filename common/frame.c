@@ -17,6 +17,8 @@ static const struct {
 	{ "result-fields",	FRAME_CAP_RESULT_FIELDS },
 	{ "job-cwd",		FRAME_CAP_JOB_CWD },
 	{ "result-typed",	FRAME_CAP_RESULT_TYPED },
+	{ "job-batch",		FRAME_CAP_JOB_BATCH },
+	{ "result-batch",	FRAME_CAP_RESULT_BATCH },
 };
 
 const char *
@@ -63,9 +65,28 @@ frame_parse(const char *p, size_t avail, uint32_t maxlen,
 }
 
 /*
+ * Is a header with FRAME_F_BATCH one of the two batched frames
+ * (job-batch, result-batch)?  A JOB with no other flag and 1 to
+ * FRAME_BATCH_MAX bytes of jobs; an OK RESULT with one type flag and 1 to
+ * FRAME_BATCH_MAX / 8 outputs of 8 bytes.
+ */
+static bool
+frame_batch_ok(const struct frame_hdr *h)
+{
+	if (h->len == 0 || h->len > FRAME_BATCH_MAX)
+		return (false);
+	if (h->type == FRAME_JOB)
+		return (h->flags == FRAME_F_BATCH && h->status == 0);
+	return (h->status == FRAME_OK && h->len % 8 == 0 &&
+	    (h->flags == (FRAME_F_BATCH | FRAME_F_INT) ||
+	    h->flags == (FRAME_F_BATCH | FRAME_F_DOUBLE)));
+}
+
+/*
  * frame_parse(), but a RESULT or a JOB may have those header flags in
  * flagmask set (those of the capabilities in effect) that are its own: a
- * RESULT's sections, a JOB's cwd.
+ * RESULT's sections and type, a JOB's cwd, either's batch
+ * (frame_batch_ok()).
  */
 enum frame_parse
 frame_parse_flags(const char *p, size_t avail, uint32_t maxlen,
@@ -80,10 +101,15 @@ frame_parse_flags(const char *p, size_t avail, uint32_t maxlen,
 	}
 	if ((hdr->flags & ~(flagmask & (hdr->type == FRAME_RESULT ?
 	    (FRAME_F_STDERR | FRAME_F_OUTPUT | FRAME_F_FIELDS |
-	    FRAME_F_TYPED) :
-	    hdr->type == FRAME_JOB ? FRAME_F_CWD : 0))) != 0 ||
-	    p[7] != 0) {
+	    FRAME_F_TYPED | FRAME_F_BATCH) :
+	    hdr->type == FRAME_JOB ? FRAME_F_CWD | FRAME_F_BATCH : 0))) !=
+	    0 || p[7] != 0) {
 		*why = "non-zero reserved header bytes";
+		return (FRAME_BAD);
+	}
+	if ((hdr->flags & FRAME_F_BATCH) && !frame_batch_ok(hdr)) {
+		*why = hdr->type == FRAME_JOB ? "bad batched JOB" :
+		    "bad batched RESULT";
 		return (FRAME_BAD);
 	}
 	if (hdr->status > FRAME_FAIL ||
@@ -292,6 +318,8 @@ frame_result_max(uint32_t max, uint32_t caps)
 		n += 4 + FRAME_FIELDS_LEN_MAX;
 	if (caps & FRAME_CAP_RESULT_TYPED)
 		n += 16;	/* an i128, where a short output may be */
+	if ((caps & FRAME_CAP_RESULT_BATCH) && n < FRAME_BATCH_MAX)
+		n = FRAME_BATCH_MAX;	/* a run of typed outputs */
 	return (n > FRAME_MAXLEN ? FRAME_MAXLEN : n);
 }
 

@@ -44,6 +44,14 @@
  *			half first); with FRAME_F_DOUBLE, 8 bytes (an IEEE
  *			754 binary64); the supervisor prints it as
  *			num_fmt_value() does and aggregates it as that text
+ *	job-batch	a JOB with FRAME_F_BATCH carries a run of jobs, each
+ *			a varint length (frame_varint_get()) and what a
+ *			flagless JOB's payload would be; the i-th has tag
+ *			id + i
+ *	result-batch	an OK RESULT with FRAME_F_BATCH | FRAME_F_INT (or
+ *			_DOUBLE) carries the typed outputs of a run of jobs,
+ *			8 bytes each (i64, or binary64), for tags id, id + 1,
+ *			...; at most FRAME_BATCH_MAX bytes either way
  *	max-result=N	(supervisor) the longest output, or stderr, it takes
  * The sections come in the order of their flag bits (stderr, output,
  * fields), each a u32 length and that many bytes; the output, or the
@@ -91,6 +99,10 @@ enum frame_status {
 #define FRAME_F_INT		0x10	/* OK RESULT: the output, an integer */
 #define FRAME_F_DOUBLE		0x20	/* OK RESULT: the output, a double */
 #define FRAME_F_TYPED		(FRAME_F_INT | FRAME_F_DOUBLE)
+#define FRAME_F_BATCH		0x40	/* JOB, OK typed RESULT: a run */
+
+#define FRAME_BATCH_MAX		65536	/* payload of a batched frame */
+#define FRAME_VARINT_MAX	5	/* bytes of a varint up to 2^32 */
 
 /* Capabilities, as bits. */
 #define FRAME_CAP_JOB_META	0x01
@@ -99,6 +111,8 @@ enum frame_status {
 #define FRAME_CAP_RESULT_FIELDS	0x08
 #define FRAME_CAP_JOB_CWD	0x10
 #define FRAME_CAP_RESULT_TYPED	0x20
+#define FRAME_CAP_JOB_BATCH	0x40
+#define FRAME_CAP_RESULT_BATCH	0x80
 
 /* Fields (result-fields): the limits of one section, and the types. */
 #define FRAME_FIELD_NAME_MAX	32	/* bytes of a name */
@@ -185,6 +199,46 @@ frame_meta_put(char *p, uint64_t id, uint32_t attempt)
 	memcpy(p, &i, 8);
 	memcpy(p + 8, &a, 4);
 	memset(p + 12, 0, 4);
+}
+
+/*
+ * Write v as a varint at p (LEB128: 7 bits a byte, the low ones first, the
+ * top bit set on every byte but the last); returns its length.
+ */
+static inline size_t
+frame_varint_put(char *p, uint32_t v)
+{
+	size_t	 n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (char)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (char)v;
+	return (n);
+}
+
+/*
+ * Read a varint of at most FRAME_VARINT_MAX bytes that fits in 32 bits
+ * from the len bytes at p: its length, or 0 when it is cut short,
+ * longer, or too large.
+ */
+static inline size_t
+frame_varint_get(const char *p, size_t len, uint32_t *v)
+{
+	uint64_t	 x = 0;
+	size_t		 i;
+
+	for (i = 0; i < len && i < FRAME_VARINT_MAX; i++) {
+		x |= (uint64_t)((unsigned char)p[i] & 0x7f) << (7 * i);
+		if (((unsigned char)p[i] & 0x80) == 0) {
+			if (x > UINT32_MAX)
+				return (0);
+			*v = (uint32_t)x;
+			return (i + 1);
+		}
+	}
+	return (0);
 }
 
 void		 frame_decode(const char *, struct frame_hdr *);

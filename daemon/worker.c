@@ -73,7 +73,8 @@
 /* The capabilities we offer (and take) under frame protocol version 2. */
 #define WORKER_CAPS	(FRAME_CAP_JOB_META | FRAME_CAP_RESULT_STDERR | \
 	    FRAME_CAP_RESULT_OUTPUT | FRAME_CAP_RESULT_FIELDS | \
-	    FRAME_CAP_JOB_CWD | FRAME_CAP_RESULT_TYPED)
+	    FRAME_CAP_JOB_CWD | FRAME_CAP_RESULT_TYPED | FRAME_CAP_JOB_BATCH | \
+	    FRAME_CAP_RESULT_BATCH)
 
 /* What the escalation timer does when it fires. */
 enum grace {
@@ -104,6 +105,8 @@ struct worker {
 	struct event		*ev_timeout;	/* the oldest job's deadline */
 	struct event		*ev_grace;	/* EOF/stop escalation */
 	struct buf		 wbuf;
+	size_t			 jb_len;	/* open batched JOB's payload */
+	uint64_t		 jb_next;	/* the tag it takes next */
 	struct buf		 rbuf;		/* line, tagged: results */
 	struct buf		 lbuf;
 	struct peer		*res;		/* frame: fd_res, read-only */
@@ -572,6 +575,43 @@ worker_send_cwd(struct worker *w, struct job *j)
 }
 
 /*
+ * A job as part of a batched JOB (job-batch): appended to the one open at
+ * the end of the write buffer when it takes this tag next and has room,
+ * else opening one.  Its item is a varint length and what a flagless
+ * JOB's payload would be (its job-meta block, if in effect, then its
+ * bytes).  The open batch ends at each flush; its header is found from
+ * the end of the buffer, which a buf_grow() does not move.
+ */
+static void
+worker_send_batched(struct worker *w, const struct job *j)
+{
+	size_t	 meta = (w->caps & FRAME_CAP_JOB_META) ? FRAME_META_LEN : 0;
+	size_t	 item = meta + j->len, n;
+	uint32_t le;
+	char	*p;
+
+	if (w->jb_len == 0 || w->jb_next != w->tag_tail ||
+	    w->jb_len + FRAME_VARINT_MAX + item > FRAME_BATCH_MAX) {
+		p = buf_reserve(&w->wbuf, FRAME_HDRLEN);
+		frame_put(p, FRAME_JOB, 0, 0, w->tag_tail);
+		p[6] = FRAME_F_BATCH;
+		buf_commit(&w->wbuf, FRAME_HDRLEN);
+		w->jb_len = 0;
+	}
+	p = buf_reserve(&w->wbuf, FRAME_VARINT_MAX + item);
+	n = frame_varint_put(p, (uint32_t)item);
+	if (meta != 0)
+		frame_meta_put(p + n, j->id, j->runs);
+	memcpy(p + n + meta, j->data, j->len);
+	buf_commit(&w->wbuf, n + item);
+	w->jb_len += n + item;
+	w->jb_next = w->tag_tail + 1;
+	le = htole32((uint32_t)w->jb_len);
+	memcpy(buf_data(&w->wbuf) + buf_len(&w->wbuf) - w->jb_len -
+	    FRAME_HDRLEN, &le, 4);
+}
+
+/*
  * Frame job j into the write buffer; it is in flight from now on.  The caller
  * checked worker_room() and calls worker_flush() after a round of sends.
  */
@@ -595,6 +635,9 @@ worker_send(struct worker *w, struct job *j, uint64_t now)
 	j->flags &= (uint8_t)~JOB_TIMEDOUT;
 	if ((w->caps & FRAME_CAP_JOB_CWD) && j->batch->cwd != NULL)
 		worker_send_cwd(w, j);
+	else if ((w->caps & FRAME_CAP_JOB_BATCH) &&
+	    j->len <= FRAME_BATCH_MAX - FRAME_VARINT_MAX - FRAME_META_LEN)
+		worker_send_batched(w, j);
 	else if (w->pc->protocol == PROTO_FRAME &&
 	    (w->caps & FRAME_CAP_JOB_META)) {
 		p = buf_reserve(&w->wbuf, FRAME_HDRLEN + FRAME_META_LEN +
@@ -646,6 +689,7 @@ worker_flush(struct worker *w)
 {
 	ssize_t	 n;
 
+	w->jb_len = 0;		/* the next job opens a batch */
 	if (w->fd_jobs == -1) {
 		buf_reset(&w->wbuf);
 		return;
@@ -817,7 +861,7 @@ worker_hello(struct worker *w, const struct frame_hdr *h, const char *payload)
 	} else
 		w->caps = hello.caps & WORKER_CAPS;
 	w->hello = true;
-	log_debug("%s[%u]: hello: version %llu, %.*s%s%s%s%s%s%s",
+	log_debug("%s[%u]: hello: version %llu, %.*s%s%s%s%s%s%s%s%s",
 	    w->pc->name,
 	    w->id, (unsigned long long)h->id, (int)hello.desclen, hello.desc,
 	    w->caps != 0 ? "; capabilities:" : "",
@@ -825,7 +869,9 @@ worker_hello(struct worker *w, const struct frame_hdr *h, const char *payload)
 	    (w->caps & FRAME_CAP_RESULT_STDERR) ? " result-stderr" : "",
 	    (w->caps & FRAME_CAP_RESULT_OUTPUT) ? " result-output" : "",
 	    (w->caps & FRAME_CAP_RESULT_FIELDS) ? " result-fields" : "",
-	    (w->caps & FRAME_CAP_RESULT_TYPED) ? " result-typed" : "");
+	    (w->caps & FRAME_CAP_RESULT_TYPED) ? " result-typed" : "",
+	    (w->caps & FRAME_CAP_JOB_BATCH) ? " job-batch" : "",
+	    (w->caps & FRAME_CAP_RESULT_BATCH) ? " result-batch" : "");
 	if (w->state == WS_STARTING) {
 		worker_set_state(w, WS_READY);
 		w->hooks->ready(w, w->arg);
@@ -860,7 +906,8 @@ worker_flagmask(uint32_t caps)
 	return ((uint8_t)(((caps & FRAME_CAP_RESULT_STDERR) ? FRAME_F_STDERR :
 	    0) | ((caps & FRAME_CAP_RESULT_OUTPUT) ? FRAME_F_OUTPUT : 0) |
 	    ((caps & FRAME_CAP_RESULT_FIELDS) ? FRAME_F_FIELDS : 0) |
-	    ((caps & FRAME_CAP_RESULT_TYPED) ? FRAME_F_TYPED : 0)));
+	    ((caps & FRAME_CAP_RESULT_TYPED) ? FRAME_F_TYPED : 0) |
+	    ((caps & FRAME_CAP_RESULT_BATCH) ? FRAME_F_BATCH : 0)));
 }
 
 /*
@@ -902,6 +949,44 @@ worker_res_header(void *arg, const char *p, struct frame_hdr *h,
 	return (PEER_TAKE);
 }
 
+/*
+ * A batched RESULT (result-batch): the typed outputs of the jobs tagged
+ * h->id on, 8 bytes each, the header checked by frame_batch_ok().  Every
+ * tag must be held before any is taken, else the worker is lost over it
+ * and nothing in the frame counts.  Each is then a result as
+ * worker_res_fast() takes it; a hook that loses the worker ends the run.
+ */
+static void __attribute__((noinline))
+worker_res_batch(struct worker *w, const struct frame_hdr *h,
+    const char *payload)
+{
+	struct frame_result r;
+	uint64_t	 n = h->len / 8, i, v;
+	struct job	*j;
+
+	for (i = 0; i < n; i++)
+		if (h->id + i < h->id || !worker_holds(w, h->id + i)) {
+			worker_lose(w, "protocol error: result for unknown "
+			    "job tag %llu", (unsigned long long)(h->id + i));
+			return;
+		}
+	memset(&r, 0, sizeof(r));
+	r.out = "";
+	r.num.kind = (h->flags & FRAME_F_INT) ? NUM_INT : NUM_DOUBLE;
+	for (i = 0; i < n && w->fd_res != -1; i++) {
+		memcpy(&v, payload + i * 8, 8);
+		v = le64toh(v);
+		if (r.num.kind == NUM_INT)
+			r.num.i = (i128)(int64_t)v;
+		else
+			memcpy(&r.num.d, &v, 8);
+		j = worker_take(w, h->id + i, w->res_now);
+		w->jobs_done++;
+		w->res_n++;
+		w->hooks->result(w, j, true, &r, w->res_now, w->arg);
+	}
+}
+
 /* Any frame but a plain result: HELLO, sections, or a protocol error. */
 static void __attribute__((noinline, cold))
 worker_res_other(struct worker *w, const struct frame_hdr *h,
@@ -916,6 +1001,8 @@ worker_res_other(struct worker *w, const struct frame_hdr *h,
 	else if (h->type != FRAME_RESULT)
 		worker_lose(w, "protocol error: unexpected %s frame",
 		    frame_type_name(h->type));
+	else if (h->flags & FRAME_F_BATCH)
+		worker_res_batch(w, h, payload);
 	else if (!worker_holds(w, h->id))
 		worker_lose(w, "protocol error: result for unknown job tag "
 		    "%llu", (unsigned long long)h->id);
@@ -1001,7 +1088,14 @@ worker_res_frames(void *arg, const char *p, size_t len)
 		if (frame_parse_flags(p + off, len - off, w->res_lim,
 		    w->res_flags, &h, &why) != FRAME_GOOD)
 			break;
-		if (!worker_res_fast(w, &h, p + off + FRAME_HDRLEN)) {
+		if (h.flags & FRAME_F_BATCH) {
+			if (!w->hello || h.type != FRAME_RESULT)
+				worker_res_other(w, &h, p + off + FRAME_HDRLEN);
+			else
+				worker_res_batch(w, &h, p + off + FRAME_HDRLEN);
+			if (w->fd_res == -1)
+				return (off);
+		} else if (!worker_res_fast(w, &h, p + off + FRAME_HDRLEN)) {
 			worker_res_other(w, &h, p + off + FRAME_HDRLEN);
 			if (w->fd_res == -1)
 				return (off);

@@ -28,7 +28,9 @@ _Static_assert(DW_CAP_JOB_META == FRAME_CAP_JOB_META &&
     DW_CAP_RESULT_OUTPUT == FRAME_CAP_RESULT_OUTPUT &&
     DW_CAP_RESULT_FIELDS == FRAME_CAP_RESULT_FIELDS &&
     DW_CAP_JOB_CWD == FRAME_CAP_JOB_CWD &&
-    DW_CAP_RESULT_TYPED == FRAME_CAP_RESULT_TYPED, "capability bits");
+    DW_CAP_RESULT_TYPED == FRAME_CAP_RESULT_TYPED &&
+    DW_CAP_JOB_BATCH == FRAME_CAP_JOB_BATCH &&
+    DW_CAP_RESULT_BATCH == FRAME_CAP_RESULT_BATCH, "capability bits");
 _Static_assert((int)DW_FIELD_INT == (int)FRAME_FT_INT &&
     (int)DW_FIELD_STR == (int)FRAME_FT_STR, "field types");
 
@@ -51,6 +53,12 @@ struct dw {
 	char		*out;
 	size_t		 outlen, outcap;
 	uint64_t	 seq;		/* line protocol: jobs handed out */
+	const char	*bat;		/* job-batch: the rest of a JOB */
+	size_t		 batlen;
+	uint64_t	 battag;	/* the tag of its next job */
+	size_t		 rs_hdr;	/* result-batch: the open run's */
+	uint64_t	 rs_next;	/* header offset in out, the tag */
+	uint8_t		 rs_flag;	/* it takes next, its type flag */
 	char		 err[256];
 };
 
@@ -94,6 +102,7 @@ dw_flush(struct dw *dw)
 		off += (size_t)n;
 	}
 	dw->outlen = 0;
+	dw->rs_hdr = SIZE_MAX;
 	return (0);
 }
 
@@ -217,6 +226,7 @@ dw_open_caps(const char *desc, uint32_t want)
 
 	if ((dw = calloc(1, sizeof(*dw))) == NULL)
 		return (NULL);
+	dw->rs_hdr = SIZE_MAX;
 	if (proto != NULL && strcmp(proto, "line") == 0)
 		dw->proto = DW_LINE;
 	else if (proto != NULL && strcmp(proto, "tagged") == 0)
@@ -228,7 +238,7 @@ dw_open_caps(const char *desc, uint32_t want)
 	}
 	dw->want = want & (DW_CAP_JOB_META | DW_CAP_RESULT_STDERR |
 	    DW_CAP_RESULT_OUTPUT | DW_CAP_RESULT_FIELDS | DW_CAP_JOB_CWD |
-	    DW_CAP_RESULT_TYPED);
+	    DW_CAP_RESULT_TYPED | DW_CAP_JOB_BATCH | DW_CAP_RESULT_BATCH);
 	if (dw->proto == DW_FRAME && dw->want != 0) {
 		if (dw_hello_v2(dw, desc) == -1) {
 			fprintf(stderr, "libdrover-worker: %s\n", dw->err);
@@ -370,6 +380,53 @@ dw_next_line(struct dw *dw, struct dw_job *job, bool nb)
 /* Frame protocol: HELLO first, then JOB frames. */
 static int	dw_job_cwd(struct dw *, struct dw_job *);
 
+/* Take the job-meta block off job's bytes (job-meta in effect). */
+static int
+dw_job_meta(struct dw *dw, struct dw_job *job)
+{
+	const char	*why;
+
+	job->seq = 0;
+	job->attempt = 0;
+	job->cwd = NULL;
+	if (!(dw->caps & DW_CAP_JOB_META))
+		return (0);
+	if (frame_meta_get(job->data, job->len, &job->seq, &job->attempt,
+	    &why) == -1) {
+		snprintf(dw->err, sizeof(dw->err), "protocol: %s", why);
+		return (-1);
+	}
+	job->data += FRAME_META_LEN;
+	job->len -= FRAME_META_LEN;
+	return (0);
+}
+
+/*
+ * The next job of a batched JOB (job-batch): a varint length, then what a
+ * flagless JOB's payload would be; the tags follow on from the frame's.
+ */
+static int
+dw_next_batched(struct dw *dw, struct dw_job *job)
+{
+	uint32_t	 len;
+	size_t		 n;
+
+	n = frame_varint_get(dw->bat, dw->batlen, &len);
+	if (n == 0 || len > dw->batlen - n) {
+		snprintf(dw->err, sizeof(dw->err), "protocol: a bad job in "
+		    "a batched JOB");
+		return (-1);
+	}
+	job->tag = dw->battag++;
+	job->data = dw->bat + n;
+	job->len = len;
+	dw->bat += n + len;
+	dw->batlen -= n + len;
+	if (dw_job_meta(dw, job) == -1)
+		return (-1);
+	return (1);
+}
+
 static int
 dw_next_frame(struct dw *dw, struct dw_job *job, bool nb)
 {
@@ -378,10 +435,14 @@ dw_next_frame(struct dw *dw, struct dw_job *job, bool nb)
 	enum frame_parse r;
 	int		 rv;
 
+	if (dw->batlen != 0)
+		return (dw_next_batched(dw, job));
 	for (;;) {
 		r = frame_parse_flags(dw->in != NULL ? dw->in + dw->inoff :
 		    "", dw->inlen - dw->inoff, DW_MAX_JOB,
-		    (dw->caps & DW_CAP_JOB_CWD) ? FRAME_F_CWD : 0, &h, &why);
+		    ((dw->caps & DW_CAP_JOB_CWD) ? FRAME_F_CWD : 0) |
+		    ((dw->caps & DW_CAP_JOB_BATCH) ? FRAME_F_BATCH : 0), &h,
+		    &why);
 		if (r == FRAME_BAD) {
 			snprintf(dw->err, sizeof(dw->err), "protocol: %s", why);
 			return (-1);
@@ -410,20 +471,17 @@ dw_next_frame(struct dw *dw, struct dw_job *job, bool nb)
 			    "unexpected %s frame", frame_type_name(h.type));
 			return (-1);
 		}
+		if (h.flags & FRAME_F_BATCH) {
+			dw->bat = dw->in + dw->inoff - h.len;
+			dw->batlen = h.len;
+			dw->battag = h.id;
+			return (dw_next_batched(dw, job));
+		}
 		job->tag = h.id;
 		job->data = dw->in + dw->inoff - h.len;
 		job->len = h.len;
-		job->seq = 0;
-		job->attempt = 0;
-		if ((dw->caps & DW_CAP_JOB_META) && frame_meta_get(job->data,
-		    job->len, &job->seq, &job->attempt, &why) == -1) {
-			snprintf(dw->err, sizeof(dw->err), "protocol: %s", why);
+		if (dw_job_meta(dw, job) == -1)
 			return (-1);
-		} else if (dw->caps & DW_CAP_JOB_META) {
-			job->data += FRAME_META_LEN;
-			job->len -= FRAME_META_LEN;
-		}
-		job->cwd = NULL;
 		if ((h.flags & FRAME_F_CWD) && dw_job_cwd(dw, job) == -1)
 			return (-1);
 		return (1);
@@ -542,6 +600,46 @@ dw_reply(struct dw *dw, const struct dw_job *job, const void *out, size_t len)
 }
 
 /*
+ * A typed output of 8 bytes at v (already written at the end of out, past
+ * room for a header) under result-batch: it joins the run that ends the
+ * output when it takes this tag next, has this type and room, else it
+ * opens a run of its own.
+ */
+static int
+dw_reply_batched(struct dw *dw, const struct dw_job *job, const char *v,
+    uint8_t flag)
+{
+	uint32_t	 len, le;
+	char		*h;
+
+	if (dw->rs_hdr != SIZE_MAX && dw->rs_next == job->tag &&
+	    dw->rs_flag == flag) {
+		h = dw->out + dw->rs_hdr;
+		memcpy(&le, h, 4);
+		len = le32toh(le);
+		if (dw->rs_hdr + FRAME_HDRLEN + len == dw->outlen &&
+		    len + 8 <= FRAME_BATCH_MAX) {
+			memmove(dw->out + dw->outlen, v, 8);
+			le = htole32(len + 8);
+			memcpy(h, &le, 4);
+			dw->outlen += 8;
+			goto out;
+		}
+	}
+	h = dw->out + dw->outlen;
+	frame_put(h, FRAME_RESULT, FRAME_OK, 8, job->tag);
+	h[6] = (char)(flag | FRAME_F_BATCH);
+	dw->rs_hdr = dw->outlen;
+	dw->rs_flag = flag;
+	dw->outlen += FRAME_HDRLEN + 8;
+out:
+	dw->rs_next = job->tag + 1;
+	if (dw->outlen >= DW_FLUSH_AT)
+		return (dw_flush(dw));
+	return (0);
+}
+
+/*
  * Reply with a number: a typed RESULT (FRAME_F_INT, FRAME_F_DOUBLE) when
  * result-typed is in effect, else its text as num_fmt_value() writes it,
  * which is what the supervisor prints for the typed one.
@@ -560,6 +658,8 @@ dw_reply_num(struct dw *dw, const struct dw_job *job,
 		return (-1);
 	p = dw->out + dw->outlen;
 	n = frame_num_put(p + FRAME_HDRLEN, v, &flag);
+	if (n == 8 && (dw->caps & DW_CAP_RESULT_BATCH))
+		return (dw_reply_batched(dw, job, p + FRAME_HDRLEN, flag));
 	frame_put(p, FRAME_RESULT, FRAME_OK, (uint32_t)n, job->tag);
 	p[6] = (char)flag;
 	dw->outlen += FRAME_HDRLEN + n;

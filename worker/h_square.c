@@ -38,5 +38,5 @@ const struct handler handler_square = {
 	.init = square_init,
 	.run = square_run,
 	.flush = false,
-	.caps = DW_CAP_RESULT_TYPED,
+	.caps = DW_CAP_RESULT_TYPED | DW_CAP_JOB_BATCH | DW_CAP_RESULT_BATCH,
 };

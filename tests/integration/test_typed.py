@@ -5,7 +5,9 @@ that answers the same values as text, must give the same output, the same
 sum, min, max and mean, through drover run and through drover submit; a
 client that did not ask for typed results gets the text it always had.
 `tw echo` answers each job with its bytes (a version 1 HELLO, text);
-`tw echo-typed` answers the number the job reads as, in binary."""
+`tw echo-typed` answers the number the job reads as, in binary;
+`tw echo-batch` does the same with job-batch and result-batch, jobs many
+to a frame and typed answers to consecutive jobs many to a frame."""
 import json
 import os
 import socket
@@ -60,13 +62,50 @@ def text_summary(res):
 
 class TypedRun(DroverTestCase):
     def both(self, items, *opts):
+        """Text and typed runs; the batched one must equal the typed."""
         out = []
-        for mode in ("echo", "echo-typed"):
-            r = run(["-w", "1", "--ordered", *opts, "--worker",
-                     f"{TW} {mode}"], data(items))
+        for mode in ("echo", "echo-typed", "echo-batch"):
+            r = run(["-w", "1", "--ordered", "--protocol", "frame", *opts,
+                     "--worker", f"{TW} {mode}"], data(items))
             self.assertEqual(r.rc, 0, r.errtext)
             out.append(r)
-        return out
+        if "--json" in opts:	# pids and latencies differ
+            self.assertEqual(summary_of(out[2]), summary_of(out[1]))
+        else:
+            self.assertEqual(out[2].out, out[1].out)
+        self.assertEqual(text_summary(out[2]), text_summary(out[1]))
+        return out[:2]
+
+    def test_batches_break_and_join(self):
+        """Runs of i64s broken by i128s, doubles and text, -w 2, in
+        many frames each way: the same as text, every job once."""
+        items = []
+        for i in range(30000):
+            k = i % 97
+            items.append(I128_MAX - i if k == 5 else f"{i}.5" if k == 9
+                         else f"x{i}" if k == 11 else i * (-1) ** i)
+        v1 = run(["-w", "2", "--ordered", "--protocol", "frame", "--worker",
+                  f"{TW} echo"], data(items))
+        b = run(["-w", "2", "--ordered", "--protocol", "frame", "--worker",
+                 f"{TW} echo-batch"], data(items))
+        self.assertEqual(v1.rc, 0, v1.errtext)
+        self.assertEqual(b.rc, 0, b.errtext)
+        self.assertEqual(b.out, data(items))
+        self.assertEqual(text_summary(b), text_summary(v1))
+        self.assertIn("30000 jobs, 30000 ok", b.errtext)
+
+    def test_batched_result_for_unknown_tag(self):
+        """A batched RESULT naming a tag not held is a protocol error:
+        the worker is replaced, the others' jobs run again, once each."""
+        items = list(range(1, 51)) + ["bad"] + list(range(52, 101))
+        r = run(["-w", "1", "--attempts", "2", "--protocol", "frame",
+                 "--worker", f"{TW} echo-batch-badtag"], data(items))
+        self.assertEqual(r.rc, 1, r.errtext)
+        self.assertIn("protocol error: result for unknown job tag",
+                      r.errtext)
+        got = sorted(int(x) for x in r.out.split())
+        self.assertEqual(got, [x for x in items if x != "bad"])
+        self.assertIn("100 jobs, 99 ok, 1 failed", r.errtext)
 
     def test_ints_near_the_limits(self):
         v1, typed = self.both(INTS)

@@ -784,7 +784,7 @@ START_TEST(test_result_typed)
 }
 END_TEST
 
-/* result-typed is a capability by name, both ways. */
+/* result-typed, job-batch, result-batch: capabilities by name. */
 START_TEST(test_hello_typed)
 {
 	struct frame_hello hello;
@@ -799,6 +799,12 @@ START_TEST(test_hello_typed)
 	    FRAME_CAP_JOB_META);
 	ck_assert_ptr_nonnull(memmem(p, n, "result-typed", 12));
 	ck_assert_uint_eq(frame_result_max(100, FRAME_CAP_RESULT_TYPED), 116);
+	n = frame_hello_put(p, sizeof(p), "w", FRAME_CAP_JOB_BATCH |
+	    FRAME_CAP_RESULT_BATCH, 0);
+	ck_assert_int_eq(frame_hello_parse(p, n, &hello, &why), 0);
+	ck_assert_uint_eq(hello.caps, FRAME_CAP_JOB_BATCH |
+	    FRAME_CAP_RESULT_BATCH);
+	ck_assert_ptr_nonnull(memmem(p, n, "job-batch result-batch", 22));
 }
 END_TEST
 
@@ -922,6 +928,127 @@ START_TEST(test_caps_output_fields)
 }
 END_TEST
 
+/* Varints (job-batch): every length round-trips; bad ones are refused. */
+START_TEST(test_varint)
+{
+	static const uint32_t vs[] = {
+		0, 1, 127, 128, 255, 16383, 16384, 65535, 2097151, 2097152,
+		268435455, 268435456, FRAME_MAXLEN, UINT32_MAX,
+	};
+	static const size_t lens[] = {
+		1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 5, 5, 5,
+	};
+	char		 p[FRAME_VARINT_MAX + 1];
+	uint32_t	 v;
+	size_t		 i, n, k;
+
+	for (i = 0; i < sizeof(vs) / sizeof(vs[0]); i++) {
+		n = frame_varint_put(p, vs[i]);
+		ck_assert_uint_eq(n, lens[i]);
+		v = 0;
+		ck_assert_uint_eq(frame_varint_get(p, n, &v), n);
+		ck_assert_uint_eq(v, vs[i]);
+		for (k = 0; k < n; k++)		/* cut short */
+			ck_assert_uint_eq(frame_varint_get(p, k, &v), 0);
+	}
+	memcpy(p, "\x80\x01", 2);		/* 128, low bits first */
+	ck_assert_uint_eq(frame_varint_get(p, 2, &v), 2);
+	ck_assert_uint_eq(v, 128);
+	memcpy(p, "\xff\xff\xff\xff\x10", 5);	/* 2^32: too large */
+	ck_assert_uint_eq(frame_varint_get(p, 5, &v), 0);
+	memcpy(p, "\x80\x80\x80\x80\x80\x00", 6);	/* six bytes */
+	ck_assert_uint_eq(frame_varint_get(p, 6, &v), 0);
+}
+END_TEST
+
+/* Parse a header with flags and mask; return the outcome. */
+static enum frame_parse
+parse_fl(uint8_t type, uint8_t status, uint8_t flags, uint32_t len,
+    uint8_t mask, const char **why)
+{
+	struct frame_hdr h;
+	enum frame_parse r;
+	char		*p = mkframe(type, status, len, 5);
+
+	p[6] = (char)flags;
+	r = frame_parse_flags(p, FRAME_HDRLEN + len, BIGMAX, mask, &h, why);
+	if (r == FRAME_GOOD) {
+		ck_assert_uint_eq(h.flags, flags);
+		ck_assert_uint_eq(h.len, len);
+	}
+	free(p);
+	return (r);
+}
+
+/*
+ * Batched frames (job-batch, result-batch): only under their capability,
+ * only the two shapes frame_batch_ok() allows.
+ */
+START_TEST(test_batch_flags)
+{
+	const uint8_t	 bi = FRAME_F_BATCH | FRAME_F_INT;
+	const uint8_t	 bd = FRAME_F_BATCH | FRAME_F_DOUBLE;
+	const uint8_t	 all = FRAME_F_BATCH | FRAME_F_TYPED | FRAME_F_STDERR |
+	    FRAME_F_CWD;
+	const char	*why = NULL;
+
+	ck_assert_int_eq(parse_fl(FRAME_JOB, 0, FRAME_F_BATCH, 9, all, &why),
+	    FRAME_GOOD);
+	ck_assert_int_eq(parse_fl(FRAME_JOB, 0, FRAME_F_BATCH,
+	    FRAME_BATCH_MAX, all, &why), FRAME_GOOD);
+	ck_assert_int_eq(parse_fl(FRAME_RESULT, FRAME_OK, bi, 8, all, &why),
+	    FRAME_GOOD);
+	ck_assert_int_eq(parse_fl(FRAME_RESULT, FRAME_OK, bd, 64, all, &why),
+	    FRAME_GOOD);
+	ck_assert_int_eq(parse_fl(FRAME_RESULT, FRAME_OK, bi,
+	    FRAME_BATCH_MAX, all, &why), FRAME_GOOD);
+	/* Not in effect: a reserved bit. */
+	ck_assert_int_eq(parse_fl(FRAME_JOB, 0, FRAME_F_BATCH, 9, FRAME_F_CWD,
+	    &why), FRAME_BAD);
+	ck_assert_str_eq(why, "non-zero reserved header bytes");
+	ck_assert_int_eq(parse_fl(FRAME_RESULT, FRAME_OK, bi, 8,
+	    FRAME_F_TYPED, &why), FRAME_BAD);
+	ck_assert_str_eq(why, "non-zero reserved header bytes");
+	/* Empty, too long, with another flag. */
+	ck_assert_int_eq(parse_fl(FRAME_JOB, 0, FRAME_F_BATCH, 0, all, &why),
+	    FRAME_BAD);
+	ck_assert_str_eq(why, "bad batched JOB");
+	ck_assert_int_eq(parse_fl(FRAME_JOB, 0, FRAME_F_BATCH,
+	    FRAME_BATCH_MAX + 1, all, &why), FRAME_BAD);
+	ck_assert_str_eq(why, "bad batched JOB");
+	ck_assert_int_eq(parse_fl(FRAME_JOB, 0, FRAME_F_BATCH | FRAME_F_CWD, 9,
+	    all, &why), FRAME_BAD);
+	ck_assert_str_eq(why, "bad batched JOB");
+	/* A RESULT: typed, OK, whole outputs of 8 bytes, nothing else. */
+	ck_assert_int_eq(parse_fl(FRAME_RESULT, FRAME_OK, bi, 12, all, &why),
+	    FRAME_BAD);
+	ck_assert_str_eq(why, "bad batched RESULT");
+	ck_assert_int_eq(parse_fl(FRAME_RESULT, FRAME_OK, bi, 0, all, &why),
+	    FRAME_BAD);
+	ck_assert_int_eq(parse_fl(FRAME_RESULT, FRAME_OK, bi,
+	    FRAME_BATCH_MAX + 8, all, &why), FRAME_BAD);
+	ck_assert_int_eq(parse_fl(FRAME_RESULT, FRAME_FAIL, bi, 8, all, &why),
+	    FRAME_BAD);
+	ck_assert_str_eq(why, "bad batched RESULT");
+	ck_assert_int_eq(parse_fl(FRAME_RESULT, FRAME_OK, FRAME_F_BATCH, 8,
+	    all, &why), FRAME_BAD);
+	ck_assert_int_eq(parse_fl(FRAME_RESULT, FRAME_OK,
+	    FRAME_F_BATCH | FRAME_F_TYPED, 8, all, &why), FRAME_BAD);
+	ck_assert_int_eq(parse_fl(FRAME_RESULT, FRAME_OK,
+	    bi | FRAME_F_STDERR, 8, all, &why), FRAME_BAD);
+	ck_assert_str_eq(why, "bad batched RESULT");
+	/* And never a HELLO. */
+	ck_assert_int_eq(parse_fl(FRAME_HELLO, 0, FRAME_F_BATCH, 8, all, &why),
+	    FRAME_BAD);
+	ck_assert_str_eq(why, "non-zero reserved header bytes");
+	/* A batched RESULT fits the limit a HELLO sets for results. */
+	ck_assert_uint_eq(frame_result_max(100, FRAME_CAP_RESULT_TYPED |
+	    FRAME_CAP_RESULT_BATCH), FRAME_BATCH_MAX);
+	ck_assert_uint_eq(frame_result_max(1U << 20, FRAME_CAP_RESULT_BATCH),
+	    1U << 20);
+}
+END_TEST
+
 static Suite *
 frame_suite(void)
 {
@@ -938,6 +1065,8 @@ frame_suite(void)
 
 	tc = tcase_create("version2");
 	tcase_add_test(tc, test_flags);
+	tcase_add_test(tc, test_varint);
+	tcase_add_test(tc, test_batch_flags);
 	tcase_add_test(tc, test_hello_parse);
 	tcase_add_test(tc, test_hello_put);
 	tcase_add_test(tc, test_meta);

@@ -35,6 +35,9 @@
  *	tw echo-typed		the same as a number (result-typed): an
  *				integer of up to 128 bits or a double in
  *				binary, anything else as text
+ *	tw echo-batch		echo-typed, with job-batch and result-batch
+ *	tw echo-batch-badtag	echo-batch, but the job "bad" is answered
+ *				with a batched RESULT for a tag not held
  */
 #include <dirent.h>
 #include <stdbool.h>
@@ -71,18 +74,35 @@ die_now(struct dw *dw)
  * print and sum alike.
  */
 static int
-echo(bool typed)
+echo(const char *mode)
 {
 	struct dw	*dw;
 	struct dw_job	 job;
 	i128		 iv;
 	double		 dv;
 	int		 rv;
+	bool		 typed = strcmp(mode, "echo") != 0;
+	bool		 badtag = strcmp(mode, "echo-batch-badtag") == 0;
+	uint32_t	 caps = DW_CAP_RESULT_TYPED;
+	char		 bad[24];
 
-	if ((dw = typed ? dw_open_caps("tw echo-typed", DW_CAP_RESULT_TYPED) :
+	if (strncmp(mode, "echo-batch", 10) == 0)
+		caps |= DW_CAP_JOB_BATCH | DW_CAP_RESULT_BATCH;
+	if ((dw = typed ? dw_open_caps("tw echo-typed", caps) :
 	    dw_open("tw echo")) == NULL)
 		return (DW_EXIT_NORESPAWN);
 	while ((rv = dw_next(dw, &job)) == 1) {
+		if (badtag && job.len == 3 && memcmp(job.data, "bad", 3) == 0) {
+			dw_flush(dw);
+			memset(bad, 0, sizeof(bad));
+			bad[0] = 8;		/* len */
+			bad[4] = 3;		/* RESULT */
+			bad[6] = 0x50;		/* batch | int */
+			bad[8] = (char)(job.tag + 1000);
+			if (write(STDOUT_FILENO, bad, sizeof(bad)) == -1)
+				return (1);
+			continue;
+		}
 		if (typed && num_parse_i128(job.data, job.len, &iv) == 0)
 			dw_reply_int128(dw, &job, iv);
 		else if (typed && num_parse_double(job.data, job.len, &dv) ==
@@ -118,8 +138,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(mode, "slow-start") == 0)
 		sleep_ms(arg);
-	if (strcmp(mode, "echo") == 0 || strcmp(mode, "echo-typed") == 0)
-		return (echo(strcmp(mode, "echo-typed") == 0));
+	if (strncmp(mode, "echo", 4) == 0)
+		return (echo(mode));
 	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
 	if ((dw = dw_open("tw")) == NULL)
 		return (DW_EXIT_NORESPAWN);

@@ -34,6 +34,12 @@
  * takes typed results (DW_CAP_RESULT_TYPED, asked for at open), else as
  * the same text (decimal; the shortest text that reads back as the same
  * double), so the worker runs under any supervisor and protocol.
+ *
+ * Micro-jobs ask for DW_CAP_JOB_BATCH and DW_CAP_RESULT_BATCH as well:
+ * jobs then come many to a frame and typed replies to consecutive jobs go
+ * many to a frame, one header per run instead of one per job.  Neither
+ * changes what a handler sees: dw_next() still hands out one job at a
+ * time, and a reply that cannot join a run goes in a frame of its own.
  */
 #ifndef DROVER_WORKER_H
 #define DROVER_WORKER_H
@@ -56,6 +62,8 @@ extern "C" {
 #define DW_CAP_RESULT_FIELDS	0x08	/* dw_result(): fields for --json */
 #define DW_CAP_JOB_CWD		0x10	/* dw_job.cwd: where to run it */
 #define DW_CAP_RESULT_TYPED	0x20	/* dw_reply_int() etc. in binary */
+#define DW_CAP_JOB_BATCH	0x40	/* jobs may come many to a frame */
+#define DW_CAP_RESULT_BATCH	0x80	/* typed replies go many to a frame */
 
 /* A field of a result (result-fields): a member of the job's record. */
 enum dw_field_type {
