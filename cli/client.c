@@ -482,8 +482,8 @@ submit_request(struct submit *s)
 		if (s->detach)
 			json_object_set_new(req, "detach", json_true());
 	}
-	json_object_set_new(req, "sections", json_pack("[s,s,s,s,s]",
-	    "stderr", "output", "fields", "input", "typed"));
+	json_object_set_new(req, "sections", json_pack("[s,s,s,s,s,s]",
+	    "stderr", "output", "fields", "input", "typed", "batch"));
 	js = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	submit_send(s, CTL_REQUEST, CTL_VERSION, js, strlen(js));
@@ -580,6 +580,70 @@ submit_accepted(struct submit *s, const struct frame_hdr *h)
 }
 
 /*
+ * The result of job id is in: true if it is one we wait for; else said
+ * (a repeat, or never sent) and ignored.  (--detach keeps no open id: its
+ * results are for later.)
+ */
+static bool
+submit_take(struct submit *s, uint64_t id)
+{
+	if (idset_finish(&s->open, id))
+		return (true);
+	if (!s->durable || (!s->detach && id >= input_count(s->input)))
+		log_warnx("droverd sent a result for job %llu, which has one "
+		    "already or was never sent: ignored",
+		    (unsigned long long)id);
+	return (false);
+}
+
+/*
+ * A batched RESULT (ctl.h, "batch"), header h checked by ctl_parse(): the
+ * ok typed results of jobs h->id, h->id + 1, ..., each taken as a RESULT
+ * of its own would be.  False when the connection went in a report, and
+ * the payload with it.
+ */
+static bool
+submit_run(struct submit *s, const struct frame_hdr *h, const char *p)
+{
+	static const struct report_extra none;
+	struct frame_result	 r;
+	struct report_extra	 ex;
+	uint32_t		 pid, runs;
+	uint64_t		 v, lat, id = h->id;
+	size_t			 off;
+
+	memcpy(&pid, p, 4);
+	memcpy(&runs, p + 4, 4);
+	pid = le32toh(pid);
+	runs = le32toh(runs);
+	memset(&r, 0, sizeof(r));
+	r.out = "";
+	r.num.kind = (h->flags & CTL_F_INT) ? NUM_INT : NUM_DOUBLE;
+	for (off = CTL_RUN_HEAD; off < h->len; off += CTL_RUN_ITEM, id++) {
+		if (!submit_take(s, id))
+			continue;
+		memcpy(&v, p + off, 8);
+		memcpy(&lat, p + off + 8, 8);
+		v = le64toh(v);
+		lat = le64toh(lat);
+		if (r.num.kind == NUM_INT)
+			r.num.i = (i128)(int64_t)v;
+		else
+			memcpy(&r.num.d, &v, 8);
+		if (s->keep_inputs) {	/* --tag, --joblog: with the input */
+			memset(&ex, 0, sizeof(ex));
+			submit_report(s, id, JOB_OK, &r, &ex, (pid_t)pid, lat,
+			    runs);
+		} else
+			report_job_num(s->report, id, &r.num, (pid_t)pid, lat,
+			    runs, &none);
+		if (s->peer == NULL || peer_fd(s->peer) == -1)
+			return (false);
+	}
+	return (true);
+}
+
+/*
  * A RESULT: print it like drover run (once: a repeat is not counted).  A
  * durable batch may see a result again after a reconnect, which is no
  * news; a result for a job never sent is.
@@ -596,15 +660,12 @@ submit_result(struct submit *s, const struct frame_hdr *h, const char *p)
 		submit_end(s, 3, "bad RESULT from droverd");
 		return;
 	}
-	/* (--detach keeps no open id: its results are for later.) */
-	if (!idset_finish(&s->open, h->id)) {
-		if (!s->durable || (!s->detach &&
-		    h->id >= input_count(s->input)))
-			log_warnx("droverd sent a result for job %llu, which "
-			    "has one already or was never sent: ignored",
-			    (unsigned long long)h->id);
+	if (h->flags & CTL_F_BATCH) {
+		(void)submit_run(s, h, p);
 		return;
 	}
+	if (!submit_take(s, h->id))
+		return;
 	ctl_meta_get(p, &m);
 	memset(&ex, 0, sizeof(ex));
 	if (ctl_result_split(p + CTL_META_LEN, h->len - CTL_META_LEN, h, &r,
@@ -933,6 +994,7 @@ submit_frames(void *arg, const char *p, size_t len)
 	struct report_extra	 ex;
 	struct ctl_meta		 m;
 	struct num_value	 v;
+	struct frame_hdr	 h;
 	const char		*q, *why;
 	size_t			 off = 0;
 	uint32_t		 n;
@@ -941,6 +1003,16 @@ submit_frames(void *arg, const char *p, size_t len)
 	while (s->conn <= SC_FETCHING && !s->finishing && s->status == -1 &&
 	    len - off >= FRAME_HDRLEN) {
 		q = p + off;
+		if (q[6] & CTL_F_BATCH) {	/* a run of them */
+			if (ctl_parse(q, len - off, &h, &why) != FRAME_GOOD ||
+			    h.type != CTL_RESULT ||
+			    len - off - FRAME_HDRLEN < h.len)
+				break;
+			off += FRAME_HDRLEN + h.len;
+			if (!submit_run(s, &h, q + FRAME_HDRLEN))
+				break;
+			continue;
+		}
 		memcpy(&n, q, 4);
 		n = le32toh(n);
 		if (q[4] != CTL_RESULT || q[5] != JOB_OK || q[7] != 0 ||

@@ -35,8 +35,16 @@ ctl_parse(const char *p, size_t avail, struct frame_hdr *h, const char **why)
 		return (FRAME_BAD);
 	}
 	if (p[7] != 0 || (p[6] != 0 && (h->type != CTL_RESULT ||
-	    (p[6] & ~(CTL_F_ALL | CTL_F_TYPED)) != 0))) {
+	    (p[6] & ~(CTL_F_ALL | CTL_F_TYPED | CTL_F_BATCH)) != 0))) {
 		*why = "non-zero reserved header bytes";
+		return (FRAME_BAD);
+	}
+	if ((p[6] & CTL_F_BATCH) && (h->status != 0 || h->len <
+	    CTL_RUN_HEAD + CTL_RUN_ITEM || h->len > FRAME_BATCH_MAX ||
+	    (h->len - CTL_RUN_HEAD) % CTL_RUN_ITEM != 0 ||
+	    ((uint8_t)p[6] != (CTL_F_BATCH | CTL_F_INT) &&
+	    (uint8_t)p[6] != (CTL_F_BATCH | CTL_F_DOUBLE)))) {
+		*why = "bad batched RESULT";
 		return (FRAME_BAD);
 	}
 	if ((h->type == CTL_RESULT && h->status >= JOB_NSTATUS) ||
@@ -103,6 +111,8 @@ ctl_sections_parse(const char *name)
 		return (CTL_F_INPUT);
 	if (strcmp(name, "typed") == 0)
 		return (CTL_F_TYPED);
+	if (strcmp(name, "batch") == 0)
+		return (CTL_F_BATCH);
 	return (0);		/* unknown: ignored, for later sections */
 }
 

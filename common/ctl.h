@@ -34,7 +34,12 @@
  * CTL_INPUT_SHOWN bytes of a job that did not end ok.  A client that asks
  * for "typed" may get an ok RESULT with CTL_F_INT or CTL_F_DOUBLE: its
  * output is then a number in binary, as a frame worker's result-typed
- * output (frame.h); one that does not gets the same number as text.
+ * output (frame.h); one that does not gets the same number as text.  One
+ * that asks for "typed" and "batch" may get a run of them in one RESULT,
+ * flags CTL_F_BATCH | CTL_F_INT (or _DOUBLE), status ok, id the first
+ * job's: CTL_RUN_HEAD bytes (the worker pid and attempts of every job in
+ * it), then per job CTL_RUN_ITEM bytes (its 8-byte output, its latency),
+ * for jobs id, id + 1, ...; at most FRAME_BATCH_MAX bytes.
  *
  * One request per connection.  A submit streams JOBs and reads RESULTs at
  * the same time (each side applies backpressure by not reading); after END
@@ -64,6 +69,9 @@
 #define CTL_F_INT	FRAME_F_INT	/* 8 or 16 bytes: an i64, an i128 */
 #define CTL_F_DOUBLE	FRAME_F_DOUBLE	/* 8 bytes: a binary64 */
 #define CTL_F_TYPED	(CTL_F_INT | CTL_F_DOUBLE)
+#define CTL_F_BATCH	FRAME_F_BATCH	/* a run of typed ok RESULTs */
+#define CTL_RUN_HEAD	8	/* a run's worker pid u32, attempts u32 */
+#define CTL_RUN_ITEM	16	/* each: output (8), latency µs (u64) */
 
 enum ctl_type {
 	CTL_REQUEST = 1,

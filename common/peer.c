@@ -41,6 +41,7 @@ struct peer {
 	struct event		*ev_flush;	/* end of the loop turn */
 	struct buf		 in;
 	struct buf		 out;
+	uint64_t		 out_total;	/* bytes ever queued */
 	struct frame_hdr	 hdr;		/* judged, payload awaited */
 	bool			 have_hdr;
 	struct frame_hdr	 skip_hdr;	/* of the payload skipped */
@@ -427,6 +428,7 @@ peer_send(struct peer *p, uint8_t type, uint8_t status, uint64_t id,
 	    (uint32_t)len, id);
 	buf_commit(&p->out, FRAME_HDRLEN);
 	buf_add(&p->out, data, len);
+	p->out_total += FRAME_HDRLEN + len;
 }
 
 /* Room for n bytes of output, built in place, then peer_commit(). */
@@ -442,6 +444,26 @@ peer_commit(struct peer *p, size_t n)
 	if (p->fd == -1 || p->wfailed)
 		return;
 	buf_commit(&p->out, n);
+	p->out_total += n;
+}
+
+/*
+ * The bytes queued so far, ever: a message built in place can tell that
+ * nothing was queued after it (a run that may grow, control.c).
+ */
+uint64_t
+peer_queued_total(const struct peer *p)
+{
+	return (p->out_total);
+}
+
+/* The last n bytes queued, or NULL when some of them were written. */
+char *
+peer_tail(struct peer *p, size_t n)
+{
+	if (buf_len(&p->out) < n)
+		return (NULL);
+	return (buf_data(&p->out) + buf_len(&p->out) - n);
 }
 
 /* Bytes queued and not written yet. */

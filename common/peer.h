@@ -120,6 +120,8 @@ void		 peer_send(struct peer *, uint8_t, uint8_t, uint64_t,
 char		*peer_reserve(struct peer *, size_t);
 void		 peer_commit(struct peer *, size_t);
 size_t		 peer_pending(const struct peer *);
+uint64_t	 peer_queued_total(const struct peer *);
+char		*peer_tail(struct peer *, size_t);
 void		 peer_schedule(struct peer *);
 void		 peer_flush(struct peer *);
 bool		 peer_writing(const struct peer *);

@@ -91,6 +91,12 @@ struct client {
 	uint64_t		 max_job_bytes;
 	uint64_t		 restarts0;	/* pool restarts at the start */
 	unsigned		 sections;	/* CTL_F_*: RESULT sections */
+	size_t			 rs_len;	/* the open run's payload, */
+	uint64_t		 rs_end;	/* its end, as queued total, */
+	uint64_t		 rs_next;	/* the id it takes next, */
+	uint32_t		 rs_pid;	/* its jobs' worker, */
+	uint32_t		 rs_runs;	/* attempts, */
+	uint8_t			 rs_flag;	/* type (ctl.h, CTL_F_BATCH) */
 	char			*cwd;		/* its directory (exec_cwd) */
 	bool			 skip_quiet;	/* no "rejected" for its skip */
 	bool			 input_done;	/* END, drain, pool removed */
@@ -1606,9 +1612,59 @@ client_result_sections(struct client *cl, struct job *j,
 }
 
 /*
+ * An ok job's typed output of 8 bytes (v) to a client that asked for
+ * "batch" (ctl.h): it joins the run that ends the output when it takes
+ * this id next, with the same worker, attempts and type, and has room;
+ * else it opens a run.  The header's length grows with the run; the run
+ * ends when anything else is queued or part of it was written.
+ */
+static void
+client_result_batched(struct client *cl, uint64_t id, const char *v,
+    uint8_t tflag, const struct ctl_meta *m)
+{
+	uint64_t	 lat = htole64(m->latency_us);
+	uint32_t	 le;
+	char		*p;
+
+	if (cl->rs_len == 0 || cl->rs_end != peer_queued_total(cl->peer) ||
+	    cl->rs_next != id || cl->rs_pid != m->pid ||
+	    cl->rs_runs != m->attempts || cl->rs_flag != tflag ||
+	    cl->rs_len + CTL_RUN_ITEM > FRAME_BATCH_MAX ||
+	    peer_tail(cl->peer, FRAME_HDRLEN + cl->rs_len) == NULL) {
+		p = peer_reserve(cl->peer, FRAME_HDRLEN + CTL_RUN_HEAD);
+		frame_put(p, CTL_RESULT, JOB_OK, 0, id);
+		p[6] = (char)(tflag | CTL_F_BATCH);
+		le = htole32(m->pid);
+		memcpy(p + FRAME_HDRLEN, &le, 4);
+		le = htole32(m->attempts);
+		memcpy(p + FRAME_HDRLEN + 4, &le, 4);
+		peer_commit(cl->peer, FRAME_HDRLEN + CTL_RUN_HEAD);
+		cl->rs_len = CTL_RUN_HEAD;
+		cl->rs_pid = m->pid;
+		cl->rs_runs = m->attempts;
+		cl->rs_flag = tflag;
+	}
+	p = peer_reserve(cl->peer, CTL_RUN_ITEM);
+	memcpy(p, v, 8);
+	memcpy(p + 8, &lat, 8);
+	peer_commit(cl->peer, CTL_RUN_ITEM);
+	cl->rs_len += CTL_RUN_ITEM;
+	if ((p = peer_tail(cl->peer, FRAME_HDRLEN + cl->rs_len)) == NULL) {
+		cl->rs_len = 0;		/* its output is dropped */
+		return;
+	}
+	le = htole32((uint32_t)cl->rs_len);
+	memcpy(p, &le, 4);
+	cl->rs_next = id + 1;
+	cl->rs_end = peer_queued_total(cl->peer);
+}
+
+/*
  * A job of this client finished: send its RESULT (unless it left).  A
  * typed output goes in binary to a client that asked for "typed", as its
- * text to the others, which get what they always had.
+ * text to the others, which get what they always had; a run of 8-byte
+ * ones goes batched to a client that also asked for "batch"
+ * (client_result_batched()).
  */
 static void
 client_done(struct batch *b, struct job *j, const struct jobresult *r)
@@ -1637,12 +1693,17 @@ client_done(struct batch *b, struct job *j, const struct jobresult *r)
 	m.attempts = r->runs;
 	m.latency_us = r->latency_us;
 	if ((flags = client_result_flags(cl, r)) != 0) {
+		cl->rs_len = 0;
 		t = *r;
 		t.out = out;
 		t.outlen = outlen;
 		t.num = NULL;
 		client_result_sections(cl, j, &t, &m, flags, tflag);
-	} else {
+	} else if (tflag != 0 && outlen == 8 && r->status == JOB_OK &&
+	    (cl->sections & CTL_F_BATCH))
+		client_result_batched(cl, j->id, num, tflag, &m);
+	else {
+		cl->rs_len = 0;
 		p = peer_reserve(cl->peer, FRAME_HDRLEN + CTL_META_LEN +
 		    outlen);
 		frame_put(p, CTL_RESULT, (uint8_t)r->status,

@@ -189,12 +189,54 @@ class TypedSubmit(DroverTestCase):
             self.assertEqual(payload[16:], str(I128_MAX).encode())
 
     def test_client_with_typed_gets_binary(self):
+        got = {id_: (flags, p[16:]) for typ, st, flags, id_, p in
+               self.raw_frames(["typed"], [str(I128_MAX), "-2", "0.5"])
+               if typ == CTL_RESULT}
+        self.assertEqual(got[0], (0x10, I128_MAX.to_bytes(16, "little",
+                                                          signed=True)))
+        self.assertEqual(got[1], (0x10, (-2).to_bytes(8, "little",
+                                                      signed=True)))
+        self.assertEqual(got[2], (0x20, struct.pack("<d", 0.5)))
+
+    def test_client_with_batch_gets_runs(self):
+        """A client that asks for "typed" and "batch" gets the ok 8-byte
+        outputs of consecutive jobs in runs (docs/protocol.md), the
+        others alone; every job once, with its value."""
+        items = [str(I128_MAX) if i == 700 else "x" if i == 1400
+                 else str(i * 3 - 1000) for i in range(3000)]
+        got, runs = {}, 0
+        for typ, st, flags, id_, p in self.raw_frames(["typed", "batch"],
+                                                      items):
+            if typ != CTL_RESULT:
+                continue
+            self.assertEqual(st, 0)
+            if flags & 0x40:
+                self.assertEqual(flags, 0x50)
+                pid, attempts = struct.unpack_from("<II", p)
+                self.assertEqual(attempts, 1)
+                self.assertEqual((len(p) - 8) % 16, 0)
+                for k in range((len(p) - 8) // 16):
+                    v, lat = struct.unpack_from("<qQ", p, 8 + 16 * k)
+                    got.setdefault(id_ + k, []).append(str(v))
+                runs += 1
+            elif flags == 0x10:
+                got.setdefault(id_, []).append(str(int.from_bytes(
+                    p[16:], "little", signed=True)))
+            else:
+                got.setdefault(id_, []).append(p[16:].decode())
+        self.assertEqual(got, {i: [x] for i, x in enumerate(items)})
+        self.assertLess(runs, 300)      # runs, not a frame a job
+        # Without "batch", no run.
+        for typ, st, flags, id_, p in self.raw_frames(["typed"], items):
+            self.assertFalse(flags & 0x40)
+
+    def raw_frames(self, sections, items):
         s = ctl_connect(self.d.sock)
         s.sendall(ctl_request({"op": "submit", "pool": "typed",
-                               "sections": ["typed"]}) +
-                  ctl_frame(CTL_JOB, str(I128_MAX), 0) +
-                  ctl_frame(CTL_JOB, "-2", 1) +
-                  ctl_frame(CTL_JOB, "0.5", 2) + ctl_frame(CTL_END))
+                               "sections": sections}) +
+                  b"".join(ctl_frame(CTL_JOB, x, i)
+                           for i, x in enumerate(items)) +
+                  ctl_frame(CTL_END))
         buf = b""
         while True:
             chunk = s.recv(1 << 16)
@@ -202,19 +244,23 @@ class TypedSubmit(DroverTestCase):
                 break
             buf += chunk
         s.close()
-        got = {}
+        out = []
         while buf:
             n, typ, st, flags, zero, id_ = struct.unpack_from("<IBBBBQ",
                                                               buf)
-            if typ == CTL_RESULT:
-                got[id_] = (flags, buf[16 + 16:16 + n])
+            out.append((typ, st, flags, id_, buf[16:16 + n]))
             buf = buf[16 + n:]
-        self.assertEqual(got[0], (0x10, I128_MAX.to_bytes(16, "little",
-                                                          signed=True)))
-        self.assertEqual(got[1], (0x10, (-2).to_bytes(8, "little",
-                                                      signed=True)))
-        self.assertEqual(got[2], (0x20, struct.pack("<d", 0.5)))
+        return out
 
+
+def run_of(id_, values, flags=0x50, pid=4242, attempts=1):
+    """A batched RESULT (a run): pid, attempts, then value, latency."""
+    fmt = "<q" if flags == 0x50 else "<d"
+    body = struct.pack("<II", pid, attempts) + b"".join(
+        struct.pack(fmt, v) + struct.pack("<Q", 7 + i)
+        for i, v in enumerate(values))
+    return struct.pack("<IBBBBQ", len(body), CTL_RESULT, 0, flags, 0,
+                       id_) + body
 
 
 def result(id_, out, flags=0, status=0):
@@ -255,12 +301,13 @@ class ResultsOfOneRead(DroverTestCase):
                          "max_job_bytes": 1 << 20})))
                 jobs += typ == CTL_JOB
                 if typ == CTL_END:
-                    c.sendall(self.RESULTS +
+                    c.sendall(self.results +
                               ctl_frame(CTL_BYE, '{"restarts":0}'))
                     c.close()
                     return
 
-    def submit(self, *opts):
+    def submit(self, *opts, results=None, stdin=b"a\nb\nc\nd\ne\nf\n"):
+        self.results = self.RESULTS if results is None else results
         d = tempfile.mkdtemp(prefix="drover-results-")
         path = os.path.join(d, "s.sock")
         ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -269,7 +316,7 @@ class ResultsOfOneRead(DroverTestCase):
         t = threading.Thread(target=self.serve, args=(ls,), daemon=True)
         t.start()
         p = subprocess.run([DROVER, "submit", "--pool", "p", "--socket",
-                            path] + list(opts), input=b"a\nb\nc\nd\ne\nf\n",
+                            path] + list(opts), input=stdin,
                            capture_output=True, timeout=60)
         r = Result(p.returncode, p.stdout, p.stderr, None)
         t.join(10)
@@ -292,6 +339,38 @@ class ResultsOfOneRead(DroverTestCase):
         self.assertEqual(str(summary["sum"]), "55")
         self.assertEqual(r.errtext.count("job 0, which has one already"),
                          1, r.errtext)
+
+    # Runs (batched RESULTs) among single ones, repeats inside a run.
+    RUNS = (run_of(0, [1, 4]) + result(2, struct.pack("<q", 9), 0x10) +
+            run_of(1, [4, 9]) +                    # two repeats
+            run_of(3, [16.0], 0x60) + result(4, b"boom", status=1) +
+            run_of(5, [25, 36, 49], pid=99, attempts=2))
+
+    def test_runs_in_one_read(self):
+        r = self.submit("--json", results=self.RUNS,
+                        stdin=b"a\nb\nc\nd\ne\nf\ng\nh\n")
+        self.assertEqual(r.rc, 1, r.errtext)        # job 4 failed
+        jobs, summary = r.jobs_and_summary()
+        self.assertEqual(sorted(j["id"] for j in jobs), list(range(8)))
+        ok = {j["id"]: j for j in jobs if j["status"] == "ok"}
+        self.assertEqual({i: j["output"] for i, j in ok.items()},
+                         {0: "1", 1: "4", 2: "9", 3: "16", 5: "25",
+                          6: "36", 7: "49"})
+        self.assertEqual((ok[6]["worker"], ok[6]["attempts"],
+                          ok[6]["latency_us"]), (99, 2, 8))
+        self.assertEqual((summary["ok"], summary["failed"]), (7, 1))
+        self.assertEqual(str(summary["sum"]), "140")
+        for k in (1, 2):
+            self.assertEqual(r.errtext.count(f"job {k}, which has one "
+                                             "already"), 1, r.errtext)
+
+    def test_runs_in_one_read_tagged(self):
+        r = self.submit("--tag", results=self.RUNS,
+                        stdin=b"a\nb\nc\nd\ne\nf\ng\nh\n")
+        self.assertEqual(r.rc, 1, r.errtext)
+        self.assertEqual(sorted(r.text.splitlines()),
+                         ["a\t1", "b\t4", "c\t9", "d\t16", "f\t25",
+                          "g\t36", "h\t49"])
 
     def test_every_kind_in_one_read_tagged(self):
         r = self.submit("--tag")

@@ -451,6 +451,55 @@ START_TEST(test_ctl_types_and_status)
 }
 END_TEST
 
+/* A control header with flags (ctl_parse()). */
+static enum frame_parse
+ctl_hdr_fl(uint8_t type, uint8_t status, uint8_t flags, uint32_t len,
+    const char **why)
+{
+	char			 p[FRAME_HDRLEN];
+	struct frame_hdr	 h;
+
+	*why = NULL;
+	frame_put(p, type, status, len, 1);
+	p[6] = (char)flags;
+	return (ctl_parse(p, sizeof(p), &h, why));
+}
+
+/* A batched control RESULT ("batch"): a run head and whole items. */
+START_TEST(test_ctl_batch)
+{
+	const uint8_t	 bi = CTL_F_BATCH | CTL_F_INT;
+	const uint8_t	 bd = CTL_F_BATCH | CTL_F_DOUBLE;
+	const uint32_t	 one = CTL_RUN_HEAD + CTL_RUN_ITEM;
+	const char	*why;
+
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, one, &why), FRAME_GOOD);
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bd, one + CTL_RUN_ITEM,
+	    &why), FRAME_GOOD);
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, CTL_RUN_HEAD +
+	    (FRAME_BATCH_MAX - CTL_RUN_HEAD) / CTL_RUN_ITEM * CTL_RUN_ITEM,
+	    &why), FRAME_GOOD);
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, CTL_RUN_HEAD, &why),
+	    FRAME_BAD);
+	ck_assert_str_eq(why, "bad batched RESULT");
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, one + 1, &why),
+	    FRAME_BAD);
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, CTL_RUN_HEAD +
+	    (FRAME_BATCH_MAX / CTL_RUN_ITEM + 1) * CTL_RUN_ITEM, &why),
+	    FRAME_BAD);
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 1, bi, one, &why), FRAME_BAD);
+	ck_assert_str_eq(why, "bad batched RESULT");
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, CTL_F_BATCH, one, &why),
+	    FRAME_BAD);
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi | CTL_F_STDERR, one,
+	    &why), FRAME_BAD);
+	ck_assert_int_eq(ctl_hdr_fl(CTL_JOB, 0, CTL_F_BATCH, one, &why),
+	    FRAME_BAD);
+	ck_assert_str_eq(why, "non-zero reserved header bytes");
+	ck_assert_uint_eq(ctl_sections_parse("batch"), CTL_F_BATCH);
+}
+END_TEST
+
 /* Version 2: a RESULT's flags only as allowed, other frames' never. */
 START_TEST(test_flags)
 {
@@ -1089,6 +1138,7 @@ frame_suite(void)
 	tcase_add_test(tc, test_hello_typed);
 	tcase_add_test(tc, test_ctl_sizes);
 	tcase_add_test(tc, test_ctl_types_and_status);
+	tcase_add_test(tc, test_ctl_batch);
 	suite_add_tcase(s, tc);
 	return (s);
 }
