@@ -68,6 +68,7 @@ struct spool {
 	char			*g;
 	struct pool		*pool;
 	struct rconn		*blk;		/* XREADGROUP BLOCK */
+	long long		 blk_client;	/* its CLIENT ID; -1 unknown */
 	bool			 group_ok;
 	bool			 reading;
 	bool			 own;		/* reading own pending first */
@@ -318,6 +319,9 @@ sp_deleted(struct spool *sp, const char *eid, size_t n)
 	    n == 1 ? "y" : "ies", sp->q, eid, n > 1 ? ", ..." : "");
 }
 
+static void	sp_return(struct spool *, const char *, const char *,
+		    uint64_t, const char *, size_t);
+
 /*
  * Run an entry of the stream on the local pool; deliveries is how many
  * times Redis has handed it out, this one included (its attempts).
@@ -351,6 +355,17 @@ sp_take(struct spool *sp, const redisReply *e, unsigned deliveries)
 			    "dropped", sp->name, e->element[0]->str);
 			sp_ack(sp, e->element[0]->str);
 		}
+		return;
+	}
+	/*
+	 * Read while this node goes (a read in flight as the pool closed):
+	 * a first delivery goes back to the stream at once, as a queued job
+	 * does (sp_done()); one delivered before stays pending, to be claimed.
+	 */
+	if (sp->closing) {
+		if (deliveries == 1)
+			sp_return(sp, e->element[0]->str, b->str, jid, d->str,
+			    d->len);
 		return;
 	}
 	/*
@@ -414,6 +429,8 @@ sp_read_cb(struct rconn *rc, redisReply *r, void *arg)
 	if (sp->own && n == 0)
 		sp->own = false;	/* our pending entries are all back */
 	sp_read(sp);
+	if (sp->closing)
+		sh_poke(sp->sh);	/* a drain waits for this read */
 }
 
 static void
@@ -495,11 +512,21 @@ sp_retry_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+sp_blk_id_cb(struct rconn *rc, redisReply *r, void *arg)
+{
+	struct spool	*sp = arg;
+
+	if (rc != NULL && r != NULL && r->type == REDIS_REPLY_INTEGER)
+		sp->blk_client = r->integer;
+}
+
+static void
 sp_blk_up(struct rconn *rc, void *arg)
 {
 	struct spool	*sp = arg;
 
-	(void)rc;
+	sp->blk_client = -1;	/* known before the first read's reply */
+	(void)rconn_cmdf(rc, sp_blk_id_cb, sp, "CLIENT ID");
 	sp->reading = false;
 	sp->own = true;
 	snprintf(sp->own_cursor, sizeof(sp->own_cursor), "0");
@@ -514,6 +541,7 @@ sp_blk_down(struct rconn *rc, void *arg, const char *why)
 	(void)rc;
 	(void)why;
 	sp->reading = false;
+	sp->blk_client = -1;
 }
 
 static const struct rconn_hooks sp_blk_hooks = { sp_blk_up, sp_blk_down,
@@ -591,26 +619,23 @@ sp_done(struct batch *b, struct job *j, const struct jobresult *res)
 	if (!rconn_up(sh->cmd) || (giveback && (res->worker != 0 ||
 	    s->deliveries > 1)))
 		goto out;
-	snprintf(jid, sizeof(jid), "%llu", (unsigned long long)s->jid);
-	(void)rconn_cmdf(sh->cmd, NULL, NULL, "MULTI");
 	if (giveback) {
-		(void)rconn_cmdf(sh->cmd, NULL, NULL, "XADD %s * b %s i %s "
-		    "d %b", sp->q, s->batch, jid, j->data, (size_t)j->len);
-	} else {
-		resultrec_pack(&sh->pack, j, res);
-		/* key()'s form, without an allocation per job. */
-		snprintf(r, sizeof(r), "drover:{%s}:r", s->batch);
-		snprintf(st, sizeof(st), "%d", (int)res->status);
-		(void)rconn_cmdf(sh->cmd, NULL, NULL, "XADD %s * i %s s %s "
-		    "n %s r %b", r, jid, st, sh->node, buf_data(&sh->pack),
-		    buf_len(&sh->pack));
+		sp_return(sp, s->eid, s->batch, s->jid, j->data, j->len);
+		goto out;
 	}
+	snprintf(jid, sizeof(jid), "%llu", (unsigned long long)s->jid);
+	resultrec_pack(&sh->pack, j, res);
+	/* key()'s form, without an allocation per job. */
+	snprintf(r, sizeof(r), "drover:{%s}:r", s->batch);
+	snprintf(st, sizeof(st), "%d", (int)res->status);
+	(void)rconn_cmdf(sh->cmd, NULL, NULL, "MULTI");
+	(void)rconn_cmdf(sh->cmd, NULL, NULL, "XADD %s * i %s s %s n %s r %b",
+	    r, jid, st, sh->node, buf_data(&sh->pack), buf_len(&sh->pack));
 	/* In the same transaction: the entry is acked and deleted. */
 	(void)rconn_cmdf(sh->cmd, NULL, NULL, "XACK %s %s %s", sp->q, sp->g,
 	    s->eid);
 	(void)rconn_cmdf(sh->cmd, NULL, NULL, "XDEL %s %s", sp->q, s->eid);
-	(void)rconn_cmdf(sh->cmd, giveback ? sp_return_cb : sp_exec_cb, sp,
-	    "EXEC");
+	(void)rconn_cmdf(sh->cmd, sp_exec_cb, sp, "EXEC");
 out:
 	sp_free_job(sp, (uint32_t)j->id);
 	if (sp->closing && batch_idle(&sp->b) && sp->b.pool != NULL)
@@ -619,13 +644,46 @@ out:
 		sp_read(sp);
 }
 
-/* The pool stops here: take no more; what is queued goes back to Redis. */
+/*
+ * Give entry eid (first delivered to us, never started) back: the same
+ * job onto the stream's end for the other nodes, the entry acked and
+ * deleted, in one transaction.
+ */
+static void
+sp_return(struct spool *sp, const char *eid, const char *batch,
+    uint64_t jid, const char *data, size_t len)
+{
+	struct rconn	*cmd = sp->sh->cmd;
+	char		 id[24];
+
+	if (!rconn_up(cmd))
+		return;		/* it stays pending, to be claimed */
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)jid);
+	(void)rconn_cmdf(cmd, NULL, NULL, "MULTI");
+	(void)rconn_cmdf(cmd, NULL, NULL, "XADD %s * b %s i %s d %b", sp->q,
+	    batch, id, data, len);
+	(void)rconn_cmdf(cmd, NULL, NULL, "XACK %s %s %s", sp->q, sp->g, eid);
+	(void)rconn_cmdf(cmd, NULL, NULL, "XDEL %s %s", sp->q, eid);
+	(void)rconn_cmdf(cmd, sp_return_cb, sp, "EXEC");
+}
+
+/*
+ * The pool stops here: take no more; what is queued goes back to Redis.
+ * A read blocked on the stream is unblocked first, on the command
+ * connection ahead of the entries given back, so that Redis cannot hand
+ * those to this consumer's read as it goes (they would stay pending here
+ * until another node claimed them).  One that Redis has yet to see is
+ * answered as the pool closed: sp_take() gives its entries back too.
+ */
 static void
 sp_closing(struct batch *b, const char *why)
 {
 	struct spool	*sp = (struct spool *)b;
 
 	sp->closing = true;
+	if (sp->reading && sp->blk_client >= 0 && rconn_up(sp->sh->cmd))
+		(void)rconn_cmdf(sp->sh->cmd, NULL, NULL, "CLIENT UNBLOCK %lld",
+		    sp->blk_client);
 	if (sp->b.pool != NULL)
 		pool_cancel(sp->b.pool, &sp->b, why);
 	if (batch_idle(&sp->b) && sp->b.pool != NULL)
@@ -881,6 +939,7 @@ sp_new(struct shared *sh, struct pool *p)
 	timer_arm_us(sp->ev_beat, 100000);
 	timer_arm_us(sp->ev_claim, 250000);
 	timer_arm_us(sp->ev_stats, 0);
+	sp->blk_client = -1;
 	sp->blk = rconn_new(sh->base, &sh->addr, name, CMD_TIMEOUT_US +
 	    BLOCK_MS * 1000ULL, &sp_blk_hooks, sp);
 	sp_group(sp);
@@ -1580,17 +1639,24 @@ shared_drain(struct shared *sh, const char *why)
 
 /*
  * Draining, may droverd exit?  Once every client of a batch submitted here
- * may go (its BYE is due or sent) and every command has its reply (the
- * entries given back and the last results are in Redis).
+ * may go (its BYE is due or sent), every command has its reply (the
+ * entries given back and the last results are in Redis), and no closing
+ * pool still waits for a read of its stream.
  */
 bool
 shared_settled(const struct shared *sh)
 {
 	const struct sbatch	*sb;
+	const struct spool	*sp;
 
 	TAILQ_FOREACH(sb, &sh->sbatches, entry)
 		if (sb->sink != NULL && !sb->dead && !sb->complete &&
 		    !sb_drained(sb))
+			return (false);
+	/* A closing pool's last read: what it brings goes back (sp_take). */
+	TAILQ_FOREACH(sp, &sh->spools, entry)
+		if (sp->closing && sp->reading && sp->pool != NULL &&
+		    rconn_up(sp->blk))
 			return (false);
 	return (!rconn_up(sh->cmd) || rconn_outstanding(sh->cmd) == 0);
 }

@@ -397,21 +397,19 @@ class TestShared(SharedCase):
         self.assertRegex(a.logtext(), r"no longer shared here \([1-9]\d* queued "
                          r"entries given back")
 
-    def test_drain_leaves_nothing_pending(self):
-        """A drained node whose pool runs nothing (rate-limited) gives
-        every queued entry back before it exits: none stays pending on
-        its consumer (the last transactions reach Redis), the other node
-        runs them without claiming, and the output is exact."""
-        a = self.node(['name = "sq"; workers = 2; handler = "sleep"; '
-                       'shared = true; rate = 2.0; burst = 1.0;'])
+    def drain_holding_all(self, a_pool, n, settle=0.0):
+        """Drain node A (pool a_pool) once it holds every entry of a batch
+        of n one-second sleeps, B started: nothing may stay pending on
+        A's consumer, and B runs what A gave back without claiming."""
+        a = self.node([a_pool])
         b = Droverd(['name = "sq"; workers = 2; handler = "sleep"; '
                      'shared = true;'],
                     extra=f'redis = "{self.redis.url}";\n')
-        n = 30
         p, out, t, feed = self.submit([a, b], n, stdin=b"1\n" * n)
         wait_for(lambda: a.status()["shared"]["pools"]["sq"]["inflight"]
                  == n - len(out) and len(out) >= 1, timeout=30,
                  what="A to hold every entry")
+        time.sleep(settle)
         a_node = a.status()["shared"]["node"]
         self.start_then_drain(b, a)
         self.assertEqual(self.redis.cli("XPENDING", "drover:{sq}:q",
@@ -421,6 +419,25 @@ class TestShared(SharedCase):
         self.assertEqual(rc, 0, err)
         self.assertEqual(out, [b"1\n"] * n)
         self.assertEqual(b.status()["shared"]["pools"]["sq"]["claimed"], 0)
+
+    def test_drain_leaves_nothing_pending(self):
+        """A drained node whose pool runs nothing (rate-limited) gives
+        every queued entry back before it exits: none stays pending on
+        its consumer (the last transactions reach Redis), the other node
+        runs them without claiming, and the output is exact."""
+        self.drain_holding_all('name = "sq"; workers = 2; handler = '
+                               '"sleep"; shared = true; rate = 2.0; '
+                               'burst = 1.0;', 30)
+
+    def test_drain_with_a_read_blocked(self):
+        """A node drained while its read of the stream blocks (its pool
+        has room: it holds every entry and waits for more): the entries
+        it gives back must not be handed to that read, which would leave
+        them pending on a consumer that is gone until another node
+        claimed them (claim_idle, 30 s)."""
+        self.drain_holding_all('name = "sq"; workers = 1; handler = '
+                               '"sleep"; shared = true; rate = 1.0; '
+                               'burst = 1.0;', 4, settle=0.3)
 
     def test_results_on_any_node(self):
         """drover results ID on another node than the submitter's."""
