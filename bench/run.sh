@@ -305,14 +305,16 @@ group() {
 machine() {
 	local cpu bt rev
 	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-	bt=$(sed -n 's/.*"name": "buildtype", [^}]*"value": "\([a-z]*\)".*/\1/p' \
-		"$build/meson-info/intro-buildoptions.json" 2>/dev/null | head -n 1)
+	bt=$(python3 -c 'import json, sys
+o = {x["name"]: x["value"] for x in json.load(open(sys.argv[1]))}
+print("-O%s%s" % (o["optimization"], ", LTO" if o["b_lto"] else ""))' \
+		"$build/meson-info/intro-buildoptions.json" 2>/dev/null)
 	rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	echo "# drover benchmark suite"
 	echo
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')$([[ $quick == 1 ]] && echo ' (BENCH_QUICK=1 smoke run: fewer runs and smaller sizes)')"
 	echo "- machine: $(nproc) CPUs, ${cpu:-unknown CPU}; $(awk '/^MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo); kernel $(uname -sr) $(uname -m); load at start $load0"
-	echo "- drover: $("$drover" --version 2>&1 | head -n 1) at $rev$(git -C "$root" diff --quiet HEAD -- 2>/dev/null || echo ' (working tree differs)'), buildtype ${bt:-unknown}; libevent $(pkg-config --modversion libevent 2>/dev/null || echo '?')"
+	echo "- drover: $("$drover" --version 2>&1 | head -n 1) at $rev$(git -C "$root" diff --quiet HEAD -- 2>/dev/null || echo ' (working tree differs)'), built ${bt:-unknown}; libevent $(pkg-config --modversion libevent 2>/dev/null || echo '?')"
 	echo "- goref: $(go version | sed 's/^go version //'), stdlib only; helpers: $(cc --version | head -n 1), -O2"
 	echo "- others: $(xargs --version 2>/dev/null | head -n 1); $(parallel --version 2>/dev/null | head -n 1 || echo 'GNU parallel not installed'); $(python3 --version)"
 	echo "- one command: \`bench/run.sh\`$([[ $quick == 1 ]] && echo ' with BENCH_QUICK=1'); took ${elapsed}s"

@@ -26,7 +26,8 @@
 /* As daemon/worker.c: the capabilities droverd offers and takes. */
 #define FZ_CAPS		(FRAME_CAP_JOB_META | FRAME_CAP_RESULT_STDERR | \
 	FRAME_CAP_RESULT_OUTPUT | FRAME_CAP_RESULT_FIELDS | \
-	FRAME_CAP_JOB_CWD | FRAME_CAP_RESULT_TYPED)
+	FRAME_CAP_JOB_CWD | FRAME_CAP_RESULT_TYPED | FRAME_CAP_JOB_BATCH | \
+	FRAME_CAP_RESULT_BATCH)
 #define FZ_TAGS		64	/* tags 0-63 are outstanding at first */
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -63,7 +64,8 @@ fz_flagmask(uint32_t caps)
 	return ((uint8_t)(((caps & FRAME_CAP_RESULT_STDERR) ? FRAME_F_STDERR :
 	    0) | ((caps & FRAME_CAP_RESULT_OUTPUT) ? FRAME_F_OUTPUT : 0) |
 	    ((caps & FRAME_CAP_RESULT_FIELDS) ? FRAME_F_FIELDS : 0) |
-	    ((caps & FRAME_CAP_RESULT_TYPED) ? FRAME_F_TYPED : 0)));
+	    ((caps & FRAME_CAP_RESULT_TYPED) ? FRAME_F_TYPED : 0) |
+	    ((caps & FRAME_CAP_RESULT_BATCH) ? FRAME_F_BATCH : 0)));
 }
 
 /* Write caps back with frame_hello_put() and read them again. */
@@ -175,6 +177,21 @@ fz_take(struct fz_worker *w, uint64_t tag)
 	return (0);
 }
 
+/* A batched RESULT's n tags from tag: all held, or none taken. */
+static int
+fz_take_run(struct fz_worker *w, uint64_t tag, uint64_t n)
+{
+	uint64_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (tag + i < tag || tag + i >= FZ_TAGS ||
+		    !(w->held & (1ULL << (tag + i))))
+			return (-1);
+	for (i = 0; i < n; i++)
+		w->held &= ~(1ULL << (tag + i));
+	return (0);
+}
+
 /* As worker_parse_frames(). */
 static void
 fz_parse_frames(struct fz_worker *w, uint32_t max)
@@ -210,6 +227,17 @@ fz_parse_frames(struct fz_worker *w, uint32_t max)
 		if (h.type == FRAME_HELLO) {
 			FZ_CHECK(h.len <= FRAME_HELLO_MAX);
 			if (fz_hello(w, &h, p + FRAME_HDRLEN) == -1) {
+				w->lost = 1;
+				return;
+			}
+		} else if (w->hello && h.type == FRAME_RESULT &&
+		    (h.flags & FRAME_F_BATCH)) {
+			/* As worker_res_batch(): every tag held, or lost. */
+			FZ_CHECK(h.status == FRAME_OK && h.len % 8 == 0 &&
+			    h.len != 0 && h.len <= FRAME_BATCH_MAX);
+			FZ_CHECK((h.flags & ~FRAME_F_BATCH) == FRAME_F_INT ||
+			    (h.flags & ~FRAME_F_BATCH) == FRAME_F_DOUBLE);
+			if (fz_take_run(w, h.id, h.len / 8) == -1) {
 				w->lost = 1;
 				return;
 			}

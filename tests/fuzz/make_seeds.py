@@ -67,6 +67,11 @@ def frame_seeds():
                                        ident=2),
         "second-hello": b"\x04\x02" + frame(HELLO, b"a", ident=1) +
         frame(HELLO, b"b", ident=1),
+        "v2-batch": b"\x05\x06" +
+        frame(HELLO, b"w\nresult-typed job-batch result-batch", ident=2) +
+        frame(RESULT, struct.pack("<qq", 49, 100), OK, 0x50, ident=3) +
+        frame(RESULT, struct.pack("<d", 0.5), OK, 0x60, ident=5) +
+        frame(RESULT, struct.pack("<q", 1), OK, 0x50, ident=3),
     }
 
 
@@ -181,6 +186,13 @@ def control_client_seeds():
         "halt": b"\x45\x05" + ok +
         frame(CRESULT, meta(1, 1, 1) + b"why", 1, ident=0) + res + bye,
         "joblog": b"\x86\x03" + ok + res + bye,
+        "runs": b"\x2d\x05" + ok +
+        frame(CRESULT, struct.pack("<IIqQqQ", 7, 1, 1, 3, 4, 5), 0,
+              0x50, ident=0) +
+        frame(CRESULT, struct.pack("<IIdQ", 9, 2, 16.0, 1), 0, 0x60,
+              ident=3) +
+        frame(CRESULT, struct.pack("<IIqQ", 7, 1, 4, 3), 0, 0x50,
+              ident=1) + bye,
     }
 
 
