@@ -359,11 +359,13 @@ sp_take(struct spool *sp, const redisReply *e, unsigned deliveries)
 	}
 	/*
 	 * Read while this node goes (a read in flight as the pool closed):
-	 * a first delivery goes back to the stream at once, as a queued job
-	 * does (sp_done()); one delivered before stays pending, to be claimed.
+	 * a new entry goes back to the stream at once, as a queued job does
+	 * (sp_done()).  One delivered before stays pending, to be claimed;
+	 * so does one of our own pending ones (a re-read after a reconnect),
+	 * which may be running here or given back already.
 	 */
 	if (sp->closing) {
-		if (deliveries == 1)
+		if (deliveries == 1 && !sp->own)
 			sp_return(sp, e->element[0]->str, b->str, jid, d->str,
 			    d->len);
 		return;
@@ -398,8 +400,11 @@ sp_read_cb(struct rconn *rc, redisReply *r, void *arg)
 	if (rc == NULL)
 		return;		/* freed */
 	sp->reading = false;
-	if (r == NULL)
+	if (r == NULL) {
+		if (sp->closing)
+			sh_poke(sp->sh);	/* a drain waits for it */
 		return;		/* the connection went: up() reads again */
+	}
 	if (r->type == REDIS_REPLY_ERROR) {
 		/* NOGROUP: the stream or group went (a Redis without AOF). */
 		if (strncmp(r->str, "NOGROUP", 7) == 0)
@@ -407,6 +412,8 @@ sp_read_cb(struct rconn *rc, redisReply *r, void *arg)
 		else if (strncmp(r->str, "LOADING", 7) != 0)
 			log_warnx("pool %s: XREADGROUP: %s", sp->name, r->str);
 		timer_arm_us(sp->ev_retry, 200000);	/* LOADING, ... */
+		if (sp->closing)
+			sh_poke(sp->sh);
 		return;
 	}
 	if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
@@ -429,8 +436,8 @@ sp_read_cb(struct rconn *rc, redisReply *r, void *arg)
 	if (sp->own && n == 0)
 		sp->own = false;	/* our pending entries are all back */
 	sp_read(sp);
-	if (sp->closing)
-		sh_poke(sp->sh);	/* a drain waits for this read */
+	if (sp->closing)	/* after what it gave back is sent */
+		sh_poke(sp->sh);
 }
 
 static void
@@ -516,8 +523,13 @@ sp_blk_id_cb(struct rconn *rc, redisReply *r, void *arg)
 {
 	struct spool	*sp = arg;
 
-	if (rc != NULL && r != NULL && r->type == REDIS_REPLY_INTEGER)
+	if (rc == NULL || r == NULL)
+		return;
+	if (r->type == REDIS_REPLY_INTEGER)
 		sp->blk_client = r->integer;
+	else	/* then a drain waits for the read's BLOCK to end */
+		log_warnx("pool %s: CLIENT ID: %s", sp->name,
+		    r->type == REDIS_REPLY_ERROR ? r->str : "not an integer");
 }
 
 static void
@@ -542,6 +554,8 @@ sp_blk_down(struct rconn *rc, void *arg, const char *why)
 	(void)why;
 	sp->reading = false;
 	sp->blk_client = -1;
+	if (sp->closing)
+		sh_poke(sp->sh);
 }
 
 static const struct rconn_hooks sp_blk_hooks = { sp_blk_up, sp_blk_down,
