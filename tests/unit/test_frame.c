@@ -833,27 +833,29 @@ START_TEST(test_result_typed)
 }
 END_TEST
 
-/* result-typed, job-batch, result-batch: capabilities by name. */
-START_TEST(test_hello_typed)
+/* Capabilities caps named in a HELLO (as name) and read back. */
+static void
+hello_caps(uint32_t caps, const char *name)
 {
 	struct frame_hello hello;
 	const char	*why;
 	char		 p[FRAME_HELLO_MAX];
 	size_t		 n;
 
-	n = frame_hello_put(p, sizeof(p), "w", FRAME_CAP_RESULT_TYPED |
-	    FRAME_CAP_JOB_META, 0);
+	n = frame_hello_put(p, sizeof(p), "w", caps, 0);
 	ck_assert_int_eq(frame_hello_parse(p, n, &hello, &why), 0);
-	ck_assert_uint_eq(hello.caps, FRAME_CAP_RESULT_TYPED |
-	    FRAME_CAP_JOB_META);
-	ck_assert_ptr_nonnull(memmem(p, n, "result-typed", 12));
+	ck_assert_uint_eq(hello.caps, caps);
+	ck_assert_ptr_nonnull(memmem(p, n, name, strlen(name)));
+}
+
+/* result-typed, job-batch, result-batch: capabilities by name. */
+START_TEST(test_hello_typed)
+{
+	hello_caps(FRAME_CAP_RESULT_TYPED | FRAME_CAP_JOB_META,
+	    "result-typed");
 	ck_assert_uint_eq(frame_result_max(100, FRAME_CAP_RESULT_TYPED), 116);
-	n = frame_hello_put(p, sizeof(p), "w", FRAME_CAP_JOB_BATCH |
-	    FRAME_CAP_RESULT_BATCH, 0);
-	ck_assert_int_eq(frame_hello_parse(p, n, &hello, &why), 0);
-	ck_assert_uint_eq(hello.caps, FRAME_CAP_JOB_BATCH |
-	    FRAME_CAP_RESULT_BATCH);
-	ck_assert_ptr_nonnull(memmem(p, n, "job-batch result-batch", 22));
+	hello_caps(FRAME_CAP_JOB_BATCH | FRAME_CAP_RESULT_BATCH,
+	    "job-batch result-batch");
 }
 END_TEST
 
