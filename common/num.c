@@ -36,6 +36,32 @@ num_parse_eight(uint64_t v)
 }
 
 /*
+ * The value of the digits s[i..len), 19 at most, into *acc: 8 at a time,
+ * then one by one.  -1 if a byte is not a digit.
+ */
+static inline int
+num_parse_digits(const char *s, size_t i, size_t len, uint64_t *acc)
+{
+	uint64_t v = 0, w;
+
+	for (; len - i >= 8; i += 8) {
+		memcpy(&w, s + i, 8);
+		if (!num_eight_digits(w))
+			return (-1);
+		v = v * 100000000 + num_parse_eight(w);
+	}
+	for (; i < len; i++) {
+		unsigned d = (unsigned)(unsigned char)s[i] - '0';
+
+		if (d > 9)
+			return (-1);
+		v = v * 10 + d;
+	}
+	*acc = v;
+	return (0);
+}
+
+/*
  * Parse an optionally signed decimal integer that must fit in 128 bits.
  * Returns 0 and sets *v, or -1 (not an integer, or out of range).  Up to 19
  * digits take the fast path: 8 digits at a time, no 128-bit arithmetic.
@@ -44,7 +70,7 @@ int
 num_parse_i128(const char *s, size_t len, i128 *v)
 {
 	u128	 acc, limit;
-	uint64_t fast = 0, w;
+	uint64_t fast = 0;
 	size_t	 i = 0, start;
 	int	 neg = 0;
 
@@ -58,19 +84,8 @@ num_parse_i128(const char *s, size_t len, i128 *v)
 		return (-1);
 	start = i;
 	if (len - start <= 19) {
-		while (len - i >= 8) {
-			memcpy(&w, s + i, 8);
-			if (!num_eight_digits(w))
-				return (-1);
-			fast = fast * 100000000 + num_parse_eight(w);
-			i += 8;
-		}
-		for (; i < len; i++) {
-			unsigned d = (unsigned)(unsigned char)s[i] - '0';
-			if (d > 9)
-				return (-1);
-			fast = fast * 10 + d;
-		}
+		if (num_parse_digits(s, i, len, &fast) == -1)
+			return (-1);
 		*v = neg ? -(i128)fast : (i128)fast;
 		return (0);
 	}
@@ -98,9 +113,9 @@ num_parse_i128(const char *s, size_t len, i128 *v)
 	return (0);
 }
 
-/* Parse a decimal integer that must fit in int64_t. */
-int
-num_parse_i64(const char *s, size_t len, int64_t *v)
+/* num_parse_i64() of more than 18 digits, out of its common path. */
+static int __attribute__((noinline))
+num_parse_i64_long(const char *s, size_t len, int64_t *v)
 {
 	i128	 x;
 
@@ -110,6 +125,31 @@ num_parse_i64(const char *s, size_t len, int64_t *v)
 		return (-1);
 	*v = (int64_t)x;
 	return (0);
+}
+
+/*
+ * Parse a decimal integer that must fit in int64_t.  Up to 18 digits, the
+ * common case, always fit: parsed in 64 bits, 8 digits at a time, no
+ * range check; longer ones go through num_parse_i128().
+ */
+int
+num_parse_i64(const char *s, size_t len, int64_t *v)
+{
+	uint64_t acc;
+	size_t	 i = 0;
+	bool	 neg = false;
+
+	if (len != 0 && (s[0] == '-' || s[0] == '+')) {
+		neg = s[0] == '-';
+		i = 1;
+	}
+	if (i < len && len - i <= 18) {
+		if (num_parse_digits(s, i, len, &acc) == -1)
+			return (-1);
+		*v = neg ? -(int64_t)acc : (int64_t)acc;
+		return (0);
+	}
+	return (num_parse_i64_long(s, len, v));
 }
 
 /*

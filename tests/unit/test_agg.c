@@ -265,6 +265,42 @@ START_TEST(test_parse_i128_len)
 }
 END_TEST
 
+/*
+ * num_parse_i64() (64-bit fast path up to 18 digits) agrees with
+ * num_parse_i128() and the int64_t range on strings of every length up to
+ * 22: digits with a sign or none, leading zeros, and a bad byte anywhere.
+ */
+START_TEST(test_parse_i64_as_i128)
+{
+	static const char bytes[] = "0123456789-+ x/:";
+	char		 s[24];
+	uint64_t	 st = 99;
+	size_t		 len, i, round;
+	i128		 x;
+	int64_t		 w;
+	int		 r128, r64;
+
+	for (round = 0; round < 200000; round++) {
+		len = (size_t)(rnd(&st) % 23);
+		for (i = 0; i < len; i++)
+			s[i] = (char)('0' + rnd(&st) % 10);
+		if (len != 0 && rnd(&st) % 3 == 0)
+			s[0] = rnd(&st) % 2 ? '-' : '+';
+		if (len != 0 && rnd(&st) % 4 == 0)
+			s[rnd(&st) % len] =
+			    bytes[rnd(&st) % (sizeof(bytes) - 1)];
+		r128 = num_parse_i128(s, len, &x);
+		if (r128 == 0 && (x > INT64_MAX || x < INT64_MIN))
+			r128 = -1;
+		w = 12345;
+		r64 = num_parse_i64(s, len, &w);
+		ck_assert_int_eq(r64, r128);
+		if (r64 == 0)
+			ck_assert(w == x);
+	}
+}
+END_TEST
+
 /* Formatting of the limits and of values around 2^64. */
 START_TEST(test_fmt_i128)
 {
@@ -1218,6 +1254,7 @@ agg_suite(void)
 	tcase_add_test(tc, test_parse_i128_values);
 	tcase_add_test(tc, test_parse_i128_rejects);
 	tcase_add_test(tc, test_parse_i128_len);
+	tcase_add_test(tc, test_parse_i64_as_i128);
 	tcase_add_test(tc, test_fmt_i128);
 	tcase_add_test(tc, test_fmt_i128_roundtrip);
 	tcase_add_test(tc, test_fmt_u64);
