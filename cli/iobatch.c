@@ -8,6 +8,8 @@
  * recorded as read and as finished, and input also waits while the
  * journal's writer is too far behind.
  */
+#include <sys/uio.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,10 +43,14 @@ static void	iobatch_room(struct batch *);
 static void	iobatch_done(struct batch *, struct job *,
 		    const struct jobresult *);
 static void	iobatch_closing(struct batch *, const char *);
+static void	iobatch_done_run(struct batch *, struct job *const *,
+		    const char *, size_t, enum num_kind, pid_t, uint64_t);
 static uint64_t	iobatch_in_room(void *);
 static void	iobatch_in_journal(struct iobatch *, uint64_t, const char *,
 		    size_t);
 static void	iobatch_in_record(void *, uint64_t, const char *, size_t);
+static size_t	iobatch_in_records(void *, uint64_t, const struct iovec *,
+		    size_t);
 static void	iobatch_in_toolong(void *, uint64_t, uint64_t);
 static void	iobatch_in_error(void *, int);
 static void	iobatch_in_end(void *);
@@ -53,11 +59,13 @@ static const struct batch_ops iobatch_ops = {
 	.room = iobatch_room,
 	.done = iobatch_done,
 	.closing = iobatch_closing,
+	.done_run = iobatch_done_run,
 };
 
 static const struct input_hooks iobatch_input_hooks = {
 	.room = iobatch_in_room,
 	.record = iobatch_in_record,
+	.records = iobatch_in_records,
 	.toolong = iobatch_in_toolong,
 	.error = iobatch_in_error,
 	.end = iobatch_in_end,
@@ -140,6 +148,7 @@ iobatch_set_journal(struct iobatch *ib, struct runjournal *rj)
 void
 iobatch_start(struct iobatch *ib)
 {
+	ib->b.runs = ib->rj == NULL && report_takes_runs(ib->report);
 	input_resume(ib->input);
 }
 
@@ -196,6 +205,20 @@ iobatch_in_record(void *arg, uint64_t id, const char *data, size_t len)
 		iobatch_in_journal(ib, id, data, len);
 	else
 		pool_submit(ib->pool, &ib->b, id, data, len);
+}
+
+/* Records in a row: to the pool in one call, unless journaled. */
+static size_t
+iobatch_in_records(void *arg, uint64_t id, const struct iovec *recs,
+    size_t n)
+{
+	struct iobatch	*ib = arg;
+
+	if (ib->rj != NULL) {
+		iobatch_in_journal(ib, id, recs[0].iov_base, recs[0].iov_len);
+		return (1);
+	}
+	return (pool_submit_run(ib->pool, &ib->b, id, recs, n));
 }
 
 /*
@@ -270,6 +293,29 @@ iobatch_done(struct batch *b, struct job *j, const struct jobresult *r)
 	else
 		report_job(ib->report, j->id, r->status, r->out, r->outlen,
 		    r->worker, r->latency_us, r->runs, &ex);
+	iobatch_check_complete(ib);
+}
+
+/*
+ * A run of ok typed results (batch.runs: no journal, and a report that
+ * takes runs): their latencies by dispatch round, then the run in bulk.
+ */
+static void
+iobatch_done_run(struct batch *b, struct job *const *js, const char *vals,
+    size_t n, enum num_kind kind, pid_t pid, uint64_t now)
+{
+	struct iobatch	*ib = (struct iobatch *)b;
+	size_t		 i, k, retried = 0;
+	uint64_t	 sent;
+
+	for (i = 0; i < n; i = k) {
+		sent = js[i]->sent_us;
+		for (k = i; k < n && js[k]->sent_us == sent; k++)
+			retried += js[k]->runs > 1;
+		report_latency_n(ib->report, pid, now > sent ? now - sent : 0,
+		    k - i);
+	}
+	report_run(ib->report, vals, n, kind, retried);
 	iobatch_check_complete(ib);
 }
 

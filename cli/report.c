@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -1054,6 +1055,64 @@ report_job_num(struct report *r, uint64_t id, const struct num_value *v,
 	}
 	len = num_fmt_value(tmp, v);
 	report_emit(r, id, JOB_OK, tmp, len, pid, lat, runs, ex);
+}
+
+/*
+ * Whether report_run() may take runs of ok typed results: the only things
+ * kept of them are the aggregate, the latencies and plain output lines (no
+ * joblog, no order to keep, no halt to test, no JSON or tags).
+ */
+bool
+report_takes_runs(const struct report *r)
+{
+	return (r->opts.joblog_fd == -1 && r->ro == NULL &&
+	    r->opts.halt.when == HALT_NEVER && (r->opts.quiet ||
+	    r->opts.failed_only || (!r->opts.json && !r->opts.tag)));
+}
+
+/* n latencies of one value, as n report_latency() calls would count. */
+void
+report_latency_n(struct report *r, pid_t pid, uint64_t lat, size_t n)
+{
+	if (pid == 0 || r->broken)
+		return;
+	histrun_add_n(&r->lrun, lat, n);
+	if (r->ev_stats != NULL)
+		histrun_add_n(&r->irun, lat, n);
+}
+
+/*
+ * n ok jobs in a row whose outputs are typed, 8-byte little-endian values
+ * of one kind (vals), retried of them dispatched more than once: counted
+ * and shown as n report_job_num() calls would, given report_takes_runs().
+ * Their latencies are the caller's, by report_latency_n().
+ */
+void
+report_run(struct report *r, const char *vals, size_t n, enum num_kind kind,
+    size_t retried)
+{
+	struct num_value v;
+	uint64_t	 u;
+	size_t		 i, off = 0;
+	char		*p;
+
+	agg_run(&r->agg, vals, n, kind, retried);
+	if (r->broken || r->opts.quiet || r->opts.failed_only || n == 0)
+		return;
+	p = buf_reserve(&r->out, n * (NUM_VALUE_STRLEN + 1));
+	v.kind = kind;
+	for (i = 0; i < n; i++) {
+		memcpy(&u, vals + i * 8, 8);
+		u = le64toh(u);
+		if (kind == NUM_INT)
+			v.i = (int64_t)u;
+		else
+			memcpy(&v.d, &u, 8);
+		off += num_fmt_value(p + off, &v);
+		p[off++] = '\n';
+	}
+	buf_commit(&r->out, off);
+	report_schedule(r);
 }
 
 /* What report_job() does once the job is counted: log it, print it. */

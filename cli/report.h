@@ -75,6 +75,10 @@ void		 report_job(struct report *, uint64_t, enum job_status,
 void		 report_job_num(struct report *, uint64_t,
 		    const struct num_value *, pid_t, uint64_t, unsigned,
 		    const struct report_extra *);
+bool		 report_takes_runs(const struct report *);
+void		 report_latency_n(struct report *, pid_t, uint64_t, size_t);
+void		 report_run(struct report *, const char *, size_t,
+		    enum num_kind, size_t);
 uint64_t	 report_limit(const struct report *);
 void		 report_set_hooks(struct report *, const struct report_hooks *,
 		    void *);

@@ -5,8 +5,10 @@
  * else is only counted.  Should the 128-bit sum ever overflow, it folds into
  * the double sum and the totals are reported as doubles from then on.
  */
+#include <endian.h>
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,24 +38,34 @@ agg_dadd(struct agg *a, double x)
 	a->dsum = t;
 }
 
-/* Count an integer output; fold into doubles on 128-bit overflow. */
+/*
+ * Count n integer outputs that sum to s, lo and hi the least and the
+ * greatest; fold into doubles on 128-bit overflow.
+ */
 static void
-agg_iadd(struct agg *a, i128 v)
+agg_ints(struct agg *a, i128 lo, i128 hi, uint64_t n, i128 s)
 {
-	i128	 s;
+	i128	 t;
 
-	if (a->nint == 0 || v < a->imin)
-		a->imin = v;
-	if (a->nint == 0 || v > a->imax)
-		a->imax = v;
-	a->nint++;
-	if (__builtin_add_overflow(a->isum, v, &s)) {
+	if (a->nint == 0 || lo < a->imin)
+		a->imin = lo;
+	if (a->nint == 0 || hi > a->imax)
+		a->imax = hi;
+	a->nint += n;
+	if (__builtin_add_overflow(a->isum, s, &t)) {
 		agg_dadd(a, (double)a->isum);
-		agg_dadd(a, (double)v);
+		agg_dadd(a, (double)s);
 		a->isum = 0;
 		return;
 	}
-	a->isum = s;
+	a->isum = t;
+}
+
+/* Count an integer output. */
+static void
+agg_iadd(struct agg *a, i128 v)
+{
+	agg_ints(a, v, v, 1, v);
 }
 
 /* Count a non-integer numeric output. */
@@ -121,6 +133,48 @@ agg_job_value(struct agg *a, unsigned runs, const struct num_value *v)
 	if (runs > 1)
 		a->retried++;
 	agg_value(a, v);
+}
+
+/*
+ * n ok jobs whose typed outputs are 8-byte little-endian values of one kind
+ * (vals), retried of them dispatched more than once: what n
+ * agg_job_value() calls count, with the integers summed in one pass.
+ */
+void
+agg_run(struct agg *a, const char *vals, size_t n, enum num_kind kind,
+    size_t retried)
+{
+	struct num_value v;
+	uint64_t	 u;
+	int64_t		 x, lo, hi;
+	i128		 s = 0;
+	size_t		 i;
+
+	if (n == 0)
+		return;
+	a->jobs += n;
+	a->status[JOB_OK] += n;
+	a->retried += retried;
+	if (kind != NUM_INT) {
+		v.kind = kind;
+		for (i = 0; i < n; i++) {
+			memcpy(&u, vals + i * 8, 8);
+			u = le64toh(u);
+			memcpy(&v.d, &u, 8);
+			agg_value(a, &v);
+		}
+		return;
+	}
+	memcpy(&u, vals, 8);
+	lo = hi = (int64_t)le64toh(u);
+	for (i = 0; i < n; i++) {	/* n < 2^64: s cannot overflow */
+		memcpy(&u, vals + i * 8, 8);
+		x = (int64_t)le64toh(u);
+		s += x;
+		lo = x < lo ? x : lo;
+		hi = x > hi ? x : hi;
+	}
+	agg_ints(a, lo, hi, n, s);
 }
 
 /* Count one finished job; runs is how many times it was dispatched. */

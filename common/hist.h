@@ -99,4 +99,17 @@ histrun_add(struct histrun *r, uint64_t v)
 	r->n = 1;
 }
 
+/* Count n of one value. */
+static inline void
+histrun_add_n(struct histrun *r, uint64_t v, uint64_t n)
+{
+	if (r->n != 0 && v == r->v) {
+		r->n += n;
+		return;
+	}
+	histrun_flush(r);
+	r->v = v;
+	r->n = n;
+}
+
 #endif

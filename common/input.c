@@ -29,6 +29,7 @@
 
 #define INPUT_READ		(256 * 1024)
 #define INPUT_TURN_BYTES	(4 * 1024 * 1024)
+#define INPUT_RUN		256	/* records per hooks->records */
 
 struct input {
 	struct event_base	*base;
@@ -46,6 +47,7 @@ struct input {
 	bool			 readable;
 	bool			 eof;
 	bool			 stopped;
+	bool			 one_by_one;	/* hooks->records takes one */
 	bool			 ended;		/* hooks->end was called */
 };
 
@@ -213,14 +215,30 @@ input_read(struct input *in, uint64_t *turn)
 static void
 input_pump(struct input *in)
 {
-	const char		*rec;
+	struct iovec		 recs[INPUT_RUN];
+	const char		*rec, *end;
 	uint64_t		 len, turn = 0, room = 0;
+	size_t			 n;
 	enum lsplit_result	 r;
 
 	while (!in->stopped && !in->ended) {
 		if (room == 0 && (room = in->hooks->room(in->arg)) == 0) {
 			event_del(in->ev_in);
 			break;
+		}
+		if (in->hooks->records != NULL && !in->one_by_one &&
+		    room > 1 && (n = lsplit_peek(&in->ls, &in->in, recs,
+		    room < INPUT_RUN ? (size_t)room : INPUT_RUN)) > 1) {
+			if ((n = in->hooks->records(in->arg, in->next_id, recs,
+			    n)) == 1)
+				in->one_by_one = true;	/* it takes no runs */
+			end = (const char *)recs[n - 1].iov_base +
+			    recs[n - 1].iov_len + 1;
+			in->bytes += (uint64_t)(end - buf_data(&in->in));
+			buf_consume(&in->in, (size_t)(end - buf_data(&in->in)));
+			in->next_id += n;
+			room -= n;
+			continue;
 		}
 		r = lsplit_next(&in->ls, &in->in, in->eof, &rec, &len);
 		if (r == LS_RECORD) {

@@ -11,6 +11,7 @@
 
 struct event_base;
 struct input;
+struct iovec;
 
 struct input_hooks {
 	/*
@@ -20,6 +21,14 @@ struct input_hooks {
 	uint64_t (*room)(void *);
 	/* One record; data is valid during the call only. */
 	void	(*record)(void *, uint64_t, const char *, size_t);
+	/*
+	 * Optional: n records in a row, the first with this index (n is
+	 * within the room); returns how many it took, from the first, at
+	 * least 1.  The others are handed over again.  Valid during the
+	 * call only.  Once it takes only the first of several, the input
+	 * goes on one by one (record).
+	 */
+	size_t	(*records)(void *, uint64_t, const struct iovec *, size_t);
 	/* A record over the limit was skipped; its length. */
 	void	(*toolong)(void *, uint64_t, uint64_t);
 	/*

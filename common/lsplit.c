@@ -123,3 +123,31 @@ lsplit_next(struct lsplit *ls, struct buf *b, bool eof, const char **rec,
 	*rec = p;
 	return (LS_RECORD);
 }
+
+/*
+ * Up to max whole records at the head of b, each delimited and at most
+ * ls->max bytes long, into recs (without their delimiters): the common
+ * case of lsplit_next() many times over, in one pass.  Nothing is
+ * consumed; the caller consumes the records it takes, through the end of
+ * the last one's delimiter.  0 while a record is skipped or partly
+ * scanned, or when the first is not whole or too long: lsplit_next()
+ * sees to those.
+ */
+size_t
+lsplit_peek(const struct lsplit *ls, const struct buf *b, struct iovec *recs,
+    size_t max)
+{
+	const char	*p = buf_data(b), *end = p + buf_len(b), *nl;
+	size_t		 n = 0;
+
+	if (ls->skipping || ls->scanned != 0)
+		return (0);
+	while (n < max && p < end &&
+	    (nl = lsplit_find(p, (size_t)(end - p), ls->delim)) != NULL &&
+	    (size_t)(nl - p) <= ls->max) {
+		recs[n].iov_base = (void *)(uintptr_t)p;
+		recs[n++].iov_len = (size_t)(nl - p);
+		p = nl + 1;
+	}
+	return (n);
+}

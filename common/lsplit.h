@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "buf.h"
 
@@ -30,5 +31,7 @@ struct lsplit {
 void	lsplit_init(struct lsplit *, int, size_t);
 enum lsplit_result lsplit_next(struct lsplit *, struct buf *, bool,
 	    const char **, uint64_t *);
+size_t	lsplit_peek(const struct lsplit *, const struct buf *, struct iovec *,
+	    size_t);
 
 #endif

@@ -75,6 +75,15 @@ struct batch_ops {
 	void	(*closing)(struct batch *, const char *);
 	/* Optional: a job was sent to a worker (its run, j->runs). */
 	void	(*started)(struct batch *, struct job *);
+	/*
+	 * Optional, called only while batch.runs is set: n ok jobs in a row
+	 * from one worker (pid) whose typed outputs are 8-byte little-endian
+	 * values of one kind (vals), read at now (a job's latency is now -
+	 * j->sent_us).  The same as n calls of done, in order; the jobs are
+	 * freed after the call.
+	 */
+	void	(*done_run)(struct batch *, struct job *const *, const char *,
+		    size_t, enum num_kind, pid_t, uint64_t);
 };
 
 struct batch {
@@ -86,6 +95,12 @@ struct batch {
 	bool			 held;		/* pool_hold(): start none */
 	bool			 closed;	/* ops->closing was called */
 	bool			 typed;		/* done() takes jobresult.num */
+	/*
+	 * done_run() takes runs of typed results: set (with typed) only
+	 * while an ok job needs no more than to be counted and shown (no
+	 * halt to test, no journal to write, no order to keep).
+	 */
+	bool			 runs;
 	const char		*cwd;		/* jobs' directory, or NULL */
 	TAILQ_ENTRY(batch)	 wait_entry;
 	TAILQ_ENTRY(batch)	 entry;

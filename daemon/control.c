@@ -126,6 +126,8 @@ struct control {
 };
 
 static void	client_room(struct batch *);
+static void	client_done_run(struct batch *, struct job *const *,
+		    const char *, size_t, enum num_kind, pid_t, uint64_t);
 static void	client_done(struct batch *, struct job *,
 		    const struct jobresult *);
 static void	client_closing(struct batch *, const char *);
@@ -155,6 +157,7 @@ static const struct batch_ops client_ops = {
 	.room = client_room,
 	.done = client_done,
 	.closing = client_closing,
+	.done_run = client_done_run,
 };
 
 /* Is a socket at path alive (someone accepts on it)? */
@@ -1067,6 +1070,8 @@ client_submit(struct client *cl, json_t *req)
 	}
 	cl->pool = p;
 	cl->sections = client_sections(req);
+	cl->b.runs = (cl->sections & CTL_F_TYPED) &&
+	    (cl->sections & CTL_F_BATCH);
 	cl->max_job_bytes = pool_conf(p)->max_job_bytes;
 	cl->restarts0 = pool_restarts(p);
 	cl->state = CS_SUBMIT;
@@ -1716,6 +1721,35 @@ client_done(struct batch *b, struct job *j, const struct jobresult *r)
 	}
 	client_schedule(cl);
 	if (cl->input_done)	/* no BYE is due before the END */
+		client_check_bye(cl);
+out:
+	client_release(cl);
+}
+
+/*
+ * A run of ok typed results (batch.runs: the client asked for "typed" and
+ * "batch"): what client_done() sends for each, in runs.
+ */
+static void
+client_done_run(struct batch *b, struct job *const *js, const char *vals,
+    size_t n, enum num_kind kind, pid_t pid, uint64_t now)
+{
+	struct client	*cl = (struct client *)b;
+	struct ctl_meta	 m;
+	uint8_t		 tflag = kind == NUM_INT ? FRAME_F_INT : FRAME_F_DOUBLE;
+	size_t		 i;
+
+	client_hold(cl);
+	if (cl->fd == -1)
+		goto out;
+	m.pid = (uint32_t)pid;
+	for (i = 0; i < n; i++) {
+		m.attempts = js[i]->runs;
+		m.latency_us = now > js[i]->sent_us ? now - js[i]->sent_us : 0;
+		client_result_batched(cl, js[i]->id, vals + i * 8, tflag, &m);
+	}
+	client_schedule(cl);
+	if (cl->input_done)
 		client_check_bye(cl);
 out:
 	client_release(cl);

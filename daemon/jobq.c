@@ -22,7 +22,8 @@ jobq_free(struct jobq *q)
 }
 
 /* Double the ring, unwrapping it. */
-static void
+/* Double the ring (jobq_push(), inline, calls it when full). */
+void __attribute__((noinline, cold))
 jobq_grow(struct jobq *q)
 {
 	size_t		  ncap = q->cap == 0 ? 64 : q->cap * 2, i;
@@ -38,15 +39,6 @@ jobq_grow(struct jobq *q)
 }
 
 void
-jobq_push(struct jobq *q, struct job *j)
-{
-	if (q->len == q->cap)
-		jobq_grow(q);
-	q->ring[(q->head + q->len) & (q->cap - 1)] = j;
-	q->len++;
-}
-
-void
 jobq_push_front(struct jobq *q, struct job *j)
 {
 	if (q->len == q->cap)
@@ -54,19 +46,6 @@ jobq_push_front(struct jobq *q, struct job *j)
 	q->head = (q->head - 1) & (q->cap - 1);
 	q->ring[q->head] = j;
 	q->len++;
-}
-
-struct job *
-jobq_pop(struct jobq *q)
-{
-	struct job	*j;
-
-	if (q->len == 0)
-		return (NULL);
-	j = q->ring[q->head];
-	q->head = (q->head + 1) & (q->cap - 1);
-	q->len--;
-	return (j);
 }
 
 struct job *

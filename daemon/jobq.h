@@ -19,9 +19,8 @@ struct jobq {
 
 void		 jobq_init(struct jobq *);
 void		 jobq_free(struct jobq *);
-void		 jobq_push(struct jobq *, struct job *);
+void		 jobq_grow(struct jobq *);
 void		 jobq_push_front(struct jobq *, struct job *);
-struct job	*jobq_pop(struct jobq *);
 struct job	*jobq_pop_back(struct jobq *);
 size_t		 jobq_extract(struct jobq *, struct batch *, struct jobq *);
 
@@ -29,6 +28,29 @@ static inline size_t
 jobq_len(const struct jobq *q)
 {
 	return (q->len);
+}
+
+/* Push and pop, inline: they are on every job's path. */
+static inline void
+jobq_push(struct jobq *q, struct job *j)
+{
+	if (q->len == q->cap)
+		jobq_grow(q);
+	q->ring[(q->head + q->len) & (q->cap - 1)] = j;
+	q->len++;
+}
+
+static inline struct job *
+jobq_pop(struct jobq *q)
+{
+	struct job	*j;
+
+	if (q->len == 0)
+		return (NULL);
+	j = q->ring[q->head];
+	q->head = (q->head + 1) & (q->cap - 1);
+	q->len--;
+	return (j);
 }
 
 #endif

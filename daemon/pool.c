@@ -321,28 +321,64 @@ pool_submit(struct pool *p, struct batch *b, uint64_t id, const char *data,
 	pool_enqueue(p, job_new(b, id, data, len));
 }
 
-/* Queue a new job of its batch, or finish it now if it cannot run. */
-static void
-pool_enqueue(struct pool *p, struct job *j)
+/*
+ * The n records recs as jobs of b, with ids from id on, as n pool_submit()
+ * calls would: all at once into the queue of a pool that takes them (the
+ * common case), else the first alone (it may stop the batch's input).
+ * Returns how many it took.
+ */
+size_t
+pool_submit_run(struct pool *p, struct batch *b, uint64_t id,
+    const struct iovec *recs, size_t n)
+{
+	size_t	 i;
+
+	if (p->state == POOL_FAILED || p->state == POOL_STOPPING ||
+	    p->state == POOL_STOPPED || p->pc->protocol != PROTO_FRAME) {
+		pool_submit(p, b, id, recs[0].iov_base, recs[0].iov_len);
+		return (1);
+	}
+	while (p->queue.cap - jobq_len(&p->queue) < n)
+		jobq_grow(&p->queue);
+	b->submitted += n;
+	for (i = 0; i < n; i++) {
+		jobq_push(&p->queue, job_new(b, id + i, recs[i].iov_base,
+		    recs[i].iov_len));
+		p->queued_bytes += recs[i].iov_len;
+	}
+	pool_kick(p);
+	return (n);
+}
+
+/* A new job that cannot run now: finish it with the reason. */
+static void __attribute__((noinline, cold))
+pool_enqueue_refused(struct pool *p, struct job *j)
 {
 	char	 why[600];
 
-	j->batch->submitted++;
 	if (p->state == POOL_FAILED) {
 		snprintf(why, sizeof(why), "pool %s failed: %s", p->pc->name,
 		    p->failure);
 		pool_finish_now(p, j, JOB_CRASHED, why);
-		return;
-	}
-	if (p->state == POOL_STOPPING || p->state == POOL_STOPPED) {
+	} else if (p->state == POOL_STOPPING || p->state == POOL_STOPPED)
 		pool_finish_now(p, j, JOB_CANCELLED, "pool is stopping");
-		return;
-	}
-	if (p->pc->protocol != PROTO_FRAME &&
-	    memchr(j->data, '\n', j->len) != NULL) {
+	else {
 		snprintf(why, sizeof(why), "job contains a newline; the %s "
-		    "protocol cannot carry it", protocol_name(p->pc->protocol));
+		    "protocol cannot carry it",
+		    protocol_name(p->pc->protocol));
 		pool_finish_now(p, j, JOB_REJECTED, why);
+	}
+}
+
+/* Queue a new job of its batch, or finish it now if it cannot run. */
+static inline void
+pool_enqueue(struct pool *p, struct job *j)
+{
+	j->batch->submitted++;
+	if (p->state == POOL_FAILED || p->state == POOL_STOPPING ||
+	    p->state == POOL_STOPPED || (p->pc->protocol != PROTO_FRAME &&
+	    memchr(j->data, '\n', j->len) != NULL)) {
+		pool_enqueue_refused(p, j);
 		return;
 	}
 	jobq_push(&p->queue, j);

@@ -18,6 +18,7 @@
 #include "status.h"
 
 struct event_base;
+struct iovec;
 struct pool;
 struct poolconf;
 struct worker;
@@ -97,6 +98,8 @@ void		 pool_attach(struct pool *, struct batch *);
 void		 pool_detach(struct pool *, struct batch *);
 size_t		 pool_room(const struct pool *);
 void		 pool_wait_room(struct pool *, struct batch *);
+size_t		 pool_submit_run(struct pool *, struct batch *, uint64_t,
+		    const struct iovec *, size_t);
 void		 pool_submit(struct pool *, struct batch *, uint64_t,
 		    const char *, size_t);
 void		 pool_resubmit(struct pool *, struct batch *, uint64_t,

@@ -27,6 +27,8 @@
 #include "throttle.h"
 #include "worker.h"
 
+#define POOL_SEND_CHUNK	256	/* jobs per worker_send_run() */
+
 void
 pool_pump_cb(int fd, short what, void *arg)
 {
@@ -38,14 +40,12 @@ pool_pump_cb(int fd, short what, void *arg)
 	pool_pump(p);
 }
 
-/* Ask for a pump at the end of this loop turn (coalesces submits). */
+/* pool_kick(), the first time in a loop turn: activate the pump. */
 void
-pool_kick(struct pool *p)
+pool_kick_arm(struct pool *p)
 {
-	if (!p->kicked) {
-		p->kicked = true;
-		event_active(p->ev_pump, EV_TIMEOUT, 0);
-	}
+	p->kicked = true;
+	event_active(p->ev_pump, EV_TIMEOUT, 0);
 }
 
 /*
@@ -135,8 +135,8 @@ void
 pool_pump(struct pool *p)
 {
 	struct member	*m;
-	struct job	*j;
-	size_t		 room, n;
+	struct job	*j, *js[POOL_SEND_CHUNK];
+	size_t		 room, n, i, k;
 	uint64_t	 now;
 
 	if (p->state != POOL_RUNNING && p->state != POOL_DRAINING)
@@ -159,17 +159,23 @@ pool_pump(struct pool *p)
 		if (worker_inflight(m->w) == 0)
 			m->busy_since_us = now;
 		m->idle_since_us = 0;
-		while (n > 0 && (j = jobq_pop(&p->queue)) != NULL) {
-			if (j->batch->held) {	/* its results wait: later */
-				jobq_push(&p->parked, j);
-				continue;
+		while (n > 0 && jobq_len(&p->queue) != 0) {
+			for (k = 0; k < n && k < POOL_SEND_CHUNK &&
+			    (j = jobq_pop(&p->queue)) != NULL; ) {
+				if (j->batch->held) {	/* results wait */
+					jobq_push(&p->parked, j);
+					continue;
+				}
+				p->queued_bytes -= j->len;
+				js[k++] = j;
 			}
-			p->queued_bytes -= j->len;
-			p->inflight++;
-			n--;
-			worker_send(m->w, j, now);
-			if (j->batch->ops->started != NULL)
-				j->batch->ops->started(j->batch, j);
+			p->inflight += k;
+			n -= k;
+			worker_send_run(m->w, js, k, now);
+			for (i = 0; i < k; i++)
+				if (js[i]->batch->ops->started != NULL)
+					js[i]->batch->ops->started(js[i]->batch,
+					    js[i]);
 		}
 		worker_flush(m->w);
 	}
@@ -220,6 +226,55 @@ pool_on_result(struct worker *w, struct job *j, bool ok,
 	p->inflight--;
 	pool_finish_err(p, j, ok ? JOB_OK : JOB_FAILED, fr->out, fr->outlen,
 	    fr, w, now);
+}
+
+/*
+ * How many of the n jobs of a run of typed results, from the first, go to
+ * batches that take runs (batch.runs): those pool_on_result_run() gets.
+ */
+size_t
+pool_on_run_len(struct worker *w, struct job *const *js, size_t n, void *arg)
+{
+	const struct batch	*b = NULL;
+	size_t			 i;
+
+	(void)w;
+	(void)arg;
+	for (i = 0; i < n; i++)
+		if (js[i]->batch != b && !(b = js[i]->batch)->runs)
+			break;
+	return (i);
+}
+
+/*
+ * A run of ok typed results, the jobs taken from w: what pool_on_result()
+ * does for each, in bulk, and each batch's part of the run in one call.
+ */
+void
+pool_on_result_run(struct worker *w, struct job *const *js, const char *vals,
+    size_t n, enum num_kind kind, uint64_t now, void *arg)
+{
+	struct pool	*p = arg;
+	struct batch	*b;
+	pid_t		 pid = worker_pid(w);
+	size_t		 i, k;
+
+	p->inflight -= n;
+	p->stats.jobs[JOB_OK] += n;
+	for (i = 0; i < n; i++)
+		if (js[i]->sent_us != 0)
+			histrun_add(p->durrun, now > js[i]->sent_us ?
+			    now - js[i]->sent_us : 0);
+	for (i = 0; i < n; i = k) {
+		b = js[i]->batch;
+		for (k = i + 1; k < n && js[k]->batch == b; k++)
+			;
+		b->finished += k - i;
+		b->ops->done_run(b, js + i, vals + i * 8, k - i, kind, pid,
+		    now);
+	}
+	for (i = 0; i < n; i++)
+		job_free(js[i]);
 }
 
 /* After a read of results: adapt, recycle, refill. */

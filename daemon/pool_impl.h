@@ -124,6 +124,16 @@ pool_jitter(void)
 	return ((double)random() / RAND_MAX);
 }
 
+void		 pool_kick_arm(struct pool *);
+
+/* Ask for a pump at the end of this loop turn (coalesces submits). */
+static inline void
+pool_kick(struct pool *p)
+{
+	if (!p->kicked)
+		pool_kick_arm(p);
+}
+
 /* pool.c */
 struct member	*pool_member(struct pool *, const struct worker *);
 void		 pool_wake_waiters(struct pool *);
@@ -146,7 +156,6 @@ void		 pool_grow_cb(int, short, void *);
 /* pool_dispatch.c */
 void		 pool_pump_cb(int, short, void *);
 void		 pool_pump(struct pool *);
-void		 pool_kick(struct pool *);
 void		 pool_finish(struct pool *, struct job *, enum job_status,
 		    const char *, size_t, const struct worker *, uint64_t);
 void		 pool_finish_now(struct pool *, struct job *, enum job_status,
@@ -154,6 +163,10 @@ void		 pool_finish_now(struct pool *, struct job *, enum job_status,
 void		 pool_on_ready(struct worker *, void *);
 void		 pool_on_result(struct worker *, struct job *, bool,
 		    const struct frame_result *, uint64_t, void *);
+size_t		 pool_on_run_len(struct worker *, struct job *const *,
+		    size_t, void *);
+void		 pool_on_result_run(struct worker *, struct job *const *,
+		    const char *, size_t, enum num_kind, uint64_t, void *);
 void		 pool_on_read_end(struct worker *, unsigned, uint64_t, void *);
 
 /* pool_settle.c */

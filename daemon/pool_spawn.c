@@ -30,6 +30,8 @@
 static const struct worker_hooks pool_worker_hooks = {
 	.ready = pool_on_ready,
 	.result = pool_on_result,
+	.run_len = pool_on_run_len,
+	.result_run = pool_on_result_run,
 	.read_end = pool_on_read_end,
 	.timeout = pool_on_timeout,
 	.dead = pool_on_dead,

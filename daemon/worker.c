@@ -63,6 +63,10 @@
 #define WORKER_READS_PER_EVENT	8
 #define WORKER_RING_MIN		64
 #define WORKER_SPAN_MAX		(1U << 20)	/* tags outstanding at most */
+#define WORKER_RUN_CHUNK	256	/* results per hooks->result_run */
+/* The longest job a batched JOB carries. */
+#define WORKER_ITEM_MAX		(FRAME_BATCH_MAX - FRAME_VARINT_MAX - \
+				    FRAME_META_LEN)
 #define WORKER_PIPE_SIZE	(1024 * 1024)
 #define WORKER_EOF_GRACE_US	1000000		/* EOF, no exit: kill after */
 #define WORKER_DRAIN_MAX	(16 * 1024 * 1024)
@@ -556,7 +560,7 @@ worker_timeout_changed(struct worker *w, uint64_t now)
  * asked for with it), then the cwd section, then the job.
  */
 static void
-worker_send_cwd(struct worker *w, struct job *j)
+worker_send_cwd(struct worker *w, const struct job *j)
 {
 	size_t		 clen = strlen(j->batch->cwd);
 	size_t		 len = FRAME_META_LEN + 4 + clen + j->len;
@@ -611,16 +615,10 @@ worker_send_batched(struct worker *w, const struct job *j)
 	    FRAME_HDRLEN, &le, 4);
 }
 
-/*
- * Frame job j into the write buffer; it is in flight from now on.  The caller
- * checked worker_room() and calls worker_flush() after a round of sends.
- */
-void
-worker_send(struct worker *w, struct job *j, uint64_t now)
+/* Put j in the ring: it is in flight from now on, tagged w->tag_tail. */
+static inline void
+worker_track(struct worker *w, struct job *j, uint64_t now)
 {
-	char	*p;
-	size_t	 n;
-
 	if (w->tag_tail - w->tag_head == w->ringcap)
 		worker_ring_grow(w);
 	w->ring[w->tag_tail & (w->ringcap - 1)] = j;
@@ -633,10 +631,18 @@ worker_send(struct worker *w, struct job *j, uint64_t now)
 	j->sent_us = now;
 	j->runs++;
 	j->flags &= (uint8_t)~JOB_TIMEDOUT;
+}
+
+/* Frame the job just tracked into the write buffer, by protocol. */
+static void
+worker_frame(struct worker *w, const struct job *j)
+{
+	char	*p;
+	size_t	 n;
+
 	if ((w->caps & FRAME_CAP_JOB_CWD) && j->batch->cwd != NULL)
 		worker_send_cwd(w, j);
-	else if ((w->caps & FRAME_CAP_JOB_BATCH) &&
-	    j->len <= FRAME_BATCH_MAX - FRAME_VARINT_MAX - FRAME_META_LEN)
+	else if ((w->caps & FRAME_CAP_JOB_BATCH) && j->len <= WORKER_ITEM_MAX)
 		worker_send_batched(w, j);
 	else if (w->pc->protocol == PROTO_FRAME &&
 	    (w->caps & FRAME_CAP_JOB_META)) {
@@ -661,6 +667,85 @@ worker_send(struct worker *w, struct job *j, uint64_t now)
 		buf_commit(&w->wbuf, n + j->len + 1);
 	}
 	w->tag_tail++;
+}
+
+/*
+ * Frame job j into the write buffer; it is in flight from now on.  The caller
+ * checked worker_room() and calls worker_flush() after a round of sends.
+ */
+void
+worker_send(struct worker *w, struct job *j, uint64_t now)
+{
+	worker_track(w, j, now);
+	worker_frame(w, j);
+}
+
+/* Write the open batched JOB's length into its header (see below). */
+static inline void
+worker_batch_seal(struct worker *w)
+{
+	uint32_t le = htole32((uint32_t)w->jb_len);
+
+	memcpy(buf_data(&w->wbuf) + buf_len(&w->wbuf) - w->jb_len -
+	    FRAME_HDRLEN, &le, 4);
+}
+
+/*
+ * Frame the n jobs js, in this order, as n worker_send() calls would (the
+ * caller checked worker_room() for them all).  To a worker that takes
+ * batched JOBs (and not job-cwd), the common case, each job is appended
+ * to the open batch here, and the batch's header written once when it
+ * closes, not once per job; a job that fits in its inline bytes is copied
+ * as a whole word or three.
+ */
+void
+worker_send_run(struct worker *w, struct job *const *js, size_t n,
+    uint64_t now)
+{
+	size_t	 meta, item, i, v;
+	struct job *j;
+	char	*p;
+
+	if (!(w->caps & FRAME_CAP_JOB_BATCH) || (w->caps & FRAME_CAP_JOB_CWD)) {
+		for (i = 0; i < n; i++)
+			worker_send(w, js[i], now);
+		return;
+	}
+	meta = (w->caps & FRAME_CAP_JOB_META) ? FRAME_META_LEN : 0;
+	for (i = 0; i < n; i++) {
+		j = js[i];
+		worker_track(w, j, now);
+		if (j->len > WORKER_ITEM_MAX) {
+			worker_frame(w, j);	/* a frame of its own */
+			continue;
+		}
+		item = meta + j->len;
+		if (w->jb_len == 0 || w->jb_next != w->tag_tail ||
+		    w->jb_len + FRAME_VARINT_MAX + item > FRAME_BATCH_MAX) {
+			if (w->jb_len != 0 && w->jb_next == w->tag_tail)
+				worker_batch_seal(w);
+			p = buf_reserve(&w->wbuf, FRAME_HDRLEN);
+			frame_put(p, FRAME_JOB, 0, 0, w->tag_tail);
+			p[6] = FRAME_F_BATCH;
+			buf_commit(&w->wbuf, FRAME_HDRLEN);
+			w->jb_len = 0;
+		}
+		p = buf_reserve(&w->wbuf, FRAME_VARINT_MAX + meta + JOB_INLINE +
+		    j->len);
+		v = frame_varint_put(p, (uint32_t)item);
+		if (meta != 0)
+			frame_meta_put(p + v, j->id, j->runs);
+		if (j->data == j->inl)	/* over-copies into the reserve */
+			memcpy(p + v + meta, j->inl, JOB_INLINE);
+		else
+			memcpy(p + v + meta, j->data, j->len);
+		buf_commit(&w->wbuf, v + item);
+		w->jb_len += v + item;
+		w->jb_next = ++w->tag_tail;
+		/* Sealed at the end, or before another frame follows. */
+		if (i + 1 == n || js[i + 1]->len > WORKER_ITEM_MAX)
+			worker_batch_seal(w);
+	}
 }
 
 /*
@@ -740,6 +825,26 @@ worker_take(struct worker *w, uint64_t tag, uint64_t now)
 		w->head_since_us = now;
 	}
 	return (j);
+}
+
+/*
+ * Take the n jobs tagged tag on, all held: what n worker_take() calls in
+ * tag order do.
+ */
+static void
+worker_take_run(struct worker *w, uint64_t tag, size_t n, uint64_t now)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		w->ring[(tag + i) & (w->ringcap - 1)] = NULL;
+	w->inflight -= n;
+	if (tag == w->tag_head) {
+		while (w->tag_head < w->tag_tail &&
+		    w->ring[w->tag_head & (w->ringcap - 1)] == NULL)
+			w->tag_head++;
+		w->head_since_us = now;
+	}
 }
 
 /* Does w hold the job with this tag? */
@@ -953,27 +1058,54 @@ worker_res_header(void *arg, const char *p, struct frame_hdr *h,
  * A batched RESULT (result-batch): the typed outputs of the jobs tagged
  * h->id on, 8 bytes each, the header checked by frame_batch_ok().  Every
  * tag must be held before any is taken, else the worker is lost over it
- * and nothing in the frame counts.  Each is then a result as
- * worker_res_fast() takes it; a hook that loses the worker ends the run.
+ * and nothing in the frame counts.  Then, in chunks, as many as the pool
+ * takes in bulk (hooks->run_len, result_run), and a job it does not as a
+ * result worker_res_fast() would take; a hook that loses the worker ends
+ * the run.
  */
 static void __attribute__((noinline))
 worker_res_batch(struct worker *w, const struct frame_hdr *h,
     const char *payload)
 {
 	struct frame_result r;
+	struct job	*js[WORKER_RUN_CHUNK], *j;
 	uint64_t	 n = h->len / 8, i, v;
-	struct job	*j;
+	size_t		 k, m;
 
-	for (i = 0; i < n; i++)
-		if (h->id + i < h->id || !worker_holds(w, h->id + i)) {
-			worker_lose(w, "protocol error: result for unknown "
-			    "job tag %llu", (unsigned long long)(h->id + i));
-			return;
-		}
+	i = 0;
+	if (h->id + n >= h->id && h->id >= w->tag_head &&
+	    h->id + n <= w->tag_tail)	/* in range: look at the ring only */
+		while (i < n &&
+		    w->ring[(h->id + i) & (w->ringcap - 1)] != NULL)
+			i++;
+	else
+		while (i < n && h->id + i >= h->id &&
+		    worker_holds(w, h->id + i))
+			i++;
+	if (i < n) {
+		worker_lose(w, "protocol error: result for unknown job tag "
+		    "%llu", (unsigned long long)(h->id + i));
+		return;
+	}
 	memset(&r, 0, sizeof(r));
 	r.out = "";
 	r.num.kind = (h->flags & FRAME_F_INT) ? NUM_INT : NUM_DOUBLE;
-	for (i = 0; i < n && w->fd_res != -1; i++) {
+	for (i = 0; i < n && w->fd_res != -1; ) {
+		if (w->hooks->result_run != NULL) {
+			m = n - i < WORKER_RUN_CHUNK ? n - i : WORKER_RUN_CHUNK;
+			for (k = 0; k < m; k++)
+				js[k] = w->ring[(h->id + i + k) &
+				    (w->ringcap - 1)];
+			if ((m = w->hooks->run_len(w, js, m, w->arg)) != 0) {
+				worker_take_run(w, h->id + i, m, w->res_now);
+				w->jobs_done += m;
+				w->res_n += m;
+				w->hooks->result_run(w, js, payload + i * 8, m,
+				    r.num.kind, w->res_now, w->arg);
+				i += m;
+				continue;
+			}
+		}
 		memcpy(&v, payload + i * 8, 8);
 		v = le64toh(v);
 		if (r.num.kind == NUM_INT)
@@ -984,6 +1116,7 @@ worker_res_batch(struct worker *w, const struct frame_hdr *h,
 		w->jobs_done++;
 		w->res_n++;
 		w->hooks->result(w, j, true, &r, w->res_now, w->arg);
+		i++;
 	}
 }
 

@@ -43,6 +43,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "num.h"
+
 struct event_base;
 struct frame_result;
 struct job;
@@ -68,6 +70,17 @@ struct worker_hooks {
 	 */
 	void	(*result)(struct worker *, struct job *, bool,
 		    const struct frame_result *, uint64_t, void *);
+	/*
+	 * Optional, both or neither: a run of ok typed results (a batched
+	 * RESULT) taken in bulk.  run_len says how many of n jobs still held,
+	 * from the first, the pool takes so; result_run gets those, taken,
+	 * with their 8-byte little-endian outputs of one kind, and finishes
+	 * them all.  The rest go one by one through result.
+	 */
+	size_t	(*run_len)(struct worker *, struct job *const *, size_t,
+		    void *);
+	void	(*result_run)(struct worker *, struct job *const *,
+		    const char *, size_t, enum num_kind, uint64_t, void *);
 	/* End of one read of results (n results, at time now). */
 	void	(*read_end)(struct worker *, unsigned, uint64_t, void *);
 	/* The oldest job has run past the timeout. */
@@ -81,6 +94,8 @@ struct worker	*worker_spawn(struct event_base *, const struct poolconf *,
 		    size_t);
 void		 worker_free(struct worker *);
 void		 worker_send(struct worker *, struct job *, uint64_t);
+void		 worker_send_run(struct worker *, struct job *const *, size_t,
+		    uint64_t);
 void		 worker_flush(struct worker *);
 void		 worker_timeout_changed(struct worker *, uint64_t);
 void		 worker_retire(struct worker *);

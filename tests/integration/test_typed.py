@@ -94,6 +94,23 @@ class TypedRun(DroverTestCase):
         self.assertEqual(text_summary(b), text_summary(v1))
         self.assertIn("30000 jobs, 30000 ok", b.errtext)
 
+    def test_long_jobs_between_batched_ones(self):
+        """Jobs around the longest a batched JOB carries (65515 bytes),
+        between short ones, -w 2: the long ones go in frames of their
+        own, the batch before each is closed and the one after opened
+        right; every output is its input, in order."""
+        items = []
+        for i in range(3000):
+            if i % 50 == 7:
+                items.append(chr(ord("a") + i % 26) * (65500 + i % 37))
+            else:
+                items.append(str(i))
+        r = run(["-w", "2", "--ordered", "--protocol", "frame", "--worker",
+                 f"{TW} echo-batch"], data(items))
+        self.assertEqual(r.rc, 0, r.errtext)
+        self.assertEqual(r.out, data(items))
+        self.assertIn("3000 jobs, 3000 ok", r.errtext)
+
     def test_batched_result_for_unknown_tag(self):
         """A batched RESULT naming a tag not held is a protocol error:
         the worker is replaced, the others' jobs run again, once each."""
@@ -146,6 +163,8 @@ class TypedSubmit(DroverTestCase):
             f'name = "v1"; workers = 1; command = "{TW} echo"; '
             'protocol = "frame";',
             f'name = "typed"; workers = 1; command = "{TW} echo-typed"; '
+            'protocol = "frame";',
+            f'name = "batch"; workers = 2; command = "{TW} echo-batch"; '
             'protocol = "frame";',
         ]).start()
 
@@ -230,9 +249,64 @@ class TypedSubmit(DroverTestCase):
         for typ, st, flags, id_, p in self.raw_frames(["typed"], items):
             self.assertFalse(flags & 0x40)
 
-    def raw_frames(self, sections, items):
+    def test_clients_share_a_batched_pool(self):
+        """Four clients at once on one pool whose workers answer in
+        batched RESULTs: two raw ones that take runs, one that takes
+        typed results but no runs, and drover submit.  droverd takes
+        each worker's runs in bulk for the clients that take runs and
+        one by one for the other, in one read: each client gets its own
+        jobs, once each, with their values."""
+        def items(k):
+            return [f"x{k}.{i}" if i % 501 == 500 else f"{i}.5"
+                    if i % 307 == 306 else str(i * 7 + k)
+                    for i in range(20000)]
+
+        def values(frames):
+            got = {}
+            for typ, st, flags, id_, p in frames:
+                if typ != CTL_RESULT:
+                    continue
+                self.assertEqual(st, 0)
+                if flags & 0x40:
+                    for k in range((len(p) - 8) // 16):
+                        v = p[8 + 16 * k:16 + 16 * k]
+                        got.setdefault(id_ + k, []).append(
+                            str(struct.unpack("<q", v)[0]) if flags == 0x50
+                            else repr(struct.unpack("<d", v)[0]))
+                elif flags == 0x10:
+                    got.setdefault(id_, []).append(str(int.from_bytes(
+                        p[16:], "little", signed=True)))
+                elif flags == 0x20:
+                    got.setdefault(id_, []).append(
+                        repr(struct.unpack("<d", p[16:])[0]))
+                else:
+                    got.setdefault(id_, []).append(p[16:].decode())
+            return got
+
+        out = {}
+
+        def raw(k, sections):
+            out[k] = self.raw_frames(sections, items(k), pool="batch")
+
+        threads = [threading.Thread(target=raw, args=(k, sec)) for k, sec in
+                   ((0, ["typed", "batch"]), (1, ["typed", "batch"]),
+                    (2, ["typed"]))]
+        for t in threads:
+            t.start()
+        sub = self.d.submit("batch", data(items(3)), "--ordered")
+        for t in threads:
+            t.join()
+        self.assertEqual(sub.rc, 0, sub.errtext)
+        self.assertEqual(sub.out, data(items(3)))
+        for k in range(3):
+            self.assertEqual(values(out[k]),
+                             {i: [x] for i, x in enumerate(items(k))})
+            self.assertEqual(any(f & 0x40 for _, _, f, _, _ in out[k]),
+                             k < 2)
+
+    def raw_frames(self, sections, items, pool="typed"):
         s = ctl_connect(self.d.sock)
-        s.sendall(ctl_request({"op": "submit", "pool": "typed",
+        s.sendall(ctl_request({"op": "submit", "pool": pool,
                                "sections": sections}) +
                   b"".join(ctl_frame(CTL_JOB, x, i)
                            for i, x in enumerate(items)) +

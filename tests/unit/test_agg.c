@@ -5,6 +5,7 @@
  * 1..10^7 needs 69 bits and must print to the last digit.
  */
 #include <check.h>
+#include <endian.h>
 
 #include "check_main.h"
 #include <jansson.h>
@@ -976,11 +977,29 @@ END_TEST
  * num_fmt_value() gives (agg_job()), and check that the summaries are the
  * same, so that a typed worker's totals are a text worker's.
  */
+/* The two aggregates count alike: the same JSON summary, the same kinds. */
+static void
+same_summary(const struct agg *t, const struct agg *x)
+{
+	struct buf	 bt, bx;
+
+	buf_init(&bt);
+	buf_init(&bx);
+	agg_summary_json(t, 1.0, &bt);
+	agg_summary_json(x, 1.0, &bx);
+	buf_addc(&bt, '\0');
+	buf_addc(&bx, '\0');
+	ck_assert_str_eq(buf_data(&bt), buf_data(&bx));
+	ck_assert_uint_eq(t->nint, x->nint);
+	ck_assert_uint_eq(t->ndbl, x->ndbl);
+	buf_free(&bt);
+	buf_free(&bx);
+}
+
 static void
 typed_same(const struct num_value *v, size_t n)
 {
 	struct agg	 t, x;
-	struct buf	 bt, bx;
 	char		 tmp[NUM_VALUE_STRLEN];
 	size_t		 i;
 
@@ -990,17 +1009,7 @@ typed_same(const struct num_value *v, size_t n)
 		agg_job_value(&t, 1, &v[i]);
 		agg_job(&x, JOB_OK, 1, tmp, num_fmt_value(tmp, &v[i]));
 	}
-	buf_init(&bt);
-	buf_init(&bx);
-	agg_summary_json(&t, 1.0, &bt);
-	agg_summary_json(&x, 1.0, &bx);
-	buf_addc(&bt, '\0');
-	buf_addc(&bx, '\0');
-	ck_assert_str_eq(buf_data(&bt), buf_data(&bx));
-	ck_assert_uint_eq(t.nint, x.nint);
-	ck_assert_uint_eq(t.ndbl, x.ndbl);
-	buf_free(&bt);
-	buf_free(&bx);
+	same_summary(&t, &x);
 }
 
 /* Typed numbers aggregate as their text does: integers, edge doubles. */
@@ -1049,6 +1058,51 @@ START_TEST(test_typed_as_text)
 			memcpy(&one.d, &r, 8);
 		typed_same(&one, 1);
 	}
+}
+END_TEST
+
+/*
+ * agg_run() counts a run of 8-byte values as agg_job_value() counts them
+ * one by one: random int64s (every magnitude, both signs) and doubles in
+ * runs of random length, some retried, the totals compared as JSON.
+ */
+START_TEST(test_run_as_values)
+{
+	struct agg	 t, x;
+	struct num_value v;
+	char		 vals[300 * 8];
+	uint64_t	 st = 7, u;
+	size_t		 i, n, r, retried, round;
+	unsigned	 runs;
+
+	agg_init(&t);
+	agg_init(&x);
+	for (round = 0; round < 400; round++) {
+		n = (size_t)(rnd(&st) % 300);
+		v.kind = round % 5 == 4 ? NUM_DOUBLE : NUM_INT;
+		retried = 0;
+		for (i = 0; i < n; i++) {
+			u = rnd(&st) >> (rnd(&st) % 64);
+			if (v.kind == NUM_INT) {
+				if (rnd(&st) % 2)
+					u = (uint64_t)-(int64_t)u;
+				v.i = (int64_t)u;
+			} else
+				memcpy(&v.d, &u, 8);
+			r = rnd(&st) % 4;
+			runs = r == 0 ? 2 : 1;
+			retried += runs > 1;
+			agg_job_value(&x, runs, &v);
+			u = htole64(u);
+			memcpy(vals + i * 8, &u, 8);
+		}
+		agg_run(&t, vals, n, v.kind, retried);
+	}
+	ck_assert_uint_eq(t.jobs, x.jobs);
+	ck_assert_uint_eq(t.retried, x.retried);
+	ck_assert_uint_eq(t.status[JOB_OK], x.status[JOB_OK]);
+	ck_assert(t.isum == x.isum && t.imin == x.imin && t.imax == x.imax);
+	same_summary(&t, &x);
 }
 END_TEST
 
@@ -1283,6 +1337,7 @@ agg_suite(void)
 	tcase_add_test(tc, test_merge_overflow);
 	tcase_add_test(tc, test_double_overflow_json);
 	tcase_add_test(tc, test_typed_as_text);
+	tcase_add_test(tc, test_run_as_values);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("hist");

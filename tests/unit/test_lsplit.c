@@ -23,13 +23,37 @@
 static enum lsplit_result
 drain(struct lsplit *ls, struct buf *b, int eof, struct buf *t)
 {
+	static unsigned	 peek_turn;
 	enum lsplit_result r;
-	const char	*rec;
+	struct iovec	 recs[4];
+	const char	*rec, *end;
 	uint64_t	 len;
+	size_t		 n, i;
 	int		 guard = 0;
 
 	for (;;) {
 		ck_assert_int_lt(guard++, 100000);
+		/*
+		 * Every other turn, the records lsplit_peek() sees, up to
+		 * 0..4 of them, taken as input_pump() takes them: the
+		 * transcript must be the same as by lsplit_next() alone.
+		 */
+		if (peek_turn++ % 2 == 0 &&
+		    (n = lsplit_peek(ls, b, recs, peek_turn % 5)) != 0) {
+			ck_assert_uint_le(n, peek_turn % 5);
+			for (i = 0; i < n; i++) {
+				ck_assert_uint_le(recs[i].iov_len, ls->max);
+				buf_addc(t, '[');
+				buf_add(t, recs[i].iov_base, recs[i].iov_len);
+				buf_addc(t, ']');
+			}
+			end = (const char *)recs[n - 1].iov_base +
+			    recs[n - 1].iov_len;
+			ck_assert_int_eq((unsigned char)*end,
+			    (unsigned char)ls->delim);
+			buf_consume(b, (size_t)(end + 1 - buf_data(b)));
+			continue;
+		}
 		rec = NULL;
 		len = UINT64_MAX;
 		r = lsplit_next(ls, b, eof, &rec, &len);

@@ -6,10 +6,12 @@
  * or a 10 s deadline fails it, never for a fixed time.
  */
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <check.h>
 
 #include "check_main.h"
+#include <endian.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -50,6 +52,8 @@ struct tbatch {
 	unsigned	 nclosing;
 	char		 why[128];
 	bool		 detach_on_closing;
+	uint64_t	 nruns;		/* done_run calls */
+	uint64_t	 nrunjobs;	/* jobs they finished */
 };
 
 static struct event_base *base;
@@ -146,7 +150,11 @@ tb_done(struct batch *b, struct job *j, const struct jobresult *r)
 	rc = &tb->recs[j->id];
 	rc->count++;
 	rc->status = r->status;
-	snprintf(rc->out, sizeof(rc->out), "%.*s", (int)r->outlen, r->out);
+	if (r->num != NULL)
+		rc->out[num_fmt_value(rc->out, r->num)] = '\0';
+	else
+		snprintf(rc->out, sizeof(rc->out), "%.*s", (int)r->outlen,
+		    r->out);
 	rc->worker = r->worker;
 	rc->runs = r->runs;
 	tb->ndone++;
@@ -167,6 +175,50 @@ static const struct batch_ops tb_ops = {
 	.room = tb_room,
 	.done = tb_done,
 	.closing = tb_closing,
+};
+
+/* A run of typed results: each job as tb_done() takes it. */
+static void
+tb_done_run(struct batch *b, struct job *const *js, const char *vals,
+    size_t n, enum num_kind kind, pid_t pid, uint64_t now)
+{
+	struct tbatch	*tb = (struct tbatch *)b;
+	struct num_value v;
+	struct rec	*rc;
+	uint64_t	 u;
+	size_t		 i;
+
+	ck_assert(b->runs && b->typed);
+	ck_assert_int_ne(pid, 0);
+	ck_assert_uint_ne(n, 0);
+	tb->nruns++;
+	for (i = 0; i < n; i++) {
+		ck_assert_ptr_eq(js[i]->batch, b);
+		ck_assert_uint_lt(js[i]->id, tb->njobs);
+		ck_assert_uint_le(js[i]->sent_us, now);
+		rc = &tb->recs[js[i]->id];
+		rc->count++;
+		rc->status = JOB_OK;
+		memcpy(&u, vals + i * 8, 8);
+		u = le64toh(u);
+		v.kind = kind;
+		if (kind == NUM_INT)
+			v.i = (int64_t)u;
+		else
+			memcpy(&v.d, &u, 8);
+		rc->out[num_fmt_value(rc->out, &v)] = '\0';
+		rc->worker = pid;
+		rc->runs = js[i]->runs;
+		tb->ndone++;
+		tb->nrunjobs++;
+	}
+}
+
+static const struct batch_ops tb_run_ops = {
+	.room = tb_room,
+	.done = tb_done,
+	.closing = tb_closing,
+	.done_run = tb_done_run,
 };
 
 static void
@@ -342,6 +394,97 @@ START_TEST(test_every_job_once)
 	ck_assert_int_eq(pool_state(pool), POOL_RUNNING);
 	ck_assert_uint_eq(nfailed, 0);
 	pool_detach(pool, &tb.b);
+}
+END_TEST
+
+/* The input of job id in test_result_runs: a number, a double, text. */
+static size_t
+run_input(uint64_t id, char *buf, size_t len)
+{
+	if (id % 97 == 96)
+		return ((size_t)snprintf(buf, len, "x%llu",
+		    (unsigned long long)id));
+	if (id % 89 == 88)
+		return ((size_t)snprintf(buf, len, "%llu.5",
+		    (unsigned long long)id));
+	return (job_value(id, buf, len));
+}
+
+static bool
+both_done(void *arg)
+{
+	struct tbatch	*tb = arg;
+
+	return (tb[0].ndone == tb[0].njobs && tb[1].ndone == tb[1].njobs);
+}
+
+/*
+ * Runs of typed results (batched RESULTs from tw echo-batch, 2 workers)
+ * for two batches at once: A takes runs (batch.runs, done_run), B does
+ * not.  Their jobs alternate in the queue, 50 at a time, A's submitted by
+ * pool_submit_run(); every 89th is a double and every 97th text, which
+ * break the runs.  Each job is reported once, to its own batch, with its
+ * input echoed; A's mostly in runs, B's never.
+ */
+START_TEST(test_result_runs)
+{
+	struct poolconf	 pc;
+	struct tbatch	 tb[2];
+	struct timeval	 tv = { DEADLINE_S, 0 };
+	struct iovec	 iov[50];
+	char		 in[50][32], want[32];
+	size_t		 i, k, n, len;
+	uint64_t	 id;
+
+	tw_conf(&pc, "echo-batch", NULL);
+	pc.workers = 2;
+	start_pool(&pc);
+	tb_init(&tb[0], MAXJOBS);
+	tb_init(&tb[1], MAXJOBS);
+	tb[0].b.ops = &tb_run_ops;
+	tb[0].b.typed = tb[0].b.runs = true;
+	expired = false;
+	evtimer_add(ev_deadline, &tv);
+	while ((tb[0].next < MAXJOBS || tb[1].next < MAXJOBS) && !expired) {
+		for (k = 0; k < 2; k++) {
+			n = MAXJOBS - tb[k].next < 50 ? MAXJOBS - tb[k].next :
+			    50;
+			for (i = 0; i < n; i++) {
+				id = tb[k].next + i;
+				len = run_input(id, in[i], sizeof(in[i]));
+				if (k == 1)
+					pool_submit(pool, &tb[1].b, id, in[i],
+					    len);
+				iov[i].iov_base = in[i];
+				iov[i].iov_len = len;
+			}
+			for (i = 0; k == 0 && i < n; )
+				i += pool_submit_run(pool, &tb[0].b,
+				    tb[0].next + i, iov + i, n - i);
+			tb[k].next += n;
+		}
+		while (pool_room(pool) < 100 && !expired)
+			event_base_loop(base, EVLOOP_ONCE);
+	}
+	evtimer_del(ev_deadline);
+	ck_assert_msg(!expired, "not all submitted within %d s", DEADLINE_S);
+	run_until(both_done, tb);
+	for (k = 0; k < 2; k++) {
+		tb_check_once(&tb[k]);
+		for (i = 0; i < MAXJOBS; i++) {
+			run_input(i, want, sizeof(want));
+			ck_assert_int_eq(tb[k].recs[i].status, JOB_OK);
+			ck_assert_str_eq(tb[k].recs[i].out, want);
+			ck_assert_int_ne(tb[k].recs[i].worker, 0);
+		}
+	}
+	ck_assert_uint_gt(tb[0].nrunjobs, MAXJOBS / 2);
+	ck_assert_uint_gt(tb[0].nruns, 10);
+	ck_assert_uint_eq(tb[1].nrunjobs, 0);
+	ck_assert_uint_eq(pool_stats(pool)->jobs[JOB_OK], 2 * MAXJOBS);
+	ck_assert_uint_eq(pool_inflight(pool), 0);
+	pool_detach(pool, &tb[0].b);
+	pool_detach(pool, &tb[1].b);
 }
 END_TEST
 
@@ -742,6 +885,7 @@ pool_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 3 * DEADLINE_S);
 	tcase_add_test(tc, test_every_job_once);
+	tcase_add_test(tc, test_result_runs);
 	tcase_add_test(tc, test_poison_charged);
 	tcase_add_test(tc, test_settle_eof_first);
 	tcase_add_test(tc, test_settle_exit_first);
