@@ -10,6 +10,7 @@
  */
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -46,6 +47,8 @@
 #include "xmalloc.h"
 
 #define SUBMIT_OUT_HIGH		(1024 * 1024)
+#define SUBMIT_ROOM		1024	/* jobs per input room asked */
+#define SUBMIT_RUN_CHUNK	256	/* results per report_run() */
 #define SUBMIT_REORDER_CAP	65536
 #define SUBMIT_UNACKED_BYTES	(64U * 1024 * 1024)	/* held to resend */
 #define SUBMIT_UNACKED_JOBS	1000000
@@ -316,13 +319,17 @@ submit_in_room(void *arg)
 
 	if (s->finishing || !report_room(s->report))
 		return (0);
-	/* One at a time: each job grows the output buffer checked here. */
+	/*
+	 * The output buffer is checked here, and the input asks again after
+	 * each read: it goes past its mark by what one read brought at most.
+	 */
 	if (peer_pending(s->peer) > SUBMIT_OUT_HIGH)
 		return (0);
 	next = input_count(s->input);
 	if (lim != UINT64_MAX && next >= lim)
 		return (0);
-	return (1);
+	return (lim == UINT64_MAX || lim - next > SUBMIT_ROOM ? SUBMIT_ROOM :
+	    lim - next);
 }
 
 /* The room of a durable batch: within its bound, then as any other. */
@@ -331,7 +338,8 @@ submit_durable_in_room(void *arg)
 {
 	struct submit	*s = arg;
 
-	return (submit_durable_room(s) ? submit_in_room(s) : 0);
+	/* One at a time: each job takes a place checked here. */
+	return (submit_durable_room(s) && submit_in_room(s) != 0 ? 1 : 0);
 }
 
 /*
@@ -367,6 +375,37 @@ submit_in_record(void *arg, uint64_t id, const char *data, size_t len)
 		inmap_put(&s->inputs, id, data, len);
 	peer_send(s->peer, CTL_JOB, 0, id, data, len);
 	peer_schedule(s->peer);
+}
+
+/*
+ * Records in a row (the input's runs): what submit_in_record() does for
+ * each, into the output buffer in one go.
+ */
+static size_t
+submit_in_records(void *arg, uint64_t id, const struct iovec *recs,
+    size_t n)
+{
+	struct submit	*s = arg;
+	size_t		 i, size = 0;
+	char		*p;
+
+	for (i = 0; i < n; i++)
+		size += FRAME_HDRLEN + recs[i].iov_len;
+	p = peer_reserve(s->peer, size);
+	for (i = 0; i < n; i++) {
+		if (idset_add(&s->open, id + i) == -1)
+			fatalx("job id %llu out of order",
+			    (unsigned long long)(id + i));
+		if (s->keep_inputs)
+			inmap_put(&s->inputs, id + i, recs[i].iov_base,
+			    recs[i].iov_len);
+		frame_put(p, CTL_JOB, 0, (uint32_t)recs[i].iov_len, id + i);
+		memcpy(p + FRAME_HDRLEN, recs[i].iov_base, recs[i].iov_len);
+		p += FRAME_HDRLEN + recs[i].iov_len;
+	}
+	peer_commit(s->peer, size);
+	peer_schedule(s->peer);
+	return (n);
 }
 
 /* Over the pool's max_job_bytes: rejected here, as drover run would. */
@@ -442,6 +481,7 @@ submit_in_end(void *arg)
 static const struct input_hooks submit_input_hooks = {
 	.room = submit_in_room,
 	.record = submit_in_record,
+	.records = submit_in_records,
 	.toolong = submit_in_toolong,
 	.error = submit_in_error,
 	.end = submit_in_end,
@@ -597,6 +637,38 @@ submit_take(struct submit *s, uint64_t id)
 }
 
 /*
+ * A run whose jobs were all open (and now are not): counted and shown in
+ * bulk, as drover run's are (report_run()), a chunk of values at a time,
+ * with the latencies by equal ones.
+ */
+static void
+submit_run_bulk(struct submit *s, const char *p, size_t len, pid_t pid,
+    unsigned runs, enum num_kind kind)
+{
+	char		 vals[SUBMIT_RUN_CHUNK * 8];
+	uint64_t	 lat, prev = 0;
+	size_t		 off, n = 0, same = 0;
+
+	for (off = CTL_RUN_HEAD; off < len; off += CTL_RUN_ITEM) {
+		memcpy(vals + n++ * 8, p + off, 8);
+		memcpy(&lat, p + off + 8, 8);
+		lat = le64toh(lat);
+		if (same != 0 && lat != prev) {
+			report_latency_n(s->report, pid, prev, same);
+			same = 0;
+		}
+		prev = lat;
+		same++;
+		if (n == SUBMIT_RUN_CHUNK || off + CTL_RUN_ITEM >= len) {
+			report_run(s->report, vals, n, kind, runs > 1 ? n : 0);
+			n = 0;
+		}
+	}
+	if (same != 0)
+		report_latency_n(s->report, pid, prev, same);
+}
+
+/*
  * A batched RESULT (ctl.h, "batch"), header h checked by ctl_parse(): the
  * ok typed results of jobs h->id, h->id + 1, ..., each taken as a RESULT
  * of its own would be.  False when the connection went in a report, and
@@ -619,6 +691,12 @@ submit_run(struct submit *s, const struct frame_hdr *h, const char *p)
 	memset(&r, 0, sizeof(r));
 	r.out = "";
 	r.num.kind = (h->flags & CTL_F_INT) ? NUM_INT : NUM_DOUBLE;
+	if (!s->keep_inputs && report_takes_runs(s->report) &&
+	    idset_finish_run(&s->open, id, (h->len - CTL_RUN_HEAD) /
+	    CTL_RUN_ITEM)) {
+		submit_run_bulk(s, p, h->len, (pid_t)pid, runs, r.num.kind);
+		return (s->peer != NULL && peer_fd(s->peer) != -1);
+	}
 	for (off = CTL_RUN_HEAD; off < h->len; off += CTL_RUN_ITEM, id++) {
 		if (!submit_take(s, id))
 			continue;

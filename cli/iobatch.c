@@ -207,17 +207,18 @@ iobatch_in_record(void *arg, uint64_t id, const char *data, size_t len)
 		pool_submit(ib->pool, &ib->b, id, data, len);
 }
 
-/* Records in a row: to the pool in one call, unless journaled. */
+/*
+ * Records in a row: to the pool in one call.  None when they are
+ * journaled, or the pool takes none so: then one by one.
+ */
 static size_t
 iobatch_in_records(void *arg, uint64_t id, const struct iovec *recs,
     size_t n)
 {
 	struct iobatch	*ib = arg;
 
-	if (ib->rj != NULL) {
-		iobatch_in_journal(ib, id, recs[0].iov_base, recs[0].iov_len);
-		return (1);
-	}
+	if (ib->rj != NULL)
+		return (0);
 	return (pool_submit_run(ib->pool, &ib->b, id, recs, n));
 }
 

@@ -13,6 +13,8 @@
 #define WORD(id)	((id) >> 6)
 #define BIT(id)		(1ULL << ((id) & 63))
 
+static void	idset_slide(struct idset *);
+
 void
 idset_init(struct idset *s)
 {
@@ -83,8 +85,7 @@ idset_add_slow(struct idset *s, uint64_t id)
 bool
 idset_finish(struct idset *s, uint64_t id)
 {
-	uint64_t	*w, rest;
-	unsigned	 b;
+	uint64_t	*w;
 
 	if (id < s->lo || id >= s->hi)
 		return (false);
@@ -93,12 +94,64 @@ idset_finish(struct idset *s, uint64_t id)
 		return (false);
 	*w |= BIT(id);
 	s->open--;
-	if (id != s->lo)
+	if (id == s->lo)
+		idset_slide(s);
+	return (true);
+}
+
+/*
+ * The bits of the ids in [id, id + n) within id's word: n is cut to the
+ * word's end.
+ */
+static uint64_t
+idset_span(uint64_t id, uint64_t *n)
+{
+	unsigned	 b = (unsigned)(id & 63);
+
+	if (*n > 64 - b)
+		*n = 64 - b;
+	return ((*n == 64 ? ~0ULL : (1ULL << *n) - 1) << b);
+}
+
+/*
+ * Finish the n ids from id on if every one of them is open (true), a word
+ * at a time, as n idset_finish() calls would; else change nothing (false),
+ * and the caller finishes them one by one to tell which were not.
+ */
+bool
+idset_finish_run(struct idset *s, uint64_t id, uint64_t n)
+{
+	uint64_t	 i, k;
+
+	if (n == 0)
 		return (true);
-	/*
-	 * Slide lo past what is finished, a word at a time (the bits at and
-	 * above hi are clear); a word left behind is cleared.
-	 */
+	if (id < s->lo || id + n < id || id + n > s->hi)
+		return (false);
+	for (i = 0; i < n; i += k) {
+		k = n - i;
+		if (*idset_word(s, id + i) & idset_span(id + i, &k))
+			return (false);
+	}
+	for (i = 0; i < n; i += k) {
+		k = n - i;
+		*idset_word(s, id + i) |= idset_span(id + i, &k);
+	}
+	s->open -= n;
+	if (id == s->lo)
+		idset_slide(s);
+	return (true);
+}
+
+/*
+ * Slide lo past what is finished, a word at a time (the bits at and above
+ * hi are clear); a word left behind is cleared.
+ */
+static void
+idset_slide(struct idset *s)
+{
+	uint64_t	*w, rest;
+	unsigned	 b;
+
 	for (;;) {
 		w = idset_word(s, s->lo);
 		b = (unsigned)(s->lo & 63);
@@ -117,7 +170,6 @@ idset_finish(struct idset *s, uint64_t id)
 	}
 	if (s->lo == s->hi && (s->lo & 63) != 0)
 		*idset_word(s, s->lo) = 0;
-	return (true);
 }
 
 /* The lowest open id at or above *id, in *id; false if there is none. */

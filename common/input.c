@@ -210,7 +210,8 @@ input_read(struct input *in, uint64_t *turn)
 
 /*
  * Hand records over while there is room; wait for room or input.  Room is
- * asked once and counted down, not asked per record.
+ * asked once and counted down, not asked per record, and asked again
+ * after each read: what one answer lets in is within what is buffered.
  */
 static void
 input_pump(struct input *in)
@@ -218,7 +219,7 @@ input_pump(struct input *in)
 	struct iovec		 recs[INPUT_RUN];
 	const char		*rec, *end;
 	uint64_t		 len, turn = 0, room = 0;
-	size_t			 n;
+	size_t			 n, taken;
 	enum lsplit_result	 r;
 
 	while (!in->stopped && !in->ended) {
@@ -229,16 +230,19 @@ input_pump(struct input *in)
 		if (in->hooks->records != NULL && !in->one_by_one &&
 		    room > 1 && (n = lsplit_peek(&in->ls, &in->in, recs,
 		    room < INPUT_RUN ? (size_t)room : INPUT_RUN)) > 1) {
-			if ((n = in->hooks->records(in->arg, in->next_id, recs,
-			    n)) == 1)
-				in->one_by_one = true;	/* it takes no runs */
-			end = (const char *)recs[n - 1].iov_base +
-			    recs[n - 1].iov_len + 1;
-			in->bytes += (uint64_t)(end - buf_data(&in->in));
-			buf_consume(&in->in, (size_t)(end - buf_data(&in->in)));
-			in->next_id += n;
-			room -= n;
-			continue;
+			taken = in->hooks->records(in->arg, in->next_id, recs,
+			    n);
+			if (taken != 0) {
+				end = (const char *)recs[taken - 1].iov_base +
+				    recs[taken - 1].iov_len + 1;
+				n = (size_t)(end - buf_data(&in->in));
+				in->bytes += n;
+				buf_consume(&in->in, n);
+				in->next_id += taken;
+				room -= taken;
+				continue;
+			}
+			in->one_by_one = true;	/* it takes none in runs */
 		}
 		r = lsplit_next(&in->ls, &in->in, in->eof, &rec, &len);
 		if (r == LS_RECORD) {
@@ -263,5 +267,6 @@ input_pump(struct input *in)
 		}
 		if (!input_read(in, &turn))
 			break;
+		room = 0;	/* asked again for what was read */
 	}
 }

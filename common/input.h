@@ -23,10 +23,9 @@ struct input_hooks {
 	void	(*record)(void *, uint64_t, const char *, size_t);
 	/*
 	 * Optional: n records in a row, the first with this index (n is
-	 * within the room); returns how many it took, from the first, at
-	 * least 1.  The others are handed over again.  Valid during the
-	 * call only.  Once it takes only the first of several, the input
-	 * goes on one by one (record).
+	 * within the room); returns how many it took, from the first.  The
+	 * others are handed over again.  Valid during the call only.  0:
+	 * it takes none in runs, and the input goes on one by one (record).
 	 */
 	size_t	(*records)(void *, uint64_t, const struct iovec *, size_t);
 	/* A record over the limit was skipped; its length. */

@@ -22,6 +22,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -58,6 +59,7 @@
 #include "xmalloc.h"
 
 #define CLIENT_OUT_HIGH		(4 * 1024 * 1024)	/* stop reading jobs */
+#define CLIENT_RUN		256	/* jobs per pool_submit_run() */
 #define CLIENT_OUT_LOW		(1 * 1024 * 1024)	/* read again */
 #define CLIENT_READ_MAX		(256 * 1024)
 #define CLIENT_READS_PER_EVENT	4
@@ -1374,16 +1376,19 @@ static size_t
 client_frames(void *arg, const char *p, size_t len)
 {
 	struct client	*cl = arg;
+	struct iovec	 iov[CLIENT_RUN];
 	const char	*q;
-	size_t		 off = 0, room;
+	size_t		 off = 0, room, k = 0;
 	uint32_t	 n;
-	uint64_t	 id;
+	uint64_t	 id, first = 0;
+	bool		 runs;
 
 	if (cl->state != CS_SUBMIT || cl->xb != NULL || cl->input_done ||
 	    cl->fd == -1 || peer_pending(cl->peer) > CLIENT_OUT_HIGH ||
 	    (room = pool_room(cl->pool)) == 0)
 		return (0);
 	client_hold(cl);
+	runs = pool_takes_runs(cl->pool);
 	while (room != 0 && len - off >= FRAME_HDRLEN) {
 		q = p + off;
 		memcpy(&n, q, 4);
@@ -1393,14 +1398,28 @@ client_frames(void *arg, const char *p, size_t len)
 		    len - off - FRAME_HDRLEN < n)
 			break;
 		memcpy(&id, q + 8, 8);
-		pool_submit(cl->pool, &cl->b, le64toh(id), q + FRAME_HDRLEN,
-		    n);
+		id = le64toh(id);
 		off += FRAME_HDRLEN + n;
 		room--;
+		if (runs) {	/* consecutive ids, a run at a time */
+			if (k == CLIENT_RUN || (k != 0 && id != first + k)) {
+				(void)pool_submit_run(cl->pool, &cl->b, first,
+				    iov, k);
+				k = 0;
+			}
+			if (k == 0)
+				first = id;
+			iov[k].iov_base = (void *)(uintptr_t)(q + FRAME_HDRLEN);
+			iov[k++].iov_len = n;
+			continue;
+		}
+		pool_submit(cl->pool, &cl->b, id, q + FRAME_HDRLEN, n);
 		/* A job that failed at once may have closed the client. */
 		if (cl->fd == -1 || cl->input_done || cl->state != CS_SUBMIT)
 			break;
 	}
+	if (k != 0)	/* queued whole: nothing fails at once */
+		(void)pool_submit_run(cl->pool, &cl->b, first, iov, k);
 	client_release(cl);
 	return (off);
 }
@@ -1727,6 +1746,48 @@ out:
 }
 
 /*
+ * The jobs js[i..n) that go on the run client_result_batched() just
+ * extended (the next ids, the same attempts, room in the frame): appended
+ * in one go, the frame's length written once.  Returns the first job not
+ * taken.
+ */
+static size_t
+client_run_extend(struct client *cl, struct job *const *js, const char *vals,
+    size_t i, size_t n, uint64_t now)
+{
+	uint64_t	 lat;
+	uint32_t	 le;
+	size_t		 j, k, room;
+	char		*p;
+
+	if (cl->rs_len == 0)
+		return (i);
+	room = (FRAME_BATCH_MAX - cl->rs_len) / CTL_RUN_ITEM;
+	for (k = i; k < n && k - i < room && js[k]->id == cl->rs_next + k - i &&
+	    js[k]->runs == cl->rs_runs; k++)
+		;
+	if (k == i)
+		return (i);
+	p = peer_reserve(cl->peer, (k - i) * CTL_RUN_ITEM);
+	for (j = i; j < k; j++, p += CTL_RUN_ITEM) {
+		lat = htole64(now > js[j]->sent_us ? now - js[j]->sent_us : 0);
+		memcpy(p, vals + j * 8, 8);
+		memcpy(p + 8, &lat, 8);
+	}
+	peer_commit(cl->peer, (k - i) * CTL_RUN_ITEM);
+	cl->rs_len += (k - i) * CTL_RUN_ITEM;
+	if ((p = peer_tail(cl->peer, FRAME_HDRLEN + cl->rs_len)) == NULL) {
+		cl->rs_len = 0;		/* its output is dropped */
+		return (k);
+	}
+	le = htole32((uint32_t)cl->rs_len);
+	memcpy(p, &le, 4);
+	cl->rs_next += k - i;
+	cl->rs_end = peer_queued_total(cl->peer);
+	return (k);
+}
+
+/*
  * A run of ok typed results (batch.runs: the client asked for "typed" and
  * "batch"): what client_done() sends for each, in runs.
  */
@@ -1743,10 +1804,11 @@ client_done_run(struct batch *b, struct job *const *js, const char *vals,
 	if (cl->fd == -1)
 		goto out;
 	m.pid = (uint32_t)pid;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; ) {
 		m.attempts = js[i]->runs;
 		m.latency_us = now > js[i]->sent_us ? now - js[i]->sent_us : 0;
 		client_result_batched(cl, js[i]->id, vals + i * 8, tflag, &m);
+		i = client_run_extend(cl, js, vals, i + 1, n, now);
 	}
 	client_schedule(cl);
 	if (cl->input_done)

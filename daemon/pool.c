@@ -321,11 +321,19 @@ pool_submit(struct pool *p, struct batch *b, uint64_t id, const char *data,
 	pool_enqueue(p, job_new(b, id, data, len));
 }
 
+/* Does pool_submit_run() take runs now? */
+bool
+pool_takes_runs(const struct pool *p)
+{
+	return (p->state != POOL_FAILED && p->state != POOL_STOPPING &&
+	    p->state != POOL_STOPPED && p->pc->protocol == PROTO_FRAME);
+}
+
 /*
  * The n records recs as jobs of b, with ids from id on, as n pool_submit()
- * calls would: all at once into the queue of a pool that takes them (the
- * common case), else the first alone (it may stop the batch's input).
- * Returns how many it took.
+ * calls would: all at once into the queue.  Returns n, or 0 if the pool
+ * takes none so (it has failed or stops, and a job refused may stop the
+ * batch's input; or its protocol forbids some bytes): pool_submit() them.
  */
 size_t
 pool_submit_run(struct pool *p, struct batch *b, uint64_t id,
@@ -333,11 +341,8 @@ pool_submit_run(struct pool *p, struct batch *b, uint64_t id,
 {
 	size_t	 i;
 
-	if (p->state == POOL_FAILED || p->state == POOL_STOPPING ||
-	    p->state == POOL_STOPPED || p->pc->protocol != PROTO_FRAME) {
-		pool_submit(p, b, id, recs[0].iov_base, recs[0].iov_len);
-		return (1);
-	}
+	if (!pool_takes_runs(p))
+		return (0);
 	while (p->queue.cap - jobq_len(&p->queue) < n)
 		jobq_grow(&p->queue);
 	b->submitted += n;

@@ -98,6 +98,7 @@ void		 pool_attach(struct pool *, struct batch *);
 void		 pool_detach(struct pool *, struct batch *);
 size_t		 pool_room(const struct pool *);
 void		 pool_wait_room(struct pool *, struct batch *);
+bool		 pool_takes_runs(const struct pool *);
 size_t		 pool_submit_run(struct pool *, struct batch *, uint64_t,
 		    const struct iovec *, size_t);
 void		 pool_submit(struct pool *, struct batch *, uint64_t,

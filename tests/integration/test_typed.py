@@ -438,6 +438,22 @@ class ResultsOfOneRead(DroverTestCase):
             self.assertEqual(r.errtext.count(f"job {k}, which has one "
                                              "already"), 1, r.errtext)
 
+    def test_runs_in_one_read_plain(self):
+        """Plain output and --quiet, which take a run whose jobs are all
+        open in bulk: the runs with repeats go one by one (each repeat
+        said once), the others whole; the same lines and totals."""
+        for opts in ((), ("--quiet",)):
+            r = self.submit(*opts, results=self.RUNS,
+                            stdin=b"a\nb\nc\nd\ne\nf\ng\nh\n")
+            self.assertEqual(r.rc, 1, r.errtext)
+            self.assertEqual(sorted(r.text.splitlines()), [] if opts else
+                             sorted(["1", "4", "9", "16", "25", "36", "49"]))
+            self.assertIn("8 jobs, 7 ok, 1 failed, 3 retried", r.errtext)
+            self.assertIn("; sum 140 min 1 max 49", r.errtext)
+            for k in (1, 2):
+                self.assertEqual(r.errtext.count(f"job {k}, which has "
+                                                 "one already"), 1)
+
     def test_runs_in_one_read_tagged(self):
         r = self.submit("--tag", results=self.RUNS,
                         stdin=b"a\nb\nc\nd\ne\nf\ng\nh\n")

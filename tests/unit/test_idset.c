@@ -105,6 +105,27 @@ START_TEST(test_stuck_oldest)
 END_TEST
 
 /*
+ * What s holds open is what the model (done[id] for the next ids added)
+ * has not done: the count, and every id idset_next_open() walks.
+ */
+static void
+open_as_model(const struct idset *s, unsigned char *done, uint64_t next)
+{
+	uint64_t	 id, k;
+
+	for (id = 0, k = 0; id < next; id++)
+		k += !done[id];
+	ck_assert_uint_eq(idset_open(s), k);
+	id = 0;
+	while (idset_next_open(s, &id)) {
+		ck_assert(!done[id]);
+		done[id++] = 1;
+	}
+	for (id = 0; id < next; id++)
+		ck_assert(done[id]);
+}
+
+/*
  * Random order within a sliding window, against a plain array: the ring
  * wraps many times and every answer matches.
  */
@@ -131,17 +152,55 @@ START_TEST(test_random_against_model)
 		ck_assert_int_eq(idset_finish(&s, id), !done[id]);
 		done[id] = 1;
 	}
-	for (id = 0, k = 0; id < next; id++)
-		k += !done[id];
-	ck_assert_uint_eq(idset_open(&s), k);
-	id = 0;
-	while (idset_next_open(&s, &id)) {
-		ck_assert(!done[id]);
-		done[id] = 1;
-		id++;
+	open_as_model(&s, done, next);
+	idset_free(&s);
+	free(done);
+}
+END_TEST
+
+/*
+ * idset_finish_run() against a plain array: runs of 1 to 200 ids, mostly
+ * recent, some reaching past what was added or over ids already done.  A
+ * run all open is finished whole; any other changes nothing, and then
+ * each id finishes alone, as a caller does.
+ */
+START_TEST(test_runs_against_model)
+{
+	struct idset	 s;
+	uint64_t	 st = 7, next = 0, id, len, i, whole = 0, bad = 0;
+	unsigned char	*done;
+	size_t		 n = 100000, k;
+	bool		 all;
+
+	done = calloc(n + 256, 1);
+	idset_init(&s);
+	/* (Check's assertions cost a write each: counted, then checked.) */
+	for (k = 0; k < n * 2; k++) {
+		if (next < n && rnd(&st) % 2 == 0) {
+			for (i = rnd(&st) % 300; i > 0 && next < n; i--)
+				bad += idset_add(&s, next++) != 0;
+			continue;
+		}
+		if (next == 0)
+			continue;
+		len = 1 + rnd(&st) % 200;
+		id = rnd(&st) % 4 == 0 ? rnd(&st) % next :
+		    next - 1 - rnd(&st) % (next < 400 ? next : 400);
+		for (all = id + len <= next, i = 0; all && i < len; i++)
+			all = !done[id + i];
+		bad += idset_finish_run(&s, id, len) != all;
+		whole += all;
+		for (i = 0; i < len; i++) {
+			if (!all)
+				bad += idset_finish(&s, id + i) !=
+				    (id + i < next && !done[id + i]);
+			if (id + i < next)
+				done[id + i] = 1;
+		}
 	}
-	for (id = 0; id < next; id++)
-		ck_assert(done[id]);
+	ck_assert_uint_eq(bad, 0);
+	ck_assert_uint_gt(whole, 300);	/* both ways taken */
+	open_as_model(&s, done, next);
 	idset_free(&s);
 	free(done);
 }
@@ -210,6 +269,7 @@ idset_suite(void)
 	tcase_add_test(tc, test_gap_is_finished);
 	tcase_add_test(tc, test_stuck_oldest);
 	tcase_add_test(tc, test_random_against_model);
+	tcase_add_test(tc, test_runs_against_model);
 	tcase_add_test(tc, test_restart_after_empty);
 	tcase_add_test(tc, test_slide_over_whole_words);
 	suite_add_tcase(s, tc);
