@@ -110,6 +110,24 @@ job_free(struct job *j)
 		job_free_slow(j);
 }
 
+/* job_free() of n jobs, into the cache in one go while it has room. */
+void
+job_free_run(struct job *const *js, size_t n)
+{
+	size_t	 i;
+
+	if (job_cache == NULL || JOB_CACHE_MAX - job_cached < n) {
+		for (i = 0; i < n; i++)
+			job_free(js[i]);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		if (js[i]->data != js[i]->inl)
+			free(js[i]->data);
+	memcpy(job_cache + job_cached, js, n * sizeof(*js));
+	job_cached += n;
+}
+
 /* Return cached jobs to the allocator (at exit, or when idle). */
 void
 job_cache_trim(void)

@@ -31,6 +31,7 @@ struct job {
 
 struct job	*job_new(struct batch *, uint64_t, const char *, size_t);
 void		 job_free(struct job *);
+void		 job_free_run(struct job *const *, size_t);
 void		 job_cache_trim(void);
 
 #endif

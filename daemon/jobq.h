@@ -6,6 +6,7 @@
 #define DROVER_JOBQ_H
 
 #include <stddef.h>
+#include <string.h>
 
 struct job;
 struct batch;
@@ -51,6 +52,25 @@ jobq_pop(struct jobq *q)
 	q->head = (q->head + 1) & (q->cap - 1);
 	q->len--;
 	return (j);
+}
+
+/* Pop up to n jobs from the front into out, in order: how many. */
+static inline size_t
+jobq_pop_run(struct jobq *q, struct job **out, size_t n)
+{
+	size_t	 k = n < q->len ? n : q->len, first = q->cap - q->head;
+
+	if (k == 0)
+		return (0);
+	if (k <= first)
+		memcpy(out, q->ring + q->head, k * sizeof(*out));
+	else {
+		memcpy(out, q->ring + q->head, first * sizeof(*out));
+		memcpy(out + first, q->ring, (k - first) * sizeof(*out));
+	}
+	q->head = (q->head + k) & (q->cap - 1);
+	q->len -= k;
+	return (k);
 }
 
 #endif

@@ -136,7 +136,9 @@ pool_pump(struct pool *p)
 {
 	struct member	*m;
 	struct job	*j, *js[POOL_SEND_CHUNK];
-	size_t		 room, n, i, k;
+	struct batch	*b;
+	void		(*started)(struct batch *, struct job *) = NULL;
+	size_t		 room, n, i, k, got, bytes;
 	uint64_t	 now;
 
 	if (p->state != POOL_RUNNING && p->state != POOL_DRAINING)
@@ -160,22 +162,29 @@ pool_pump(struct pool *p)
 			m->busy_since_us = now;
 		m->idle_since_us = 0;
 		while (n > 0 && jobq_len(&p->queue) != 0) {
-			for (k = 0; k < n && k < POOL_SEND_CHUNK &&
-			    (j = jobq_pop(&p->queue)) != NULL; ) {
+			got = jobq_pop_run(&p->queue, js, n < POOL_SEND_CHUNK ?
+			    n : POOL_SEND_CHUNK);
+			for (i = k = 0, bytes = 0; i < got; i++) {
+				j = js[i];
 				if (j->batch->held) {	/* results wait */
 					jobq_push(&p->parked, j);
 					continue;
 				}
-				p->queued_bytes -= j->len;
+				bytes += j->len;
 				js[k++] = j;
 			}
+			p->queued_bytes -= bytes;
 			p->inflight += k;
 			n -= k;
 			worker_send_run(m->w, js, k, now);
-			for (i = 0; i < k; i++)
-				if (js[i]->batch->ops->started != NULL)
-					js[i]->batch->ops->started(js[i]->batch,
-					    js[i]);
+			for (i = 0, b = NULL; i < k; i++) {
+				if (js[i]->batch != b) {
+					b = js[i]->batch;
+					started = b->ops->started;
+				}
+				if (started != NULL)
+					started(b, js[i]);
+			}
 		}
 		worker_flush(m->w);
 	}
@@ -261,20 +270,17 @@ pool_on_result_run(struct worker *w, struct job *const *js, const char *vals,
 
 	p->inflight -= n;
 	p->stats.jobs[JOB_OK] += n;
-	for (i = 0; i < n; i++)
-		if (js[i]->sent_us != 0)
-			histrun_add(p->durrun, now > js[i]->sent_us ?
-			    now - js[i]->sent_us : 0);
 	for (i = 0; i < n; i = k) {
 		b = js[i]->batch;
-		for (k = i + 1; k < n && js[k]->batch == b; k++)
-			;
+		for (k = i; k < n && js[k]->batch == b; k++)
+			if (js[k]->sent_us != 0)
+				histrun_add(p->durrun, now > js[k]->sent_us ?
+				    now - js[k]->sent_us : 0);
 		b->finished += k - i;
 		b->ops->done_run(b, js + i, vals + i * 8, k - i, kind, pid,
 		    now);
 	}
-	for (i = 0; i < n; i++)
-		job_free(js[i]);
+	job_free_run(js, n);
 }
 
 /* After a read of results: adapt, recycle, refill. */

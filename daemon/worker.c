@@ -680,58 +680,55 @@ worker_send(struct worker *w, struct job *j, uint64_t now)
 	worker_frame(w, j);
 }
 
-/* Write the open batched JOB's length into its header (see below). */
-static inline void
-worker_batch_seal(struct worker *w)
-{
-	uint32_t le = htole32((uint32_t)w->jb_len);
-
-	memcpy(buf_data(&w->wbuf) + buf_len(&w->wbuf) - w->jb_len -
-	    FRAME_HDRLEN, &le, 4);
-}
-
 /*
- * Frame the n jobs js, in this order, as n worker_send() calls would (the
- * caller checked worker_room() for them all).  To a worker that takes
- * batched JOBs (and not job-cwd), the common case, each job is appended
- * to the open batch here, and the batch's header written once when it
- * closes, not once per job; a job that fits in its inline bytes is copied
- * as a whole word or three.
+ * The n jobs js, none over WORKER_ITEM_MAX bytes, into batched JOBs: the
+ * one open at the end of the write buffer while it takes them, then new
+ * ones.  One reserve for the worst case (a frame each), the state in
+ * locals, each batch's length written once when it closes; a job that
+ * fits in its inline bytes is copied as three whole words.
  */
-void
-worker_send_run(struct worker *w, struct job *const *js, size_t n,
-    uint64_t now)
+static void
+worker_send_short(struct worker *w, struct job *const *js, size_t n,
+    size_t bytes, size_t meta, uint64_t now)
 {
-	size_t	 meta, item, i, v;
-	struct job *j;
-	char	*p;
+	struct job	**ring, *j;
+	uint64_t	  tail = w->tag_tail, mask;
+	size_t		  i, v, item, jb_len;
+	uint32_t	  le;
+	char		 *p, *start, *hdr;
 
-	if (!(w->caps & FRAME_CAP_JOB_BATCH) || (w->caps & FRAME_CAP_JOB_CWD)) {
-		for (i = 0; i < n; i++)
-			worker_send(w, js[i], now);
-		return;
-	}
-	meta = (w->caps & FRAME_CAP_JOB_META) ? FRAME_META_LEN : 0;
+	while (w->tag_tail - w->tag_head + n > w->ringcap)
+		worker_ring_grow(w);
+	ring = w->ring;
+	mask = w->ringcap - 1;
+	if (w->inflight == 0) {
+		w->head_since_us = now;
+		w->inflight = n;
+		worker_timeout_arm(w, now);
+	} else
+		w->inflight += n;
+	start = p = buf_reserve(&w->wbuf, bytes + (n + 1) * FRAME_HDRLEN);
+	jb_len = w->jb_next == tail ? w->jb_len : 0;
+	hdr = jb_len != 0 ? p - jb_len - FRAME_HDRLEN : NULL;
 	for (i = 0; i < n; i++) {
 		j = js[i];
-		worker_track(w, j, now);
-		if (j->len > WORKER_ITEM_MAX) {
-			worker_frame(w, j);	/* a frame of its own */
-			continue;
-		}
+		ring[tail & mask] = j;
+		j->sent_us = now;
+		j->runs++;
+		j->flags &= (uint8_t)~JOB_TIMEDOUT;
 		item = meta + j->len;
-		if (w->jb_len == 0 || w->jb_next != w->tag_tail ||
-		    w->jb_len + FRAME_VARINT_MAX + item > FRAME_BATCH_MAX) {
-			if (w->jb_len != 0 && w->jb_next == w->tag_tail)
-				worker_batch_seal(w);
-			p = buf_reserve(&w->wbuf, FRAME_HDRLEN);
-			frame_put(p, FRAME_JOB, 0, 0, w->tag_tail);
+		if (hdr == NULL ||
+		    jb_len + FRAME_VARINT_MAX + item > FRAME_BATCH_MAX) {
+			if (hdr != NULL) {
+				le = htole32((uint32_t)jb_len);
+				memcpy(hdr, &le, 4);
+			}
+			hdr = p;
+			frame_put(p, FRAME_JOB, 0, 0, tail);
 			p[6] = FRAME_F_BATCH;
-			buf_commit(&w->wbuf, FRAME_HDRLEN);
-			w->jb_len = 0;
+			p += FRAME_HDRLEN;
+			jb_len = 0;
 		}
-		p = buf_reserve(&w->wbuf, FRAME_VARINT_MAX + meta + JOB_INLINE +
-		    j->len);
 		v = frame_varint_put(p, (uint32_t)item);
 		if (meta != 0)
 			frame_meta_put(p + v, j->id, j->runs);
@@ -739,12 +736,45 @@ worker_send_run(struct worker *w, struct job *const *js, size_t n,
 			memcpy(p + v + meta, j->inl, JOB_INLINE);
 		else
 			memcpy(p + v + meta, j->data, j->len);
-		buf_commit(&w->wbuf, v + item);
-		w->jb_len += v + item;
-		w->jb_next = ++w->tag_tail;
-		/* Sealed at the end, or before another frame follows. */
-		if (i + 1 == n || js[i + 1]->len > WORKER_ITEM_MAX)
-			worker_batch_seal(w);
+		p += v + item;
+		jb_len += v + item;
+		tail++;
+	}
+	le = htole32((uint32_t)jb_len);
+	memcpy(hdr, &le, 4);
+	buf_commit(&w->wbuf, (size_t)(p - start));
+	w->tag_tail = w->jb_next = tail;
+	w->jb_len = jb_len;
+}
+
+/*
+ * Frame the n jobs js, in this order, as n worker_send() calls would (the
+ * caller checked worker_room() for them all).  To a worker that takes
+ * batched JOBs (and not job-cwd), the common case, each stretch of jobs
+ * that fit in a batch goes in one pass (worker_send_short()), a longer
+ * one in a frame of its own.
+ */
+void
+worker_send_run(struct worker *w, struct job *const *js, size_t n,
+    uint64_t now)
+{
+	size_t	 meta, i, k, bytes;
+
+	if (!(w->caps & FRAME_CAP_JOB_BATCH) || (w->caps & FRAME_CAP_JOB_CWD)) {
+		for (i = 0; i < n; i++)
+			worker_send(w, js[i], now);
+		return;
+	}
+	meta = (w->caps & FRAME_CAP_JOB_META) ? FRAME_META_LEN : 0;
+	for (i = 0; i < n; i = k) {
+		for (k = i, bytes = 0; k < n && js[k]->len <= WORKER_ITEM_MAX;
+		    k++)
+			bytes += FRAME_VARINT_MAX + meta +
+			    (js[k]->len < JOB_INLINE ? JOB_INLINE : js[k]->len);
+		if (k > i)
+			worker_send_short(w, js + i, k - i, bytes, meta, now);
+		else
+			worker_send(w, js[k++], now);	/* a frame its own */
 	}
 }
 
