@@ -105,10 +105,20 @@ class TestSubmitAccountsForEveryJob(DroverTestCase):
         try:
             path = jobfile(d, range(1, 2000001))
             p = d.start_submit("square", "--json", "-i", path, *opts)
+            # Its output is read as it comes, so that it goes on sending
+            # (a full stdout would stop its input, and droverd would have
+            # answered every job sent by the time the signal comes).
+            chunks = []
+            reader = threading.Thread(target=lambda: chunks.extend(
+                iter(lambda: p.stdout.read(1 << 16), b"")), daemon=True)
+            reader.start()
             wait_for(lambda: d.pool("square")["jobs"].get("ok", 0) > 20000,
                      what="some jobs done")
             d.signal(sig)
-            out, err = p.communicate(timeout=60)
+            err = p.stderr.read()
+            p.wait(timeout=60)
+            reader.join(60)
+            out = b"".join(chunks)
             jobs, summary = records(out)
             check_once(self, jobs, summary)
             self.assertLess(len(jobs), 2000000)
