@@ -229,6 +229,10 @@ frame_varint_get(const char *p, size_t len, uint32_t *v)
 	uint64_t	 x = 0;
 	size_t		 i;
 
+	if (len != 0 && ((unsigned char)p[0] & 0x80) == 0) {
+		*v = (unsigned char)p[0];	/* one byte: most items */
+		return (1);
+	}
 	for (i = 0; i < len && i < FRAME_VARINT_MAX; i++) {
 		x |= (uint64_t)((unsigned char)p[i] & 0x7f) << (7 * i);
 		if (((unsigned char)p[i] & 0x80) == 0) {

@@ -2,6 +2,7 @@
  * Integer and floating-point parsing and formatting for results.  Parsers are
  * strict: the whole input must be the number, no spaces, no hex, no "inf".
  */
+#include <endian.h>
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
@@ -150,6 +151,52 @@ num_parse_i64(const char *s, size_t len, int64_t *v)
 		return (0);
 	}
 	return (num_parse_i64_long(s, len, v));
+}
+
+/*
+ * num_parse_i64() of bytes followed by at least 8 readable ones (a job of
+ * libdrover-worker, DW_JOB_PAD): up to 16 digits with no loop over them,
+ * the first len % 8 loaded as a whole word, shifted into place and padded
+ * with '0's, then parsed as 8 digits.
+ */
+int
+num_parse_i64_pad(const char *s, size_t len, int64_t *v)
+{
+	uint64_t w, acc, t;
+	size_t	 i = 0, n;
+	bool	 neg = false;
+
+	if (len != 0 && (s[0] == '-' || s[0] == '+')) {
+		neg = s[0] == '-';
+		i = 1;
+	}
+	n = len - i;
+	if (n == 0 || n > 16)
+		return (num_parse_i64(s, len, v));
+	memcpy(&w, s + i, 8);
+	w = le64toh(w);
+	if (n < 8) {
+		w = (w << (8 * (8 - n))) | (0x3030303030303030ULL >> (8 * n));
+		if (!num_eight_digits(htole64(w)))
+			return (-1);
+		acc = num_parse_eight(htole64(w));
+	} else if (n == 8) {
+		if (!num_eight_digits(htole64(w)))
+			return (-1);
+		acc = num_parse_eight(htole64(w));
+	} else {
+		/* The first n - 8 digits as above, then the last 8. */
+		if (n < 16)
+			w = (w << (8 * (16 - n))) |
+			    (0x3030303030303030ULL >> (8 * (n - 8)));
+		memcpy(&t, s + len - 8, 8);
+		if (!num_eight_digits(htole64(w)) || !num_eight_digits(t))
+			return (-1);
+		acc = (uint64_t)num_parse_eight(htole64(w)) * 100000000 +
+		    num_parse_eight(t);
+	}
+	*v = neg ? -(int64_t)acc : (int64_t)acc;
+	return (0);
 }
 
 /*

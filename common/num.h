@@ -35,6 +35,7 @@ struct num_value {
 
 int	 num_parse_i128(const char *, size_t, i128 *);
 int	 num_parse_i64(const char *, size_t, int64_t *);
+int	 num_parse_i64_pad(const char *, size_t, int64_t *);
 int	 num_parse_double(const char *, size_t, double *);
 size_t	 num_fmt_i128(char *, i128);
 size_t	 num_fmt_u64(char *, uint64_t);

@@ -303,7 +303,7 @@ dw_fill(struct dw *dw, bool nb)
 		dw->inlen -= dw->inoff;
 		dw->inoff = 0;
 	}
-	if (dw->incap - dw->inlen < DW_READ) {
+	if (dw->incap - dw->inlen < DW_READ + DW_JOB_PAD) {
 		size_t cap = dw->incap ? dw->incap * 2 : 2 * DW_READ;
 		if ((p = realloc(dw->in, cap)) == NULL)
 			return (-1);
@@ -312,7 +312,7 @@ dw_fill(struct dw *dw, bool nb)
 	}
 	do
 		n = read(STDIN_FILENO, dw->in + dw->inlen,
-		    dw->incap - dw->inlen);
+		    dw->incap - dw->inlen - DW_JOB_PAD);
 	while (n == -1 && errno == EINTR);
 	if (n == -1) {
 		snprintf(dw->err, sizeof(dw->err), "read: %s", strerror(errno));
@@ -321,6 +321,8 @@ dw_fill(struct dw *dw, bool nb)
 	if (n == 0)
 		dw->eof = true;
 	dw->inlen += (size_t)n;
+	/* Every job's bytes are followed by DW_JOB_PAD readable ones. */
+	memset(dw->in + dw->inlen, 0, DW_JOB_PAD);
 	return (0);
 }
 

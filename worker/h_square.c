@@ -21,7 +21,7 @@ square_run(struct dw *dw, const struct dw_job *job)
 	i128	 sq;
 	char	 why[128];
 
-	if (num_parse_i64(job->data, job->len, &v) == -1) {
+	if (num_parse_i64_pad(job->data, job->len, &v) == -1) {
 		handler_quote(why, sizeof(why), job->data, job->len);
 		dw_failf(dw, job, "%s: %s", num_parse_i128(job->data,
 		    job->len, &sq) == 0 ? "integer out of 64-bit range" :

@@ -302,6 +302,40 @@ START_TEST(test_parse_i64_as_i128)
 }
 END_TEST
 
+/*
+ * num_parse_i64_pad() (a word at a time, 8 readable bytes after the
+ * input) agrees with num_parse_i64() on the same strings, whatever the
+ * bytes after them.
+ */
+START_TEST(test_parse_i64_pad)
+{
+	static const char bytes[] = "0123456789-+ x/:";
+	char		 s[24 + 8];
+	uint64_t	 st = 5;
+	size_t		 len, i, round;
+	int64_t		 a, b;
+	int		 ra, rb, bad = 0;
+
+	for (round = 0; round < 300000; round++) {
+		len = (size_t)(rnd(&st) % 23);
+		for (i = 0; i < len; i++)
+			s[i] = (char)('0' + rnd(&st) % 10);
+		for (; i < len + 8; i++)
+			s[i] = (char)rnd(&st);
+		if (len != 0 && rnd(&st) % 3 == 0)
+			s[0] = rnd(&st) % 2 ? '-' : '+';
+		if (len != 0 && rnd(&st) % 4 == 0)
+			s[rnd(&st) % len] =
+			    bytes[rnd(&st) % (sizeof(bytes) - 1)];
+		a = b = 7;
+		ra = num_parse_i64(s, len, &a);
+		rb = num_parse_i64_pad(s, len, &b);
+		bad += ra != rb || (ra == 0 && a != b);
+	}
+	ck_assert_int_eq(bad, 0);
+}
+END_TEST
+
 /* Formatting of the limits and of values around 2^64. */
 START_TEST(test_fmt_i128)
 {
@@ -1309,6 +1343,7 @@ agg_suite(void)
 	tcase_add_test(tc, test_parse_i128_rejects);
 	tcase_add_test(tc, test_parse_i128_len);
 	tcase_add_test(tc, test_parse_i64_as_i128);
+	tcase_add_test(tc, test_parse_i64_pad);
 	tcase_add_test(tc, test_fmt_i128);
 	tcase_add_test(tc, test_fmt_i128_roundtrip);
 	tcase_add_test(tc, test_fmt_u64);

@@ -97,6 +97,12 @@ struct dw_result {
 
 struct dw;
 
+/*
+ * A job's data is followed by at least DW_JOB_PAD readable bytes (of no
+ * given value), so that a parser may load a whole word at its start.
+ */
+#define DW_JOB_PAD	8
+
 struct dw_job {
 	uint64_t	 tag;	/* opaque; echoed in the reply */
 	const char	*data;	/* valid until the next dw_next() */
