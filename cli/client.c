@@ -32,6 +32,7 @@
 #include "client.h"
 #include "clock.h"
 #include "config.h"
+#include "copy.h"
 #include "ctl.h"
 #include "idset.h"
 #include "inmap.h"
@@ -391,16 +392,15 @@ submit_in_records(void *arg, uint64_t id, const struct iovec *recs,
 
 	for (i = 0; i < n; i++)
 		size += FRAME_HDRLEN + recs[i].iov_len;
+	if (idset_add_run(&s->open, id, n) == -1)
+		fatalx("job id %llu out of order", (unsigned long long)id);
 	p = peer_reserve(s->peer, size);
 	for (i = 0; i < n; i++) {
-		if (idset_add(&s->open, id + i) == -1)
-			fatalx("job id %llu out of order",
-			    (unsigned long long)(id + i));
 		if (s->keep_inputs)
 			inmap_put(&s->inputs, id + i, recs[i].iov_base,
 			    recs[i].iov_len);
 		frame_put(p, CTL_JOB, 0, (uint32_t)recs[i].iov_len, id + i);
-		memcpy(p + FRAME_HDRLEN, recs[i].iov_base, recs[i].iov_len);
+		copy_bytes(p + FRAME_HDRLEN, recs[i].iov_base, recs[i].iov_len);
 		p += FRAME_HDRLEN + recs[i].iov_len;
 	}
 	peer_commit(s->peer, size);

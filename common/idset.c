@@ -14,6 +14,7 @@
 #define BIT(id)		(1ULL << ((id) & 63))
 
 static void	idset_slide(struct idset *);
+static uint64_t	idset_span(uint64_t, uint64_t *);
 
 void
 idset_init(struct idset *s)
@@ -75,6 +76,31 @@ idset_add_slow(struct idset *s, uint64_t id)
 	*idset_word(s, id) &= ~BIT(id);
 	s->hi = id + 1;
 	s->open++;
+	return (0);
+}
+
+/*
+ * Add the n ids from id on, open, as n idset_add() calls would: the first
+ * as one, the others a word at a time.
+ */
+int
+idset_add_run(struct idset *s, uint64_t id, uint64_t n)
+{
+	uint64_t	 i, k;
+
+	if (n == 0)
+		return (0);
+	if (idset_add(s, id) == -1 || id + n < id)
+		return (-1);
+	if (--n == 0)
+		return (0);
+	idset_grow(s, id + n);
+	for (i = 1; i <= n; i += k) {
+		k = n + 1 - i;
+		*idset_word(s, id + i) &= ~idset_span(id + i, &k);
+	}
+	s->hi = id + n + 1;
+	s->open += n;
 	return (0);
 }
 

@@ -22,6 +22,7 @@ struct idset {
 void	 idset_init(struct idset *);
 void	 idset_free(struct idset *);
 int	 idset_add_slow(struct idset *, uint64_t);
+int	 idset_add_run(struct idset *, uint64_t, uint64_t);
 bool	 idset_finish(struct idset *, uint64_t);
 bool	 idset_finish_run(struct idset *, uint64_t, uint64_t);
 bool	 idset_next_open(const struct idset *, uint64_t *);

@@ -60,6 +60,8 @@
 
 #define CLIENT_OUT_HIGH		(4 * 1024 * 1024)	/* stop reading jobs */
 #define CLIENT_RUN		256	/* jobs per pool_submit_run() */
+/* Bytes 4 to 7 of a flagless JOB's header, read as one word. */
+#define CLIENT_JOB_WORD		htole32(CTL_JOB)
 #define CLIENT_OUT_LOW		(1 * 1024 * 1024)	/* read again */
 #define CLIENT_READ_MAX		(256 * 1024)
 #define CLIENT_READS_PER_EVENT	4
@@ -1379,8 +1381,8 @@ client_frames(void *arg, const char *p, size_t len)
 	struct iovec	 iov[CLIENT_RUN];
 	const char	*q;
 	size_t		 off = 0, room, k = 0;
-	uint32_t	 n;
-	uint64_t	 id, first = 0;
+	uint32_t	 n, w;
+	uint64_t	 id, first = 0, max;
 	bool		 runs;
 
 	if (cl->state != CS_SUBMIT || cl->xb != NULL || cl->input_done ||
@@ -1389,12 +1391,14 @@ client_frames(void *arg, const char *p, size_t len)
 		return (0);
 	client_hold(cl);
 	runs = pool_takes_runs(cl->pool);
+	max = cl->max_job_bytes < FRAME_MAXLEN ? cl->max_job_bytes :
+	    FRAME_MAXLEN;
 	while (room != 0 && len - off >= FRAME_HDRLEN) {
 		q = p + off;
 		memcpy(&n, q, 4);
 		n = le32toh(n);
-		if (q[4] != CTL_JOB || (q[5] | q[6] | q[7]) != 0 ||
-		    n > cl->max_job_bytes || n > FRAME_MAXLEN ||
+		memcpy(&w, q + 4, 4);
+		if (w != CLIENT_JOB_WORD || n > max ||
 		    len - off - FRAME_HDRLEN < n)
 			break;
 		memcpy(&id, q + 8, 8);

@@ -2,10 +2,10 @@
  * Job allocation with a bounded free list: after warm-up, creating and
  * finishing a small job costs no malloc/free.
  */
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "copy.h"
 #include "job.h"
 #include "xmalloc.h"
 
@@ -13,37 +13,6 @@
 
 static struct job	**job_cache;
 static size_t		  job_cached;
-
-/*
- * Copy n <= JOB_INLINE bytes in a few loads and stores, overlapping where
- * n is not a multiple of their size, and no call: most jobs are short.
- */
-static inline void
-job_copy_small(char *d, const char *s, size_t n)
-{
-	uint64_t	 a, b, c;
-	uint32_t	 x, y;
-
-	if (n >= 8) {
-		memcpy(&a, s, 8);
-		memcpy(&c, s + n - 8, 8);
-		if (n > 16) {
-			memcpy(&b, s + 8, 8);
-			memcpy(d + 8, &b, 8);
-		}
-		memcpy(d, &a, 8);
-		memcpy(d + n - 8, &c, 8);
-	} else if (n >= 4) {
-		memcpy(&x, s, 4);
-		memcpy(&y, s + n - 4, 4);
-		memcpy(d, &x, 4);
-		memcpy(d + n - 4, &y, 4);
-	} else if (n != 0) {
-		d[0] = s[0];
-		d[n / 2] = s[n / 2];
-		d[n - 1] = s[n - 1];
-	}
-}
 
 /* Out of job_new(), so that its common path saves no registers. */
 static struct job * __attribute__((noinline, cold))
@@ -80,7 +49,7 @@ job_new(struct batch *b, uint64_t id, const char *data, size_t len)
 	j->flags = 0;
 	if (len <= JOB_INLINE) {
 		j->data = j->inl;
-		job_copy_small(j->inl, data, len);
+		copy_small(j->inl, data, len);
 	} else
 		j->data = job_dup(data, len);
 	return (j);

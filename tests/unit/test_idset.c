@@ -159,7 +159,8 @@ START_TEST(test_random_against_model)
 END_TEST
 
 /*
- * idset_finish_run() against a plain array: runs of 1 to 200 ids, mostly
+ * idset_add_run() and idset_finish_run() against a plain array: ids
+ * added one by one or in runs; runs of 1 to 200 ids finished, mostly
  * recent, some reaching past what was added or over ids already done.  A
  * run all open is finished whole; any other changes nothing, and then
  * each id finishes alone, as a caller does.
@@ -176,9 +177,15 @@ START_TEST(test_runs_against_model)
 	idset_init(&s);
 	/* (Check's assertions cost a write each: counted, then checked.) */
 	for (k = 0; k < n * 2; k++) {
-		if (next < n && rnd(&st) % 2 == 0) {
-			for (i = rnd(&st) % 300; i > 0 && next < n; i--)
-				bad += idset_add(&s, next++) != 0;
+		if (next < n && rnd(&st) % 2 == 0) {	/* one by one, a run */
+			len = rnd(&st) % 300;
+			len = next + len > n ? n - next : len;
+			if (rnd(&st) % 2 == 0) {
+				bad += idset_add_run(&s, next, len) != 0;
+				next += len;
+			} else
+				for (i = 0; i < len; i++)
+					bad += idset_add(&s, next++) != 0;
 			continue;
 		}
 		if (next == 0)
