@@ -637,21 +637,21 @@ submit_take(struct submit *s, uint64_t id)
 }
 
 /*
- * A run whose jobs were all open (and now are not): counted and shown in
- * bulk, as drover run's are (report_run()), a chunk of values at a time,
- * with the latencies by equal ones.
+ * n <= SUBMIT_RUN_CHUNK items of a run (p), whose jobs were all open and
+ * now are not: counted and shown in bulk, as drover run's are
+ * (report_run()), with the latencies by equal ones.
  */
 static void
-submit_run_bulk(struct submit *s, const char *p, size_t len, pid_t pid,
+submit_run_bulk(struct submit *s, const char *p, size_t n, pid_t pid,
     unsigned runs, enum num_kind kind)
 {
 	char		 vals[SUBMIT_RUN_CHUNK * 8];
 	uint64_t	 lat, prev = 0;
-	size_t		 off, n = 0, same = 0;
+	size_t		 i, same = 0;
 
-	for (off = CTL_RUN_HEAD; off < len; off += CTL_RUN_ITEM) {
-		memcpy(vals + n++ * 8, p + off, 8);
-		memcpy(&lat, p + off + 8, 8);
+	for (i = 0; i < n; i++, p += CTL_RUN_ITEM) {
+		memcpy(vals + i * 8, p, 8);
+		memcpy(&lat, p + 8, 8);
 		lat = le64toh(lat);
 		if (same != 0 && lat != prev) {
 			report_latency_n(s->report, pid, prev, same);
@@ -659,13 +659,10 @@ submit_run_bulk(struct submit *s, const char *p, size_t len, pid_t pid,
 		}
 		prev = lat;
 		same++;
-		if (n == SUBMIT_RUN_CHUNK || off + CTL_RUN_ITEM >= len) {
-			report_run(s->report, vals, n, kind, runs > 1 ? n : 0);
-			n = 0;
-		}
 	}
 	if (same != 0)
 		report_latency_n(s->report, pid, prev, same);
+	report_run(s->report, vals, n, kind, runs > 1 ? n : 0);
 }
 
 /*
@@ -682,7 +679,7 @@ submit_run(struct submit *s, const struct frame_hdr *h, const char *p)
 	struct report_extra	 ex;
 	uint32_t		 pid, runs;
 	uint64_t		 v, lat, id = h->id;
-	size_t			 off;
+	size_t			 off, n;
 
 	memcpy(&pid, p, 4);
 	memcpy(&runs, p + 4, 4);
@@ -691,13 +688,26 @@ submit_run(struct submit *s, const struct frame_hdr *h, const char *p)
 	memset(&r, 0, sizeof(r));
 	r.out = "";
 	r.num.kind = (h->flags & CTL_F_INT) ? NUM_INT : NUM_DOUBLE;
-	if (!s->keep_inputs && report_takes_runs(s->report) &&
-	    idset_finish_run(&s->open, id, (h->len - CTL_RUN_HEAD) /
-	    CTL_RUN_ITEM)) {
-		submit_run_bulk(s, p, h->len, (pid_t)pid, runs, r.num.kind);
-		return (s->peer != NULL && peer_fd(s->peer) != -1);
+	off = CTL_RUN_HEAD;
+	/*
+	 * In bulk, a chunk at a time whose jobs are all open (closed just
+	 * before they are counted, so that a stdout that breaks in a report
+	 * leaves the rest open, to be reported cancelled); the rest, from a
+	 * chunk with a repeat in it, one by one.
+	 */
+	while (!s->keep_inputs && report_takes_runs(s->report) &&
+	    off < h->len) {
+		n = (h->len - off) / CTL_RUN_ITEM;
+		n = n < SUBMIT_RUN_CHUNK ? n : SUBMIT_RUN_CHUNK;
+		if (!idset_finish_run(&s->open, id, n))
+			break;
+		submit_run_bulk(s, p + off, n, (pid_t)pid, runs, r.num.kind);
+		off += n * CTL_RUN_ITEM;
+		id += n;
+		if (s->finishing || s->peer == NULL || peer_fd(s->peer) == -1)
+			return (false);
 	}
-	for (off = CTL_RUN_HEAD; off < h->len; off += CTL_RUN_ITEM, id++) {
+	for (; off < h->len; off += CTL_RUN_ITEM, id++) {
 		if (!submit_take(s, id))
 			continue;
 		memcpy(&v, p + off, 8);
@@ -715,7 +725,8 @@ submit_run(struct submit *s, const struct frame_hdr *h, const char *p)
 		} else
 			report_job_num(s->report, id, &r.num, (pid_t)pid, lat,
 			    runs, &none);
-		if (s->peer == NULL || peer_fd(s->peer) == -1)
+		/* Gone, or over (a broken stdout): the rest is no news. */
+		if (s->finishing || s->peer == NULL || peer_fd(s->peer) == -1)
 			return (false);
 	}
 	return (true);

@@ -268,14 +268,15 @@ pool_on_result_run(struct worker *w, struct job *const *js, const char *vals,
 	pid_t		 pid = worker_pid(w);
 	size_t		 i, k;
 
-	p->inflight -= n;
-	p->stats.jobs[JOB_OK] += n;
 	for (i = 0; i < n; i = k) {
 		b = js[i]->batch;
 		for (k = i; k < n && js[k]->batch == b; k++)
 			if (js[k]->sent_us != 0)
 				histrun_add(p->durrun, now > js[k]->sent_us ?
 				    now - js[k]->sent_us : 0);
+		/* Counted a batch's part at a time, as one by one would. */
+		p->inflight -= k - i;
+		p->stats.jobs[JOB_OK] += k - i;
 		b->finished += k - i;
 		b->ops->done_run(b, js + i, vals + i * 8, k - i, kind, pid,
 		    now);

@@ -1121,9 +1121,12 @@ worker_res_batch(struct worker *w, const struct frame_hdr *h,
 	r.out = "";
 	r.num.kind = (h->flags & FRAME_F_INT) ? NUM_INT : NUM_DOUBLE;
 	for (i = 0; i < n && w->fd_res != -1; ) {
-		if (w->hooks->result_run != NULL) {
+		/* The first job's batch says, before the chunk is gathered. */
+		js[0] = w->ring[(h->id + i) & (w->ringcap - 1)];
+		if (w->hooks->result_run != NULL &&
+		    w->hooks->run_len(w, js, 1, w->arg) == 1) {
 			m = n - i < WORKER_RUN_CHUNK ? n - i : WORKER_RUN_CHUNK;
-			for (k = 0; k < m; k++)
+			for (k = 1; k < m; k++)
 				js[k] = w->ring[(h->id + i + k) &
 				    (w->ringcap - 1)];
 			if ((m = w->hooks->run_len(w, js, m, w->arg)) != 0) {

@@ -10,6 +10,7 @@ client that did not ask for typed results gets the text it always had.
 to a frame and typed answers to consecutive jobs many to a frame."""
 import json
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -380,7 +381,8 @@ class ResultsOfOneRead(DroverTestCase):
                     c.close()
                     return
 
-    def submit(self, *opts, results=None, stdin=b"a\nb\nc\nd\ne\nf\n"):
+    def submit(self, *opts, results=None, stdin=b"a\nb\nc\nd\ne\nf\n",
+               stdout=subprocess.PIPE):
         self.results = self.RESULTS if results is None else results
         d = tempfile.mkdtemp(prefix="drover-results-")
         path = os.path.join(d, "s.sock")
@@ -390,8 +392,8 @@ class ResultsOfOneRead(DroverTestCase):
         t = threading.Thread(target=self.serve, args=(ls,), daemon=True)
         t.start()
         p = subprocess.run([DROVER, "submit", "--pool", "p", "--socket",
-                            path] + list(opts), input=stdin,
-                           capture_output=True, timeout=60)
+                            path] + list(opts), input=stdin, stdout=stdout,
+                           stderr=subprocess.PIPE, timeout=60)
         r = Result(p.returncode, p.stdout, p.stderr, None)
         t.join(10)
         ls.close()
@@ -453,6 +455,24 @@ class ResultsOfOneRead(DroverTestCase):
             for k in (1, 2):
                 self.assertEqual(r.errtext.count(f"job {k}, which has "
                                                  "one already"), 1)
+
+    def test_broken_stdout_in_a_long_run(self):
+        """A run of 4000 results whose output finds stdout gone (its
+        reader left) partway: drover submit leaves as SIGPIPE would, and
+        the rest of the run, which it has just reported cancelled, is no
+        news (it said, once for each, that droverd sent a result for a
+        job that had one)."""
+        n = 4000
+        rfd, wfd = os.pipe()
+        os.close(rfd)
+        try:
+            r = self.submit(results=run_of(0, [10 ** 18 + i
+                                               for i in range(n)]),
+                            stdin=data(range(n)), stdout=wfd)
+        finally:
+            os.close(wfd)
+        self.assertEqual(r.rc, -signal.SIGPIPE, r.errtext[-2000:])
+        self.assertNotIn("has one already", r.errtext)
 
     def test_runs_in_one_read_tagged(self):
         r = self.submit("--tag", results=self.RUNS,
