@@ -47,7 +47,7 @@ struct input {
 	bool			 readable;
 	bool			 eof;
 	bool			 stopped;
-	bool			 one_by_one;	/* hooks->records takes one */
+	bool			 one_by_one;	/* hooks->records takes none */
 	bool			 ended;		/* hooks->end was called */
 };
 
