@@ -365,18 +365,6 @@ submit_keep(void *arg, uint64_t id, const char *data, size_t len)
 	peer_schedule(s->peer);
 }
 
-static void
-submit_in_record(void *arg, uint64_t id, const char *data, size_t len)
-{
-	struct submit	*s = arg;
-
-	if (idset_add(&s->open, id) == -1)
-		fatalx("job id %llu out of order", (unsigned long long)id);
-	if (s->keep_inputs)
-		inmap_put(&s->inputs, id, data, len);
-	peer_send(s->peer, CTL_JOB, 0, id, data, len);
-	peer_schedule(s->peer);
-}
 
 /*
  * Records in a row (the input's runs): what submit_in_record() does for
@@ -476,6 +464,15 @@ submit_in_end(void *arg)
 		s->end_sent = s->peer != NULL;
 		submit_send(s, CTL_END, 0, NULL, 0);
 	}
+}
+
+/* One record: a run of one. */
+static void
+submit_in_record(void *arg, uint64_t id, const char *data, size_t len)
+{
+	struct iovec	 rec = { (void *)(uintptr_t)data, len };
+
+	(void)submit_in_records(arg, id, &rec, 1);
 }
 
 static const struct input_hooks submit_input_hooks = {

@@ -1364,6 +1364,24 @@ client_header(void *arg, const char *p, struct frame_hdr *h,
 }
 
 /*
+ * The k JOBs iov, ids from first on, to the pool in one go.  It takes them
+ * while pool_takes_runs(), which client_frames() asked; if it did not,
+ * they still go, one by one, and none is left unreported.
+ */
+static void
+client_submit_run(struct client *cl, uint64_t first, const struct iovec *iov,
+    size_t k)
+{
+	size_t	 i;
+
+	if (pool_submit_run(cl->pool, &cl->b, first, iov, k) != 0)
+		return;
+	for (i = 0; i < k; i++)
+		pool_submit(cl->pool, &cl->b, first + i, iov[i].iov_base,
+		    iov[i].iov_len);
+}
+
+/*
  * The hot path of a submitting client (peer.h's frames()): the whole JOB
  * frames at the head of its buffer, taken in one loop, with the pool's
  * room asked once and counted down, as drover run's input does (the
@@ -1407,8 +1425,7 @@ client_frames(void *arg, const char *p, size_t len)
 		room--;
 		if (runs) {	/* consecutive ids, a run at a time */
 			if (k == CLIENT_RUN || (k != 0 && id != first + k)) {
-				(void)pool_submit_run(cl->pool, &cl->b, first,
-				    iov, k);
+				client_submit_run(cl, first, iov, k);
 				k = 0;
 			}
 			if (k == 0)
@@ -1423,7 +1440,7 @@ client_frames(void *arg, const char *p, size_t len)
 			break;
 	}
 	if (k != 0)	/* queued whole: nothing fails at once */
-		(void)pool_submit_run(cl->pool, &cl->b, first, iov, k);
+		client_submit_run(cl, first, iov, k);
 	client_release(cl);
 	return (off);
 }

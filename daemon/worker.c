@@ -578,43 +578,6 @@ worker_send_cwd(struct worker *w, const struct job *j)
 	buf_commit(&w->wbuf, FRAME_HDRLEN + len);
 }
 
-/*
- * A job as part of a batched JOB (job-batch): appended to the one open at
- * the end of the write buffer when it takes this tag next and has room,
- * else opening one.  Its item is a varint length and what a flagless
- * JOB's payload would be (its job-meta block, if in effect, then its
- * bytes).  The open batch ends at each flush; its header is found from
- * the end of the buffer, which a buf_grow() does not move.
- */
-static void
-worker_send_batched(struct worker *w, const struct job *j)
-{
-	size_t	 meta = (w->caps & FRAME_CAP_JOB_META) ? FRAME_META_LEN : 0;
-	size_t	 item = meta + j->len, n;
-	uint32_t le;
-	char	*p;
-
-	if (w->jb_len == 0 || w->jb_next != w->tag_tail ||
-	    w->jb_len + FRAME_VARINT_MAX + item > FRAME_BATCH_MAX) {
-		p = buf_reserve(&w->wbuf, FRAME_HDRLEN);
-		frame_put(p, FRAME_JOB, 0, 0, w->tag_tail);
-		p[6] = FRAME_F_BATCH;
-		buf_commit(&w->wbuf, FRAME_HDRLEN);
-		w->jb_len = 0;
-	}
-	p = buf_reserve(&w->wbuf, FRAME_VARINT_MAX + item);
-	n = frame_varint_put(p, (uint32_t)item);
-	if (meta != 0)
-		frame_meta_put(p + n, j->id, j->runs);
-	memcpy(p + n + meta, j->data, j->len);
-	buf_commit(&w->wbuf, n + item);
-	w->jb_len += n + item;
-	w->jb_next = w->tag_tail + 1;
-	le = htole32((uint32_t)w->jb_len);
-	memcpy(buf_data(&w->wbuf) + buf_len(&w->wbuf) - w->jb_len -
-	    FRAME_HDRLEN, &le, 4);
-}
-
 /* Put j in the ring: it is in flight from now on, tagged w->tag_tail. */
 static inline void
 worker_track(struct worker *w, struct job *j, uint64_t now)
@@ -642,8 +605,6 @@ worker_frame(struct worker *w, const struct job *j)
 
 	if ((w->caps & FRAME_CAP_JOB_CWD) && j->batch->cwd != NULL)
 		worker_send_cwd(w, j);
-	else if ((w->caps & FRAME_CAP_JOB_BATCH) && j->len <= WORKER_ITEM_MAX)
-		worker_send_batched(w, j);
 	else if (w->pc->protocol == PROTO_FRAME &&
 	    (w->caps & FRAME_CAP_JOB_META)) {
 		p = buf_reserve(&w->wbuf, FRAME_HDRLEN + FRAME_META_LEN +
@@ -670,10 +631,10 @@ worker_frame(struct worker *w, const struct job *j)
 }
 
 /*
- * Frame job j into the write buffer; it is in flight from now on.  The caller
- * checked worker_room() and calls worker_flush() after a round of sends.
+ * Frame job j alone into the write buffer (worker_send_run() batches the
+ * others); it is in flight from now on.
  */
-void
+static void
 worker_send(struct worker *w, struct job *j, uint64_t now)
 {
 	worker_track(w, j, now);
@@ -747,12 +708,20 @@ worker_send_short(struct worker *w, struct job *const *js, size_t n,
 	w->jb_len = jb_len;
 }
 
+/* Does j go in a batched JOB to w?  Not a long one, nor one with a cwd. */
+static inline bool
+worker_batches(const struct worker *w, const struct job *j)
+{
+	return (j->len <= WORKER_ITEM_MAX && (!(w->caps & FRAME_CAP_JOB_CWD) ||
+	    j->batch->cwd == NULL));
+}
+
 /*
- * Frame the n jobs js, in this order, as n worker_send() calls would (the
- * caller checked worker_room() for them all).  To a worker that takes
- * batched JOBs (and not job-cwd), the common case, each stretch of jobs
- * that fit in a batch goes in one pass (worker_send_short()), a longer
- * one in a frame of its own.
+ * Frame the n jobs js into the write buffer, in this order; they are in
+ * flight from now on.  The caller checked worker_room() for them all and
+ * calls worker_flush() after a round of sends.  To a worker that takes
+ * batched JOBs, the common case, each stretch of jobs that go in a batch
+ * is framed in one pass (worker_send_short()), any other job alone.
  */
 void
 worker_send_run(struct worker *w, struct job *const *js, size_t n,
@@ -760,21 +729,20 @@ worker_send_run(struct worker *w, struct job *const *js, size_t n,
 {
 	size_t	 meta, i, k, bytes;
 
-	if (!(w->caps & FRAME_CAP_JOB_BATCH) || (w->caps & FRAME_CAP_JOB_CWD)) {
+	if (!(w->caps & FRAME_CAP_JOB_BATCH)) {
 		for (i = 0; i < n; i++)
 			worker_send(w, js[i], now);
 		return;
 	}
 	meta = (w->caps & FRAME_CAP_JOB_META) ? FRAME_META_LEN : 0;
 	for (i = 0; i < n; i = k) {
-		for (k = i, bytes = 0; k < n && js[k]->len <= WORKER_ITEM_MAX;
-		    k++)
+		for (k = i, bytes = 0; k < n && worker_batches(w, js[k]); k++)
 			bytes += FRAME_VARINT_MAX + meta +
 			    (js[k]->len < JOB_INLINE ? JOB_INLINE : js[k]->len);
 		if (k > i)
 			worker_send_short(w, js + i, k - i, bytes, meta, now);
 		else
-			worker_send(w, js[k++], now);	/* a frame its own */
+			worker_send(w, js[k++], now);	/* a frame of its own */
 	}
 }
 
@@ -839,6 +807,16 @@ worker_jobs_cb(int fd, short what, void *arg)
 	worker_flush(arg);
 }
 
+/* The oldest job was taken: the head moves on past the taken ones. */
+static void
+worker_head_on(struct worker *w, uint64_t now)
+{
+	while (w->tag_head < w->tag_tail &&
+	    w->ring[w->tag_head & (w->ringcap - 1)] == NULL)
+		w->tag_head++;
+	w->head_since_us = now;
+}
+
 /* Take job tag off the ring: it is no longer in flight. */
 static struct job *
 worker_take(struct worker *w, uint64_t tag, uint64_t now)
@@ -848,12 +826,8 @@ worker_take(struct worker *w, uint64_t tag, uint64_t now)
 	j = w->ring[tag & (w->ringcap - 1)];
 	w->ring[tag & (w->ringcap - 1)] = NULL;
 	w->inflight--;
-	if (tag == w->tag_head) {
-		while (w->tag_head < w->tag_tail &&
-		    w->ring[w->tag_head & (w->ringcap - 1)] == NULL)
-			w->tag_head++;
-		w->head_since_us = now;
-	}
+	if (tag == w->tag_head)
+		worker_head_on(w, now);
 	return (j);
 }
 
@@ -869,12 +843,8 @@ worker_take_run(struct worker *w, uint64_t tag, size_t n, uint64_t now)
 	for (i = 0; i < n; i++)
 		w->ring[(tag + i) & (w->ringcap - 1)] = NULL;
 	w->inflight -= n;
-	if (tag == w->tag_head) {
-		while (w->tag_head < w->tag_tail &&
-		    w->ring[w->tag_head & (w->ringcap - 1)] == NULL)
-			w->tag_head++;
-		w->head_since_us = now;
-	}
+	if (tag == w->tag_head)
+		worker_head_on(w, now);
 }
 
 /* Does w hold the job with this tag? */

@@ -93,7 +93,6 @@ struct worker	*worker_spawn(struct event_base *, const struct poolconf *,
 		    unsigned, const struct worker_hooks *, void *, char *,
 		    size_t);
 void		 worker_free(struct worker *);
-void		 worker_send(struct worker *, struct job *, uint64_t);
 void		 worker_send_run(struct worker *, struct job *const *, size_t,
 		    uint64_t);
 void		 worker_flush(struct worker *);

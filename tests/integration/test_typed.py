@@ -95,6 +95,17 @@ class TypedRun(DroverTestCase):
         self.assertEqual(text_summary(b), text_summary(v1))
         self.assertIn("30000 jobs, 30000 ok", b.errtext)
 
+    def test_batched_to_a_worker_that_asks_for_cwd(self):
+        """A worker that asks for job-cwd as well as job-batch gets the
+        jobs of a batch without a directory batched (drover run's): the
+        same output as without job-cwd, long jobs between short ones."""
+        items = [chr(ord("a") + i % 26) * 65530 if i % 40 == 3 else
+                 str(i * 3) for i in range(4000)]
+        r = run(["-w", "2", "--ordered", "--protocol", "frame", "--worker",
+                 f"{TW} echo-batch-cwd"], data(items))
+        self.assertEqual(r.rc, 0, r.errtext)
+        self.assertEqual(r.out, data(items))
+
     def test_long_jobs_between_batched_ones(self):
         """Jobs around the longest a batched JOB carries (65515 bytes),
         between short ones, -w 2: the long ones go in frames of their

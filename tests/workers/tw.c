@@ -36,6 +36,7 @@
  *				integer of up to 128 bits or a double in
  *				binary, anything else as text
  *	tw echo-batch		echo-typed, with job-batch and result-batch
+ *	tw echo-batch-cwd	echo-batch, asking job-cwd too
  *	tw echo-batch-badtag	echo-batch, but the job "bad" is answered
  *				with a batched RESULT for a tag not held
  */
@@ -88,6 +89,8 @@ echo(const char *mode)
 
 	if (strncmp(mode, "echo-batch", 10) == 0)
 		caps |= DW_CAP_JOB_BATCH | DW_CAP_RESULT_BATCH;
+	if (strcmp(mode, "echo-batch-cwd") == 0)
+		caps |= DW_CAP_JOB_CWD;
 	if ((dw = typed ? dw_open_caps("tw echo-typed", caps) :
 	    dw_open("tw echo")) == NULL)
 		return (DW_EXIT_NORESPAWN);
