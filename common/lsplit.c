@@ -125,29 +125,107 @@ lsplit_next(struct lsplit *ls, struct buf *b, bool eof, const char **rec,
 }
 
 /*
+ * Up to max whole records of (p, len), each ended by delim and at most
+ * maxlen bytes long, into recs (without their delimiters).  Stops at the
+ * first record that is not whole or is too long.  With SSE2, 16 bytes are
+ * compared at a time and every delimiter of the mask is taken from it, so
+ * that short records cost a few instructions each, not a search each; a
+ * record past 64 bytes is searched by memchr(), no further than maxlen.
+ * Where no record can be too long and a block's records cannot reach max,
+ * they are taken without either check.
+ */
+size_t
+lsplit_bulk(const char *p, size_t len, int delim, size_t maxlen,
+    struct iovec *recs, size_t max)
+{
+	const char	*end = p + len, *start = p, *nl;
+	size_t		 n = 0;
+#ifdef __SSE2__
+	const char	*q = p, *lim;
+	__m128i		 pat = _mm_set1_epi8((char)delim);
+	unsigned	 m;
+	bool		 fast = maxlen >= len;	/* none can be too long */
+
+	if (max == 0)
+		return (0);
+	while (end - q >= 16 || (q < end && len >= 16)) {
+		if (end - q >= 16) {
+			m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+			    _mm_loadu_si128((const __m128i *)(const void *)q),
+			    pat));
+		} else {	/* the tail: the last 16 bytes, shifted */
+			m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+			    _mm_loadu_si128((const __m128i *)(const void *)
+			    (end - 16)), pat)) >> (16 - (end - q));
+		}
+		if (fast && max - n >= 16) {	/* no bound to check */
+			for (; m != 0; m &= m - 1) {
+				nl = q + __builtin_ctz(m);
+				recs[n].iov_base = (void *)(uintptr_t)start;
+				recs[n++].iov_len = (size_t)(nl - start);
+				start = nl + 1;
+			}
+		}
+		for (; m != 0; m &= m - 1) {
+			nl = q + __builtin_ctz(m);
+			if ((size_t)(nl - start) > maxlen)
+				return (n);
+			recs[n].iov_base = (void *)(uintptr_t)start;
+			recs[n++].iov_len = (size_t)(nl - start);
+			start = nl + 1;
+			if (n == max)
+				return (n);
+		}
+		q = end - q >= 16 ? q + 16 : end;
+		if (q - start < 64)
+			continue;
+		/* A long record: the rest of it by memchr(). */
+		if ((size_t)(q - start) > maxlen)
+			return (n);
+		lim = (size_t)(end - start) > maxlen ? start + maxlen + 1 :
+		    end;
+		if ((nl = memchr(q, delim, (size_t)(lim - q))) == NULL)
+			return (n);
+		recs[n].iov_base = (void *)(uintptr_t)start;
+		recs[n++].iov_len = (size_t)(nl - start);
+		start = q = nl + 1;
+		if (n == max)
+			return (n);
+	}
+	for (; q < end && n < max; start = q = nl + 1) {	/* under 16 */
+		if ((nl = memchr(q, delim, (size_t)(end - q))) == NULL ||
+		    (size_t)(nl - start) > maxlen)
+			break;
+		recs[n].iov_base = (void *)(uintptr_t)start;
+		recs[n++].iov_len = (size_t)(nl - start);
+	}
+#else
+	while (n < max && start < end &&
+	    (nl = lsplit_find(start, (size_t)(end - start), delim)) != NULL &&
+	    (size_t)(nl - start) <= maxlen) {
+		recs[n].iov_base = (void *)(uintptr_t)start;
+		recs[n++].iov_len = (size_t)(nl - start);
+		start = nl + 1;
+	}
+#endif
+	return (n);
+}
+
+/*
  * Up to max whole records at the head of b, each delimited and at most
  * ls->max bytes long, into recs (without their delimiters): the common
- * case of lsplit_next() many times over, in one pass.  Nothing is
- * consumed; the caller consumes the records it takes, through the end of
- * the last one's delimiter.  0 while a record is skipped or partly
- * scanned, or when the first is not whole or too long: lsplit_next()
- * sees to those.
+ * case of lsplit_next() many times over, in one pass (lsplit_bulk()).
+ * Nothing is consumed; the caller consumes the records it takes, through
+ * the end of the last one's delimiter.  0 while a record is skipped or
+ * partly scanned, or when the first is not whole or too long:
+ * lsplit_next() sees to those.
  */
 size_t
 lsplit_peek(const struct lsplit *ls, const struct buf *b, struct iovec *recs,
     size_t max)
 {
-	const char	*p = buf_data(b), *end = p + buf_len(b), *nl;
-	size_t		 n = 0;
-
 	if (ls->skipping || ls->scanned != 0)
 		return (0);
-	while (n < max && p < end &&
-	    (nl = lsplit_find(p, (size_t)(end - p), ls->delim)) != NULL &&
-	    (size_t)(nl - p) <= ls->max) {
-		recs[n].iov_base = (void *)(uintptr_t)p;
-		recs[n++].iov_len = (size_t)(nl - p);
-		p = nl + 1;
-	}
-	return (n);
+	return (lsplit_bulk(buf_data(b), buf_len(b), ls->delim, ls->max, recs,
+	    max));
 }

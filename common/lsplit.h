@@ -31,6 +31,7 @@ struct lsplit {
 void	lsplit_init(struct lsplit *, int, size_t);
 enum lsplit_result lsplit_next(struct lsplit *, struct buf *, bool,
 	    const char **, uint64_t *);
+size_t	lsplit_bulk(const char *, size_t, int, size_t, struct iovec *, size_t);
 size_t	lsplit_peek(const struct lsplit *, const struct buf *, struct iovec *,
 	    size_t);
 

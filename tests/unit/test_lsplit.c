@@ -384,6 +384,59 @@ START_TEST(test_long_nul_records)
 }
 END_TEST
 
+/*
+ * lsplit_bulk() against a model (memchr, one record at a time) on random
+ * buffers: records of 0 to 200 bytes (past the 16-byte blocks and the
+ * 64-byte switch to memchr), delimiters next to each other and at every
+ * offset of a block, a tail with or without a last delimiter, any maxlen
+ * and max.  The records, their count and where it stops must agree.
+ */
+START_TEST(test_bulk_against_model)
+{
+	struct iovec	 got[64], want[64];
+	char		 p[4096];
+	const char	*start, *nl;
+	size_t		 len, maxlen, max, n, m, i, r;
+	unsigned	 seed = 12345, turn;
+	int		 delim, bad = 0;
+
+	for (turn = 0; turn < 20000; turn++) {
+		seed = seed * 1103515245 + 12345;
+		delim = turn % 3 == 0 ? 0 : '\n';
+		len = 0;
+		while (len < sizeof(p) - 256 && (seed >> 8) % 23 != 0) {
+			r = (seed >> 12) % 7 == 0 ? (seed >> 4) % 200 :
+			    (seed >> 4) % 12;
+			for (i = 0; i < r; i++)
+				p[len++] = delim == 0 ? (char)(1 + i % 255) :
+				    "0123456789\x80\xff\x0b\t"[i % 14];
+			p[len++] = (char)delim;
+			seed = seed * 1103515245 + 12345;
+		}
+		r = (seed >> 6) % 20;	/* a partial record at the end */
+		for (i = 0; i < r; i++)
+			p[len++] = 'x';
+		maxlen = (seed >> 3) % 4 == 0 ? (seed >> 9) % 120 : SIZE_MAX;
+		max = 1 + (seed >> 14) % 64;
+		n = lsplit_bulk(p, len, delim, maxlen, got, max);
+		for (m = 0, start = p; m < max; m++, start = nl + 1) {
+			nl = memchr(start, delim, (size_t)(p + len - start));
+			if (nl == NULL || (size_t)(nl - start) > maxlen)
+				break;
+			want[m].iov_base = (void *)(uintptr_t)start;
+			want[m].iov_len = (size_t)(nl - start);
+		}
+		if (n != m)
+			bad++;
+		for (i = 0; i < n && i < m; i++)
+			if (got[i].iov_base != want[i].iov_base ||
+			    got[i].iov_len != want[i].iov_len)
+				bad++;
+	}
+	ck_assert_int_eq(bad, 0);
+}
+END_TEST
+
 static Suite *
 lsplit_suite(void)
 {
@@ -400,6 +453,7 @@ lsplit_suite(void)
 	tcase_add_test(tc, test_need_then_record);
 	tcase_add_test(tc, test_end_empty);
 	tcase_add_test(tc, test_chunks_mixed);
+	tcase_add_test(tc, test_bulk_against_model);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("limit");
