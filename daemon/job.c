@@ -11,8 +11,8 @@
 
 #define JOB_CACHE_MAX	65536
 
-static struct job	**job_cache;
-static size_t		  job_cached;
+struct job	**job_cache;		/* job.h's job_new() pops it */
+size_t		  job_cached;
 
 /* Out of job_new(), so that its common path saves no registers. */
 static struct job * __attribute__((noinline, cold))
@@ -30,9 +30,9 @@ job_dup(const char *data, size_t len)
 	return (p);
 }
 
-/* A new job holding a copy of data; ids are the caller's. */
+/* job_new() with an empty cache or a long job: the same, with malloc. */
 struct job *
-job_new(struct batch *b, uint64_t id, const char *data, size_t len)
+job_new_slow(struct batch *b, uint64_t id, const char *data, size_t len)
 {
 	struct job	*j;
 
@@ -40,13 +40,7 @@ job_new(struct batch *b, uint64_t id, const char *data, size_t len)
 		j = job_cache[--job_cached];
 	else
 		j = job_alloc();
-	j->batch = b;
-	j->id = id;
-	j->sent_us = 0;
-	j->len = (uint32_t)len;
-	j->runs = 0;
-	j->charges = 0;
-	j->flags = 0;
+	job_init(j, b, id, len);
 	if (len <= JOB_INLINE) {
 		j->data = j->inl;
 		copy_small(j->inl, data, len);

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "copy.h"
+
 struct batch;
 
 #define JOB_INLINE	24
@@ -29,8 +31,43 @@ struct job {
 	char		 inl[JOB_INLINE];
 };
 
-struct job	*job_new(struct batch *, uint64_t, const char *, size_t);
+extern struct job	**job_cache;	/* the free list (job.c) */
+extern size_t		  job_cached;
+
+struct job	*job_new_slow(struct batch *, uint64_t, const char *, size_t);
 void		 job_free(struct job *);
+
+/* The fields of a new job but its data. */
+static inline void
+job_init(struct job *j, struct batch *b, uint64_t id, size_t len)
+{
+	j->batch = b;
+	j->id = id;
+	j->sent_us = 0;
+	j->len = (uint32_t)len;
+	j->runs = 0;
+	j->charges = 0;
+	j->flags = 0;
+}
+
+/*
+ * A new job holding a copy of data; ids are the caller's.  Inline, as
+ * each job of every source is one: a short job from the free list costs
+ * no call.
+ */
+static inline struct job *
+job_new(struct batch *b, uint64_t id, const char *data, size_t len)
+{
+	struct job	*j;
+
+	if (__builtin_expect(job_cached == 0 || len > JOB_INLINE, 0))
+		return (job_new_slow(b, id, data, len));
+	j = job_cache[--job_cached];
+	job_init(j, b, id, len);
+	j->data = j->inl;
+	copy_small(j->inl, data, len);
+	return (j);
+}
 void		 job_free_run(struct job *const *, size_t);
 void		 job_cache_trim(void);
 
