@@ -243,6 +243,7 @@ struct submit {
 	bool			 report_total;	/* progress is on */
 	int			 infd;
 	int			 delim;
+	bool			 records;	/* droverd takes RECORDS */
 	uint64_t		 restarts;
 	enum submit_conn	 conn;
 	bool			 accepted;	/* the first REPLY said yes */
@@ -366,32 +367,72 @@ submit_keep(void *arg, uint64_t id, const char *data, size_t len)
 }
 
 
+/* Records n in a row, ids from id on, are sent: open them (and keep). */
+static void
+submit_open(struct submit *s, uint64_t id, const struct iovec *recs,
+    size_t n)
+{
+	size_t	 i;
+
+	if (idset_add_run(&s->open, id, n) == -1)
+		fatalx("job id %llu out of order", (unsigned long long)id);
+	if (s->keep_inputs)
+		for (i = 0; i < n; i++)
+			inmap_put(&s->inputs, id + i, recs[i].iov_base,
+			    recs[i].iov_len);
+}
+
+/*
+ * Records n in a row from recs, as JOBs: one message each, framed into
+ * the output buffer in one go.
+ */
+static void
+submit_jobs(struct submit *s, uint64_t id, const struct iovec *recs,
+    size_t n)
+{
+	size_t	 i, size = 0;
+	char	*p;
+
+	for (i = 0; i < n; i++)
+		size += FRAME_HDRLEN + recs[i].iov_len;
+	p = peer_reserve(s->peer, size);
+	for (i = 0; i < n; i++) {
+		frame_put(p, CTL_JOB, 0, (uint32_t)recs[i].iov_len, id + i);
+		copy_bytes(p + FRAME_HDRLEN, recs[i].iov_base, recs[i].iov_len);
+		p += FRAME_HDRLEN + recs[i].iov_len;
+	}
+	peer_commit(s->peer, size);
+}
+
 /*
  * Records in a row (the input's runs): what submit_in_record() does for
- * each, into the output buffer in one go.
+ * each.  To a droverd that takes RECORDS they go as they lie in the input
+ * buffer, delimiters and all, up to CTL_RECORDS_MAX bytes a message: no
+ * header per job.  A record too long for one goes as a JOB.
  */
 static size_t
 submit_in_records(void *arg, uint64_t id, const struct iovec *recs,
     size_t n)
 {
 	struct submit	*s = arg;
-	size_t		 i, size = 0;
+	size_t		 i, j, size;
 	char		*p;
 
-	for (i = 0; i < n; i++)
-		size += FRAME_HDRLEN + recs[i].iov_len;
-	if (idset_add_run(&s->open, id, n) == -1)
-		fatalx("job id %llu out of order", (unsigned long long)id);
-	p = peer_reserve(s->peer, size);
-	for (i = 0; i < n; i++) {
-		if (s->keep_inputs)
-			inmap_put(&s->inputs, id + i, recs[i].iov_base,
-			    recs[i].iov_len);
-		frame_put(p, CTL_JOB, 0, (uint32_t)recs[i].iov_len, id + i);
-		copy_bytes(p + FRAME_HDRLEN, recs[i].iov_base, recs[i].iov_len);
-		p += FRAME_HDRLEN + recs[i].iov_len;
+	submit_open(s, id, recs, n);
+	for (i = 0; i < n; i = j) {
+		for (j = i, size = 0; s->records && j < n && size +
+		    recs[j].iov_len < CTL_RECORDS_MAX; j++)
+			size += recs[j].iov_len + 1;
+		if (j == i) {
+			submit_jobs(s, id + i, recs + i, 1);
+			j = i + 1;
+			continue;
+		}
+		p = peer_reserve(s->peer, FRAME_HDRLEN + size);
+		frame_put(p, CTL_RECORDS, 0, (uint32_t)size, id + i);
+		memcpy(p + FRAME_HDRLEN, recs[i].iov_base, size);
+		peer_commit(s->peer, FRAME_HDRLEN + size);
 	}
-	peer_commit(s->peer, size);
 	peer_schedule(s->peer);
 	return (n);
 }
@@ -470,9 +511,13 @@ submit_in_end(void *arg)
 static void
 submit_in_record(void *arg, uint64_t id, const char *data, size_t len)
 {
+	struct submit	*s = arg;
 	struct iovec	 rec = { (void *)(uintptr_t)data, len };
 
-	(void)submit_in_records(arg, id, &rec, 1);
+	/* As a JOB: the last record of the input may have no delimiter. */
+	submit_open(s, id, &rec, 1);
+	submit_jobs(s, id, &rec, 1);
+	peer_schedule(s->peer);
 }
 
 static const struct input_hooks submit_input_hooks = {
@@ -518,6 +563,7 @@ submit_request(struct submit *s)
 			    jsonw_text(s->batch));
 		if (s->detach)
 			json_object_set_new(req, "detach", json_true());
+		json_object_set_new(req, "records", json_integer(s->delim));
 	}
 	json_object_set_new(req, "sections", json_pack("[s,s,s,s,s,s]",
 	    "stderr", "output", "fields", "input", "typed", "batch"));
@@ -535,12 +581,13 @@ submit_reply(struct submit *s, const char *p, size_t len)
 	json_error_t	 jerr;
 	const char	*err = NULL, *batch = NULL;
 	json_int_t	 max = 0;
-	int		 ok = 0;
+	int		 ok = 0, records = 0;
 
 	evtimer_del(s->ev_timer);
 	if ((o = json_loadb(p, len, 0, &jerr)) == NULL ||
-	    json_unpack(o, "{s:b,s?s,s?I,s?s}", "ok", &ok, "error", &err,
-	    "max_job_bytes", &max, "batch", &batch) == -1) {
+	    json_unpack(o, "{s:b,s?s,s?I,s?s,s?b}", "ok", &ok, "error", &err,
+	    "max_job_bytes", &max, "batch", &batch, "records",
+	    &records) == -1) {
 		log_warnx("bad reply from droverd");
 		s->status = 3;
 	} else if (!ok) {
@@ -560,6 +607,7 @@ submit_reply(struct submit *s, const char *p, size_t len)
 		}
 		s->accepted = true;
 		s->conn = SC_SUBMIT;
+		s->records = records && !s->durable;
 		s->input = input_new(s->base, s->infd, s->delim,
 		    max > 0 ? (uint64_t)max : 1024 * 1024, s->durable ?
 		    &submit_durable_hooks : &submit_input_hooks, s);

@@ -13,10 +13,10 @@ ctl_type_name(unsigned type)
 {
 	static const char *const names[] = {
 		"?", "REQUEST", "REPLY", "JOB", "END", "RESULT", "BYE",
-		"CANCEL", "ACCEPTED"
+		"CANCEL", "ACCEPTED", "RECORDS"
 	};
 
-	return (type <= CTL_ACCEPTED ? names[type] : "unknown");
+	return (type <= CTL_RECORDS ? names[type] : "unknown");
 }
 
 /*
@@ -30,7 +30,7 @@ ctl_parse(const char *p, size_t avail, struct frame_hdr *h, const char **why)
 	if (avail < FRAME_HDRLEN)
 		return (FRAME_NEED);
 	frame_decode(p, h);
-	if (h->type < CTL_REQUEST || h->type > CTL_ACCEPTED) {
+	if (h->type < CTL_REQUEST || h->type > CTL_RECORDS) {
 		*why = "unknown message type";
 		return (FRAME_BAD);
 	}
@@ -56,8 +56,13 @@ ctl_parse(const char *p, size_t avail, struct frame_hdr *h, const char **why)
 	}
 	if (h->len > FRAME_MAXLEN || ((h->type == CTL_REPLY ||
 	    h->type == CTL_BYE) && h->len > CTL_JSON_MAX) ||
-	    (h->type == CTL_REQUEST && h->len > CTL_REQUEST_MAX)) {
+	    (h->type == CTL_REQUEST && h->len > CTL_REQUEST_MAX) ||
+	    (h->type == CTL_RECORDS && h->len > CTL_RECORDS_MAX)) {
 		*why = "message over the size limit";
+		return (FRAME_BAD);
+	}
+	if (h->type == CTL_RECORDS && h->len == 0) {
+		*why = "RECORDS without a record";
 		return (FRAME_BAD);
 	}
 	if ((h->type == CTL_END || h->type == CTL_CANCEL ||

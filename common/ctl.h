@@ -25,6 +25,9 @@
  *	ACCEPTED d->c	job id		none: a durable batch's jobs up to id
  *					are committed; status CTL_ACC_ENDED
  *					once its END is too
+ *	RECORDS	c->d	first job id	jobs id, id + 1, ..., each ended by
+ *					the delimiter the REQUEST named
+ *					("records"), if the REPLY took it
  *
  * Sections (flags, byte 6 of a RESULT), only those the submit REQUEST
  * asked for ("sections":["stderr","output","fields","input"]), each a u32
@@ -58,6 +61,8 @@
 #define CTL_JSON_MAX	(16U * 1024 * 1024)	/* REPLY, BYE */
 #define CTL_REQUEST_MAX	(64U * 1024)		/* what a client asks */
 #define CTL_INPUT_SHOWN	64	/* a failed job's input sent back */
+#define CTL_RECORDS_MAX	(64U * 1024)	/* a RECORDS message's bytes, */
+#define CTL_RECORDS_JOBS 1024		/* and its jobs */
 
 /* RESULT flags: the sections it carries (the same bits as frame.h's). */
 #define CTL_F_STDERR	0x01
@@ -82,6 +87,7 @@ enum ctl_type {
 	CTL_BYE = 6,
 	CTL_CANCEL = 7,
 	CTL_ACCEPTED = 8,
+	CTL_RECORDS = 9,
 };
 
 #define CTL_ACC_ENDED	1	/* ACCEPTED status: the END is committed */

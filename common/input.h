@@ -24,8 +24,10 @@ struct input_hooks {
 	/*
 	 * Optional: n records in a row, the first with this index (n is
 	 * within the room); returns how many it took, from the first.  The
-	 * others are handed over again.  Valid during the call only.  0:
-	 * it takes none in runs, and the input goes on one by one (record).
+	 * others are handed over again.  They lie one after the other in
+	 * one buffer, each followed by its delimiter, and are valid during
+	 * the call only.  0: it takes none in runs, and the input goes on
+	 * one by one (record).
 	 */
 	size_t	(*records)(void *, uint64_t, const struct iovec *, size_t);
 	/* A record over the limit was skipped; its length. */

@@ -51,6 +51,7 @@
 #include "job.h"
 #include "jsonw.h"
 #include "log.h"
+#include "lsplit.h"
 #include "peer.h"
 #include "pool.h"
 #include "poolconf.h"
@@ -60,8 +61,9 @@
 
 #define CLIENT_OUT_HIGH		(4 * 1024 * 1024)	/* stop reading jobs */
 #define CLIENT_RUN		256	/* jobs per pool_submit_run() */
-/* Bytes 4 to 7 of a flagless JOB's header, read as one word. */
+/* Bytes 4 to 7 of a JOB's (and a RECORDS') header, read as one word. */
 #define CLIENT_JOB_WORD		htole32(CTL_JOB)
+#define CLIENT_RECORDS_WORD	htole32(CTL_RECORDS)
 #define CLIENT_OUT_LOW		(1 * 1024 * 1024)	/* read again */
 #define CLIENT_READ_MAX		(256 * 1024)
 #define CLIENT_READS_PER_EVENT	4
@@ -103,6 +105,8 @@ struct client {
 	uint8_t			 rs_flag;	/* type (ctl.h, CTL_F_BATCH) */
 	char			*cwd;		/* its directory (exec_cwd) */
 	bool			 skip_quiet;	/* no "rejected" for its skip */
+	bool			 records;	/* takes RECORDS, ended by */
+	uint8_t			 delim;		/* this byte */
 	bool			 input_done;	/* END, drain, pool removed */
 	bool			 paused;	/* not reading: no room */
 	const char		*stopped;	/* why input ended early */
@@ -473,6 +477,24 @@ client_sections(json_t *req)
 		if (json_is_string(v))
 			bits |= ctl_sections_parse(json_string_value(v));
 	return (bits);
+}
+
+/*
+ * "records":D in a submit REQUEST: the client may send RECORDS, each job
+ * ended by the byte D.  An in-memory batch takes them (a durable or
+ * shared one keeps each job as its JOB message: not offered there).
+ */
+static bool
+client_take_records(struct client *cl, json_t *req)
+{
+	json_t	*d = json_object_get(req, "records");
+
+	if (!json_is_integer(d) || json_integer_value(d) < 0 ||
+	    json_integer_value(d) > 255)
+		return (false);
+	cl->records = true;
+	cl->delim = (uint8_t)json_integer_value(d);
+	return (true);
 }
 
 /*
@@ -1022,6 +1044,7 @@ client_submit(struct client *cl, json_t *req)
 {
 	const char	*name = NULL;
 	struct pool	*p;
+	json_t		*reply;
 
 	if (json_unpack(req, "{s:s}", "pool", &name) == -1) {
 		client_fail(cl, "submit needs a pool name");
@@ -1080,8 +1103,11 @@ client_submit(struct client *cl, json_t *req)
 	cl->restarts0 = pool_restarts(p);
 	cl->state = CS_SUBMIT;
 	pool_attach(p, &cl->b);
-	client_send_json(cl, CTL_REPLY, json_pack("{s:b,s:s,s:I}", "ok", 1,
-	    "pool", name, "max_job_bytes", (json_int_t)cl->max_job_bytes));
+	reply = json_pack("{s:b,s:s,s:I}", "ok", 1, "pool", name,
+	    "max_job_bytes", (json_int_t)cl->max_job_bytes);
+	if (client_take_records(cl, req))
+		json_object_set_new(reply, "records", json_true());
+	client_send_json(cl, CTL_REPLY, reply);
 	log_debug("client pid %d: submitting to %s", (int)cl->pid, name);
 }
 
@@ -1252,24 +1278,91 @@ client_can_take(struct client *cl)
 	return (true);
 }
 
+/* Job id of len bytes is over max_job_bytes: rejected, not run. */
+static void
+client_reject_size(struct client *cl, uint64_t id, uint64_t len)
+{
+	char		 why[160];
+
+	snprintf(why, sizeof(why), "job is %llu bytes, over max_job_bytes "
+	    "%llu", (unsigned long long)len,
+	    (unsigned long long)cl->max_job_bytes);
+	client_hold(cl);
+	if (cl->xb != NULL)
+		cl->xb->ops->reject(cl->xb, id, why);
+	else if (cl->pool != NULL)
+		pool_reject(cl->pool, &cl->b, id, why);
+	client_release(cl);
+}
+
 /* An oversized JOB is skipped: reject it (unless it came after END). */
 static void
 client_skipped(void *arg, const struct frame_hdr *h)
 {
 	struct client	*cl = arg;
-	char		 why[160];
 
-	if (cl->skip_quiet)
-		return;
-	snprintf(why, sizeof(why), "job is %llu bytes, over max_job_bytes "
-	    "%llu", (unsigned long long)h->len,
-	    (unsigned long long)cl->max_job_bytes);
-	client_hold(cl);
-	if (cl->xb != NULL)
-		cl->xb->ops->reject(cl->xb, h->id, why);
-	else if (cl->pool != NULL)
-		pool_reject(cl->pool, &cl->b, h->id, why);
-	client_release(cl);
+	if (!cl->skip_quiet)
+		client_reject_size(cl, h->id, h->len);
+}
+
+static void	client_submit_run(struct client *, uint64_t,
+		    const struct iovec *, size_t);
+
+/*
+ * A RECORDS message (p, len: its payload): its jobs, ids id on, to the
+ * pool as the same JOBs would go, a run at a time, and one over
+ * max_job_bytes rejected.  Returns the jobs it held, or -1 if it broke
+ * the protocol (more than CTL_RECORDS_JOBS jobs, bytes after the last
+ * delimiter, ids past the last): the client is closed then.
+ */
+static ssize_t
+client_records(struct client *cl, uint64_t id, const char *p, size_t len)
+{
+	struct iovec	 recs[CTL_RECORDS_JOBS + 1];
+	const char	*why = NULL, *last;
+	size_t		 n, i, k;
+
+	/* The common case: all whole, none too long, to the pool at once. */
+	n = lsplit_bulk(p, len, cl->delim, cl->max_job_bytes, recs,
+	    CTL_RECORDS_JOBS + 1);
+	if (n != 0 && n <= CTL_RECORDS_JOBS && id <= UINT64_MAX - (n - 1) &&
+	    (const char *)recs[n - 1].iov_base + recs[n - 1].iov_len + 1 ==
+	    p + len) {
+		if (!cl->input_done)	/* else after a drain: ignored */
+			client_submit_run(cl, id, recs, n);
+		return ((ssize_t)n);
+	}
+	n = lsplit_bulk(p, len, cl->delim, SIZE_MAX, recs, CTL_RECORDS_JOBS +
+	    1);
+	last = n == 0 ? p : (const char *)recs[n - 1].iov_base +
+	    recs[n - 1].iov_len + 1;
+	if (n > CTL_RECORDS_JOBS)
+		why = "RECORDS of more than 1024 jobs";
+	else if (last != p + len)
+		why = "RECORDS not ended by its delimiter";
+	else if (id > UINT64_MAX - (n - 1))
+		why = "RECORDS past the last job id";
+	if (why != NULL) {
+		client_lost(cl, why);
+		return (-1);
+	}
+	if (cl->input_done)		/* after a drain: ignored */
+		return ((ssize_t)n);
+	for (i = 0; i < n; i += k) {
+		for (k = 0; i + k < n && k < CLIENT_RUN &&
+		    recs[i + k].iov_len <= cl->max_job_bytes; k++)
+			;
+		if (k != 0)
+			client_submit_run(cl, id + i, recs + i, k);
+		else {
+			client_reject_size(cl, id + i, recs[i].iov_len);
+			k = 1;
+		}
+		/* A job that failed at once may have closed the client. */
+		if (cl->fd == -1 || cl->input_done || cl->state != CS_SUBMIT)
+			break;
+	}
+	return ((ssize_t)n);
 }
 
 /* Handle one whole message of a submitting client (p: its payload). */
@@ -1291,6 +1384,9 @@ client_submit_msg(struct client *cl, const struct frame_hdr *h,
 			cl->xb->ops->end(cl->xb);
 		cl->input_done = true;
 		client_check_bye(cl);
+		break;
+	case CTL_RECORDS:
+		(void)client_records(cl, h->id, p, h->len);
 		break;
 	case CTL_CANCEL:
 		cl->input_done = true;
@@ -1351,7 +1447,8 @@ client_header(void *arg, const char *p, struct frame_hdr *h,
 		return (PEER_REFUSE);
 	}
 	if (cl->state == CS_SUBMIT && h->type != CTL_JOB &&
-	    h->type != CTL_END && h->type != CTL_CANCEL) {
+	    h->type != CTL_END && h->type != CTL_CANCEL &&
+	    (h->type != CTL_RECORDS || !cl->records)) {
 		*why = "unexpected message while submitting";
 		return (PEER_REFUSE);
 	}
@@ -1383,14 +1480,14 @@ client_submit_run(struct client *cl, uint64_t first, const struct iovec *iov,
 
 /*
  * The hot path of a submitting client (peer.h's frames()): the whole JOB
- * frames at the head of its buffer, taken in one loop, with the pool's
- * room asked once and counted down, as drover run's input does (the
- * queue's bytes may go past their bound by what one read brought).  The
- * header is checked inline as ctl_parse() and client_header() would; any
- * other message (END, CANCEL, a JOB over max_job_bytes or with a bad
- * header), no room, a durable or shared batch, stops the loop, and that
- * frame goes the usual way: client_more(), client_header(),
- * client_frame().
+ * and RECORDS messages at the head of its buffer, taken in one loop, with
+ * the pool's room asked once and counted down, as drover run's input does
+ * (the queue may go past its bound by what one read brought, and by one
+ * RECORDS' jobs).  The header is checked inline as ctl_parse() and
+ * client_header() would; any other message (END, CANCEL, a JOB over
+ * max_job_bytes or with a bad header), no room, a durable or shared
+ * batch, stops the loop, and that message goes the usual way:
+ * client_more(), client_header(), client_frame().
  */
 static size_t
 client_frames(void *arg, const char *p, size_t len)
@@ -1399,6 +1496,7 @@ client_frames(void *arg, const char *p, size_t len)
 	struct iovec	 iov[CLIENT_RUN];
 	const char	*q;
 	size_t		 off = 0, room, k = 0;
+	ssize_t		 held;
 	uint32_t	 n, w;
 	uint64_t	 id, first = 0, max;
 	bool		 runs;
@@ -1416,6 +1514,22 @@ client_frames(void *arg, const char *p, size_t len)
 		memcpy(&n, q, 4);
 		n = le32toh(n);
 		memcpy(&w, q + 4, 4);
+		if (w == CLIENT_RECORDS_WORD && cl->records && n != 0 &&
+		    n <= CTL_RECORDS_MAX && len - off - FRAME_HDRLEN >= n) {
+			if (k != 0)
+				client_submit_run(cl, first, iov, k);
+			k = 0;
+			memcpy(&id, q + 8, 8);
+			off += FRAME_HDRLEN + n;
+			if ((held = client_records(cl, le64toh(id),
+			    q + FRAME_HDRLEN, n)) == -1)
+				break;
+			room = (size_t)held < room ? room - (size_t)held : 0;
+			if (cl->fd == -1 || cl->input_done ||
+			    cl->state != CS_SUBMIT)
+				break;
+			continue;
+		}
 		if (w != CLIENT_JOB_WORD || n > max ||
 		    len - off - FRAME_HDRLEN < n)
 			break;

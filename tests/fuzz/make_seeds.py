@@ -129,6 +129,7 @@ pools = (
 
 
 REQUEST, REPLY, CJOB, END, CRESULT, BYE, CANCEL = range(1, 8)
+RECORDS = 9
 
 
 def req(obj, version=1):
@@ -140,6 +141,7 @@ def control_server_seeds():
     # byte 0: 1 pool p | 2 draining | 4 reload fails | 8 small jobs |
     # (end << 4) | 64 flood; byte 1: seed
     submit = req({"op": "submit", "pool": "p"})
+    rsubmit = req({"op": "submit", "pool": "p", "records": 10})
     jobs = b"".join(frame(CJOB, str(i).encode(), ident=i) for i in range(4))
     return {
         "status": b"\x00\x03" + req({"op": "status"}),
@@ -158,6 +160,17 @@ def control_server_seeds():
         "flood-stop": b"\x71\x00" + jobs + frame(END),
         "flood-hangup": b"\x61\x05" + jobs,
         "flood-stay": b"\x41\x07" + frame(CANCEL),
+        "records": b"\x01\x05" + rsubmit + frame(RECORDS, b"1\n2\n\n3\n",
+                                                 ident=0) +
+        frame(CJOB, b"4", ident=4) + frame(RECORDS, b"5\n", ident=5) +
+        frame(END),
+        "records-toolong": b"\x09\x03" + rsubmit +
+        frame(RECORDS, b"1\n" + b"x" * 40 + b"\n3\n", ident=9) + frame(END),
+        "records-unended": b"\x01\x07" + rsubmit +
+        frame(RECORDS, b"1\n2", ident=0) + frame(END),
+        "records-nul": b"\x21\x09" + req({"op": "submit", "pool": "p",
+                                           "records": 0}) +
+        frame(RECORDS, b"a\x00b\x00", ident=2**64 - 2) + frame(END),
     }
 
 

@@ -28,7 +28,8 @@ import uuid
 
 HDR = struct.Struct("<IBBBBQ")
 META = struct.Struct("<IIQ")
-(REQUEST, REPLY, JOB, END, RESULT, BYE, CANCEL, ACCEPTED) = range(1, 9)
+(REQUEST, REPLY, JOB, END, RESULT, BYE, CANCEL, ACCEPTED,
+ RECORDS) = range(1, 10)
 ACC_ENDED = 1
 F_STDERR, F_OUTPUT, F_FIELDS, F_INPUT = 0x01, 0x02, 0x04, 0x08
 SECTIONS = {"stderr": F_STDERR, "output": F_OUTPUT, "fields": F_FIELDS,
@@ -93,6 +94,8 @@ class Conn:
         self.request = None     # the REQUEST's JSON
         self.got = []           # (type, id) of every message after it
         self.jobs = 0           # JOBs read
+        self.records = 0        # RECORDS messages read
+        self.record_ids = []    # the ids of the jobs they held
         self.results = 0        # RESULTs sent
         self.pending = []       # (id, bytes) read, not committed
         self.batch = None
@@ -157,7 +160,9 @@ class FakeDroverd:
     - result: the function of a job's bytes to (status, bytes).
 
     A pool {"durable": False, "lax": True} takes "detach" as a droverd
-    that does not know it would (it ignores it).
+    that does not know it would (it ignores it); {"durable": False,
+    "records": True} takes RECORDS from a client that asks, each record
+    seen as a JOB of its id.
     """
 
     def __init__(self, path, pools=None, result=square):
@@ -337,6 +342,8 @@ class FakeDroverd:
             self.changed.notify_all()
         if typ == JOB:
             self._job(c, ident, p)
+        elif typ == RECORDS and c.reply.get("records"):
+            self._records(c, ident, p)
         elif typ == END:
             self._end(c)
         elif typ == CANCEL:
@@ -391,8 +398,10 @@ class FakeDroverd:
                     req.get("batch"):
                 return self._refuse(c, f"pool '{name}' is not durable")
             c.durable = False
-            return self._reply(c, {"ok": True, "pool": name,
-                                   "max_job_bytes": mjb})
+            reply = {"ok": True, "pool": name, "max_job_bytes": mjb}
+            if pool.get("records") and "records" in req:
+                reply["records"] = True
+            return self._reply(c, reply)
         with self.lock:
             if self.drops:
                 c.drop = self.drops.pop(0)
@@ -479,6 +488,20 @@ class FakeDroverd:
                                  "durable": True})
         if self.accept_every and len(c.pending) >= self.accept_every:
             self._commit(c)
+
+    def _records(self, c, ident, p):
+        """Each record of a RECORDS, as a JOB of its id; a RECORDS not
+        ended by the delimiter the REQUEST named closes the connection,
+        as droverd does."""
+        delim = bytes([c.request["records"]])
+        if not p.endswith(delim):
+            return c.close()
+        c.records += 1
+        for k, rec in enumerate(p[:-1].split(delim)):
+            with self.lock:
+                c.got.append((JOB, ident + k))
+                c.record_ids.append(ident + k)
+            self._job(c, ident + k, rec)
 
     def _end(self, c):
         if c.batch is None:

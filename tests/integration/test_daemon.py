@@ -15,9 +15,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (CTL_BYE, CTL_END, CTL_JOB, CTL_REPLY, CTL_RESULT,  # noqa
-                     DROVERD, TW, Droverd, DroverTestCase, conf_check,
-                     cpu_seconds, ctl_connect, ctl_frame, ctl_read_all, ctl_request,
+from harness import (CTL_BYE, CTL_END, CTL_JOB, CTL_RECORDS, CTL_REPLY,  # noqa
+                     CTL_RESULT, DROVERD, TW, Droverd, DroverTestCase,
+                     conf_check, cpu_seconds, ctl_connect, ctl_frame, ctl_read_all, ctl_request,
                      feed_and_wait, lines, observe_quiet, sum_squares,
                      tagged_pids, unread, wait_for)
 
@@ -538,6 +538,54 @@ class TestReload(DaemonCase):
         self.assertEqual(r.rc, 2)
 
 
+class TestRecords(DaemonCase):
+    """RECORDS (docs/protocol.md): a client that asked with "records"
+    and was told yes sends jobs as delimited records, many to a message,
+    beside JOBs; each job is answered once, as its JOB would be."""
+    pools = [SQUARE, SLOW,
+             'name = "small"; workers = 1; handler = "square"; '
+             'max_job_bytes = 4;']
+
+    def exchange(self, pool, records, frames):
+        s = ctl_connect(self.d.sock)
+        s.sendall(ctl_request({"op": "submit", "pool": pool,
+                               "records": records}) + frames +
+                  ctl_frame(CTL_END))
+        msgs = ctl_read_all(s)
+        s.close()
+        self.assertTrue(json.loads(msgs[0][3]).get("records"))
+        self.assertEqual(msgs[-1][0], CTL_BYE)
+        got = {}
+        for typ, st, id_, p in msgs[1:-1]:
+            self.assertEqual(typ, CTL_RESULT)
+            got.setdefault(id_, []).append((st, p[16:].decode()))
+        return got
+
+    def test_each_job_once(self):
+        def recs(lo, hi):
+            return b"".join(b"%d\n" % k for k in range(lo, hi))
+        got = self.exchange("square", 10,
+                            ctl_frame(CTL_RECORDS, recs(1, 1001), id=0) +
+                            ctl_frame(CTL_JOB, b"1001", id=1000) +
+                            ctl_frame(CTL_RECORDS, recs(1002, 2001),
+                                      id=1001) +
+                            ctl_frame(CTL_RECORDS, b"\n7\n", id=5000))
+        want = {i: [(0, str((i + 1) ** 2))] for i in range(2000)}
+        want[5001] = [(0, "49")]
+        self.assertEqual(got.pop(5000)[0][0], 1)   # "": not an integer
+        self.assertEqual(got, want)
+
+    def test_nul_records_and_max_job_bytes(self):
+        got = self.exchange("small", 0, ctl_frame(
+            CTL_RECORDS, b"1\x0022222\x003\x00", id=7))
+        self.assertEqual(got[7], [(0, "1")])
+        self.assertEqual(got[9], [(0, "9")])
+        (st, why), = got[8]
+        self.assertEqual(st, 5)                     # rejected
+        self.assertIn("over max_job_bytes 4", why)
+        self.assertEqual(len(got), 3)
+
+
 class TestHostileClients(DaemonCase):
     """Clients that break the protocol at the worst moments: each is
     dropped, droverd goes on, and the next batch is exact.  (Under ASan in
@@ -554,11 +602,45 @@ class TestHostileClients(DaemonCase):
         for tail in (sub,                               # a second REQUEST
                      ctl_frame(CTL_END, status=1),      # a bad frame
                      b"\xff" * 16,                      # junk
-                     ctl_frame(9)):                     # an unknown type
+                     ctl_frame(9, b"1\n"),              # RECORDS unasked
+                     ctl_frame(10)):                    # an unknown type
             s = ctl_connect(self.d.sock)
             s.sendall(sub + tail)
             ctl_read_all(s)         # droverd hangs up
             s.close()
+            self.assert_still_serving()
+
+    def test_broken_records_hang_up(self):
+        """RECORDS the REPLY did not take, not ended by the delimiter, of
+        more than 1024 jobs, or with ids past 2^64 - 1: droverd hangs up
+        and runs none of their jobs."""
+        def submit(records):
+            req = {"op": "submit", "pool": "square"}
+            if records is not None:
+                req["records"] = records
+            return ctl_request(req)
+
+        many = b"".join(b"%d\n" % i for i in range(1025))
+        for records, frame in (
+                (None, ctl_frame(CTL_RECORDS, b"1\n")),
+                (300, ctl_frame(CTL_RECORDS, b"1\n")),
+                ("\n", ctl_frame(CTL_RECORDS, b"1\n")),
+                (10, ctl_frame(CTL_RECORDS, b"1\n2")),
+                (10, ctl_frame(CTL_RECORDS, b"1\x002\x00")),
+                (10, ctl_frame(CTL_RECORDS, many)),
+                (10, ctl_frame(CTL_RECORDS, b"1\n2\n", id=(1 << 64) - 1))):
+            s = ctl_connect(self.d.sock)
+            s.sendall(submit(records) + frame + ctl_frame(CTL_END))
+            msgs = ctl_read_all(s)
+            s.close()
+            # The REPLY may be lost with the hang-up; nothing else comes.
+            self.assertEqual([m[0] for m in msgs if m[0] != CTL_REPLY], [],
+                             (records, frame[:40]))
+            for m in msgs:
+                reply = json.loads(m[3])
+                self.assertTrue(reply["ok"])
+                self.assertEqual(reply.get("records"),
+                                 records == 10 or None)
             self.assert_still_serving()
 
     def test_errors_quoting_invalid_utf8_stay_valid_json(self):

@@ -37,6 +37,7 @@ POOLS = {
     "plain": {},
     "big": {"durable": True, "max_job_bytes": 2 << 20},
     "lax": {"lax": True},
+    "records": {"records": True},
 }
 
 
@@ -98,9 +99,49 @@ class TestSubmit(FakeCase):
         self.assertEqual(BATCH_RE.findall(res.errtext), [])
         self.assertNotIn("reconnect", res.errtext)
         (c,) = self.fake.submits()
-        self.assertEqual(set(c.request), {"op", "pool", "sections", "cwd"})
+        self.assertEqual(set(c.request),
+                         {"op", "pool", "sections", "cwd", "records"})
+        # It may send RECORDS (newline-ended), but this droverd's REPLY
+        # did not take them, as one from before them: JOBs, one by one.
+        self.assertEqual(c.request["records"], 10)
         self.assertEqual(c.job_ids, list(range(1000)))
         self.assertEqual(c.got[-1], (END, 0))
+
+    def test_records_to_a_droverd_that_takes_them(self):
+        """A REPLY with "records":true: the jobs go in RECORDS, a read's
+        worth of records to a message, each job once with its id."""
+        res = self.submit("records", 5000)
+        self.assertSquares(res, 5000)
+        (c,) = self.fake.submits()
+        self.assertEqual(c.request["records"], 10)
+        self.assertEqual(c.job_ids, list(range(5000)))
+        self.assertGreater(c.records, 0)
+        self.assertLess(c.records, 5000 // 50)   # not a message a job
+        self.assertEqual(c.got[-1], (END, 0))
+
+    def test_records_of_every_kind(self):
+        """-0 names NUL as the delimiter; a last record without its
+        delimiter, and one too long for a RECORDS (64 KiB), go as JOBs
+        among the RECORDS; the empty record is a job too."""
+        long = b" " * 70000 + b"7"     # int() takes the spaces
+        items = [b"3", b"", b"4", long, b"5", b"6"]
+        for delim, opts in ((b"\n", ()), (b"\0", ("-0",))):
+            self.fake.conns.clear()
+            data = delim.join(items)        # the last one unended
+            res = self.drover(["submit", "--pool", "records", "--json"] +
+                              list(opts), data)
+            (c,) = self.fake.submits()
+            self.assertEqual(c.request["records"], delim[0])
+            self.assertEqual(c.job_ids, list(range(6)))
+            self.assertGreater(c.records, 0)
+            self.assertNotIn(3, c.record_ids)       # too long for one
+            self.assertNotIn(5, c.record_ids)       # no delimiter
+            jobs, summary = res.jobs_and_summary()
+            out = {j["id"]: j.get("output") for j in jobs}
+            self.assertEqual(out, {0: "9", 2: "16", 3: "49", 4: "25",
+                                   5: "36", 1: None})
+            self.assertEqual(summary["ok"], 5, res.errtext)
+            self.assertEqual(summary["failed"], 1)
 
     def test_durable_says_its_batch_once(self):
         self.fake.accept_every = 7

@@ -419,6 +419,16 @@ START_TEST(test_ctl_sizes)
 	    FRAME_BAD);
 	ck_assert_int_eq(ctl_hdr(CTL_RESULT, 0, CTL_META_LEN, &why),
 	    FRAME_GOOD);
+	/* RECORDS: at least one byte (a delimiter), at most 64 KiB. */
+	ck_assert_int_eq(ctl_hdr(CTL_RECORDS, 0, 1, &why), FRAME_GOOD);
+	ck_assert_int_eq(ctl_hdr(CTL_RECORDS, 0, CTL_RECORDS_MAX, &why),
+	    FRAME_GOOD);
+	ck_assert_int_eq(ctl_hdr(CTL_RECORDS, 0, CTL_RECORDS_MAX + 1, &why),
+	    FRAME_BAD);
+	ck_assert_str_eq(why, "message over the size limit");
+	ck_assert_int_eq(ctl_hdr(CTL_RECORDS, 0, 0, &why), FRAME_BAD);
+	ck_assert_str_eq(why, "RECORDS without a record");
+	ck_assert_int_eq(ctl_hdr(CTL_RECORDS, 1, 1, &why), FRAME_BAD);
 }
 END_TEST
 
@@ -429,7 +439,7 @@ START_TEST(test_ctl_types_and_status)
 	const char		*why;
 
 	ck_assert_int_eq(ctl_hdr(0, 0, 0, &why), FRAME_BAD);
-	ck_assert_int_eq(ctl_hdr(CTL_ACCEPTED + 1, 0, 0, &why), FRAME_BAD);
+	ck_assert_int_eq(ctl_hdr(CTL_RECORDS + 1, 0, 0, &why), FRAME_BAD);
 	ck_assert_str_eq(why, "unknown message type");
 	/* ACCEPTED: no payload, status 0 or CTL_ACC_ENDED. */
 	ck_assert_int_eq(ctl_hdr(CTL_ACCEPTED, 0, 0, &why), FRAME_GOOD);
