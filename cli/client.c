@@ -419,9 +419,14 @@ submit_in_records(void *arg, uint64_t id, const struct iovec *recs,
 	char		*p;
 
 	submit_open(s, id, recs, n);
+	if (!s->records) {
+		submit_jobs(s, id, recs, n);
+		peer_schedule(s->peer);
+		return (n);
+	}
 	for (i = 0; i < n; i = j) {
-		for (j = i, size = 0; s->records && j < n && size +
-		    recs[j].iov_len < CTL_RECORDS_MAX; j++)
+		for (j = i, size = 0; j < n && size + recs[j].iov_len <
+		    CTL_RECORDS_MAX; j++)
 			size += recs[j].iov_len + 1;
 		if (j == i) {
 			submit_jobs(s, id + i, recs + i, 1);

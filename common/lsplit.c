@@ -131,8 +131,8 @@ lsplit_next(struct lsplit *ls, struct buf *b, bool eof, const char **rec,
  * compared at a time and every delimiter of the mask is taken from it, so
  * that short records cost a few instructions each, not a search each; a
  * record past 64 bytes is searched by memchr(), no further than maxlen.
- * Where no record can be too long and a block's records cannot reach max,
- * they are taken without either check.
+ * Where no record can be too long and a block's records (16 at most)
+ * cannot reach max, they are taken without either check.
  */
 size_t
 lsplit_bulk(const char *p, size_t len, int delim, size_t maxlen,
@@ -158,7 +158,7 @@ lsplit_bulk(const char *p, size_t len, int delim, size_t maxlen,
 			    _mm_loadu_si128((const __m128i *)(const void *)
 			    (end - 16)), pat)) >> (16 - (end - q));
 		}
-		if (fast && max - n >= 16) {	/* no bound to check */
+		if (fast && max - n > 16) {	/* no bound to check */
 			for (; m != 0; m &= m - 1) {
 				nl = q + __builtin_ctz(m);
 				recs[n].iov_base = (void *)(uintptr_t)start;

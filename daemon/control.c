@@ -1463,7 +1463,9 @@ client_header(void *arg, const char *p, struct frame_hdr *h,
 /*
  * The k JOBs iov, ids from first on, to the pool in one go.  It takes them
  * while pool_takes_runs(), which client_frames() asked; if it did not,
- * they still go, one by one, and none is left unreported.
+ * they still go, one by one, until one that failed at once ends the
+ * client's input (the client reports those it sent and got no RESULT
+ * for, as for JOBs not read).
  */
 static void
 client_submit_run(struct client *cl, uint64_t first, const struct iovec *iov,
@@ -1473,9 +1475,13 @@ client_submit_run(struct client *cl, uint64_t first, const struct iovec *iov,
 
 	if (pool_submit_run(cl->pool, &cl->b, first, iov, k) != 0)
 		return;
-	for (i = 0; i < k; i++)
+	for (i = 0; i < k; i++) {
 		pool_submit(cl->pool, &cl->b, first + i, iov[i].iov_base,
 		    iov[i].iov_len);
+		/* A job that failed at once may have closed the client. */
+		if (cl->fd == -1 || cl->input_done || cl->state != CS_SUBMIT)
+			break;
+	}
 }
 
 /*
@@ -1525,8 +1531,10 @@ client_frames(void *arg, const char *p, size_t len)
 			    q + FRAME_HDRLEN, n)) == -1)
 				break;
 			room = (size_t)held < room ? room - (size_t)held : 0;
+			/* Jobs that fail at once (a failed pool) answer now. */
 			if (cl->fd == -1 || cl->input_done ||
-			    cl->state != CS_SUBMIT)
+			    cl->state != CS_SUBMIT ||
+			    peer_pending(cl->peer) > CLIENT_OUT_HIGH)
 				break;
 			continue;
 		}

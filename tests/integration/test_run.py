@@ -78,6 +78,16 @@ class TestReference(DroverTestCase):
         self.assertEqual(res.rc, 0, res.errtext)
         self.assertEqual(res.text, "9\n16\n25\n")
 
+    def test_runs_of_empty_lines(self):
+        """Empty lines are jobs too (the square handler fails them); many
+        in a row once made the record splitter write past its array."""
+        for blanks in (16, 255, 256, 270, 600, 5000):
+            data = b"1\n2\n3\n" + b"\n" * blanks + b"4\n"
+            res = run(["--quiet", "square"], data)
+            self.assertEqual(res.rc, 1, res.errtext)
+            self.assertSummary(res, jobs=blanks + 4, ok=4, failed=blanks)
+            self.assertEqual(res.summary()["sum"], "30")
+
     def test_input_file_and_progress(self):
         with tempfile.NamedTemporaryFile("wb") as f:
             f.write(lines(*range(1, 2001)))

@@ -388,25 +388,29 @@ END_TEST
  * lsplit_bulk() against a model (memchr, one record at a time) on random
  * buffers: records of 0 to 200 bytes (past the 16-byte blocks and the
  * 64-byte switch to memchr), delimiters next to each other and at every
- * offset of a block, a tail with or without a last delimiter, any maxlen
- * and max.  The records, their count and where it stops must agree.
+ * offset of a block, buffers of little but delimiters, a tail with or
+ * without a last delimiter, any maxlen, and max about a multiple of 16.
+ * The records, their count and where it stops must agree, and no record
+ * is written past max (the arrays are exactly that long, for ASan).
  */
 START_TEST(test_bulk_against_model)
 {
-	struct iovec	 got[64], want[64];
-	char		 p[4096];
+	struct iovec	 want[64], *got;
+	char		 p[4096], *exact;
 	const char	*start, *nl;
 	size_t		 len, maxlen, max, n, m, i, r;
 	unsigned	 seed = 12345, turn;
-	int		 delim, bad = 0;
+	int		 delim, bad = 0, empties;
 
 	for (turn = 0; turn < 20000; turn++) {
 		seed = seed * 1103515245 + 12345;
 		delim = turn % 3 == 0 ? 0 : '\n';
+		/* Every fourth turn, mostly or only delimiters in a row. */
+		empties = turn % 4 == 0 ? (int)(turn % 8 == 0 ? 1 : 2) : 12;
 		len = 0;
 		while (len < sizeof(p) - 256 && (seed >> 8) % 23 != 0) {
 			r = (seed >> 12) % 7 == 0 ? (seed >> 4) % 200 :
-			    (seed >> 4) % 12;
+			    (seed >> 4) % (unsigned)empties;
 			for (i = 0; i < r; i++)
 				p[len++] = delim == 0 ? (char)(1 + i % 255) :
 				    "0123456789\x80\xff\x0b\t"[i % 14];
@@ -417,10 +421,16 @@ START_TEST(test_bulk_against_model)
 		for (i = 0; i < r; i++)
 			p[len++] = 'x';
 		maxlen = (seed >> 3) % 4 == 0 ? (seed >> 9) % 120 : SIZE_MAX;
-		max = 1 + (seed >> 14) % 64;
-		n = lsplit_bulk(p, len, delim, maxlen, got, max);
-		for (m = 0, start = p; m < max; m++, start = nl + 1) {
-			nl = memchr(start, delim, (size_t)(p + len - start));
+		max = turn % 5 == 0 ? 16 * (1 + (seed >> 14) % 4) - 1 +
+		    (seed >> 17) % 3 : 1 + (seed >> 14) % 64;
+		/* Exactly len and max: ASan sees a byte or a record past. */
+		exact = malloc(len != 0 ? len : 1);
+		got = malloc(max * sizeof(*got));
+		ck_assert(exact != NULL && got != NULL);
+		memcpy(exact, p, len);
+		n = lsplit_bulk(exact, len, delim, maxlen, got, max);
+		for (m = 0, start = exact; m < max; m++, start = nl + 1) {
+			nl = memchr(start, delim, (size_t)(exact + len - start));
 			if (nl == NULL || (size_t)(nl - start) > maxlen)
 				break;
 			want[m].iov_base = (void *)(uintptr_t)start;
@@ -432,6 +442,8 @@ START_TEST(test_bulk_against_model)
 			if (got[i].iov_base != want[i].iov_base ||
 			    got[i].iov_len != want[i].iov_len)
 				bad++;
+		free(got);
+		free(exact);
 	}
 	ck_assert_int_eq(bad, 0);
 }
