@@ -430,7 +430,8 @@ START_TEST(test_bulk_against_model)
 		memcpy(exact, p, len);
 		n = lsplit_bulk(exact, len, delim, maxlen, got, max);
 		for (m = 0, start = exact; m < max; m++, start = nl + 1) {
-			nl = memchr(start, delim, (size_t)(exact + len - start));
+			nl = memchr(start, delim,
+			    (size_t)(exact + len - start));
 			if (nl == NULL || (size_t)(nl - start) > maxlen)
 				break;
 			want[m].iov_base = (void *)(uintptr_t)start;
