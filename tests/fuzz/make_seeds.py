@@ -168,6 +168,8 @@ def control_server_seeds():
         frame(RECORDS, b"1\n" + b"x" * 40 + b"\n3\n", ident=9) + frame(END),
         "records-unended": b"\x01\x07" + rsubmit +
         frame(RECORDS, b"1\n2", ident=0) + frame(END),
+        "records-many": b"\x01\x00" + rsubmit +
+        frame(RECORDS, b"a" * 15 + b"\n" * 1026, ident=0) + frame(END),
         "records-nul": b"\x21\x09" + req({"op": "submit", "pool": "p",
                                            "records": 0}) +
         frame(RECORDS, b"a\x00b\x00", ident=2**64 - 2) + frame(END),

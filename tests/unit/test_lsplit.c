@@ -450,6 +450,38 @@ START_TEST(test_bulk_against_model)
 }
 END_TEST
 
+/*
+ * Runs of empty records (a whole block of delimiters, 16 records at once
+ * in the SSE2 path) up to max, at every alignment of a block: for every
+ * max to 1100, lsplit_bulk() stops at max and writes nothing past
+ * recs[max - 1] (it wrote on past it, one record per delimiter, when a
+ * block's 16 reached max exactly).
+ */
+START_TEST(test_bulk_max_in_a_block)
+{
+	static struct iovec recs[1100 + 64];
+	static char	 p[1100 + 64];
+	size_t		 lead, max, n, i, len;
+	int		 bad = 0;
+
+	for (lead = 0; lead < 16; lead++)
+		for (max = 1; max <= 1100; max++) {
+			len = lead + max + 40;
+			memset(p, 'x', lead);
+			if (lead > 0)	/* a first record of lead - 1 */
+				p[lead - 1] = '\n';
+			memset(p + lead, '\n', len - lead);
+			memset(recs, 0xa5, sizeof(recs));
+			n = lsplit_bulk(p, len, '\n', SIZE_MAX, recs, max);
+			bad += n != max;
+			for (i = max; i < max + 64; i++)
+				bad += recs[i].iov_base != (void *)(uintptr_t)
+				    0xa5a5a5a5a5a5a5a5ULL;
+		}
+	ck_assert_int_eq(bad, 0);
+}
+END_TEST
+
 static Suite *
 lsplit_suite(void)
 {
@@ -467,6 +499,7 @@ lsplit_suite(void)
 	tcase_add_test(tc, test_end_empty);
 	tcase_add_test(tc, test_chunks_mixed);
 	tcase_add_test(tc, test_bulk_against_model);
+	tcase_add_test(tc, test_bulk_max_in_a_block);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("limit");
