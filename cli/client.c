@@ -570,8 +570,8 @@ submit_request(struct submit *s)
 			json_object_set_new(req, "detach", json_true());
 		json_object_set_new(req, "records", json_integer(s->delim));
 	}
-	json_object_set_new(req, "sections", json_pack("[s,s,s,s,s,s]",
-	    "stderr", "output", "fields", "input", "typed", "batch"));
+	json_object_set_new(req, "sections", json_pack("[s,s,s,s,s,s,s]",
+	    "stderr", "output", "fields", "input", "typed", "batch", "runlat"));
 	js = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	submit_send(s, CTL_REQUEST, CTL_VERSION, js, strlen(js));
@@ -686,23 +686,40 @@ submit_take(struct submit *s, uint64_t id)
 	return (false);
 }
 
-/*
- * n <= SUBMIT_RUN_CHUNK items of a run (p), whose jobs were all open and
- * now are not: counted and shown in bulk, as drover run's are
- * (report_run()), with the latencies by equal ones.
- */
-static void
-submit_run_bulk(struct submit *s, const char *p, size_t n, pid_t pid,
-    unsigned runs, enum num_kind kind)
+/* The latency of item p of a run: its own, or the run's (runlat). */
+static uint64_t
+submit_run_lat(const char *p, size_t item, uint64_t lat)
 {
-	char		 vals[SUBMIT_RUN_CHUNK * 8];
-	uint64_t	 lat, prev = 0;
-	size_t		 i, same = 0;
-
-	for (i = 0; i < n; i++, p += CTL_RUN_ITEM) {
-		memcpy(vals + i * 8, p, 8);
+	if (item == CTL_RUN_ITEM) {
 		memcpy(&lat, p + 8, 8);
 		lat = le64toh(lat);
+	}
+	return (lat);
+}
+
+/*
+ * n <= SUBMIT_RUN_CHUNK items of a run (p, item bytes each), whose jobs
+ * were all open and now are not: counted and shown in bulk, as drover
+ * run's are (report_run()), with the latencies by equal ones (a runlat
+ * run's, lat, at once).
+ */
+static void
+submit_run_bulk(struct submit *s, const char *p, size_t n, size_t item,
+    uint64_t lat, pid_t pid, unsigned runs, enum num_kind kind)
+{
+	char		 vals[SUBMIT_RUN_CHUNK * 8];
+	uint64_t	 prev = 0;
+	size_t		 i, same = 0;
+
+	if (item == CTL_RUNLAT_ITEM) {
+		memcpy(vals, p, n * 8);
+		report_latency_n(s->report, pid, lat, n);
+		report_run(s->report, vals, n, kind, runs > 1 ? n : 0);
+		return;
+	}
+	for (i = 0; i < n; i++, p += item) {
+		memcpy(vals + i * 8, p, 8);
+		lat = submit_run_lat(p, item, 0);
 		if (same != 0 && lat != prev) {
 			report_latency_n(s->report, pid, prev, same);
 			same = 0;
@@ -728,8 +745,8 @@ submit_run(struct submit *s, const struct frame_hdr *h, const char *p)
 	struct frame_result	 r;
 	struct report_extra	 ex;
 	uint32_t		 pid, runs;
-	uint64_t		 v, lat, id = h->id;
-	size_t			 off, n;
+	uint64_t		 v, lat = 0, id = h->id;
+	size_t			 off, n, item = CTL_RUN_ITEM;
 
 	memcpy(&pid, p, 4);
 	memcpy(&runs, p + 4, 4);
@@ -739,6 +756,12 @@ submit_run(struct submit *s, const struct frame_hdr *h, const char *p)
 	r.out = "";
 	r.num.kind = (h->flags & CTL_F_INT) ? NUM_INT : NUM_DOUBLE;
 	off = CTL_RUN_HEAD;
+	if (h->flags & CTL_F_RUNLAT) {	/* one latency for the run */
+		memcpy(&lat, p + 8, 8);
+		lat = le64toh(lat);
+		off = CTL_RUNLAT_HEAD;
+		item = CTL_RUNLAT_ITEM;
+	}
 	/*
 	 * In bulk, a chunk at a time whose jobs are all open (closed just
 	 * before they are counted, so that a stdout that breaks in a report
@@ -747,23 +770,23 @@ submit_run(struct submit *s, const struct frame_hdr *h, const char *p)
 	 */
 	while (!s->keep_inputs && report_takes_runs(s->report) &&
 	    off < h->len) {
-		n = (h->len - off) / CTL_RUN_ITEM;
+		n = (h->len - off) / item;
 		n = n < SUBMIT_RUN_CHUNK ? n : SUBMIT_RUN_CHUNK;
 		if (!idset_finish_run(&s->open, id, n))
 			break;
-		submit_run_bulk(s, p + off, n, (pid_t)pid, runs, r.num.kind);
-		off += n * CTL_RUN_ITEM;
+		submit_run_bulk(s, p + off, n, item, lat, (pid_t)pid, runs,
+		    r.num.kind);
+		off += n * item;
 		id += n;
 		if (s->finishing || s->peer == NULL || peer_fd(s->peer) == -1)
 			return (false);
 	}
-	for (; off < h->len; off += CTL_RUN_ITEM, id++) {
+	for (; off < h->len; off += item, id++) {
 		if (!submit_take(s, id))
 			continue;
 		memcpy(&v, p + off, 8);
-		memcpy(&lat, p + off + 8, 8);
 		v = le64toh(v);
-		lat = le64toh(lat);
+		lat = submit_run_lat(p + off, item, lat);
 		if (r.num.kind == NUM_INT)
 			r.num.i = (i128)(int64_t)v;
 		else

@@ -3,6 +3,7 @@
  * Only the header is checked here; a JOB's payload size is checked by the
  * daemon against its pool's max_job_bytes before it is buffered.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "ctl.h"
@@ -20,6 +21,27 @@ ctl_type_name(unsigned type)
 }
 
 /*
+ * A batched RESULT's header: status ok, one type, a whole number of
+ * items after the head (ctl.h: CTL_RUN_* or, with CTL_F_RUNLAT,
+ * CTL_RUNLAT_*), within FRAME_BATCH_MAX.
+ */
+static bool
+ctl_run_ok(const struct frame_hdr *h, uint8_t flags)
+{
+	size_t	 head = CTL_RUN_HEAD, item = CTL_RUN_ITEM;
+
+	if (flags & CTL_F_RUNLAT) {
+		head = CTL_RUNLAT_HEAD;
+		item = CTL_RUNLAT_ITEM;
+	}
+	flags &= (uint8_t)~CTL_F_RUNLAT;
+	return (h->status == 0 && h->len >= head + item &&
+	    h->len <= FRAME_BATCH_MAX && (h->len - head) % item == 0 &&
+	    (flags == (CTL_F_BATCH | CTL_F_INT) ||
+	    flags == (CTL_F_BATCH | CTL_F_DOUBLE)));
+}
+
+/*
  * Validate a control header at p: FRAME_GOOD when the header is valid
  * (whether or not the payload is all there: the caller checks), FRAME_NEED
  * with fewer than 16 bytes, FRAME_BAD with *why otherwise.
@@ -34,16 +56,16 @@ ctl_parse(const char *p, size_t avail, struct frame_hdr *h, const char **why)
 		*why = "unknown message type";
 		return (FRAME_BAD);
 	}
-	if (p[7] != 0 || (p[6] != 0 && (h->type != CTL_RESULT ||
-	    (p[6] & ~(CTL_F_ALL | CTL_F_TYPED | CTL_F_BATCH)) != 0))) {
+	if (p[7] != 0 || (p[6] != 0 && h->type != CTL_RESULT)) {
 		*why = "non-zero reserved header bytes";
 		return (FRAME_BAD);
 	}
-	if ((p[6] & CTL_F_BATCH) && (h->status != 0 || h->len <
-	    CTL_RUN_HEAD + CTL_RUN_ITEM || h->len > FRAME_BATCH_MAX ||
-	    (h->len - CTL_RUN_HEAD) % CTL_RUN_ITEM != 0 ||
-	    ((uint8_t)p[6] != (CTL_F_BATCH | CTL_F_INT) &&
-	    (uint8_t)p[6] != (CTL_F_BATCH | CTL_F_DOUBLE)))) {
+	if (((uint8_t)p[6] & CTL_F_RUNLAT) &&
+	    ((uint8_t)p[6] & CTL_F_BATCH) == 0) {
+		*why = "bad batched RESULT";
+		return (FRAME_BAD);
+	}
+	if ((p[6] & CTL_F_BATCH) && !ctl_run_ok(h, (uint8_t)p[6])) {
 		*why = "bad batched RESULT";
 		return (FRAME_BAD);
 	}
@@ -118,6 +140,8 @@ ctl_sections_parse(const char *name)
 		return (CTL_F_TYPED);
 	if (strcmp(name, "batch") == 0)
 		return (CTL_F_BATCH);
+	if (strcmp(name, "runlat") == 0)
+		return (CTL_F_RUNLAT);
 	return (0);		/* unknown: ignored, for later sections */
 }
 

@@ -42,7 +42,10 @@
  * flags CTL_F_BATCH | CTL_F_INT (or _DOUBLE), status ok, id the first
  * job's: CTL_RUN_HEAD bytes (the worker pid and attempts of every job in
  * it), then per job CTL_RUN_ITEM bytes (its 8-byte output, its latency),
- * for jobs id, id + 1, ...; at most FRAME_BATCH_MAX bytes.
+ * for jobs id, id + 1, ...; at most FRAME_BATCH_MAX bytes.  One that also
+ * asks for "runlat" gets runs whose jobs share one latency instead, flags
+ * CTL_F_RUNLAT too: CTL_RUNLAT_HEAD bytes (pid, attempts, the latency),
+ * then CTL_RUNLAT_ITEM bytes a job, its output.
  *
  * One request per connection.  A submit streams JOBs and reads RESULTs at
  * the same time (each side applies backpressure by not reading); after END
@@ -77,6 +80,10 @@
 #define CTL_F_BATCH	FRAME_F_BATCH	/* a run of typed ok RESULTs */
 #define CTL_RUN_HEAD	8	/* a run's worker pid u32, attempts u32 */
 #define CTL_RUN_ITEM	16	/* each: output (8), latency µs (u64) */
+/* A run whose jobs share one latency, in its head ("runlat"). */
+#define CTL_F_RUNLAT	0x80
+#define CTL_RUNLAT_HEAD	16	/* pid u32, attempts u32, latency µs u64 */
+#define CTL_RUNLAT_ITEM	8	/* each: output (8) */
 
 enum ctl_type {
 	CTL_REQUEST = 1,

@@ -43,6 +43,7 @@
 #include "batch.h"
 #include "buf.h"
 #include "conf.h"
+#include "copy.h"
 #include "control.h"
 #include "ctl.h"
 #include "durable.h"
@@ -102,6 +103,7 @@ struct client {
 	uint64_t		 rs_next;	/* the id it takes next, */
 	uint32_t		 rs_pid;	/* its jobs' worker, */
 	uint32_t		 rs_runs;	/* attempts, */
+	uint64_t		 rs_lat;	/* latency (runlat), */
 	uint8_t			 rs_flag;	/* type (ctl.h, CTL_F_BATCH) */
 	char			*cwd;		/* its directory (exec_cwd) */
 	bool			 skip_quiet;	/* no "rejected" for its skip */
@@ -1791,31 +1793,42 @@ client_result_batched(struct client *cl, uint64_t id, const char *v,
 {
 	uint64_t	 lat = htole64(m->latency_us);
 	uint32_t	 le;
+	size_t		 head = CTL_RUN_HEAD, item = CTL_RUN_ITEM;
+	bool		 one = (cl->sections & CTL_F_RUNLAT) != 0;
 	char		*p;
 
+	if (one) {
+		head = CTL_RUNLAT_HEAD;
+		item = CTL_RUNLAT_ITEM;
+	}
 	if (cl->rs_len == 0 || cl->rs_end != peer_queued_total(cl->peer) ||
 	    cl->rs_next != id || cl->rs_pid != m->pid ||
 	    cl->rs_runs != m->attempts || cl->rs_flag != tflag ||
-	    cl->rs_len + CTL_RUN_ITEM > FRAME_BATCH_MAX ||
+	    (one && cl->rs_lat != m->latency_us) ||
+	    cl->rs_len + item > FRAME_BATCH_MAX ||
 	    peer_tail(cl->peer, FRAME_HDRLEN + cl->rs_len) == NULL) {
-		p = peer_reserve(cl->peer, FRAME_HDRLEN + CTL_RUN_HEAD);
+		p = peer_reserve(cl->peer, FRAME_HDRLEN + head);
 		frame_put(p, CTL_RESULT, JOB_OK, 0, id);
-		p[6] = (char)(tflag | CTL_F_BATCH);
+		p[6] = (char)(tflag | CTL_F_BATCH | (one ? CTL_F_RUNLAT : 0));
 		le = htole32(m->pid);
 		memcpy(p + FRAME_HDRLEN, &le, 4);
 		le = htole32(m->attempts);
 		memcpy(p + FRAME_HDRLEN + 4, &le, 4);
-		peer_commit(cl->peer, FRAME_HDRLEN + CTL_RUN_HEAD);
-		cl->rs_len = CTL_RUN_HEAD;
+		if (one)
+			memcpy(p + FRAME_HDRLEN + 8, &lat, 8);
+		peer_commit(cl->peer, FRAME_HDRLEN + head);
+		cl->rs_len = head;
 		cl->rs_pid = m->pid;
 		cl->rs_runs = m->attempts;
 		cl->rs_flag = tflag;
+		cl->rs_lat = m->latency_us;
 	}
-	p = peer_reserve(cl->peer, CTL_RUN_ITEM);
+	p = peer_reserve(cl->peer, item);
 	memcpy(p, v, 8);
-	memcpy(p + 8, &lat, 8);
-	peer_commit(cl->peer, CTL_RUN_ITEM);
-	cl->rs_len += CTL_RUN_ITEM;
+	if (!one)
+		memcpy(p + 8, &lat, 8);
+	peer_commit(cl->peer, item);
+	cl->rs_len += item;
 	if ((p = peer_tail(cl->peer, FRAME_HDRLEN + cl->rs_len)) == NULL) {
 		cl->rs_len = 0;		/* its output is dropped */
 		return;
@@ -1890,9 +1903,9 @@ out:
 
 /*
  * The jobs js[i..n) that go on the run client_result_batched() just
- * extended (the next ids, the same attempts, room in the frame): appended
- * in one go, the frame's length written once.  Returns the first job not
- * taken.
+ * extended (the next ids, the same attempts, room in the frame, and for a
+ * client that asked for "runlat" the same latency): appended in one go,
+ * the frame's length written once.  Returns the first job not taken.
  */
 static size_t
 client_run_extend(struct client *cl, struct job *const *js, const char *vals,
@@ -1905,6 +1918,21 @@ client_run_extend(struct client *cl, struct job *const *js, const char *vals,
 
 	if (cl->rs_len == 0)
 		return (i);
+	if (cl->sections & CTL_F_RUNLAT) {	/* of the run's latency */
+		room = (FRAME_BATCH_MAX - cl->rs_len) / CTL_RUNLAT_ITEM;
+		for (k = i; k < n && k - i < room &&
+		    js[k]->id == cl->rs_next + k - i &&
+		    js[k]->runs == cl->rs_runs && (now > js[k]->sent_us ?
+		    now - js[k]->sent_us : 0) == cl->rs_lat; k++)
+			;
+		if (k == i)
+			return (i);
+		copy_bytes(peer_reserve(cl->peer, (k - i) * 8), vals + i * 8,
+		    (k - i) * 8);
+		peer_commit(cl->peer, (k - i) * CTL_RUNLAT_ITEM);
+		cl->rs_len += (k - i) * CTL_RUNLAT_ITEM;
+		goto grown;
+	}
 	room = (FRAME_BATCH_MAX - cl->rs_len) / CTL_RUN_ITEM;
 	for (k = i; k < n && k - i < room && js[k]->id == cl->rs_next + k - i &&
 	    js[k]->runs == cl->rs_runs; k++)
@@ -1919,6 +1947,7 @@ client_run_extend(struct client *cl, struct job *const *js, const char *vals,
 	}
 	peer_commit(cl->peer, (k - i) * CTL_RUN_ITEM);
 	cl->rs_len += (k - i) * CTL_RUN_ITEM;
+grown:
 	if ((p = peer_tail(cl->peer, FRAME_HDRLEN + cl->rs_len)) == NULL) {
 		cl->rs_len = 0;		/* its output is dropped */
 		return (k);

@@ -208,6 +208,13 @@ def control_client_seeds():
               ident=3) +
         frame(CRESULT, struct.pack("<IIqQ", 7, 1, 4, 3), 0, 0x50,
               ident=1) + bye,
+        "runlat": b"\x2d\x07" + ok +
+        frame(CRESULT, struct.pack("<IIQqq", 7, 1, 12, 1, 4), 0, 0xd0,
+              ident=0) +
+        frame(CRESULT, struct.pack("<IIQd", 9, 2, 3, 9.5), 0, 0xe0,
+              ident=2) +
+        frame(CRESULT, struct.pack("<IIQq", 7, 1, 12, 4), 0, 0xd0,
+              ident=1) + bye,
     }
 
 

@@ -229,25 +229,28 @@ class TypedSubmit(DroverTestCase):
                                                       signed=True)))
         self.assertEqual(got[2], (0x20, struct.pack("<d", 0.5)))
 
-    def test_client_with_batch_gets_runs(self):
-        """A client that asks for "typed" and "batch" gets the ok 8-byte
-        outputs of consecutive jobs in runs (docs/protocol.md), the
-        others alone; every job once, with its value."""
-        items = [str(I128_MAX) if i == 700 else "x" if i == 1400
-                 else str(i * 3 - 1000) for i in range(3000)]
+    def decoded(self, frames, run_flags):
+        """Each job's values in frames, and how many runs: the runs
+        (all with run_flags: 0x50, a pid, attempts and 16 bytes a job;
+        0xd0, a latency too and 8 bytes a job), typed results and text,
+        every one ok and of a first attempt."""
         got, runs = {}, 0
-        for typ, st, flags, id_, p in self.raw_frames(["typed", "batch"],
-                                                      items):
+        for typ, st, flags, id_, p in frames:
             if typ != CTL_RESULT:
                 continue
             self.assertEqual(st, 0)
             if flags & 0x40:
-                self.assertEqual(flags, 0x50)
+                self.assertEqual(flags, run_flags)
+                head, item = (16, 8) if flags & 0x80 else (8, 16)
                 pid, attempts = struct.unpack_from("<II", p)
                 self.assertEqual(attempts, 1)
-                self.assertEqual((len(p) - 8) % 16, 0)
-                for k in range((len(p) - 8) // 16):
-                    v, lat = struct.unpack_from("<qQ", p, 8 + 16 * k)
+                if flags & 0x80:        # a latency of a job that ran
+                    self.assertLess(struct.unpack_from("<Q", p, 8)[0],
+                                    60 * 10**6)
+                self.assertGreater(len(p), head)
+                self.assertEqual((len(p) - head) % item, 0)
+                for k in range((len(p) - head) // item):
+                    v, = struct.unpack_from("<q", p, head + item * k)
                     got.setdefault(id_ + k, []).append(str(v))
                 runs += 1
             elif flags == 0x10:
@@ -255,11 +258,34 @@ class TypedSubmit(DroverTestCase):
                     p[16:], "little", signed=True)))
             else:
                 got.setdefault(id_, []).append(p[16:].decode())
+        return got, runs
+
+    def test_client_with_batch_gets_runs(self):
+        """A client that asks for "typed" and "batch" gets the ok 8-byte
+        outputs of consecutive jobs in runs (docs/protocol.md), the
+        others alone; every job once, with its value."""
+        items = [str(I128_MAX) if i == 700 else "x" if i == 1400
+                 else str(i * 3 - 1000) for i in range(3000)]
+        got, runs = self.decoded(self.raw_frames(["typed", "batch"], items),
+                                 0x50)
         self.assertEqual(got, {i: [x] for i, x in enumerate(items)})
         self.assertLess(runs, 300)      # runs, not a frame a job
         # Without "batch", no run.
         for typ, st, flags, id_, p in self.raw_frames(["typed"], items):
             self.assertFalse(flags & 0x40)
+
+    def test_client_with_runlat_gets_runs_of_one_latency(self):
+        """"runlat" too: the runs carry one latency in their head (16
+        bytes: pid, attempts, latency) and 8 bytes a job; jobs of
+        another latency start another run.  Every job once, with its
+        value; the latencies are those of a job that ran."""
+        items = [str(I128_MAX) if i == 700 else "x" if i == 1400
+                 else str(i * 3 - 1000) for i in range(3000)]
+        got, runs = self.decoded(self.raw_frames(
+            ["typed", "batch", "runlat"], items, pool="batch"), 0xd0)
+        self.assertEqual(got, {i: [x] for i, x in enumerate(items)})
+        self.assertGreater(runs, 0)
+        self.assertLess(runs, 1000)     # runs, not a frame a job
 
     def test_clients_share_a_batched_pool(self):
         """Four clients at once on one pool whose workers answer in
@@ -349,6 +375,15 @@ def run_of(id_, values, flags=0x50, pid=4242, attempts=1):
                        id_) + body
 
 
+def runlat_of(id_, values, flags=0xd0, pid=4242, attempts=1, lat=7):
+    """A run of one latency ("runlat"): pid, attempts, latency, values."""
+    fmt = "<q" if flags == 0xd0 else "<d"
+    body = struct.pack("<IIQ", pid, attempts, lat) + b"".join(
+        struct.pack(fmt, v) for v in values)
+    return struct.pack("<IBBBBQ", len(body), CTL_RESULT, 0, flags, 0,
+                       id_) + body
+
+
 def result(id_, out, flags=0, status=0):
     """A RESULT as droverd builds it: meta (pid, attempts, latency), out."""
     return struct.pack("<IBBBBQ", 16 + len(out), CTL_RESULT, status, flags,
@@ -433,8 +468,11 @@ class ResultsOfOneRead(DroverTestCase):
             run_of(3, [16.0], 0x60) + result(4, b"boom", status=1) +
             run_of(5, [25, 36, 49], pid=99, attempts=2))
 
-    def test_runs_in_one_read(self):
-        r = self.submit("--json", results=self.RUNS,
+    def runs_json(self, results):
+        """drover submit --json on results (8 jobs, job 4 failed, jobs 1
+        and 2 repeated): every job once, the values, the repeats named;
+        the ok jobs' records."""
+        r = self.submit("--json", results=results,
                         stdin=b"a\nb\nc\nd\ne\nf\ng\nh\n")
         self.assertEqual(r.rc, 1, r.errtext)        # job 4 failed
         jobs, summary = r.jobs_and_summary()
@@ -443,13 +481,34 @@ class ResultsOfOneRead(DroverTestCase):
         self.assertEqual({i: j["output"] for i, j in ok.items()},
                          {0: "1", 1: "4", 2: "9", 3: "16", 5: "25",
                           6: "36", 7: "49"})
-        self.assertEqual((ok[6]["worker"], ok[6]["attempts"],
-                          ok[6]["latency_us"]), (99, 2, 8))
+        self.assertEqual((ok[6]["worker"], ok[6]["attempts"]), (99, 2))
         self.assertEqual((summary["ok"], summary["failed"]), (7, 1))
         self.assertEqual(str(summary["sum"]), "140")
         for k in (1, 2):
             self.assertEqual(r.errtext.count(f"job {k}, which has one "
                                              "already"), 1, r.errtext)
+        return ok
+
+    def test_runs_in_one_read(self):
+        ok = self.runs_json(self.RUNS)
+        self.assertEqual(ok[6]["latency_us"], 8)
+
+    def test_runs_of_one_latency_in_one_read(self):
+        """The same results in runs of one latency (flags 0xd0, 0xe0):
+        the same jobs, values, repeats named, and each job the latency
+        of its run."""
+        runs = (runlat_of(0, [1, 4]) + result(2, struct.pack("<q", 9),
+                                              0x10) +
+                runlat_of(1, [4, 9]) +
+                runlat_of(3, [16.0], 0xe0) + result(4, b"boom", status=1) +
+                runlat_of(5, [25, 36, 49], pid=99, attempts=2, lat=8))
+        ok = self.runs_json(runs)
+        self.assertEqual({i: j["latency_us"] for i, j in ok.items()},
+                         {0: 7, 1: 7, 2: 7, 3: 7, 5: 8, 6: 8, 7: 8})
+        r = self.submit("--quiet", results=runs,
+                        stdin=b"a\nb\nc\nd\ne\nf\ng\nh\n")
+        self.assertIn("8 jobs, 7 ok, 1 failed, 3 retried", r.errtext)
+        self.assertIn("; sum 140 min 1 max 49", r.errtext)
 
     def test_runs_in_one_read_plain(self):
         """Plain output and --quiet, which take a run whose jobs are all

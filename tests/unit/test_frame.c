@@ -510,6 +510,47 @@ START_TEST(test_ctl_batch)
 }
 END_TEST
 
+/* A run of one latency ("runlat"): its head holds it, 8 bytes a job. */
+START_TEST(test_ctl_runlat)
+{
+	const uint8_t	 bi = CTL_F_BATCH | CTL_F_INT | CTL_F_RUNLAT;
+	const uint8_t	 bd = CTL_F_BATCH | CTL_F_DOUBLE | CTL_F_RUNLAT;
+	const uint32_t	 one = CTL_RUNLAT_HEAD + CTL_RUNLAT_ITEM;
+	const char	*why;
+
+	ck_assert_uint_eq(ctl_sections_parse("runlat"), CTL_F_RUNLAT);
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, one, &why), FRAME_GOOD);
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bd, one + 8, &why),
+	    FRAME_GOOD);
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, CTL_RUNLAT_HEAD +
+	    (FRAME_BATCH_MAX - CTL_RUNLAT_HEAD) / 8 * 8, &why), FRAME_GOOD);
+	/* A head alone, part of an item, one past the limit, not ok. */
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, CTL_RUNLAT_HEAD, &why),
+	    FRAME_BAD);
+	ck_assert_str_eq(why, "bad batched RESULT");
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, one + 4, &why),
+	    FRAME_BAD);
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, CTL_RUNLAT_HEAD +
+	    ((FRAME_BATCH_MAX - CTL_RUNLAT_HEAD) / 8 + 1) * 8, &why),
+	    FRAME_BAD);
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 1, bi, one, &why), FRAME_BAD);
+	/* 24 bytes are a "batch" run of one, not a runlat run of two. */
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi & ~CTL_F_RUNLAT,
+	    CTL_RUN_HEAD + CTL_RUN_ITEM, &why), FRAME_GOOD);
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, CTL_RUN_HEAD +
+	    CTL_RUN_ITEM + 4, &why), FRAME_BAD);
+	/* Not without "batch", nor on any other message. */
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, CTL_F_RUNLAT | CTL_F_INT,
+	    CTL_META_LEN + 8, &why), FRAME_BAD);
+	ck_assert_str_eq(why, "bad batched RESULT");
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, CTL_F_RUNLAT, CTL_META_LEN,
+	    &why), FRAME_BAD);
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi | CTL_F_STDERR, one,
+	    &why), FRAME_BAD);
+	ck_assert_int_eq(ctl_hdr_fl(CTL_JOB, 0, bi, one, &why), FRAME_BAD);
+}
+END_TEST
+
 /* Version 2: a RESULT's flags only as allowed, other frames' never. */
 START_TEST(test_flags)
 {
@@ -1151,6 +1192,7 @@ frame_suite(void)
 	tcase_add_test(tc, test_ctl_sizes);
 	tcase_add_test(tc, test_ctl_types_and_status);
 	tcase_add_test(tc, test_ctl_batch);
+	tcase_add_test(tc, test_ctl_runlat);
 	suite_add_tcase(s, tc);
 	return (s);
 }
