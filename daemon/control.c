@@ -1927,8 +1927,8 @@ client_run_extend(struct client *cl, struct job *const *js, const char *vals,
 			;
 		if (k == i)
 			return (i);
-		copy_bytes(peer_reserve(cl->peer, (k - i) * 8), vals + i * 8,
-		    (k - i) * 8);
+		copy_bytes(peer_reserve(cl->peer, (k - i) * CTL_RUNLAT_ITEM),
+		    vals + i * 8, (k - i) * 8);
 		peer_commit(cl->peer, (k - i) * CTL_RUNLAT_ITEM);
 		cl->rs_len += (k - i) * CTL_RUNLAT_ITEM;
 		goto grown;
