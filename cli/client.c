@@ -425,9 +425,15 @@ submit_in_records(void *arg, uint64_t id, const struct iovec *recs,
 		return (n);
 	}
 	for (i = 0; i < n; i = j) {
-		for (j = i, size = 0; j < n && size + recs[j].iov_len <
-		    CTL_RECORDS_MAX; j++)
-			size += recs[j].iov_len + 1;
+		/* They lie in a row: the whole span at once if it fits. */
+		size = (size_t)((const char *)recs[n - 1].iov_base +
+		    recs[n - 1].iov_len + 1 - (const char *)recs[i].iov_base);
+		if (size <= CTL_RECORDS_MAX)
+			j = n;
+		else
+			for (j = i, size = 0; j < n && size +
+			    recs[j].iov_len < CTL_RECORDS_MAX; j++)
+				size += recs[j].iov_len + 1;
 		if (j == i) {
 			submit_jobs(s, id + i, recs + i, 1);
 			j = i + 1;
