@@ -21,8 +21,8 @@ ctl_type_name(unsigned type)
 }
 
 /*
- * A batched RESULT's header: status ok, one type, a whole number of
- * items after the head (ctl.h: CTL_RUN_* or, with CTL_F_RUNLAT,
+ * A batched RESULT's header: status ok, CTL_F_BATCH and one type, a whole
+ * number of items after the head (ctl.h: CTL_RUN_* or, with CTL_F_RUNLAT,
  * CTL_RUNLAT_*), within FRAME_BATCH_MAX.
  */
 static bool
@@ -60,12 +60,8 @@ ctl_parse(const char *p, size_t avail, struct frame_hdr *h, const char **why)
 		*why = "non-zero reserved header bytes";
 		return (FRAME_BAD);
 	}
-	if (((uint8_t)p[6] & CTL_F_RUNLAT) &&
-	    ((uint8_t)p[6] & CTL_F_BATCH) == 0) {
-		*why = "bad batched RESULT";
-		return (FRAME_BAD);
-	}
-	if ((p[6] & CTL_F_BATCH) && !ctl_run_ok(h, (uint8_t)p[6])) {
+	if (((uint8_t)p[6] & (CTL_F_BATCH | CTL_F_RUNLAT)) &&
+	    !ctl_run_ok(h, (uint8_t)p[6])) {
 		*why = "bad batched RESULT";
 		return (FRAME_BAD);
 	}

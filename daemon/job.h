@@ -36,6 +36,8 @@ extern size_t		  job_cached;
 
 struct job	*job_new_slow(struct batch *, uint64_t, const char *, size_t);
 void		 job_free(struct job *);
+void		 job_free_run(struct job *const *, size_t);
+void		 job_cache_trim(void);
 
 /* The fields of a new job but its data. */
 static inline void
@@ -68,7 +70,5 @@ job_new(struct batch *b, uint64_t id, const char *data, size_t len)
 	copy_small(j->inl, data, len);
 	return (j);
 }
-void		 job_free_run(struct job *const *, size_t);
-void		 job_cache_trim(void);
 
 #endif

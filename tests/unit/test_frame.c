@@ -475,37 +475,42 @@ ctl_hdr_fl(uint8_t type, uint8_t status, uint8_t flags, uint32_t len,
 	return (ctl_parse(p, sizeof(p), &h, why));
 }
 
-/* A batched control RESULT ("batch"): a run head and whole items. */
-START_TEST(test_ctl_batch)
+/*
+ * The runs of one format (flags f, with CTL_F_INT; head and item bytes):
+ * one item and two ok, the most that fit ok; a head alone, part of an
+ * item, one item past the limit, a status, a section beside, not ok.
+ */
+static void
+check_run_format(uint8_t f, uint32_t head, uint32_t item)
 {
-	const uint8_t	 bi = CTL_F_BATCH | CTL_F_INT;
-	const uint8_t	 bd = CTL_F_BATCH | CTL_F_DOUBLE;
-	const uint32_t	 one = CTL_RUN_HEAD + CTL_RUN_ITEM;
+	const uint8_t	 bi = f | CTL_F_INT, bd = f | CTL_F_DOUBLE;
+	const uint32_t	 one = head + item;
 	const char	*why;
 
 	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, one, &why), FRAME_GOOD);
-	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bd, one + CTL_RUN_ITEM,
-	    &why), FRAME_GOOD);
-	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, CTL_RUN_HEAD +
-	    (FRAME_BATCH_MAX - CTL_RUN_HEAD) / CTL_RUN_ITEM * CTL_RUN_ITEM,
-	    &why), FRAME_GOOD);
-	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, CTL_RUN_HEAD, &why),
-	    FRAME_BAD);
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bd, one + item, &why),
+	    FRAME_GOOD);
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, head +
+	    (FRAME_BATCH_MAX - head) / item * item, &why), FRAME_GOOD);
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, head, &why), FRAME_BAD);
 	ck_assert_str_eq(why, "bad batched RESULT");
-	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, one + 1, &why),
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, one + item / 2, &why),
 	    FRAME_BAD);
-	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, CTL_RUN_HEAD +
-	    (FRAME_BATCH_MAX / CTL_RUN_ITEM + 1) * CTL_RUN_ITEM, &why),
-	    FRAME_BAD);
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, head +
+	    ((FRAME_BATCH_MAX - head) / item + 1) * item, &why), FRAME_BAD);
 	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 1, bi, one, &why), FRAME_BAD);
 	ck_assert_str_eq(why, "bad batched RESULT");
-	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, CTL_F_BATCH, one, &why),
-	    FRAME_BAD);
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, f, one, &why), FRAME_BAD);
 	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi | CTL_F_STDERR, one,
 	    &why), FRAME_BAD);
-	ck_assert_int_eq(ctl_hdr_fl(CTL_JOB, 0, CTL_F_BATCH, one, &why),
-	    FRAME_BAD);
+	ck_assert_int_eq(ctl_hdr_fl(CTL_JOB, 0, bi, one, &why), FRAME_BAD);
 	ck_assert_str_eq(why, "non-zero reserved header bytes");
+}
+
+/* A batched control RESULT ("batch"): a run head and whole items. */
+START_TEST(test_ctl_batch)
+{
+	check_run_format(CTL_F_BATCH, CTL_RUN_HEAD, CTL_RUN_ITEM);
 	ck_assert_uint_eq(ctl_sections_parse("batch"), CTL_F_BATCH);
 }
 END_TEST
@@ -513,41 +518,22 @@ END_TEST
 /* A run of one latency ("runlat"): its head holds it, 8 bytes a job. */
 START_TEST(test_ctl_runlat)
 {
-	const uint8_t	 bi = CTL_F_BATCH | CTL_F_INT | CTL_F_RUNLAT;
-	const uint8_t	 bd = CTL_F_BATCH | CTL_F_DOUBLE | CTL_F_RUNLAT;
-	const uint32_t	 one = CTL_RUNLAT_HEAD + CTL_RUNLAT_ITEM;
 	const char	*why;
 
+	check_run_format(CTL_F_BATCH | CTL_F_RUNLAT, CTL_RUNLAT_HEAD,
+	    CTL_RUNLAT_ITEM);
 	ck_assert_uint_eq(ctl_sections_parse("runlat"), CTL_F_RUNLAT);
-	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, one, &why), FRAME_GOOD);
-	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bd, one + 8, &why),
-	    FRAME_GOOD);
-	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, CTL_RUNLAT_HEAD +
-	    (FRAME_BATCH_MAX - CTL_RUNLAT_HEAD) / 8 * 8, &why), FRAME_GOOD);
-	/* A head alone, part of an item, one past the limit, not ok. */
-	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, CTL_RUNLAT_HEAD, &why),
-	    FRAME_BAD);
-	ck_assert_str_eq(why, "bad batched RESULT");
-	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, one + 4, &why),
-	    FRAME_BAD);
-	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, CTL_RUNLAT_HEAD +
-	    ((FRAME_BATCH_MAX - CTL_RUNLAT_HEAD) / 8 + 1) * 8, &why),
-	    FRAME_BAD);
-	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 1, bi, one, &why), FRAME_BAD);
 	/* 24 bytes are a "batch" run of one, not a runlat run of two. */
-	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi & ~CTL_F_RUNLAT,
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, CTL_F_BATCH | CTL_F_INT,
 	    CTL_RUN_HEAD + CTL_RUN_ITEM, &why), FRAME_GOOD);
-	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi, CTL_RUN_HEAD +
-	    CTL_RUN_ITEM + 4, &why), FRAME_BAD);
-	/* Not without "batch", nor on any other message. */
+	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, CTL_F_BATCH | CTL_F_INT |
+	    CTL_F_RUNLAT, CTL_RUN_HEAD + CTL_RUN_ITEM + 4, &why), FRAME_BAD);
+	/* Not without "batch". */
 	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, CTL_F_RUNLAT | CTL_F_INT,
 	    CTL_META_LEN + 8, &why), FRAME_BAD);
 	ck_assert_str_eq(why, "bad batched RESULT");
 	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, CTL_F_RUNLAT, CTL_META_LEN,
 	    &why), FRAME_BAD);
-	ck_assert_int_eq(ctl_hdr_fl(CTL_RESULT, 0, bi | CTL_F_STDERR, one,
-	    &why), FRAME_BAD);
-	ck_assert_int_eq(ctl_hdr_fl(CTL_JOB, 0, bi, one, &why), FRAME_BAD);
 }
 END_TEST
 
