@@ -177,6 +177,23 @@ agg_run(struct agg *a, const char *vals, size_t n, enum num_kind kind,
 	agg_ints(a, lo, hi, n, s);
 }
 
+/*
+ * n ok jobs whose integer outputs sum to s, lo and hi the least and the
+ * greatest, retried of them dispatched more than once: what agg_run()
+ * counts for their outputs, from their sums alone (a SUMS, ctl.h).
+ */
+void
+agg_sums(struct agg *a, uint64_t n, i128 s, i128 lo, i128 hi,
+    uint64_t retried)
+{
+	if (n == 0)
+		return;
+	a->jobs += n;
+	a->status[JOB_OK] += n;
+	a->retried += retried;
+	agg_ints(a, lo, hi, n, s);
+}
+
 /* Count one finished job; runs is how many times it was dispatched. */
 void
 agg_job(struct agg *a, enum job_status st, unsigned runs, const char *out,

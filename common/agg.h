@@ -39,6 +39,7 @@ void	agg_number(struct agg *, const char *, size_t);
 void	agg_job_value(struct agg *, unsigned, const struct num_value *);
 void	agg_value(struct agg *, const struct num_value *);
 void	agg_run(struct agg *, const char *, size_t, enum num_kind, size_t);
+void	agg_sums(struct agg *, uint64_t, i128, i128, i128, uint64_t);
 void	agg_merge(struct agg *, const struct agg *);
 uint64_t agg_failed(const struct agg *);
 bool	agg_has_numbers(const struct agg *);

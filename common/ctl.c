@@ -3,6 +3,7 @@
  * Only the header is checked here; a JOB's payload size is checked by the
  * daemon against its pool's max_job_bytes before it is buffered.
  */
+#include <endian.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -14,10 +15,10 @@ ctl_type_name(unsigned type)
 {
 	static const char *const names[] = {
 		"?", "REQUEST", "REPLY", "JOB", "END", "RESULT", "BYE",
-		"CANCEL", "ACCEPTED", "RECORDS"
+		"CANCEL", "ACCEPTED", "RECORDS", "SUMS"
 	};
 
-	return (type <= CTL_RECORDS ? names[type] : "unknown");
+	return (type <= CTL_SUMS ? names[type] : "unknown");
 }
 
 /*
@@ -52,7 +53,7 @@ ctl_parse(const char *p, size_t avail, struct frame_hdr *h, const char **why)
 	if (avail < FRAME_HDRLEN)
 		return (FRAME_NEED);
 	frame_decode(p, h);
-	if (h->type < CTL_REQUEST || h->type > CTL_RECORDS) {
+	if (h->type < CTL_REQUEST || h->type > CTL_SUMS) {
 		*why = "unknown message type";
 		return (FRAME_BAD);
 	}
@@ -81,6 +82,10 @@ ctl_parse(const char *p, size_t avail, struct frame_hdr *h, const char **why)
 	}
 	if (h->type == CTL_RECORDS && h->len == 0) {
 		*why = "RECORDS without a record";
+		return (FRAME_BAD);
+	}
+	if (h->type == CTL_SUMS && h->len != CTL_SUMS_LEN) {
+		*why = "SUMS of the wrong size";
 		return (FRAME_BAD);
 	}
 	if ((h->type == CTL_END || h->type == CTL_CANCEL ||
@@ -138,7 +143,56 @@ ctl_sections_parse(const char *name)
 		return (CTL_F_BATCH);
 	if (strcmp(name, "runlat") == 0)
 		return (CTL_F_RUNLAT);
+	if (strcmp(name, "sums") == 0)
+		return (CTL_S_SUMS);
 	return (0);		/* unknown: ignored, for later sections */
+}
+
+/* A SUMS' payload (CTL_SUMS_LEN bytes at p) from u. */
+void
+ctl_sums_put(char *p, const struct ctl_sums *u)
+{
+	uint64_t	 w[5];
+
+	ctl_meta_put(p, &u->meta);
+	w[0] = htole64(u->jobs);
+	w[1] = htole64((uint64_t)u->sum);
+	w[2] = htole64((uint64_t)((u128)u->sum >> 64));
+	w[3] = htole64((uint64_t)u->min);
+	w[4] = htole64((uint64_t)u->max);
+	memcpy(p + CTL_META_LEN, w, sizeof(w));
+}
+
+/*
+ * A SUMS' payload at p for jobs id on, into u: -1 with why if it cannot
+ * be the sum of that many 64-bit integers whose least and greatest are
+ * min and max, or if its jobs go past the last id.
+ */
+int
+ctl_sums_get(const char *p, uint64_t id, struct ctl_sums *u,
+    const char **why)
+{
+	uint64_t	 w[5];
+	i128		 n;
+
+	ctl_meta_get(p, &u->meta);
+	memcpy(w, p + CTL_META_LEN, sizeof(w));
+	u->jobs = le64toh(w[0]);
+	u->sum = (i128)(((u128)le64toh(w[2]) << 64) |
+	    le64toh(w[1]));
+	u->min = (int64_t)le64toh(w[3]);
+	u->max = (int64_t)le64toh(w[4]);
+	n = (i128)u->jobs - 1;	/* |n * min| < 2^96: no overflow */
+	if (u->jobs == 0 || u->jobs > CTL_SUMS_JOBS)
+		*why = "SUMS of no jobs, or of too many";
+	else if (id > UINT64_MAX - (u->jobs - 1))
+		*why = "SUMS past the last job id";
+	else if (u->min > u->max || u->sum < n * u->min + u->max ||
+	    u->sum > u->min + n * u->max)
+		*why = "SUMS whose sum is not of its least and greatest";
+	else
+		return (0);
+	return (-1);
 }
 
 /*

@@ -28,6 +28,9 @@
  *	RECORDS	c->d	first job id	jobs id, id + 1, ..., each ended by
  *					the delimiter the REQUEST named
  *					("records"), if the REPLY took it
+ *	SUMS	d->c	first job id	struct ctl_sums (CTL_SUMS_LEN bytes):
+ *					jobs id, id + 1, ... ended ok with
+ *					integer outputs, summed ("sums")
  *
  * Sections (flags, byte 6 of a RESULT), only those the submit REQUEST
  * asked for ("sections":["stderr","output","fields","input"]), each a u32
@@ -45,7 +48,10 @@
  * for jobs id, id + 1, ...; at most FRAME_BATCH_MAX bytes.  One that also
  * asks for "runlat" gets runs whose jobs share one latency instead, flags
  * CTL_F_RUNLAT too: CTL_RUNLAT_HEAD bytes (pid, attempts, the latency),
- * then CTL_RUNLAT_ITEM bytes a job, its output.
+ * then CTL_RUNLAT_ITEM bytes a job, its output.  One that asks for "sums"
+ * (it prints no ok output, only the summary) may get, for such a run of
+ * 8-byte integers, a SUMS instead: how many, their sum, least and
+ * greatest, with the pid, attempts and latency they share.
  *
  * One request per connection.  A submit streams JOBs and reads RESULTs at
  * the same time (each side applies backpressure by not reading); after END
@@ -58,6 +64,7 @@
 #include <stdint.h>
 
 #include "frame.h"
+#include "num.h"
 
 #define CTL_VERSION	1
 #define CTL_META_LEN	16
@@ -84,6 +91,18 @@
 #define CTL_F_RUNLAT	0x80
 #define CTL_RUNLAT_HEAD	16	/* pid u32, attempts u32, latency µs u64 */
 #define CTL_RUNLAT_ITEM	8	/* each: output (8) */
+/*
+ * A section a submit may ask for that is no RESULT flag: "sums", a SUMS
+ * for a run of ok 8-byte integer outputs instead of the outputs.
+ */
+#define CTL_S_SUMS	0x100
+/*
+ * A SUMS payload, little-endian: pid u32, attempts u32, latency µs u64,
+ * jobs u64 (1 to CTL_SUMS_JOBS), their sum i128 (low half first), least
+ * i64, greatest i64.
+ */
+#define CTL_SUMS_LEN	56
+#define CTL_SUMS_JOBS	UINT32_MAX	/* a SUMS' jobs at most */
 
 enum ctl_type {
 	CTL_REQUEST = 1,
@@ -95,6 +114,7 @@ enum ctl_type {
 	CTL_CANCEL = 7,
 	CTL_ACCEPTED = 8,
 	CTL_RECORDS = 9,
+	CTL_SUMS = 10,
 };
 
 #define CTL_ACC_ENDED	1	/* ACCEPTED status: the END is committed */
@@ -105,12 +125,24 @@ struct ctl_meta {
 	uint64_t	latency_us;
 };
 
+/* A SUMS' payload (ctl.h). */
+struct ctl_sums {
+	struct ctl_meta	meta;		/* shared by its jobs */
+	uint64_t	jobs;
+	i128		sum;
+	int64_t		min;
+	int64_t		max;
+};
+
 enum frame_parse ctl_parse(const char *, size_t, struct frame_hdr *,
 	    const char **);
 void		 ctl_meta_put(char *, const struct ctl_meta *);
 void		 ctl_meta_get(const char *, struct ctl_meta *);
 const char	*ctl_type_name(unsigned);
 unsigned	 ctl_sections_parse(const char *);
+void		 ctl_sums_put(char *, const struct ctl_sums *);
+int		 ctl_sums_get(const char *, uint64_t, struct ctl_sums *,
+		    const char **);
 int		 ctl_result_split(const char *, size_t,
 		    const struct frame_hdr *, struct frame_result *,
 		    const char **, size_t *, const char **);

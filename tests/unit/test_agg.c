@@ -1140,6 +1140,64 @@ START_TEST(test_run_as_values)
 }
 END_TEST
 
+/*
+ * agg_sums() counts a run from its sums alone as agg_run() counts its
+ * values (a SUMS, ctl.h): random int64 runs, some retried, summed as
+ * droverd sums them; then sums that overflow 128 bits fold alike.
+ */
+START_TEST(test_sums_as_run)
+{
+	struct agg	 t, x;
+	char		 vals[300 * 8];
+	uint64_t	 st = 11, u;
+	int64_t		 v, lo = 0, hi = 0;
+	i128		 sum;
+	size_t		 i, n, retried, round;
+	char		 folded[256];
+
+	agg_init(&t);
+	agg_init(&x);
+	for (round = 0; round < 400; round++) {
+		n = 1 + (size_t)(rnd(&st) % 300);
+		retried = round % 3 == 0 ? n : 0;
+		sum = 0;
+		for (i = 0; i < n; i++) {
+			u = rnd(&st) >> (rnd(&st) % 64);
+			v = rnd(&st) % 2 ? -(int64_t)(u >> 1) : (int64_t)u;
+			sum += v;
+			lo = i == 0 || v < lo ? v : lo;
+			hi = i == 0 || v > hi ? v : hi;
+			u = htole64((uint64_t)v);
+			memcpy(vals + i * 8, &u, 8);
+		}
+		agg_run(&x, vals, n, NUM_INT, retried);
+		agg_sums(&t, n, sum, lo, hi, retried);
+	}
+	ck_assert_uint_eq(t.jobs, x.jobs);
+	ck_assert_uint_eq(t.retried, x.retried);
+	ck_assert_uint_eq(t.status[JOB_OK], x.status[JOB_OK]);
+	ck_assert(t.isum == x.isum && t.imin == x.imin && t.imax == x.imax);
+	same_summary(&t, &x);
+	/* Past 128 bits: into the double sum, as agg_run()'s would go. */
+	agg_init(&t);
+	agg_init(&x);
+	ok_int(&t, I128_MAX);
+	ok_int(&x, I128_MAX);
+	v = INT64_MAX;
+	u = htole64((uint64_t)v);
+	memcpy(vals, &u, 8);
+	agg_run(&x, vals, 1, NUM_INT, 0);
+	agg_sums(&t, 1, v, v, v, 0);
+	same_summary(&t, &x);
+	snprintf(folded, sizeof(folded), "%s", fmt(agg_fmt_sum, &t));
+	ck_assert_str_eq(folded, fmt(agg_fmt_sum, &x));
+	ck_assert_str_eq(folded, "1.7014118346046923e+38");
+	/* None: nothing. */
+	agg_sums(&t, 0, 5, 5, 5, 0);
+	same_summary(&t, &x);
+}
+END_TEST
+
 START_TEST(test_merge_overflow)
 {
 	struct agg	 a, b;
@@ -1373,6 +1431,7 @@ agg_suite(void)
 	tcase_add_test(tc, test_double_overflow_json);
 	tcase_add_test(tc, test_typed_as_text);
 	tcase_add_test(tc, test_run_as_values);
+	tcase_add_test(tc, test_sums_as_run);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("hist");

@@ -163,6 +163,110 @@ START_TEST(test_section_names)
 }
 END_TEST
 
+/* A SUMS' header and payload into p; ctl_sums_get()'s verdict. */
+static int
+sums_round(char *p, uint64_t id, const struct ctl_sums *u,
+    struct ctl_sums *got, const char **why)
+{
+	struct frame_hdr	 h;
+
+	frame_put(p, CTL_SUMS, 0, CTL_SUMS_LEN, id);
+	ctl_sums_put(p + FRAME_HDRLEN, u);
+	ck_assert_int_eq(ctl_parse(p, FRAME_HDRLEN, &h, why), FRAME_GOOD);
+	ck_assert_uint_eq(h.type, CTL_SUMS);
+	ck_assert_uint_eq(h.id, id);
+	return (ctl_sums_get(p + FRAME_HDRLEN, h.id, got, why));
+}
+
+/*
+ * A SUMS ("sums") goes and comes back whole, the sum's high half and
+ * negatives too; one that cannot be the sum of its jobs is refused.
+ */
+START_TEST(test_sums)
+{
+	static const struct { uint64_t id, jobs; i128 sum; int64_t min, max;
+	    const char *why; } c[] = {
+		{ 0, 1, -7, -7, -7, NULL },
+		{ 5, 3, 14, 1, 9, NULL },	/* 1 4 9 */
+		{ 1, 4, (i128)4 * INT64_MAX, INT64_MAX, INT64_MAX, NULL },
+		{ 1, 2, (i128)2 * INT64_MIN, INT64_MIN, INT64_MIN, NULL },
+		{ 9, CTL_SUMS_JOBS, (i128)CTL_SUMS_JOBS * INT64_MAX, INT64_MAX,
+		    INT64_MAX, NULL },
+		{ UINT64_MAX, 1, 3, 3, 3, NULL },
+		{ 1, 0, 0, 0, 0, "SUMS of no jobs, or of too many" },
+		{ 1, (uint64_t)CTL_SUMS_JOBS + 1, 0, 0, 0,
+		    "SUMS of no jobs, or of too many" },
+		{ UINT64_MAX, 2, 6, 3, 3, "SUMS past the last job id" },
+		{ 1, 2, 5, 4, 1, "SUMS whose sum is not of its least and "
+		    "greatest" },
+		{ 1, 1, 5, 4, 6, "SUMS whose sum is not of its least and "
+		    "greatest" },
+		/* Over 1 + 4 + 4, under 1 + 1 + 4. */
+		{ 1, 3, 10, 1, 4, "SUMS whose sum is not of its least and "
+		    "greatest" },
+		{ 1, 3, 5, 1, 4, "SUMS whose sum is not of its least and "
+		    "greatest" },
+	};
+	char			 p[FRAME_HDRLEN + CTL_SUMS_LEN];
+	struct ctl_sums		 u, got;
+	const char		*why;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		memset(&u, 0, sizeof(u));
+		u.meta.pid = 4242;
+		u.meta.attempts = 2;
+		u.meta.latency_us = 77;
+		u.jobs = c[i].jobs;
+		u.sum = c[i].sum;
+		u.min = c[i].min;
+		u.max = c[i].max;
+		why = NULL;
+		if (c[i].why != NULL) {
+			ck_assert_int_eq(sums_round(p, c[i].id, &u, &got, &why),
+			    -1);
+			ck_assert_str_eq(why, c[i].why);
+			continue;
+		}
+		ck_assert_msg(sums_round(p, c[i].id, &u, &got, &why) == 0,
+		    "case %zu: %s", i, why);
+		ck_assert_uint_eq(got.meta.pid, 4242);
+		ck_assert_uint_eq(got.meta.attempts, 2);
+		ck_assert_uint_eq(got.meta.latency_us, 77);
+		ck_assert_uint_eq(got.jobs, u.jobs);
+		ck_assert(got.sum == u.sum);
+		ck_assert_int_eq(got.min, u.min);
+		ck_assert_int_eq(got.max, u.max);
+	}
+	/* The bytes: little-endian, the sum's low half first. */
+	u.jobs = 2;
+	u.sum = -2;
+	u.min = u.max = -1;
+	ctl_sums_put(p, &u);
+	ck_assert_int_eq(memcmp(p + 16, "\x02\0\0\0\0\0\0\0", 8), 0);
+	ck_assert_int_eq(memcmp(p + 24, "\xfe\xff\xff\xff\xff\xff\xff\xff"
+	    "\xff\xff\xff\xff\xff\xff\xff\xff", 16), 0);
+	ck_assert_str_eq(ctl_type_name(CTL_SUMS), "SUMS");
+	ck_assert_uint_eq(ctl_sections_parse("sums"), CTL_S_SUMS);
+	/* Of another size, or with flags or a status: not a SUMS. */
+	frame_put(p, CTL_SUMS, 0, CTL_SUMS_LEN - 8, 1);
+	ck_assert_int_eq(ctl_parse(p, FRAME_HDRLEN, &(struct frame_hdr){ 0 },
+	    &why), FRAME_BAD);
+	ck_assert_str_eq(why, "SUMS of the wrong size");
+	frame_put(p, CTL_SUMS, 1, CTL_SUMS_LEN, 1);
+	ck_assert_int_eq(ctl_parse(p, FRAME_HDRLEN, &(struct frame_hdr){ 0 },
+	    &why), FRAME_BAD);
+	frame_put(p, CTL_SUMS, 0, CTL_SUMS_LEN, 1);
+	p[6] = CTL_F_INT;
+	ck_assert_int_eq(ctl_parse(p, FRAME_HDRLEN, &(struct frame_hdr){ 0 },
+	    &why), FRAME_BAD);
+	frame_put(p, CTL_SUMS + 1, 0, 0, 1);
+	ck_assert_int_eq(ctl_parse(p, FRAME_HDRLEN, &(struct frame_hdr){ 0 },
+	    &why), FRAME_BAD);
+	ck_assert_str_eq(why, "unknown message type");
+}
+END_TEST
+
 static Suite *
 ctl_suite(void)
 {
@@ -175,6 +279,7 @@ ctl_suite(void)
 	tcase_add_test(tc, test_no_flags_is_the_old_result);
 	tcase_add_test(tc, test_bad_input_sections);
 	tcase_add_test(tc, test_section_names);
+	tcase_add_test(tc, test_sums);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -439,7 +439,7 @@ START_TEST(test_ctl_types_and_status)
 	const char		*why;
 
 	ck_assert_int_eq(ctl_hdr(0, 0, 0, &why), FRAME_BAD);
-	ck_assert_int_eq(ctl_hdr(CTL_RECORDS + 1, 0, 0, &why), FRAME_BAD);
+	ck_assert_int_eq(ctl_hdr(CTL_SUMS + 1, 0, 0, &why), FRAME_BAD);
 	ck_assert_str_eq(why, "unknown message type");
 	/* ACCEPTED: no payload, status 0 or CTL_ACC_ENDED. */
 	ck_assert_int_eq(ctl_hdr(CTL_ACCEPTED, 0, 0, &why), FRAME_GOOD);
