@@ -558,7 +558,7 @@ static const struct input_hooks submit_durable_hooks = {
 static void
 submit_request(struct submit *s)
 {
-	json_t	*req;
+	json_t	*req, *sections;
 	char	*js;
 
 	if (s->conn == SC_FETCH)
@@ -576,8 +576,12 @@ submit_request(struct submit *s)
 			json_object_set_new(req, "detach", json_true());
 		json_object_set_new(req, "records", json_integer(s->delim));
 	}
-	json_object_set_new(req, "sections", json_pack("[s,s,s,s,s,s,s]",
-	    "stderr", "output", "fields", "input", "typed", "batch", "runlat"));
+	sections = json_pack("[s,s,s,s,s,s,s]", "stderr", "output", "fields",
+	    "input", "typed", "batch", "runlat");
+	/* Only a summary to print: the sums of runs do. */
+	if (!s->keep_inputs && report_takes_sums(s->report))
+		json_array_append_new(sections, json_string("sums"));
+	json_object_set_new(req, "sections", sections);
 	js = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	submit_send(s, CTL_REQUEST, CTL_VERSION, js, strlen(js));
@@ -844,6 +848,38 @@ submit_result(struct submit *s, const struct frame_hdr *h, const char *p)
 	}
 	submit_report(s, h->id, (enum job_status)h->status, &r, &ex,
 	    (pid_t)m.pid, m.latency_us, m.attempts);
+}
+
+/*
+ * A SUMS (ctl.h, "sums"), header h checked by ctl_parse(): jobs h->id on,
+ * all ok, counted from their sums as submit_run() counts the outputs.
+ * Every one of them must be waiting for its result: a SUMS cannot say
+ * which of its jobs a repeat would be, and droverd sends none for a
+ * durable batch, the one kind that may see a result again.
+ */
+static void
+submit_sums(struct submit *s, const struct frame_hdr *h, const char *p)
+{
+	struct ctl_sums	 u;
+	const char	*why;
+
+	if (ctl_sums_get(p, h->id, &u, &why) == -1) {
+		log_warnx("bad SUMS from droverd: %s", why);
+		submit_end(s, 3, "bad message from droverd");
+		return;
+	}
+	if (s->keep_inputs || !report_takes_sums(s->report) ||
+	    !idset_finish_run(&s->open, h->id, u.jobs)) {
+		log_warnx("droverd sent SUMS for jobs %llu to %llu, not all "
+		    "waiting for a result", (unsigned long long)h->id,
+		    (unsigned long long)(h->id + (u.jobs - 1)));
+		submit_end(s, 3, "bad message from droverd");
+		return;
+	}
+	report_latency_n(s->report, (pid_t)u.meta.pid, u.meta.latency_us,
+	    u.jobs);
+	report_sums(s->report, u.jobs, u.sum, u.min, u.max,
+	    u.meta.attempts > 1 ? u.jobs : 0);
 }
 
 /* May a lost durable batch be taken up again? */
@@ -1126,6 +1162,8 @@ submit_frame(void *arg, const struct frame_hdr *h, const char *p,
 
 	if (h->type == CTL_RESULT && s->conn <= SC_FETCHING)
 		submit_result(s, h, p);
+	else if (h->type == CTL_SUMS && s->conn <= SC_FETCHING)
+		submit_sums(s, h, p);
 	else if (h->type == CTL_ACCEPTED && s->conn == SC_SUBMIT)
 		submit_accepted(s, h);
 	else if (h->type == CTL_REPLY && s->conn == SC_REQUEST)

@@ -1115,6 +1115,29 @@ report_run(struct report *r, const char *vals, size_t n, enum num_kind kind,
 	report_schedule(r);
 }
 
+/*
+ * Whether report_sums() may take the sums of runs instead (a SUMS, ctl.h):
+ * runs are taken and their ok outputs are not shown.
+ */
+bool
+report_takes_sums(const struct report *r)
+{
+	return (report_takes_runs(r) && (r->opts.quiet ||
+	    r->opts.failed_only));
+}
+
+/*
+ * n ok jobs in a row whose integer outputs sum to s, lo and hi the least
+ * and the greatest, retried of them dispatched more than once: counted as
+ * report_run() would count them, given report_takes_sums().
+ */
+void
+report_sums(struct report *r, uint64_t n, i128 s, int64_t lo, int64_t hi,
+    uint64_t retried)
+{
+	agg_sums(&r->agg, n, s, lo, hi, retried);
+}
+
 /* What report_job() does once the job is counted: log it, print it. */
 static void
 report_emit(struct report *r, uint64_t id, enum job_status st,

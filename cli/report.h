@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "num.h"
 #include "status.h"
 
 struct event_base;
@@ -79,6 +80,9 @@ bool		 report_takes_runs(const struct report *);
 void		 report_latency_n(struct report *, pid_t, uint64_t, size_t);
 void		 report_run(struct report *, const char *, size_t,
 		    enum num_kind, size_t);
+bool		 report_takes_sums(const struct report *);
+void		 report_sums(struct report *, uint64_t, i128, int64_t, int64_t,
+		    uint64_t);
 uint64_t	 report_limit(const struct report *);
 void		 report_set_hooks(struct report *, const struct report_hooks *,
 		    void *);

@@ -66,6 +66,7 @@
 #define CLIENT_JOB_WORD		htole32(CTL_JOB)
 #define CLIENT_RECORDS_WORD	htole32(CTL_RECORDS)
 #define CLIENT_OUT_LOW		(1 * 1024 * 1024)	/* read again */
+#define CLIENT_RS_SUMS		0x01	/* rs_flag of an open SUMS */
 #define CLIENT_READ_MAX		(256 * 1024)
 #define CLIENT_READS_PER_EVENT	4
 #define CLIENT_IDLE_SECS	10	/* for a request, or mid-message */
@@ -105,6 +106,11 @@ struct client {
 	uint32_t		 rs_runs;	/* attempts, */
 	uint64_t		 rs_lat;	/* latency (runlat), */
 	uint8_t			 rs_flag;	/* type (ctl.h, CTL_F_BATCH) */
+	uint64_t		 rs_jobs;	/* a SUMS': its jobs, */
+	i128			 rs_sum;	/* their sum, */
+	int64_t			 rs_min;	/* least */
+	int64_t			 rs_max;	/* and greatest */
+	bool			 sums;		/* takes SUMS (ctl.h) */
 	char			*cwd;		/* its directory (exec_cwd) */
 	bool			 skip_quiet;	/* no "rejected" for its skip */
 	bool			 records;	/* takes RECORDS, ended by */
@@ -1101,6 +1107,7 @@ client_submit(struct client *cl, json_t *req)
 	cl->sections = client_sections(req);
 	cl->b.runs = (cl->sections & CTL_F_TYPED) &&
 	    (cl->sections & CTL_F_BATCH);
+	cl->sums = cl->b.runs && (cl->sections & CTL_S_SUMS);
 	cl->max_job_bytes = pool_conf(p)->max_job_bytes;
 	cl->restarts0 = pool_restarts(p);
 	cl->state = CS_SUBMIT;
@@ -1840,6 +1847,66 @@ client_result_batched(struct client *cl, uint64_t id, const char *v,
 }
 
 /*
+ * n ok jobs in a row, ids id on, whose outputs are the 8-byte integers
+ * vals, with one worker, attempts and latency (m), to a client that asked
+ * for "sums": they join the SUMS that ends the output when it takes this
+ * id next with the same worker, attempts and latency, has room, and has
+ * not been written in part; else they open one.  The sums are written
+ * over the queued message's as they grow.
+ */
+static void
+client_sums(struct client *cl, uint64_t id, const char *vals, size_t n,
+    const struct ctl_meta *m)
+{
+	struct ctl_sums	 u;
+	uint64_t	 w;
+	int64_t		 x, lo, hi;
+	i128		 sum = 0;
+	size_t		 i;
+	char		*p;
+
+	memcpy(&w, vals, 8);
+	lo = hi = (int64_t)le64toh(w);
+	for (i = 0; i < n; i++) {
+		memcpy(&w, vals + i * 8, 8);
+		x = (int64_t)le64toh(w);
+		sum += x;
+		lo = x < lo ? x : lo;
+		hi = x > hi ? x : hi;
+	}
+	if (cl->rs_len != CTL_SUMS_LEN || cl->rs_flag != CLIENT_RS_SUMS ||
+	    cl->rs_end != peer_queued_total(cl->peer) || cl->rs_next != id ||
+	    cl->rs_pid != m->pid || cl->rs_runs != m->attempts ||
+	    cl->rs_lat != m->latency_us || cl->rs_jobs > CTL_SUMS_JOBS - n ||
+	    (p = peer_tail(cl->peer, FRAME_HDRLEN + CTL_SUMS_LEN)) == NULL) {
+		p = peer_reserve(cl->peer, FRAME_HDRLEN + CTL_SUMS_LEN);
+		frame_put(p, CTL_SUMS, 0, CTL_SUMS_LEN, id);
+		peer_commit(cl->peer, FRAME_HDRLEN + CTL_SUMS_LEN);
+		cl->rs_len = CTL_SUMS_LEN;
+		cl->rs_flag = CLIENT_RS_SUMS;
+		cl->rs_pid = m->pid;
+		cl->rs_runs = m->attempts;
+		cl->rs_lat = m->latency_us;
+		cl->rs_jobs = 0;
+		cl->rs_sum = 0;
+		cl->rs_min = lo;
+		cl->rs_max = hi;
+	}
+	cl->rs_jobs += n;
+	cl->rs_sum += sum;
+	cl->rs_min = lo < cl->rs_min ? lo : cl->rs_min;
+	cl->rs_max = hi > cl->rs_max ? hi : cl->rs_max;
+	u.meta = *m;
+	u.jobs = cl->rs_jobs;
+	u.sum = cl->rs_sum;
+	u.min = cl->rs_min;
+	u.max = cl->rs_max;
+	ctl_sums_put(p + FRAME_HDRLEN, &u);
+	cl->rs_next = id + n;
+	cl->rs_end = peer_queued_total(cl->peer);
+}
+
+/*
  * A job of this client finished: send its RESULT (unless it left).  A
  * typed output goes in binary to a client that asked for "typed", as its
  * text to the others, which get what they always had; a run of 8-byte
@@ -1879,7 +1946,10 @@ client_done(struct batch *b, struct job *j, const struct jobresult *r)
 		t.outlen = outlen;
 		t.num = NULL;
 		client_result_sections(cl, j, &t, &m, flags, tflag);
-	} else if (tflag != 0 && outlen == 8 && r->status == JOB_OK &&
+	} else if (tflag == FRAME_F_INT && outlen == 8 &&
+	    r->status == JOB_OK && cl->sums)
+		client_sums(cl, j->id, num, 1, &m);
+	else if (tflag != 0 && outlen == 8 && r->status == JOB_OK &&
 	    (cl->sections & CTL_F_BATCH))
 		client_result_batched(cl, j->id, num, tflag, &m);
 	else {
@@ -1970,13 +2040,22 @@ client_done_run(struct batch *b, struct job *const *js, const char *vals,
 	struct client	*cl = (struct client *)b;
 	struct ctl_meta	 m;
 	uint8_t		 tflag = kind == NUM_INT ? FRAME_F_INT : FRAME_F_DOUBLE;
-	size_t		 i;
+	size_t		 i, k;
 
 	client_hold(cl);
 	if (cl->fd == -1)
 		goto out;
 	m.pid = (uint32_t)pid;
-	for (i = 0; i < n; ) {
+	for (i = 0; cl->sums && kind == NUM_INT && i < n; i = k) {
+		m.attempts = js[i]->runs;
+		m.latency_us = now > js[i]->sent_us ? now - js[i]->sent_us : 0;
+		for (k = i + 1; k < n && js[k]->id == js[i]->id + (k - i) &&
+		    js[k]->runs == m.attempts && (now > js[k]->sent_us ?
+		    now - js[k]->sent_us : 0) == m.latency_us; k++)
+			;
+		client_sums(cl, js[i]->id, vals + i * 8, k - i, &m);
+	}
+	for (; i < n; ) {
 		m.attempts = js[i]->runs;
 		m.latency_us = now > js[i]->sent_us ? now - js[i]->sent_us : 0;
 		client_result_batched(cl, js[i]->id, vals + i * 8, tflag, &m);

@@ -16,7 +16,8 @@
  *
  * Input: byte 0, the options (bits 0-2: the number of jobs; 3: --json;
  * 4: --ordered; 5: --tag; 6: --halt now,fail=1; 7: --joblog); byte 1,
- * the seed of the write sizes; the rest, what droverd sends.
+ * the seed of the write sizes (bits 1-6) and --quiet (bit 7); the rest,
+ * what droverd sends.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -178,7 +179,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 2)
 		return (0);
 	m = data[0];
-	s.seed = data[1] | 1U;
+	s.seed = (data[1] & 0x7fU) | 1U;
 	s.data = data + 2;
 	s.size = size - 2;
 
@@ -190,6 +191,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	argv[argc++] = "--input";
 	argv[argc++] = fz_jobs[m & 7];
 	argv[argc++] = "--no-progress";
+	if (data[1] & 0x80)
+		argv[argc++] = "--quiet";
 	if (m & 0x08)
 		argv[argc++] = "--json";
 	if (m & 0x10)

@@ -130,6 +130,7 @@ pools = (
 
 REQUEST, REPLY, CJOB, END, CRESULT, BYE, CANCEL = range(1, 8)
 RECORDS = 9
+SUMS = 10
 
 
 def req(obj, version=1):
@@ -182,7 +183,7 @@ def meta(pid, attempts, latency):
 
 def control_client_seeds():
     # byte 0: jobs (0-7) | 8 --json | 16 --ordered | 32 --tag |
-    # 64 --halt now,fail=1 | 128 --joblog; byte 1: seed
+    # 64 --halt now,fail=1 | 128 --joblog; byte 1: seed | 128 --quiet
     ok = frame(REPLY, b'{"ok":true,"pool":"p","max_job_bytes":1048576}')
     res = b"".join(frame(CRESULT, meta(100, 1, 9) + str(i * i).encode(),
                          ident=i) for i in range(3))
@@ -215,6 +216,19 @@ def control_client_seeds():
               ident=2) +
         frame(CRESULT, struct.pack("<IIQq", 7, 1, 12, 4), 0, 0xd0,
               ident=1) + bye,
+        # SUMS (type 10) to --quiet, among RESULTs; then a bad one.
+        "sums": b"\x05\x87" + ok +
+        frame(SUMS, struct.pack("<IIQQ", 7, 1, 12, 2) +
+              (5).to_bytes(16, "little", signed=True) +
+              struct.pack("<qq", 1, 4), ident=0) +
+        frame(CRESULT, meta(9, 2, 3) + b"oops", 1, ident=2) +
+        frame(SUMS, struct.pack("<IIQQ", 7, 2, 12, 2) +
+              (25).to_bytes(16, "little", signed=True) +
+              struct.pack("<qq", 9, 16), ident=3) + bye,
+        "sums-bad": b"\x03\x85" + ok +
+        frame(SUMS, struct.pack("<IIQQ", 7, 1, 12, 2) +
+              (9).to_bytes(16, "little", signed=True) +
+              struct.pack("<qq", 1, 4), ident=0) + bye,
     }
 
 

@@ -435,6 +435,7 @@ class Droverd:
 # The control protocol (docs/protocol.md), raw, for clients that misbehave.
 CTL_REQUEST, CTL_REPLY, CTL_JOB, CTL_END, CTL_RESULT, CTL_BYE = range(1, 7)
 CTL_RECORDS = 9
+CTL_SUMS = 10
 CTL_VERSION = 1
 
 

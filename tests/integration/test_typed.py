@@ -21,7 +21,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (CTL_BYE, CTL_END, CTL_JOB, CTL_REPLY,  # noqa
-                     CTL_RESULT, DROVER, TW, Droverd, DroverTestCase, Result,
+                     CTL_RESULT, CTL_SUMS, DROVER, TW, Droverd, DroverTestCase, Result,
                      ctl_connect, ctl_frame, ctl_read_all, ctl_request, run)
 
 I128_MAX = (1 << 127) - 1
@@ -178,6 +178,7 @@ class TypedSubmit(DroverTestCase):
             'protocol = "frame";',
             f'name = "batch"; workers = 2; command = "{TW} echo-batch"; '
             'protocol = "frame";',
+            'name = "square"; workers = 2; handler = "square";',
         ]).start()
 
     @classmethod
@@ -287,6 +288,72 @@ class TypedSubmit(DroverTestCase):
         self.assertGreater(runs, 0)
         self.assertLess(runs, 1000)     # runs, not a frame a job
 
+    def test_client_with_sums_gets_sums(self):
+        """"sums" too: the ok 8-byte integer outputs of consecutive jobs
+        come as SUMS (docs/protocol.md): how many, their sum, least and
+        greatest, with the worker, attempts and latency they share; the
+        others (an i128, a text, the doubles) as before.  Every job
+        once, and each SUMS the exact totals of its jobs."""
+        items = [str(I128_MAX) if i == 700 else "x" if i == 1400
+                 else f"{i}.5" if i % 997 == 3 else str(i * 3 - 1000)
+                 if i % 2 else str(I64_MIN + i) for i in range(3000)]
+        seen, sums = {}, 0
+        for typ, st, flags, id_, p in self.raw_frames(
+                ["typed", "batch", "runlat", "sums"], items, pool="batch"):
+            if typ == CTL_SUMS:
+                self.assertEqual((st, flags, len(p)), (0, 0, 56))
+                pid, attempts, lat, n = struct.unpack_from("<IIQQ", p)
+                total = int.from_bytes(p[24:40], "little", signed=True)
+                lo, hi = struct.unpack_from("<qq", p, 40)
+                vals = [int(x) for x in items[id_:id_ + n]]
+                self.assertEqual((total, lo, hi),
+                                 (sum(vals), min(vals), max(vals)))
+                self.assertEqual(attempts, 1)
+                self.assertLess(lat, 60 * 10**6)
+                for k in range(n):
+                    seen.setdefault(id_ + k, []).append(typ)
+                sums += 1
+            elif typ == CTL_RESULT:
+                self.assertEqual(st, 0)
+                # No run of integers: those are SUMS now.
+                self.assertNotEqual(flags & 0x50, 0x50)
+                k = (len(p) - 16) // 8 if flags & 0x80 else 1
+                for i in range(k):
+                    seen.setdefault(id_ + i, []).append(typ)
+        self.assertEqual(sorted(seen), list(range(3000)))
+        self.assertEqual({i for i, v in seen.items() if v != [CTL_SUMS]},
+                         {i for i, x in enumerate(items) if i in
+                          (700, 1400) or "." in x})
+        self.assertGreater(sums, 0)
+        self.assertLess(sums, 1000)     # runs, not a frame a job
+        # Without "typed" and "batch", "sums" changes nothing.
+        for sections in (["sums"], ["typed", "sums"]):
+            frames = self.raw_frames(sections, items, pool="batch")
+            self.assertEqual(len([f for f in frames if f[0] == CTL_RESULT]),
+                             3000)
+
+    def test_submit_quiet_sums_exact(self):
+        """drover submit --quiet asks for "sums"; its summary is the one
+        --json gives (which takes every value) and the exact one: jobs
+        that fail between the runs, the sum of squares past 64 bits."""
+        items = ["x" if i % 1001 == 5 else str(i * 9973 % 3037000499)
+                 for i in range(200000)]
+        want = sum(int(x) ** 2 for x in items if x != "x")
+        q = self.d.submit("square", data(items), "--quiet")
+        j = self.d.submit("square", data(items), "--json")
+        self.assertEqual((q.rc, j.rc), (1, 1), q.errtext + j.errtext)
+        self.assertEqual(q.out, b"")
+        failed = items.count("x")
+        self.assertIn(f"200000 jobs, {200000 - failed} ok, {failed} "
+                      "failed, 0 retried", q.errtext)
+        local = run(["-w", "2", "--quiet", "square"], data(items))
+        self.assertEqual(text_summary(q), text_summary(local))
+        self.assertIn(f"; sum {want} min 0 ", q.errtext)
+        s = j.jobs_and_summary()[1]
+        self.assertEqual(str(s["sum"]), str(want))
+        self.assertEqual((s["ok"], s["failed"]), (200000 - failed, failed))
+        self.assertEqual(q.errtext.count("failed: not an integer"), failed)
+
     def test_clients_share_a_batched_pool(self):
         """Four clients at once on one pool whose workers answer in
         batched RESULTs: two raw ones that take runs, one that takes
@@ -384,6 +451,15 @@ def runlat_of(id_, values, flags=0xd0, pid=4242, attempts=1, lat=7):
                        id_) + body
 
 
+def sums_of(id_, n, total, lo, hi, pid=4242, attempts=1, lat=7):
+    """A SUMS ("sums"): pid, attempts, latency, jobs, sum, least,
+    greatest."""
+    body = (struct.pack("<IIQQ", pid, attempts, lat, n) +
+            total.to_bytes(16, "little", signed=True) +
+            struct.pack("<qq", lo, hi))
+    return struct.pack("<IBBBBQ", len(body), CTL_SUMS, 0, 0, 0, id_) + body
+
+
 def result(id_, out, flags=0, status=0):
     """A RESULT as droverd builds it: meta (pid, attempts, latency), out."""
     return struct.pack("<IBBBBQ", 16 + len(out), CTL_RESULT, status, flags,
@@ -415,6 +491,8 @@ class ResultsOfOneRead(DroverTestCase):
                 n, typ = struct.unpack_from("<IB", buf)
                 if len(buf) < 16 + n:
                     break
+                if typ == 1:
+                    self.request = json.loads(buf[16:16 + n])
                 buf = buf[16 + n:]
                 if typ == 1:
                     c.sendall(ctl_frame(CTL_REPLY, json.dumps(
@@ -509,6 +587,58 @@ class ResultsOfOneRead(DroverTestCase):
                         stdin=b"a\nb\nc\nd\ne\nf\ng\nh\n")
         self.assertIn("8 jobs, 7 ok, 1 failed, 3 retried", r.errtext)
         self.assertIn("; sum 140 min 1 max 49", r.errtext)
+
+    # SUMS among RESULTs and runs: jobs 0-1 (1, 4), 5-7 (25, 36, 49).
+    SUMS = (sums_of(0, 2, 5, 1, 4) + result(2, struct.pack("<q", 9), 0x10) +
+            runlat_of(3, [16.0], 0xe0) + result(4, b"boom", status=1) +
+            sums_of(5, 3, 110, 25, 49, pid=99, attempts=2, lat=8))
+
+    def test_sums_in_one_read(self):
+        """drover submit --quiet asks for "sums" (and only it: it prints
+        no ok output) and counts each SUMS as its jobs: the same totals
+        as for their values, the retried ones too."""
+        stdin = b"a\nb\nc\nd\ne\nf\ng\nh\n"
+        r = self.submit("--quiet", results=self.SUMS, stdin=stdin)
+        self.assertIn("sums", self.request["sections"])
+        self.assertEqual((r.rc, r.out), (1, b""), r.errtext)
+        self.assertIn("8 jobs, 7 ok, 1 failed, 3 retried", r.errtext)
+        self.assertIn("; sum 140 min 1 max 49", r.errtext)
+        log = os.path.join(tempfile.mkdtemp(prefix="drover-sums-"), "log")
+        for opts in ((), ("--json",), ("--ordered", "--quiet"),
+                     ("--quiet", "--joblog", log)):
+            r = self.submit(*opts, results=self.RUNS, stdin=stdin)
+            self.assertEqual(r.rc, 1, r.errtext)
+            self.assertNotIn("sums", self.request["sections"], opts)
+        os.unlink(log)
+        os.rmdir(os.path.dirname(log))
+
+    def test_bad_sums(self):
+        """A SUMS that cannot be its jobs', or for jobs that have their
+        result or were never sent, or to a client that did not ask for
+        it, ends the batch (exit 3) with the reason, and the jobs left
+        are reported, each once."""
+        stdin = b"a\nb\nc\nd\n"
+        for opts, results, why in (
+                (("--quiet",), sums_of(0, 2, 9, 1, 4),
+                 "bad SUMS from droverd: SUMS whose sum is not of its "
+                 "least and greatest"),
+                (("--quiet",), sums_of(0, 0, 0, 0, 0),
+                 "bad SUMS from droverd: SUMS of no jobs"),
+                (("--quiet",), result(1, b"4") + sums_of(0, 2, 5, 1, 4),
+                 "droverd sent SUMS for jobs 0 to 1, not all waiting"),
+                (("--quiet",), sums_of(2, 3, 3, 1, 1),
+                 "droverd sent SUMS for jobs 2 to 4, not all waiting"),
+                (("--json",), sums_of(0, 2, 5, 1, 4),
+                 "droverd sent SUMS for jobs 0 to 1, not all waiting")):
+            r = self.submit(*opts, results=results, stdin=stdin)
+            self.assertEqual(r.rc, 3, (opts, r.errtext))
+            self.assertIn(why, r.errtext)
+            if opts == ("--json",):
+                jobs, summary = r.jobs_and_summary()
+                self.assertEqual(sorted(j["id"] for j in jobs),
+                                 list(range(4)))
+            else:
+                self.assertIn("4 jobs, ", r.errtext)
 
     def test_runs_in_one_read_plain(self):
         """Plain output and --quiet, which take a run whose jobs are all
