@@ -1,6 +1,8 @@
 /*
  * Flat byte buffers (see buf.h for why not evbuffers on the job path).
  */
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -114,6 +116,55 @@ buf_read(struct buf *b, int fd, size_t max)
 	do
 		n = read(fd, p, b->cap - b->wpos);
 	while (n == -1 && errno == EINTR);
+	if (n > 0)
+		b->wpos += (size_t)n;
+	return (n);
+}
+
+/*
+ * As buf_read(), from a Unix socket with recvmsg(2): a descriptor passed
+ * with the bytes (SCM_RIGHTS) goes to *fdp if it is -1 there, close-on-
+ * exec; every other one is closed, so that a peer cannot fill our table.
+ */
+ssize_t
+buf_read_fds(struct buf *b, int fd, size_t max, int *fdp)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(BUF_FDS_MAX * sizeof(int))];
+	}		 cm;
+	struct cmsghdr	*c;
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	ssize_t		 n;
+	size_t		 i, k;
+	int		 got;
+
+	iov.iov_base = buf_reserve(b, max);
+	iov.iov_len = b->cap - b->wpos;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof(cm.buf);
+	do
+		n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+	while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return (n);
+	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < k; i++) {
+			memcpy(&got, CMSG_DATA(c) + i * sizeof(int),
+			    sizeof(int));
+			if (*fdp == -1)
+				*fdp = got;
+			else
+				(void)close(got);
+		}
+	}
 	if (n > 0)
 		b->wpos += (size_t)n;
 	return (n);

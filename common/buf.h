@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#define BUF_FDS_MAX	4	/* descriptors taken in by one buf_read_fds() */
+
 struct buf {
 	char	*data;
 	size_t	 rpos;		/* first unread byte */
@@ -29,6 +31,7 @@ void	 buf_adds(struct buf *, const char *);
 void	 buf_printf(struct buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 ssize_t	 buf_read(struct buf *, int, size_t);
+ssize_t	 buf_read_fds(struct buf *, int, size_t, int *);
 ssize_t	 buf_write(struct buf *, int);
 void	 buf_shrink(struct buf *, size_t);
 

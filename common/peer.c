@@ -58,6 +58,8 @@ struct peer {
 	bool			 wfailed;	/* output is dropped */
 	unsigned		 busy;		/* ways in running */
 	bool			 dead;		/* freed while busy */
+	bool			 take_fds;	/* recvmsg(2): keep one fd */
+	int			 passed;	/* that fd, or -1 */
 };
 
 static void	peer_read_cb(int, short, void *);
@@ -76,6 +78,7 @@ peer_new(struct event_base *base, int fd, const struct peer_conf *conf,
 	p->ops = ops;
 	p->arg = arg;
 	p->fd = fd;
+	p->passed = -1;
 	buf_init(&p->in);
 	buf_init(&p->out);
 	p->read_max = PEER_READ_MAX;
@@ -142,6 +145,9 @@ peer_close(struct peer *p)
 	event_del(p->ev_flush);
 	close(p->fd);
 	p->fd = -1;
+	if (p->passed != -1)
+		(void)close(p->passed);
+	p->passed = -1;
 	p->reading = p->writing = p->flush_due = false;
 	p->have_hdr = p->skipping = false;
 	p->skip = 0;
@@ -162,6 +168,27 @@ peer_free(struct peer *p)
 		p->dead = true;
 	else
 		peer_destroy(p);
+}
+
+/*
+ * Take descriptors passed with the bytes (SCM_RIGHTS): one is kept for
+ * peer_passed_fd(), every other one closed.  Off (the default), read(2)
+ * discards them, and the kernel closes them.
+ */
+void
+peer_take_fds(struct peer *p, bool on)
+{
+	p->take_fds = on;
+}
+
+/* The descriptor passed and kept, now the caller's; -1 if none. */
+int
+peer_passed_fd(struct peer *p)
+{
+	int	 fd = p->passed;
+
+	p->passed = -1;
+	return (fd);
 }
 
 int
@@ -332,7 +359,8 @@ peer_read_some(struct peer *p, unsigned reads, size_t max, bool event)
 
 	for (i = 0; i < reads && got < max && p->fd != -1 &&
 	    (event ? p->reading : !p->rlost); i++) {
-		n = buf_read(&p->in, p->fd, p->read_max);
+		n = p->take_fds ? buf_read_fds(&p->in, p->fd, p->read_max,
+		    &p->passed) : buf_read(&p->in, p->fd, p->read_max);
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n <= 0) {

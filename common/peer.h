@@ -107,6 +107,8 @@ void		 peer_close(struct peer *);
 void		 peer_free(struct peer *);
 int		 peer_fd(const struct peer *);
 int		 peer_errno(const struct peer *);
+void		 peer_take_fds(struct peer *, bool);
+int		 peer_passed_fd(struct peer *);
 
 void		 peer_set_reading(struct peer *, bool);
 bool		 peer_reading(const struct peer *);

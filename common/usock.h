@@ -1,5 +1,6 @@
 /*
- * Listening Unix stream sockets whose path appears only once they accept.
+ * Unix stream sockets: listening ones whose path appears only once they
+ * accept, and bytes sent with a descriptor.
  */
 #ifndef DROVER_USOCK_H
 #define DROVER_USOCK_H
@@ -16,5 +17,6 @@
 
 int	usock_listen(const char *, mode_t, gid_t, int, char *, size_t);
 bool	usock_path_fits(const char *);
+ssize_t	usock_send_fd(int, const void *, size_t, int);
 
 #endif

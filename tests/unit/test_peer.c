@@ -783,6 +783,97 @@ START_TEST(test_drain_free_in_hook)
 }
 END_TEST
 
+/* Send one frame over fd with fds passed (SCM_RIGHTS) alongside. */
+static void
+send_with_fds(int fd, const int *fds, size_t nfds)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(8 * sizeof(int))];
+	}		 cm;
+	struct cmsghdr	*c;
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	char		 hdr[FRAME_HDRLEN];
+
+	frame_put(hdr, FRAME_JOB, 0, 0, 1);
+	iov.iov_base = hdr;
+	iov.iov_len = sizeof(hdr);
+	memset(&msg, 0, sizeof(msg));
+	memset(&cm, 0, sizeof(cm));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+	ck_assert_int_eq(sendmsg(fd, &msg, 0), FRAME_HDRLEN);
+}
+
+/* How many descriptors this process has open. */
+static unsigned
+open_fds(void)
+{
+	unsigned	 n = 0;
+	int		 fd;
+
+	for (fd = 0; fd < 1024; fd++)
+		n += fcntl(fd, F_GETFD) != -1;
+	return (n);
+}
+
+/*
+ * peer_take_fds(): one descriptor passed with the bytes is kept for
+ * peer_passed_fd(), close-on-exec, the others (of the same message and of
+ * later ones) closed; off, none is kept, and none stays open.  The bytes
+ * come through either way.
+ */
+START_TEST(test_passed_fds)
+{
+	struct seen	 s;
+	int		 fd, p[2], q[2], got, base;
+
+	setup(&s, NULL, &fd);
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(pipe(q), 0);
+	base = (int)open_fds();
+	send_with_fds(fd, (int[]){ p[0], q[0], q[1] }, 3);
+	turn(&s);
+	ck_assert_uint_eq(s.frames, 1);
+	ck_assert_int_eq(peer_passed_fd(s.peer), -1);	/* not taken */
+	ck_assert_int_eq((int)open_fds(), base);
+	peer_take_fds(s.peer, true);
+	send_with_fds(fd, (int[]){ p[0], q[0], q[1] }, 3);
+	send_with_fds(fd, (int[]){ q[0] }, 1);
+	turn(&s);
+	turn(&s);
+	ck_assert_uint_eq(s.frames, 3);
+	ck_assert_int_eq((int)open_fds(), base + 1);
+	got = peer_passed_fd(s.peer);
+	ck_assert_int_ne(got, -1);
+	ck_assert_int_eq(peer_passed_fd(s.peer), -1);	/* the caller's */
+	ck_assert_int_ne(fcntl(got, F_GETFD) & FD_CLOEXEC, 0);
+	ck_assert_int_eq(write(p[1], "x", 1), 1);	/* the pipe p */
+	ck_assert_int_eq(read(got, &(char){ 0 }, 1), 1);
+	close(got);
+	/* One kept and not taken is closed with the peer. */
+	send_with_fds(fd, (int[]){ p[0] }, 1);
+	turn(&s);
+	ck_assert_int_eq((int)open_fds(), base + 1);
+	peer_free(s.peer);		/* its socket, and the one it kept */
+	ck_assert_int_eq((int)open_fds(), base - 1);
+	event_base_free(s.base);
+	close(fd);
+	close(p[0]);
+	close(p[1]);
+	close(q[0]);
+	close(q[1]);
+}
+END_TEST
+
 static Suite *
 peer_suite(void)
 {
@@ -790,6 +881,7 @@ peer_suite(void)
 	TCase	*tc = tcase_create("core");
 
 	tcase_add_test(tc, test_split_across_reads);
+	tcase_add_test(tc, test_passed_fds);
 	tcase_add_test(tc, test_many_in_one_read);
 	tcase_add_test(tc, test_frames_in_one_call);
 	tcase_add_test(tc, test_oversize_refused_before_payload);
