@@ -15,10 +15,10 @@ ctl_type_name(unsigned type)
 {
 	static const char *const names[] = {
 		"?", "REQUEST", "REPLY", "JOB", "END", "RESULT", "BYE",
-		"CANCEL", "ACCEPTED", "RECORDS", "SUMS"
+		"CANCEL", "ACCEPTED", "RECORDS", "SUMS", "INPUT", "READ"
 	};
 
-	return (type <= CTL_SUMS ? names[type] : "unknown");
+	return (type <= CTL_READ ? names[type] : "unknown");
 }
 
 /*
@@ -53,7 +53,7 @@ ctl_parse(const char *p, size_t avail, struct frame_hdr *h, const char **why)
 	if (avail < FRAME_HDRLEN)
 		return (FRAME_NEED);
 	frame_decode(p, h);
-	if (h->type < CTL_REQUEST || h->type > CTL_SUMS) {
+	if (h->type < CTL_REQUEST || h->type > CTL_READ) {
 		*why = "unknown message type";
 		return (FRAME_BAD);
 	}
@@ -67,8 +67,9 @@ ctl_parse(const char *p, size_t avail, struct frame_hdr *h, const char **why)
 		return (FRAME_BAD);
 	}
 	if ((h->type == CTL_RESULT && h->status >= JOB_NSTATUS) ||
-	    (h->type == CTL_ACCEPTED && h->status > 1) ||
-	    (h->type != CTL_RESULT && h->type != CTL_ACCEPTED &&
+	    ((h->type == CTL_ACCEPTED || h->type == CTL_READ) &&
+	    h->status > 1) || (h->type != CTL_RESULT &&
+	    h->type != CTL_ACCEPTED && h->type != CTL_READ &&
 	    h->status != 0)) {
 		*why = "bad status";
 		return (FRAME_BAD);
@@ -89,8 +90,9 @@ ctl_parse(const char *p, size_t avail, struct frame_hdr *h, const char **why)
 		return (FRAME_BAD);
 	}
 	if ((h->type == CTL_END || h->type == CTL_CANCEL ||
-	    h->type == CTL_ACCEPTED) && h->len != 0) {
-		*why = "END, CANCEL or ACCEPTED with a payload";
+	    h->type == CTL_ACCEPTED || h->type == CTL_INPUT ||
+	    h->type == CTL_READ) && h->len != 0) {
+		*why = "END, CANCEL, ACCEPTED, INPUT or READ with a payload";
 		return (FRAME_BAD);
 	}
 	if (h->type == CTL_RESULT && h->len < CTL_META_LEN) {

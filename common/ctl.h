@@ -31,6 +31,12 @@
  *	SUMS	d->c	first job id	struct ctl_sums (CTL_SUMS_LEN bytes):
  *					jobs id, id + 1, ... ended ok with
  *					integer outputs, summed ("sums")
+ *	INPUT	c->d	0		none, but the client's input fd in
+ *					SCM_RIGHTS: read the jobs from it,
+ *					if the REPLY offered ("input":"fd")
+ *	READ	d->c	jobs read	none: the jobs below id are read from
+ *					the INPUT; status CTL_READ_ENDED once
+ *					it is over
  *
  * Sections (flags, byte 6 of a RESULT), only those the submit REQUEST
  * asked for ("sections":["stderr","output","fields","input"]), each a u32
@@ -115,9 +121,13 @@ enum ctl_type {
 	CTL_ACCEPTED = 8,
 	CTL_RECORDS = 9,
 	CTL_SUMS = 10,
+	CTL_INPUT = 11,
+	CTL_READ = 12,
 };
 
 #define CTL_ACC_ENDED	1	/* ACCEPTED status: the END is committed */
+#define CTL_READ_ENDED	1	/* READ status: the INPUT is over */
+#define CTL_READ_JOBS	65536	/* a READ's new jobs at most */
 
 struct ctl_meta {
 	uint32_t	pid;

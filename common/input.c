@@ -13,6 +13,9 @@
  * flowing.  Record ids are the 0-based input index.
  */
 #include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include <linux/magic.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -30,6 +33,7 @@
 #define INPUT_READ		(256 * 1024)
 #define INPUT_TURN_BYTES	(4 * 1024 * 1024)
 #define INPUT_RUN		256	/* records per hooks->records */
+#define INPUT_ZFS_MAGIC		0x2fc12fc1	/* not in linux/magic.h */
 
 struct input {
 	struct event_base	*base;
@@ -175,6 +179,39 @@ input_count_records(const struct input *in)
 	if (n == -1)
 		return (0);
 	return (count + (last != in->ls.delim));	/* unterminated */
+}
+
+/*
+ * May another process read its jobs from fd, as droverd does a client's
+ * (docs/protocol.md, "INPUT"), without its loop ever waiting on a read?
+ * A pipe or FIFO, which it reads only when readable; or a regular file on
+ * a disk or in memory, whose reads do not wait on anyone.  Not a file on
+ * FUSE, NFS, SMB and the like, where a read may block for as long as a
+ * server pleases, nor a terminal, a socket or a device.
+ */
+bool
+input_passable(int fd)
+{
+	static const long	 local[] = {
+		EXT4_SUPER_MAGIC, XFS_SUPER_MAGIC, BTRFS_SUPER_MAGIC,
+		TMPFS_MAGIC, OVERLAYFS_SUPER_MAGIC, RAMFS_MAGIC,
+		SQUASHFS_MAGIC, F2FS_SUPER_MAGIC, MSDOS_SUPER_MAGIC,
+		EXFAT_SUPER_MAGIC, INPUT_ZFS_MAGIC,
+	};
+	struct stat	 st;
+	struct statfs	 fs;
+	size_t		 i;
+
+	if (fstat(fd, &st) == -1)
+		return (false);
+	if (S_ISFIFO(st.st_mode))
+		return (true);
+	if (!S_ISREG(st.st_mode) || fstatfs(fd, &fs) == -1)
+		return (false);
+	for (i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+		if ((long)fs.f_type == local[i])
+			return (true);
+	return (false);
 }
 
 /* One read; false when there is nothing to read right now. */

@@ -50,5 +50,6 @@ bool		 input_done(const struct input *);
 uint64_t	 input_count(const struct input *);
 uint64_t	 input_bytes(const struct input *);
 uint64_t	 input_count_records(const struct input *);
+bool		 input_passable(int);
 
 #endif
