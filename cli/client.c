@@ -9,6 +9,7 @@
  * as droverd's end of it is.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -45,6 +46,7 @@
 #include "report.h"
 #include "status.h"
 #include "unacked.h"
+#include "usock.h"
 #include "xmalloc.h"
 
 #define SUBMIT_OUT_HIGH		(1024 * 1024)
@@ -244,6 +246,9 @@ struct submit {
 	int			 infd;
 	int			 delim;
 	bool			 records;	/* droverd takes RECORDS */
+	bool			 pass;		/* offers droverd its input */
+	bool			 passing;	/* passed: droverd reads it */
+	uint64_t		 read_next;	/* the jobs it READ so far */
 	uint64_t		 restarts;
 	enum submit_conn	 conn;
 	bool			 accepted;	/* the first REPLY said yes */
@@ -575,6 +580,16 @@ submit_request(struct submit *s)
 		if (s->detach)
 			json_object_set_new(req, "detach", json_true());
 		json_object_set_new(req, "records", json_integer(s->delim));
+		/*
+		 * Only the summary to print, and an input droverd may read
+		 * itself: offer it the input (docs/protocol.md, "INPUT").
+		 */
+		s->pass = s->batch == NULL && !s->detach && !s->keep_inputs &&
+		    report_takes_sums(s->report) &&
+		    report_limit(s->report) == UINT64_MAX &&
+		    input_passable(s->infd);
+		if (s->pass)
+			json_object_set_new(req, "pass_input", json_true());
 	}
 	sections = json_pack("[s,s,s,s,s,s,s]", "stderr", "output", "fields",
 	    "input", "typed", "batch", "runlat");
@@ -588,21 +603,83 @@ submit_request(struct submit *s)
 	free(js);
 }
 
+/*
+ * Pass our input to droverd, which offered to read it (INPUT, its fd in
+ * SCM_RIGHTS): nothing of it is read yet, and nothing else is queued.  A
+ * pipe goes as a description of its own, opened anew through /proc with
+ * O_NONBLOCK, so that ours (maybe the shell's) stays as it was; a file
+ * goes as it is, to be read from its offset on.  -1 if it did not go: we
+ * read the input and send its jobs, as to any droverd.
+ */
+static int
+submit_pass_input(struct submit *s)
+{
+	struct stat	 st;
+	char		 hdr[FRAME_HDRLEN], path[64];
+	ssize_t		 n;
+	int		 fd = s->infd, own = -1;
+
+	if (peer_pending(s->peer) != 0 || fstat(fd, &st) == -1)
+		return (-1);
+	if (S_ISFIFO(st.st_mode)) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if ((own = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) ==
+		    -1)
+			return (-1);
+		fd = own;
+	}
+	frame_put(hdr, CTL_INPUT, 0, 0, 0);
+	n = usock_send_fd(peer_fd(s->peer), hdr, sizeof(hdr), fd);
+	if (own != -1)
+		(void)close(own);	/* droverd holds it now */
+	if (n <= 0)
+		return (-1);
+	if ((size_t)n < sizeof(hdr)) {	/* the fd went with the first */
+		memcpy(peer_reserve(s->peer, sizeof(hdr) - (size_t)n),
+		    hdr + n, sizeof(hdr) - (size_t)n);
+		peer_commit(s->peer, sizeof(hdr) - (size_t)n);
+		peer_schedule(s->peer);
+	}
+	return (0);
+}
+
+/*
+ * READ: droverd has read the jobs below h->id from the input we passed;
+ * we wait for their results as for jobs we sent (ids in input order, as
+ * ours would be).  CTL_READ_ENDED: the input is over, as our END says.
+ */
+static void
+submit_read(struct submit *s, const struct frame_hdr *h)
+{
+	if (h->id < s->read_next || h->id - s->read_next > CTL_READ_JOBS ||
+	    (h->id > s->read_next && idset_add_run(&s->open, s->read_next,
+	    h->id - s->read_next) == -1)) {
+		log_warnx("bad READ from droverd: jobs below %llu, after "
+		    "%llu", (unsigned long long)h->id,
+		    (unsigned long long)s->read_next);
+		submit_end(s, 3, "bad message from droverd");
+		return;
+	}
+	s->read_next = h->id;
+	if (h->status == CTL_READ_ENDED)
+		s->input_over = s->ended = s->end_sent = true;
+}
+
 /* The REPLY to our submit: go, or say why not. */
 static void
 submit_reply(struct submit *s, const char *p, size_t len)
 {
 	json_t		*o;
 	json_error_t	 jerr;
-	const char	*err = NULL, *batch = NULL;
+	const char	*err = NULL, *batch = NULL, *input = NULL;
 	json_int_t	 max = 0;
 	int		 ok = 0, records = 0;
 
 	evtimer_del(s->ev_timer);
 	if ((o = json_loadb(p, len, 0, &jerr)) == NULL ||
-	    json_unpack(o, "{s:b,s?s,s?I,s?s,s?b}", "ok", &ok, "error", &err,
-	    "max_job_bytes", &max, "batch", &batch, "records",
-	    &records) == -1) {
+	    json_unpack(o, "{s:b,s?s,s?I,s?s,s?b,s?s}", "ok", &ok, "error",
+	    &err, "max_job_bytes", &max, "batch", &batch, "records",
+	    &records, "input", &input) == -1) {
 		log_warnx("bad reply from droverd");
 		s->status = 3;
 	} else if (!ok) {
@@ -629,7 +706,13 @@ submit_reply(struct submit *s, const char *p, size_t len)
 		if (s->report_total)
 			report_set_total(s->report, s->total != 0 ? s->total :
 			    input_count_records(s->input));
-		input_resume(s->input);
+		if (s->pass && s->records && input != NULL &&
+		    strcmp(input, "fd") == 0 && submit_pass_input(s) == 0) {
+			input_free(s->input);	/* droverd reads it */
+			s->input = NULL;
+			s->passing = true;
+		} else
+			input_resume(s->input);
 	}
 	json_decref(o);
 	if (s->status != -1)
@@ -1164,6 +1247,8 @@ submit_frame(void *arg, const struct frame_hdr *h, const char *p,
 		submit_result(s, h, p);
 	else if (h->type == CTL_SUMS && s->conn <= SC_FETCHING)
 		submit_sums(s, h, p);
+	else if (h->type == CTL_READ && s->conn == SC_SUBMIT && s->passing)
+		submit_read(s, h);
 	else if (h->type == CTL_ACCEPTED && s->conn == SC_SUBMIT)
 		submit_accepted(s, h);
 	else if (h->type == CTL_REPLY && s->conn == SC_REQUEST)

@@ -19,13 +19,16 @@
  * replies are appended to the peer's output and written once at the end
  * of the loop turn; the write event is armed only when the socket is full.
  */
+#include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -49,6 +52,7 @@
 #include "durable.h"
 #include "shared.h"
 #include "hooks.h"
+#include "input.h"
 #include "job.h"
 #include "jsonw.h"
 #include "log.h"
@@ -111,6 +115,13 @@ struct client {
 	int64_t			 rs_min;	/* least */
 	int64_t			 rs_max;	/* and greatest */
 	bool			 sums;		/* takes SUMS (ctl.h) */
+	struct input		*in;		/* its INPUT, read here */
+	int			 in_fd;		/* that input's fd, or -1 */
+	bool			 in_offered;	/* REPLY: "input":"fd" */
+	uint64_t		 read_base;	/* the open READ's first job, */
+	uint64_t		 read_sent;	/* its id (jobs read), */
+	uint64_t		 read_end;	/* the output total after it */
+	char			 in_why[160];	/* why the INPUT ended early */
 	char			*cwd;		/* its directory (exec_cwd) */
 	bool			 skip_quiet;	/* no "rejected" for its skip */
 	bool			 records;	/* takes RECORDS, ended by */
@@ -131,6 +142,13 @@ struct client {
 	char			*lookup_pool;	/* CS_LOOKUP */
 };
 
+/* A client's INPUT, freed once no hook of it runs (client_input_gone()). */
+struct client_input {
+	struct input		*in;
+	int			 fd;
+	SLIST_ENTRY(client_input) entry;
+};
+
 struct control {
 	struct event_base	*base;
 	struct evconnlistener	*listener;
@@ -138,6 +156,8 @@ struct control {
 	const struct daemon_hooks *hooks;
 	char			*path;
 	TAILQ_HEAD(, client)	 clients;
+	SLIST_HEAD(, client_input) gone;	/* INPUTs to free */
+	struct event		*ev_reap;	/* frees them */
 	time_t			 evict_logged;	/* one line a minute */
 };
 
@@ -153,6 +173,8 @@ static void	client_hold(struct client *);
 static void	client_release(struct client *);
 static void	client_close(struct client *);
 static void	client_lost(struct client *, const char *);
+static void	client_input_gone(struct client *);
+static void	control_reap_cb(int, short, void *);
 static void	client_idle_update(struct client *);
 static void	client_reload_look(struct client *);
 static void	client_end_input(struct client *, const char *);
@@ -291,6 +313,8 @@ client_written(void *arg, bool all)
 		cl->paused = false;
 		client_set_reading(cl, true);
 		client_read(cl);
+		if (cl->in != NULL)
+			input_resume(cl->in);
 	}
 out:
 	client_release(cl);
@@ -376,6 +400,8 @@ client_close(struct client *cl)
 	event_del(cl->ev_wait);
 	peer_close(cl->peer);
 	cl->fd = -1;
+	if (cl->in != NULL)	/* no one to tell what it reads */
+		input_stop(cl->in);
 	client_maybe_free(cl);
 }
 
@@ -442,6 +468,7 @@ client_maybe_free(struct client *cl)
 	event_free(cl->ev_idle);
 	event_free(cl->ev_wait);
 	buf_free(&cl->changes);
+	client_input_gone(cl);
 	free(cl->cwd);
 	free(cl->batch_id);
 	free(cl);
@@ -1114,8 +1141,15 @@ client_submit(struct client *cl, json_t *req)
 	pool_attach(p, &cl->b);
 	reply = json_pack("{s:b,s:s,s:I}", "ok", 1, "pool", name,
 	    "max_job_bytes", (json_int_t)cl->max_job_bytes);
-	if (client_take_records(cl, req))
+	if (client_take_records(cl, req)) {
 		json_object_set_new(reply, "records", json_true());
+		/* Its input itself, to read here (client_take_input()). */
+		if (json_is_true(json_object_get(req, "pass_input"))) {
+			json_object_set_new(reply, "input", json_string("fd"));
+			cl->in_offered = true;
+			peer_take_fds(cl->peer, true);
+		}
+	}
 	client_send_json(cl, CTL_REPLY, reply);
 	log_debug("client pid %d: submitting to %s", (int)cl->pid, name);
 }
@@ -1374,11 +1408,228 @@ client_records(struct client *cl, uint64_t id, const char *p, size_t len)
 	return ((ssize_t)n);
 }
 
+/*
+ * INPUT (docs/protocol.md): a client whose REPLY offered it ("input":"fd")
+ * may pass its input's fd instead of sending its jobs, and droverd reads
+ * them itself, as drover run reads its own (common/input.c), ids from 0
+ * on, saying how far with READs.  The jobs go to the pool as a RECORDS'
+ * would; the results go back as ever.
+ */
+
+/* Jobs came on the socket: no INPUT after them (one passed is closed). */
+static void
+client_no_input(struct client *cl)
+{
+	int	 fd;
+
+	if (!cl->in_offered)
+		return;
+	cl->in_offered = false;
+	peer_take_fds(cl->peer, false);
+	if ((fd = peer_passed_fd(cl->peer)) != -1)
+		(void)close(fd);
+}
+
+/*
+ * Tell the client that the jobs below id are read from its INPUT (ended:
+ * and that it is over) before any result of them: the READ at the end of
+ * its output moved on while none of it is written and it announces at
+ * most CTL_READ_JOBS jobs, else a new one.
+ */
+static void
+client_read_upto(struct client *cl, uint64_t id, bool ended)
+{
+	uint64_t	 le = htole64(id);
+	char		*p;
+
+	if (cl->fd == -1 || (id == cl->read_sent && !ended))
+		return;
+	if (!ended && cl->read_end == peer_queued_total(cl->peer) &&
+	    id - cl->read_base <= CTL_READ_JOBS &&
+	    (p = peer_tail(cl->peer, FRAME_HDRLEN)) != NULL)
+		memcpy(p + 8, &le, 8);
+	else {
+		cl->read_base = cl->read_sent;
+		peer_send(cl->peer, CTL_READ, ended ? CTL_READ_ENDED : 0, id,
+		    NULL, 0);
+	}
+	cl->read_sent = id;
+	cl->read_end = peer_queued_total(cl->peer);
+	client_schedule(cl);
+}
+
+/* How many jobs of its INPUT the client may have read now. */
+static uint64_t
+client_in_room(void *arg)
+{
+	struct client	*cl = arg;
+
+	if (cl->fd == -1 || cl->input_done || cl->state != CS_SUBMIT)
+		return (0);
+	if (!client_can_take(cl)) {
+		cl->paused = true;	/* client_room(), client_written() */
+		return (0);
+	}
+	return (pool_room(cl->pool));
+}
+
+/* Records n in a row of the INPUT, ids id on: READ, then to the pool. */
+static size_t
+client_in_records(void *arg, uint64_t id, const struct iovec *recs,
+    size_t n)
+{
+	struct client	*cl = arg;
+
+	client_hold(cl);
+	client_read_upto(cl, id + n, false);
+	if (!cl->input_done)
+		client_submit_run(cl, id, recs, n);
+	client_release(cl);
+	return (n);
+}
+
+static void
+client_in_record(void *arg, uint64_t id, const char *data, size_t len)
+{
+	struct iovec	 rec = { (void *)(uintptr_t)data, len };
+
+	(void)client_in_records(arg, id, &rec, 1);
+}
+
+/* A record over max_job_bytes: rejected, as its JOB would be. */
+static void
+client_in_toolong(void *arg, uint64_t id, uint64_t len)
+{
+	struct client	*cl = arg;
+
+	client_hold(cl);
+	client_read_upto(cl, id + 1, false);
+	if (!cl->input_done)
+		client_reject_size(cl, id, len);
+	client_release(cl);
+}
+
+/* A read failed: the input ends there, and BYE says why. */
+static void
+client_in_error(void *arg, int err)
+{
+	struct client	*cl = arg;
+
+	snprintf(cl->in_why, sizeof(cl->in_why), "reading the input: %s",
+	    strerror(err));
+	cl->stopped = cl->in_why;
+	log_warnx("client pid %d: %s", (int)cl->pid, cl->in_why);
+}
+
+/* The INPUT is over: a last READ, then BYE once every job is reported. */
+static void
+client_in_end(void *arg)
+{
+	struct client	*cl = arg;
+
+	client_hold(cl);
+	client_read_upto(cl, input_count(cl->in), true);
+	if (!cl->input_done) {
+		cl->input_done = true;
+		client_check_bye(cl);
+	}
+	client_release(cl);
+}
+
+static const struct input_hooks client_input_hooks = {
+	.room = client_in_room,
+	.record = client_in_record,
+	.records = client_in_records,
+	.toolong = client_in_toolong,
+	.error = client_in_error,
+	.end = client_in_end,
+};
+
+/*
+ * INPUT: its fd came with it (peer_take_fds()).  Only what droverd may
+ * read without its loop ever waiting (input_passable()): a pipe, which
+ * drover submit opens anew for it, a description of the client's own
+ * that droverd makes non-blocking if it is not, or a file on a local file
+ * system, read from its offset on, as the client would have.  Anything
+ * else ends the batch's input at once, and BYE says why.
+ */
+static void
+client_take_input(struct client *cl)
+{
+	struct stat	 st;
+	int		 fd, fl;
+
+	fd = peer_passed_fd(cl->peer);
+	client_no_input(cl);
+	if (fd == -1)
+		snprintf(cl->in_why, sizeof(cl->in_why), "INPUT without a "
+		    "file descriptor");
+	else if (!input_passable(fd) || fstat(fd, &st) == -1)
+		snprintf(cl->in_why, sizeof(cl->in_why), "INPUT not a pipe, "
+		    "nor a file on a local file system");
+	else if (S_ISFIFO(st.st_mode) && ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) ==
+	    -1)))
+		snprintf(cl->in_why, sizeof(cl->in_why), "INPUT: unable to "
+		    "make its pipe non-blocking: %s", strerror(errno));
+	if (cl->in_why[0] != '\0') {
+		if (fd != -1)
+			(void)close(fd);
+		log_warnx("client pid %d: %s", (int)cl->pid, cl->in_why);
+		client_end_input(cl, cl->in_why);
+		return;
+	}
+	cl->in_fd = fd;
+	cl->in = input_new(cl->ctl->base, fd, cl->delim, cl->max_job_bytes,
+	    &client_input_hooks, cl);
+	input_resume(cl->in);
+}
+
+/*
+ * The client is freed: its INPUT is freed at the end of the loop turn,
+ * since this may run inside one of its hooks (input_pump() goes on with
+ * it until it sees it stopped).
+ */
+static void
+client_input_gone(struct client *cl)
+{
+	struct client_input	*g;
+
+	if (cl->in == NULL)
+		return;
+	input_stop(cl->in);
+	g = xcalloc(1, sizeof(*g));
+	g->in = cl->in;
+	g->fd = cl->in_fd;
+	SLIST_INSERT_HEAD(&cl->ctl->gone, g, entry);
+	event_active(cl->ctl->ev_reap, EV_TIMEOUT, 0);
+	cl->in = NULL;
+	cl->in_fd = -1;
+}
+
+static void
+control_reap_cb(int fd, short what, void *arg)
+{
+	struct control		*ctl = arg;
+	struct client_input	*g;
+
+	(void)fd;
+	(void)what;
+	while ((g = SLIST_FIRST(&ctl->gone)) != NULL) {
+		SLIST_REMOVE_HEAD(&ctl->gone, entry);
+		input_free(g->in);
+		(void)close(g->fd);
+		free(g);
+	}
+}
+
 /* Handle one whole message of a submitting client (p: its payload). */
 static void
 client_submit_msg(struct client *cl, const struct frame_hdr *h,
     const char *p)
 {
+	if (h->type != CTL_INPUT)
+		client_no_input(cl);	/* jobs come on the socket */
 	switch (h->type) {
 	case CTL_JOB:
 		if (cl->input_done)		/* after a drain: ignored */
@@ -1397,9 +1648,14 @@ client_submit_msg(struct client *cl, const struct frame_hdr *h,
 	case CTL_RECORDS:
 		(void)client_records(cl, h->id, p, h->len);
 		break;
+	case CTL_INPUT:
+		client_take_input(cl);
+		break;
 	case CTL_CANCEL:
 		cl->input_done = true;
 		cl->stopped = "cancelled by the client";
+		if (cl->in != NULL)
+			input_stop(cl->in);
 		if (cl->xb != NULL)
 			cl->xb->ops->cancel(cl->xb, cl->stopped);
 		else
@@ -1425,6 +1681,9 @@ client_more(void *arg)
 	    cl->state == CS_RELOAD || cl->state == CS_LOOKUP)
 		return (false);
 	if (peer_skipping(cl->peer))
+		return (true);
+	/* Its jobs come from its INPUT: the socket brings a CANCEL at most. */
+	if (cl->in != NULL)
 		return (true);
 	if (cl->state == CS_SUBMIT && !cl->input_done &&
 	    !client_can_take(cl)) {
@@ -1453,6 +1712,17 @@ client_header(void *arg, const char *p, struct frame_hdr *h,
 	}
 	if (cl->state == CS_RESULTS) {	/* read only to see it go */
 		*why = "a message after a results request";
+		return (PEER_REFUSE);
+	}
+	if (cl->state == CS_SUBMIT && h->type == CTL_INPUT) {
+		if (cl->in_offered)
+			return (PEER_TAKE);
+		*why = "INPUT not offered, or after jobs";
+		return (PEER_REFUSE);
+	}
+	if (cl->state == CS_SUBMIT && cl->in != NULL &&
+	    h->type != CTL_CANCEL) {
+		*why = "a message after INPUT other than CANCEL";
 		return (PEER_REFUSE);
 	}
 	if (cl->state == CS_SUBMIT && h->type != CTL_JOB &&
@@ -1517,7 +1787,8 @@ client_frames(void *arg, const char *p, size_t len)
 	bool		 runs;
 
 	if (cl->state != CS_SUBMIT || cl->xb != NULL || cl->input_done ||
-	    cl->fd == -1 || peer_pending(cl->peer) > CLIENT_OUT_HIGH ||
+	    cl->fd == -1 || cl->in != NULL ||
+	    peer_pending(cl->peer) > CLIENT_OUT_HIGH ||
 	    (room = pool_room(cl->pool)) == 0)
 		return (0);
 	client_hold(cl);
@@ -1572,6 +1843,8 @@ client_frames(void *arg, const char *p, size_t len)
 	}
 	if (k != 0)	/* queued whole: nothing fails at once */
 		client_submit_run(cl, first, iov, k);
+	if (off != 0)
+		client_no_input(cl);	/* jobs come on the socket */
 	client_release(cl);
 	return (off);
 }
@@ -1718,6 +1991,8 @@ client_room(struct batch *b)
 	client_hold(cl);
 	client_set_reading(cl, true);
 	client_read(cl);
+	if (cl->in != NULL)
+		input_resume(cl->in);
 	client_release(cl);
 }
 
@@ -2122,6 +2397,7 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	cl->b.typed = true;	/* client_done() sends text unless asked */
 	cl->ctl = ctl;
 	cl->fd = fd;
+	cl->in_fd = -1;
 	cl->peer = peer_new(ctl->base, fd, &client_peer_conf,
 	    &client_peer_ops, cl);
 	cl->ev_idle = evtimer_new(ctl->base, client_idle_cb, cl);
@@ -2160,11 +2436,14 @@ control_new(struct event_base *base, const struct conf *c,
 	ctl->hooks = hooks;
 	ctl->path = xstrdup(c->socket);
 	TAILQ_INIT(&ctl->clients);
+	SLIST_INIT(&ctl->gone);
+	ctl->ev_reap = event_new(base, -1, 0, control_reap_cb, ctl);
 	ctl->listener = evconnlistener_new(base, control_accept_cb, ctl,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	if (ctl->listener == NULL) {
 		snprintf(err, errlen, "unable to listen on %s", c->socket);
 		close(fd);
+		event_free(ctl->ev_reap);
 		free(ctl->path);
 		free(ctl);
 		return (NULL);
@@ -2198,9 +2477,12 @@ control_free(struct control *ctl)
 		event_free(cl->ev_idle);
 		event_free(cl->ev_wait);
 		buf_free(&cl->changes);
+		client_input_gone(cl);
 		free(cl->cwd);
 		free(cl);
 	}
+	control_reap_cb(-1, 0, ctl);
+	event_free(ctl->ev_reap);
 	accept_guard_free(ctl->guard);
 	evconnlistener_free(ctl->listener);
 	(void)unlink(ctl->path);
@@ -2216,6 +2498,8 @@ client_end_input(struct client *cl, const char *why)
 		return;
 	cl->input_done = true;
 	cl->stopped = why;
+	if (cl->in != NULL)
+		input_stop(cl->in);
 	client_hold(cl);
 	client_check_bye(cl);
 	client_release(cl);

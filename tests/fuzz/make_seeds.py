@@ -131,6 +131,7 @@ pools = (
 REQUEST, REPLY, CJOB, END, CRESULT, BYE, CANCEL = range(1, 8)
 RECORDS = 9
 SUMS = 10
+INPUT, READ = 11, 12
 
 
 def req(obj, version=1):
@@ -174,6 +175,15 @@ def control_server_seeds():
         "records-nul": b"\x21\x09" + req({"op": "submit", "pool": "p",
                                            "records": 0}) +
         frame(RECORDS, b"a\x00b\x00", ident=2**64 - 2) + frame(END),
+        # INPUT offered, then sent without its fd, or after a JOB.
+        "input-nofd": b"\x01\x05" + req({"op": "submit", "pool": "p",
+                                          "records": 10,
+                                          "pass_input": True}) +
+        frame(INPUT) + frame(CJOB, b"1", ident=0),
+        "input-late": b"\x01\x03" + req({"op": "submit", "pool": "p",
+                                          "records": 10,
+                                          "pass_input": True}) +
+        frame(CJOB, b"1", ident=0) + frame(INPUT) + frame(END),
     }
 
 
@@ -225,6 +235,15 @@ def control_client_seeds():
         frame(SUMS, struct.pack("<IIQQ", 7, 2, 12, 2) +
               (25).to_bytes(16, "little", signed=True) +
               struct.pack("<qq", 9, 16), ident=3) + bye,
+        # droverd offers to read the input: the client passes it, READs.
+        "input": b"\x03\x87" + frame(REPLY, b'{"ok":true,"pool":"p",'
+                                      b'"max_job_bytes":16,"records":true,'
+                                      b'"input":"fd"}') +
+        frame(READ, ident=2) + frame(SUMS, struct.pack("<IIQQ", 7, 1, 12, 2) +
+                                     (5).to_bytes(16, "little", signed=True) +
+                                     struct.pack("<qq", 1, 4), ident=0) +
+        frame(READ, ident=3, status=1) +
+        frame(CRESULT, meta(9, 1, 3) + b"9", ident=2) + bye,
         "sums-bad": b"\x03\x85" + ok +
         frame(SUMS, struct.pack("<IIQQ", 7, 1, 12, 2) +
               (9).to_bytes(16, "little", signed=True) +

@@ -2,11 +2,14 @@
 """droverd end to end: config checking, the control socket, concurrent
 clients, access control, signals (drain, stop, reload, resize, log reopen)
 and reloads under load.  A real droverd on a private socket each time."""
+import fcntl
 import json
 import os
 import shutil
 import pwd
+import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -15,8 +18,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (CTL_BYE, CTL_END, CTL_JOB, CTL_RECORDS, CTL_REPLY,  # noqa
-                     CTL_RESULT, DROVERD, TW, Droverd, DroverTestCase,
+from harness import (CTL_BYE, CTL_END, CTL_INPUT, CTL_JOB,  # noqa
+                     CTL_READ, CTL_RECORDS, CTL_REPLY, CTL_RESULT, DROVER,
+                     DROVERD, TW, Droverd, DroverTestCase,
                      conf_check, cpu_seconds, ctl_connect, ctl_frame, ctl_read_all, ctl_request,
                      feed_and_wait, lines, observe_quiet, sum_squares,
                      tagged_pids, unread, wait_for)
@@ -584,6 +588,233 @@ class TestRecords(DaemonCase):
         self.assertEqual(st, 5)                     # rejected
         self.assertIn("over max_job_bytes 4", why)
         self.assertEqual(len(got), 3)
+
+
+class TestPassInput(DaemonCase):
+    """INPUT (docs/protocol.md): drover submit --quiet hands droverd its
+    input, a pipe or a local file, and droverd reads the jobs itself,
+    with READs before their results: every job once, the exact totals,
+    the descriptor closed when the batch ends however it ends."""
+    pools = [SQUARE, SLOW,
+             'name = "small"; workers = 1; handler = "square"; '
+             'max_job_bytes = 4;']
+
+    def droverd_fds(self):
+        """What droverd's descriptors point at."""
+        d = f"/proc/{self.d.proc.pid}/fd"
+        out = []
+        for f in os.listdir(d):
+            try:
+                out.append(os.readlink(os.path.join(d, f)))
+            except OSError:
+                pass
+        return out
+
+    def start_piped(self, pool, *opts, keep=False):
+        """drover submit reading a pipe we hold: (process, write end,
+        the pipe's name in /proc), and the read end if keep."""
+        r, w = os.pipe()
+        env = dict(self.d.env)
+        env["DROVER_SOCKET"] = self.d.sock
+        p = subprocess.Popen([DROVER, "submit", "--pool", pool] +
+                             list(opts), stdin=r, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env)
+        name = f"pipe:[{os.fstat(r).st_ino}]"
+        if keep:
+            return p, w, name, r
+        os.close(r)
+        return p, w, name
+
+    def test_pipe_read_by_droverd(self):
+        """droverd holds the pipe while the batch runs (reopened: its own
+        description, which stays blocking for us), and lets it go at the
+        end; jobs written after it took the pipe are read too."""
+        base = len(self.droverd_fds())
+        p, w, name, r = self.start_piped("square", "--quiet", keep=True)
+        os.write(w, lines(*range(1, 50001)))
+        wait_for(lambda: name in self.droverd_fds(), what="droverd to "
+                 "hold the pipe", detail=self.d.logtext)
+        os.write(w, lines(*range(50001, 100001)))
+        os.close(w)
+        out, err = p.communicate(timeout=60)
+        # droverd read it non-blocking, from a description not ours.
+        self.assertEqual(fcntl.fcntl(r, fcntl.F_GETFL) & os.O_NONBLOCK, 0)
+        os.close(r)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(out, b"")
+        self.assertIn(b"100000 jobs, 100000 ok, 0 failed", err)
+        self.assertIn(f"sum {sum_squares(100000)} ".encode(), err)
+        wait_for(lambda: name not in self.droverd_fds(), what="droverd to "
+                 "close the pipe", detail=self.d.logtext)
+        wait_for(lambda: len(self.droverd_fds()) <= base, what="no fd "
+                 "left behind", detail=lambda: str(self.droverd_fds()))
+
+    def test_file_from_its_offset(self):
+        """A file is read from where the client's offset is (the shell
+        read a line of it first), by droverd: it holds the file while a
+        slow batch runs."""
+        d = tempfile.mkdtemp(prefix="drover-pass-")
+        path = os.path.join(d, "jobs")
+        with open(path, "wb") as f:
+            f.write(b"skipped\n" + lines(*range(1, 1001)))
+        env = dict(self.d.env)
+        env["DROVER_SOCKET"] = self.d.sock
+        with open(path, "rb") as f:
+            r = subprocess.run(["bash", "-c", 'read -r first && exec "$0" '
+                                'submit --pool square --quiet', DROVER],
+                               stdin=f, capture_output=True, env=env,
+                               timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"1000 jobs, 1000 ok, 0 failed", r.stderr)
+        self.assertIn(f"sum {sum_squares(1000)} ".encode(), r.stderr)
+        with open(path, "wb") as f:
+            f.write(lines(*[20] * 100))
+        with open(path, "rb") as f:
+            p = subprocess.Popen([DROVER, "submit", "--pool", "slow",
+                                  "--quiet"], stdin=f, env=env,
+                                 stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+            wait_for(lambda: path in self.droverd_fds(), what="droverd "
+                     "to hold the file", detail=self.d.logtext)
+            out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertIn(b"100 jobs, 100 ok, 0 failed", err)
+        self.assertIn(b"sum 2000 ", err)
+        wait_for(lambda: path not in self.droverd_fds(), what="droverd to "
+                 "close the file", detail=self.d.logtext)
+        shutil.rmtree(d)
+
+    def test_over_max_job_bytes_and_unended(self):
+        """A record over max_job_bytes is rejected by its id; the last
+        one, without its newline, is a job."""
+        r = self.d.submit("small", b"1\n22222\n3\n\n4", "--quiet")
+        self.assertEqual(r.rc, 1, r.errtext)
+        self.assertIn("5 jobs, 3 ok, 2 failed", r.errtext)
+        self.assertIn("job 1 rejected: job is 5 bytes, over max_job_bytes",
+                      r.errtext)
+        self.assertIn("sum 26 ", r.errtext)
+
+    def test_client_killed(self):
+        """A client killed while droverd reads its pipe: droverd stops
+        reading, cancels what is queued, lets the pipe go, and serves."""
+        base = len(self.droverd_fds())
+        p, w, name = self.start_piped("slow", "--quiet")
+        os.write(w, lines(*[50] * 2000))
+        wait_for(lambda: name in self.droverd_fds(), what="droverd to "
+                 "hold the pipe", detail=self.d.logtext)
+        p.kill()
+        p.communicate()
+        wait_for(lambda: name not in self.droverd_fds(), timeout=20,
+                 what="droverd to close the pipe", detail=self.d.logtext)
+        os.close(w)
+        wait_for(lambda: len(self.droverd_fds()) <= base, timeout=20,
+                 what="no fd left behind",
+                 detail=lambda: str(self.droverd_fds()))
+        r = self.d.submit("square", lines(*range(1, 101)), "--quiet")
+        self.assertIn("sum 338350 ", r.errtext)
+
+    def test_interrupted(self):
+        """SIGINT: the client says CANCEL; droverd reads no more of the
+        pipe, the jobs read are each reported once (ok or cancelled)."""
+        p, w, name = self.start_piped("slow", "--quiet")
+        os.write(w, lines(*[30] * 3000))
+        wait_for(lambda: name in self.droverd_fds(), what="droverd to "
+                 "hold the pipe", detail=self.d.logtext)
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+        os.close(w)
+        err = err.decode()
+        self.assertEqual(p.returncode, 1, err)
+        # At once, not after the shutdown timeout (5 s): droverd read
+        # the CANCEL though its pool had no room for more of the input.
+        self.assertLess(time.monotonic() - t0, 3, err)
+        m = re.search(r"(\d+) jobs, (\d+) ok, (\d+) failed \((\d+) "
+                      r"cancelled\)", err)
+        self.assertIsNotNone(m, err)
+        jobs, ok, failed, cancelled = map(int, m.groups())
+        self.assertLess(jobs, 3000)
+        self.assertEqual((failed, cancelled), (jobs - ok, jobs - ok))
+        self.assertIn("cancelled by the client", err)
+        wait_for(lambda: name not in self.droverd_fds(), what="droverd to "
+                 "close the pipe", detail=self.d.logtext)
+
+    def raw_input(self, fds, then=b""):
+        """A raw client that offers its input and sends INPUT with fds
+        (maybe none), then what follows; what droverd says back."""
+        s = ctl_connect(self.d.sock)
+        s.sendall(ctl_request({"op": "submit", "pool": "square",
+                               "records": 10, "pass_input": True}))
+        buf = b""
+        while len(buf) < 16 or len(buf) < 16 + int.from_bytes(buf[:4],
+                                                             "little"):
+            buf += s.recv(65536)
+        reply = json.loads(buf[16:])
+        self.assertEqual(reply.get("input"), "fd")
+        socket.send_fds(s, [ctl_frame(CTL_INPUT)], fds)
+        if then:
+            s.sendall(then)
+        msgs = ctl_read_all(s)
+        s.close()
+        return msgs
+
+    def test_hostile_inputs(self):
+        """INPUT without a descriptor, with a socket, with two (the second
+        closed), after a JOB, or not offered: each ends as docs say, and
+        droverd keeps no descriptor of it."""
+        base = len(self.droverd_fds())
+        for fds, why in (([], "INPUT without a file descriptor"),
+                         (None, "INPUT not a pipe, nor a file on a local "
+                          "file system")):
+            if fds is None:
+                a, b = socket.socketpair()
+                fds = [a.fileno()]
+            msgs = self.raw_input(fds)
+            self.assertEqual(msgs[-1][0], CTL_BYE, msgs)
+            self.assertEqual(json.loads(msgs[-1][3]).get("stopped"), why)
+        a.close()
+        b.close()
+        r1, w1 = os.pipe()
+        r2, w2 = os.pipe()
+        os.write(w1, lines(1, 2, 3))
+        os.close(w1)
+        msgs = self.raw_input([r1, r2])
+        kinds = [m[0] for m in msgs]
+        self.assertEqual((kinds[0], kinds[-1], kinds.count(CTL_RESULT)),
+                         (CTL_READ, CTL_BYE, 3), msgs)
+        reads = [(st, id_) for typ, st, id_, p in msgs if typ == CTL_READ]
+        self.assertEqual(reads[-1], (1, 3))
+        self.assertEqual(sorted(int(p[16:]) for typ, st, id_, p in msgs
+                                if typ == CTL_RESULT), [1, 4, 9])
+        for fd in (r1, r2, w2):
+            os.close(fd)
+        # INPUT after a JOB, INPUT not offered, a JOB after INPUT.
+        r, w = os.pipe()
+        os.close(w)
+        for req, frames in (
+                ({"records": 10, "pass_input": True},
+                 ctl_frame(CTL_JOB, b"2", id=0)),
+                ({}, b"")):
+            s = ctl_connect(self.d.sock)
+            s.sendall(ctl_request(dict({"op": "submit", "pool": "square"},
+                                       **req)) + frames)
+            time.sleep(0.1)
+            socket.send_fds(s, [ctl_frame(CTL_INPUT)], [r])
+            msgs = ctl_read_all(s)
+            s.close()
+            self.assertNotIn(CTL_BYE, [m[0] for m in msgs], msgs)
+        os.close(r)
+        r, w = os.pipe()                # open: droverd reads on
+        msgs = self.raw_input([r], ctl_frame(CTL_JOB, b"2", id=0))
+        self.assertNotIn(CTL_BYE, [m[0] for m in msgs], msgs)
+        os.close(r)
+        os.close(w)
+        wait_for(lambda: len(self.droverd_fds()) <= base, what="no fd "
+                 "left behind", detail=lambda: str(self.droverd_fds()))
+        self.assertIsNone(self.d.proc.poll())
+        r = self.d.submit("square", lines(*range(1, 101)), "--quiet")
+        self.assertIn("sum 338350 ", r.errtext)
 
 
 class TestHostileClients(DaemonCase):

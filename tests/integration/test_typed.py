@@ -20,8 +20,8 @@ import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (CTL_BYE, CTL_END, CTL_JOB, CTL_REPLY,  # noqa
-                     CTL_RESULT, CTL_SUMS, DROVER, TW, Droverd, DroverTestCase, Result,
+from harness import (CTL_BYE, CTL_END, CTL_JOB, CTL_READ,  # noqa
+                     CTL_REPLY, CTL_RESULT, CTL_SUMS, DROVER, TW, Droverd, DroverTestCase, Result,
                      ctl_connect, ctl_frame, ctl_read_all, ctl_request, run)
 
 I128_MAX = (1 << 127) - 1
@@ -639,6 +639,83 @@ class ResultsOfOneRead(DroverTestCase):
                                  list(range(4)))
             else:
                 self.assertIn("4 jobs, ", r.errtext)
+
+    def serve_input(self, ls, answer):
+        """A droverd that offers to read the input (INPUT), reads the fd
+        it is passed itself, and answers answer(records)."""
+        c, _ = ls.accept()
+        buf = b""
+        while len(buf) < 16 or len(buf) < 16 + int.from_bytes(buf[:4],
+                                                             "little"):
+            buf += c.recv(1 << 16)
+        self.request = json.loads(buf[16:])
+        c.sendall(ctl_frame(CTL_REPLY, json.dumps(
+            {"ok": True, "pool": "p", "max_job_bytes": 1 << 20,
+             "records": True, "input": "fd"})))
+        msg, fds, _, _ = socket.recv_fds(c, 16, 4)
+        self.got = (struct.unpack_from("<IB", msg), len(fds))
+        data = b""
+        with os.fdopen(fds[0], "rb") as f:
+            data = f.read()
+        c.sendall(answer(data.splitlines()))
+        c.close()
+
+    def submit_input(self, answer, stdin):
+        d = tempfile.mkdtemp(prefix="drover-input-")
+        path = os.path.join(d, "s.sock")
+        ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        ls.bind(path)
+        ls.listen(1)
+        t = threading.Thread(target=self.serve_input, args=(ls, answer),
+                             daemon=True)
+        t.start()
+        p = subprocess.run([DROVER, "submit", "--pool", "p", "--socket",
+                            path, "--quiet"], input=stdin,
+                           capture_output=True, timeout=60)
+        t.join(10)
+        ls.close()
+        os.unlink(path)
+        os.rmdir(d)
+        return Result(p.returncode, p.stdout, p.stderr, None)
+
+    def test_input_passed(self):
+        """drover submit --quiet offers droverd its input, passes the fd
+        with INPUT when told to, reads none of it, and takes READs
+        before the results: the jobs READ are the ones waited for."""
+        def answer(recs):
+            vals = [int(x) ** 2 for x in recs]
+            return (ctl_frame(CTL_READ, b"", 2) +
+                    sums_of(0, 2, sum(vals[:2]), min(vals[:2]),
+                            max(vals[:2])) +
+                    ctl_frame(CTL_READ, b"", 5, status=1) +
+                    result(2, struct.pack("<q", vals[2]), 0x10) +
+                    result(3, b"boom", status=1) +
+                    sums_of(4, 1, vals[4], vals[4], vals[4]) +
+                    ctl_frame(CTL_BYE, '{"restarts":0}'))
+        r = self.submit_input(answer, b"1\n2\n3\n4\n5\n")
+        self.assertTrue(self.request.get("pass_input"), self.request)
+        self.assertEqual(self.got, ((0, 11), 1))    # INPUT, one fd
+        self.assertEqual(r.rc, 1, r.errtext)
+        self.assertIn("5 jobs, 4 ok, 1 failed", r.errtext)
+        self.assertIn("; sum 39 min 1 max 25", r.errtext)
+        self.assertIn("job 3 failed: boom", r.errtext)
+
+    def test_input_bad_read(self):
+        """A READ that goes back, or announces too many at once, or a
+        result for a job not READ, ends the batch with the reason;
+        the jobs READ and without a result are reported, each once."""
+        for frames, why in (
+                (ctl_frame(CTL_READ, b"", 3) + ctl_frame(CTL_READ, b"", 2),
+                 "bad READ from droverd: jobs below 2, after 3"),
+                (ctl_frame(CTL_READ, b"", 70000),
+                 "bad READ from droverd: jobs below 70000, after 0"),
+                (ctl_frame(CTL_READ, b"", 1) +
+                 result(1, struct.pack("<q", 4), 0x10),
+                 "which has one already or was never sent")):
+            r = self.submit_input(lambda recs: frames + ctl_frame(
+                CTL_BYE, '{"restarts":0}'), b"1\n2\n3\n")
+            self.assertIn(why, r.errtext)
+            self.assertNotEqual(r.rc, 0, r.errtext)
 
     def test_runs_in_one_read_plain(self):
         """Plain output and --quiet, which take a run whose jobs are all
