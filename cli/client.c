@@ -55,6 +55,7 @@
 #define SUBMIT_REORDER_CAP	65536
 #define SUBMIT_UNACKED_BYTES	(64U * 1024 * 1024)	/* held to resend */
 #define SUBMIT_UNACKED_JOBS	1000000
+#define SUBMIT_READ_OPEN	(1U << 24)	/* READ and open, at most */
 #define SUBMIT_BACKOFF_MIN	0.05	/* seconds between reconnects */
 #define SUBMIT_BACKOFF_MAX	1.0
 
@@ -249,6 +250,7 @@ struct submit {
 	bool			 pass;		/* offers droverd its input */
 	bool			 passing;	/* passed: droverd reads it */
 	uint64_t		 read_next;	/* the jobs it READ so far */
+	uint64_t		 max_job;	/* the REPLY's max_job_bytes */
 	uint64_t		 restarts;
 	enum submit_conn	 conn;
 	bool			 accepted;	/* the first REPLY said yes */
@@ -605,33 +607,21 @@ submit_request(struct submit *s)
 
 /*
  * Pass our input to droverd, which offered to read it (INPUT, its fd in
- * SCM_RIGHTS): nothing of it is read yet, and nothing else is queued.  A
- * pipe goes as a description of its own, opened anew through /proc with
- * O_NONBLOCK, so that ours (maybe the shell's) stays as it was; a file
- * goes as it is, to be read from its offset on.  -1 if it did not go: we
- * read the input and send its jobs, as to any droverd.
+ * SCM_RIGHTS): nothing of it is read yet, and nothing else is queued.
+ * droverd reads a pipe through a description of its own, a file from its
+ * offset on.  -1 if it did not go: we read the input and send its jobs,
+ * as to any droverd.
  */
 static int
 submit_pass_input(struct submit *s)
 {
-	struct stat	 st;
-	char		 hdr[FRAME_HDRLEN], path[64];
+	char		 hdr[FRAME_HDRLEN];
 	ssize_t		 n;
-	int		 fd = s->infd, own = -1;
 
-	if (peer_pending(s->peer) != 0 || fstat(fd, &st) == -1)
+	if (peer_pending(s->peer) != 0)
 		return (-1);
-	if (S_ISFIFO(st.st_mode)) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		if ((own = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) ==
-		    -1)
-			return (-1);
-		fd = own;
-	}
 	frame_put(hdr, CTL_INPUT, 0, 0, 0);
-	n = usock_send_fd(peer_fd(s->peer), hdr, sizeof(hdr), fd);
-	if (own != -1)
-		(void)close(own);	/* droverd holds it now */
+	n = usock_send_fd(peer_fd(s->peer), hdr, sizeof(hdr), s->infd);
 	if (n <= 0)
 		return (-1);
 	if ((size_t)n < sizeof(hdr)) {	/* the fd went with the first */
@@ -643,6 +633,15 @@ submit_pass_input(struct submit *s)
 	return (0);
 }
 
+/* Read our input and send its jobs (droverd does not, or will not). */
+static void
+submit_read_input(struct submit *s)
+{
+	s->input = input_new(s->base, s->infd, s->delim, s->max_job,
+	    s->durable ? &submit_durable_hooks : &submit_input_hooks, s);
+	input_resume(s->input);
+}
+
 /*
  * READ: droverd has read the jobs below h->id from the input we passed;
  * we wait for their results as for jobs we sent (ids in input order, as
@@ -651,7 +650,15 @@ submit_pass_input(struct submit *s)
 static void
 submit_read(struct submit *s, const struct frame_hdr *h)
 {
-	if (h->id < s->read_next || h->id - s->read_next > CTL_READ_JOBS ||
+	if (h->status == CTL_READ_DECLINED && h->id == 0 &&
+	    s->read_next == 0 && !s->ended) {
+		s->passing = false;	/* it read none: we send them */
+		submit_read_input(s);
+		return;
+	}
+	if (h->status == CTL_READ_DECLINED || h->id < s->read_next ||
+	    h->id - s->read_next > CTL_READ_JOBS ||
+	    idset_open(&s->open) + (h->id - s->read_next) > SUBMIT_READ_OPEN ||
 	    (h->id > s->read_next && idset_add_run(&s->open, s->read_next,
 	    h->id - s->read_next) == -1)) {
 		log_warnx("bad READ from droverd: jobs below %llu, after "
@@ -700,19 +707,15 @@ submit_reply(struct submit *s, const char *p, size_t len)
 		s->accepted = true;
 		s->conn = SC_SUBMIT;
 		s->records = records && !s->durable;
-		s->input = input_new(s->base, s->infd, s->delim,
-		    max > 0 ? (uint64_t)max : 1024 * 1024, s->durable ?
-		    &submit_durable_hooks : &submit_input_hooks, s);
+		s->max_job = max > 0 ? (uint64_t)max : 1024 * 1024;
 		if (s->report_total)
 			report_set_total(s->report, s->total != 0 ? s->total :
-			    input_count_records(s->input));
+			    input_records(s->infd, s->delim));
 		if (s->pass && s->records && input != NULL &&
-		    strcmp(input, "fd") == 0 && submit_pass_input(s) == 0) {
-			input_free(s->input);	/* droverd reads it */
-			s->input = NULL;
-			s->passing = true;
-		} else
-			input_resume(s->input);
+		    strcmp(input, "fd") == 0 && submit_pass_input(s) == 0)
+			s->passing = true;	/* droverd reads it */
+		else
+			submit_read_input(s);
 	}
 	json_decref(o);
 	if (s->status != -1)

@@ -67,8 +67,9 @@ ctl_parse(const char *p, size_t avail, struct frame_hdr *h, const char **why)
 		return (FRAME_BAD);
 	}
 	if ((h->type == CTL_RESULT && h->status >= JOB_NSTATUS) ||
-	    ((h->type == CTL_ACCEPTED || h->type == CTL_READ) &&
-	    h->status > 1) || (h->type != CTL_RESULT &&
+	    (h->type == CTL_ACCEPTED && h->status > CTL_ACC_ENDED) ||
+	    (h->type == CTL_READ && h->status > CTL_READ_DECLINED) ||
+	    (h->type != CTL_RESULT &&
 	    h->type != CTL_ACCEPTED && h->type != CTL_READ &&
 	    h->status != 0)) {
 		*why = "bad status";

@@ -36,7 +36,8 @@
  *					if the REPLY offered ("input":"fd")
  *	READ	d->c	jobs read	none: the jobs below id are read from
  *					the INPUT; status CTL_READ_ENDED once
- *					it is over
+ *					it is over, CTL_READ_DECLINED if it
+ *					is not taken (send the jobs, then)
  *
  * Sections (flags, byte 6 of a RESULT), only those the submit REQUEST
  * asked for ("sections":["stderr","output","fields","input"]), each a u32
@@ -126,7 +127,8 @@ enum ctl_type {
 };
 
 #define CTL_ACC_ENDED	1	/* ACCEPTED status: the END is committed */
-#define CTL_READ_ENDED	1	/* READ status: the INPUT is over */
+#define CTL_READ_ENDED	1	/* READ status: the INPUT is over, */
+#define CTL_READ_DECLINED 2	/* or not taken: send its jobs */
 #define CTL_READ_JOBS	65536	/* a READ's new jobs at most */
 
 struct ctl_meta {

@@ -160,17 +160,26 @@ input_bytes(const struct input *in)
 uint64_t
 input_count_records(const struct input *in)
 {
+	return (in->regular ? input_records(in->fd, in->ls.delim) : 0);
+}
+
+/* The same of fd, records ended by delim, before it is an input. */
+uint64_t
+input_records(int fd, int delim)
+{
 	static char	 chunk[1 << 20];
 	const char	*p, *end;
+	struct stat	 st;
 	off_t		 off;
 	ssize_t		 n;
 	uint64_t	 count = 0;
-	char		 last = in->ls.delim;
+	char		 last = (char)delim;
 
-	if (!in->regular || (off = lseek(in->fd, 0, SEEK_CUR)) == -1)
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (off = lseek(fd, 0, SEEK_CUR)) == -1)
 		return (0);
-	while ((n = pread(in->fd, chunk, sizeof(chunk), off)) > 0) {
-		for (p = chunk, end = chunk + n; (p = memchr(p, in->ls.delim,
+	while ((n = pread(fd, chunk, sizeof(chunk), off)) > 0) {
+		for (p = chunk, end = chunk + n; (p = memchr(p, delim,
 		    (size_t)(end - p))) != NULL; p++)
 			count++;
 		last = chunk[n - 1];
@@ -178,7 +187,7 @@ input_count_records(const struct input *in)
 	}
 	if (n == -1)
 		return (0);
-	return (count + (last != in->ls.delim));	/* unterminated */
+	return (count + (last != (char)delim));	/* unterminated */
 }
 
 /*
@@ -187,16 +196,17 @@ input_count_records(const struct input *in)
  * A pipe or FIFO, which it reads only when readable; or a regular file on
  * a disk or in memory, whose reads do not wait on anyone.  Not a file on
  * FUSE, NFS, SMB and the like, where a read may block for as long as a
- * server pleases, nor a terminal, a socket or a device.
+ * server pleases, nor on overlayfs, whose lower layer may be any of
+ * those (an unprivileged user may mount one over FUSE), nor a terminal,
+ * a socket or a device.
  */
 bool
 input_passable(int fd)
 {
 	static const long	 local[] = {
 		EXT4_SUPER_MAGIC, XFS_SUPER_MAGIC, BTRFS_SUPER_MAGIC,
-		TMPFS_MAGIC, OVERLAYFS_SUPER_MAGIC, RAMFS_MAGIC,
-		SQUASHFS_MAGIC, F2FS_SUPER_MAGIC, MSDOS_SUPER_MAGIC,
-		EXFAT_SUPER_MAGIC, INPUT_ZFS_MAGIC,
+		TMPFS_MAGIC, RAMFS_MAGIC, SQUASHFS_MAGIC, F2FS_SUPER_MAGIC,
+		MSDOS_SUPER_MAGIC, EXFAT_SUPER_MAGIC, INPUT_ZFS_MAGIC,
 	};
 	struct stat	 st;
 	struct statfs	 fs;

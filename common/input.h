@@ -50,6 +50,7 @@ bool		 input_done(const struct input *);
 uint64_t	 input_count(const struct input *);
 uint64_t	 input_bytes(const struct input *);
 uint64_t	 input_count_records(const struct input *);
+uint64_t	 input_records(int, int);
 bool		 input_passable(int);
 
 #endif

@@ -174,6 +174,7 @@ static void	client_release(struct client *);
 static void	client_close(struct client *);
 static void	client_lost(struct client *, const char *);
 static void	client_input_gone(struct client *);
+static void	client_no_input(struct client *);
 static void	control_reap_cb(int, short, void *);
 static void	client_idle_update(struct client *);
 static void	client_reload_look(struct client *);
@@ -1344,6 +1345,7 @@ client_skipped(void *arg, const struct frame_hdr *h)
 {
 	struct client	*cl = arg;
 
+	client_no_input(cl);	/* a job came: no INPUT after it */
 	if (!cl->skip_quiet)
 		client_reject_size(cl, h->id, h->len);
 }
@@ -1463,6 +1465,7 @@ static uint64_t
 client_in_room(void *arg)
 {
 	struct client	*cl = arg;
+	size_t		 room;
 
 	if (cl->fd == -1 || cl->input_done || cl->state != CS_SUBMIT)
 		return (0);
@@ -1470,7 +1473,9 @@ client_in_room(void *arg)
 		cl->paused = true;	/* client_room(), client_written() */
 		return (0);
 	}
-	return (pool_room(cl->pool));
+	/* Asked again after as many as a RECORDS holds, as on the socket. */
+	room = pool_room(cl->pool);
+	return (room < CTL_RECORDS_JOBS ? room : CTL_RECORDS_JOBS);
 }
 
 /* Records n in a row of the INPUT, ids id on: READ, then to the pool. */
@@ -1547,36 +1552,46 @@ static const struct input_hooks client_input_hooks = {
 
 /*
  * INPUT: its fd came with it (peer_take_fds()).  Only what droverd may
- * read without its loop ever waiting (input_passable()): a pipe, which
- * drover submit opens anew for it, a description of the client's own
- * that droverd makes non-blocking if it is not, or a file on a local file
- * system, read from its offset on, as the client would have.  Anything
- * else ends the batch's input at once, and BYE says why.
+ * read without its loop ever waiting (input_passable()): a pipe, opened
+ * anew through /proc as a non-blocking description of droverd's own
+ * (one the client shares could be made blocking again under us), or a
+ * file on a local file system, read from its offset on, as the client
+ * would have.  Anything else is declined before a byte is read: a READ
+ * says so, and the client sends its jobs instead.
  */
 static void
 client_take_input(struct client *cl)
 {
 	struct stat	 st;
-	int		 fd, fl;
+	char		 path[64], why[160];
+	int		 fd, nfd;
 
+	why[0] = '\0';
 	fd = peer_passed_fd(cl->peer);
 	client_no_input(cl);
 	if (fd == -1)
-		snprintf(cl->in_why, sizeof(cl->in_why), "INPUT without a "
-		    "file descriptor");
+		snprintf(why, sizeof(why), "without a file descriptor");
 	else if (!input_passable(fd) || fstat(fd, &st) == -1)
-		snprintf(cl->in_why, sizeof(cl->in_why), "INPUT not a pipe, "
-		    "nor a file on a local file system");
-	else if (S_ISFIFO(st.st_mode) && ((fl = fcntl(fd, F_GETFL)) == -1 ||
-	    (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) ==
-	    -1)))
-		snprintf(cl->in_why, sizeof(cl->in_why), "INPUT: unable to "
-		    "make its pipe non-blocking: %s", strerror(errno));
-	if (cl->in_why[0] != '\0') {
+		snprintf(why, sizeof(why), "not a pipe, nor a file on a local "
+		    "file system");
+	else if (S_ISFIFO(st.st_mode)) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if ((nfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) ==
+		    -1)
+			snprintf(why, sizeof(why), "unable to open its pipe: "
+			    "%s", strerror(errno));
+		else {
+			(void)close(fd);
+			fd = nfd;
+		}
+	}
+	if (why[0] != '\0') {
 		if (fd != -1)
 			(void)close(fd);
-		log_warnx("client pid %d: %s", (int)cl->pid, cl->in_why);
-		client_end_input(cl, cl->in_why);
+		log_info("client pid %d: INPUT declined (%s): it sends its "
+		    "jobs", (int)cl->pid, why);
+		peer_send(cl->peer, CTL_READ, CTL_READ_DECLINED, 0, NULL, 0);
+		client_schedule(cl);
 		return;
 	}
 	cl->in_fd = fd;

@@ -460,6 +460,26 @@ def ctl_connect(path, timeout=10.0):
     return s
 
 
+def ctl_read_one(s):
+    """One message (type, status, id, payload), read to its end and no
+    further."""
+    import struct
+    buf = b""
+    while len(buf) < 16:
+        chunk = s.recv(16 - len(buf))
+        if not chunk:
+            raise EOFError("the connection ended before a message")
+        buf += chunk
+    n, typ, st, _, id_ = struct.unpack_from("<IBBHQ", buf)
+    body = b""
+    while len(body) < n:
+        chunk = s.recv(n - len(body))
+        if not chunk:
+            raise EOFError("the connection ended inside a message")
+        body += chunk
+    return (typ, st, id_, body)
+
+
 def ctl_read_all(s):
     """Messages (type, status, id, payload) until EOF or a reset."""
     import socket

@@ -21,7 +21,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 from harness import (CTL_BYE, CTL_END, CTL_INPUT, CTL_JOB,  # noqa
                      CTL_READ, CTL_RECORDS, CTL_REPLY, CTL_RESULT, DROVER,
                      DROVERD, TW, Droverd, DroverTestCase,
-                     conf_check, cpu_seconds, ctl_connect, ctl_frame, ctl_read_all, ctl_request,
+                     conf_check, cpu_seconds, ctl_connect, ctl_frame, ctl_read_all,
+                     ctl_read_one, ctl_request,
                      feed_and_wait, lines, observe_quiet, sum_squares,
                      tagged_pids, unread, wait_for)
 
@@ -759,20 +760,76 @@ class TestPassInput(DaemonCase):
         s.close()
         return msgs
 
+    def pipe_flags(self, name):
+        """The flags of droverd's descriptor of the pipe name."""
+        d = f"/proc/{self.d.proc.pid}/fd"
+        for f in os.listdir(d):
+            try:
+                if os.readlink(os.path.join(d, f)) == name:
+                    with open(f"/proc/{self.d.proc.pid}/fdinfo/{f}") as fi:
+                        for line in fi:
+                            if line.startswith("flags:"):
+                                return int(line.split()[1], 8)
+            except OSError:
+                pass
+        return None
+
+    def test_pipe_of_its_own(self):
+        """droverd reads a passed pipe through a description of its own,
+        non-blocking: a client that makes its own blocking again (the
+        one it passed) cannot make droverd's read wait."""
+        r, w = os.pipe()
+        name = f"pipe:[{os.fstat(r).st_ino}]"
+        s = ctl_connect(self.d.sock)
+        s.sendall(ctl_request({"op": "submit", "pool": "square",
+                               "records": 10, "pass_input": True}))
+        self.assertEqual(json.loads(ctl_read_one(s)[3]).get("input"),
+                         "fd")
+        socket.send_fds(s, [ctl_frame(CTL_INPUT)], [r])
+        wait_for(lambda: self.pipe_flags(name) is not None, what="droverd "
+                 "to hold the pipe", detail=self.d.logtext)
+        fcntl.fcntl(r, fcntl.F_SETFL, 0)
+        self.assertTrue(self.pipe_flags(name) & os.O_NONBLOCK)
+        os.write(w, lines(1, 2, 3))
+        os.close(w)
+        msgs = ctl_read_all(s)
+        s.close()
+        os.close(r)
+        self.assertEqual(msgs[-1][0], CTL_BYE, msgs)
+        self.assertEqual(sorted(int(m[3][16:]) for m in msgs
+                                if m[0] == CTL_RESULT), [1, 4, 9])
+        r = self.d.submit("square", lines(*range(1, 101)), "--quiet")
+        self.assertIn("sum 338350 ", r.errtext)
+
+    def raw_input(self, fds, then=b""):
+        """A raw client that offers its input and sends INPUT with fds
+        (maybe none), then what follows; what droverd says back."""
+        s = ctl_connect(self.d.sock)
+        s.sendall(ctl_request({"op": "submit", "pool": "square",
+                               "records": 10, "pass_input": True}))
+        self.assertEqual(json.loads(ctl_read_one(s)[3]).get("input"),
+                         "fd")
+        socket.send_fds(s, [ctl_frame(CTL_INPUT)], fds)
+        if then:
+            s.sendall(then)
+        msgs = ctl_read_all(s)
+        s.close()
+        return msgs
+
     def test_hostile_inputs(self):
-        """INPUT without a descriptor, with a socket, with two (the second
-        closed), after a JOB, or not offered: each ends as docs say, and
-        droverd keeps no descriptor of it."""
+        """INPUT without a descriptor or with a socket is declined (a
+        READ of status 2) and the jobs come on the socket; with two, the
+        second is closed; after a JOB, not offered, or with a JOB after
+        it, the connection ends.  droverd keeps no descriptor of any."""
         base = len(self.droverd_fds())
-        for fds, why in (([], "INPUT without a file descriptor"),
-                         (None, "INPUT not a pipe, nor a file on a local "
-                          "file system")):
-            if fds is None:
-                a, b = socket.socketpair()
-                fds = [a.fileno()]
-            msgs = self.raw_input(fds)
-            self.assertEqual(msgs[-1][0], CTL_BYE, msgs)
-            self.assertEqual(json.loads(msgs[-1][3]).get("stopped"), why)
+        a, b = socket.socketpair()
+        for fds in ([], [a.fileno()]):
+            msgs = self.raw_input(fds, ctl_frame(CTL_RECORDS, b"5\n", id=0)
+                                  + ctl_frame(CTL_END))
+            self.assertEqual([(m[0], m[1], m[2]) for m in msgs],
+                             [(CTL_READ, 2, 0), (CTL_RESULT, 0, 0),
+                              (CTL_BYE, 0, 0)], msgs)
+            self.assertEqual(msgs[1][3][16:], b"25")
         a.close()
         b.close()
         r1, w1 = os.pipe()
@@ -789,12 +846,14 @@ class TestPassInput(DaemonCase):
                                 if typ == CTL_RESULT), [1, 4, 9])
         for fd in (r1, r2, w2):
             os.close(fd)
-        # INPUT after a JOB, INPUT not offered, a JOB after INPUT.
+        # INPUT after a JOB (also one over max_job_bytes), INPUT not
+        # offered, a JOB after INPUT: the connection ends, no BYE.
         r, w = os.pipe()
-        os.close(w)
         for req, frames in (
                 ({"records": 10, "pass_input": True},
                  ctl_frame(CTL_JOB, b"2", id=0)),
+                ({"records": 10, "pass_input": True},
+                 ctl_frame(CTL_JOB, b"2" * 2000000, id=0)),
                 ({}, b"")):
             s = ctl_connect(self.d.sock)
             s.sendall(ctl_request(dict({"op": "submit", "pool": "square"},
@@ -804,8 +863,6 @@ class TestPassInput(DaemonCase):
             msgs = ctl_read_all(s)
             s.close()
             self.assertNotIn(CTL_BYE, [m[0] for m in msgs], msgs)
-        os.close(r)
-        r, w = os.pipe()                # open: droverd reads on
         msgs = self.raw_input([r], ctl_frame(CTL_JOB, b"2", id=0))
         self.assertNotIn(CTL_BYE, [m[0] for m in msgs], msgs)
         os.close(r)

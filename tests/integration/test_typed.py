@@ -654,11 +654,36 @@ class ResultsOfOneRead(DroverTestCase):
              "records": True, "input": "fd"})))
         msg, fds, _, _ = socket.recv_fds(c, 16, 4)
         self.got = (struct.unpack_from("<IB", msg), len(fds))
-        data = b""
-        with os.fdopen(fds[0], "rb") as f:
-            data = f.read()
-        c.sendall(answer(data.splitlines()))
-        c.close()
+        if answer is not None:
+            with os.fdopen(fds[0], "rb") as f:
+                data = f.read()
+            c.sendall(answer(data.splitlines()))
+            c.close()
+            return
+        # Declined: the client sends its jobs, as RECORDS, then END.
+        for fd in fds:
+            os.close(fd)
+        c.sendall(ctl_frame(CTL_READ, b"", 0, status=2))
+        buf, recs = b"", []
+        while True:
+            chunk = c.recv(1 << 16)
+            if not chunk:
+                break
+            buf += chunk
+            while len(buf) >= 16:
+                n, typ = struct.unpack_from("<IB", buf)
+                if len(buf) < 16 + n:
+                    break
+                if typ == 9:
+                    recs += buf[16:16 + n].splitlines()
+                buf = buf[16 + n:]
+                if typ == CTL_END:
+                    vals = [int(x) ** 2 for x in recs]
+                    c.sendall(sums_of(0, len(vals), sum(vals), min(vals),
+                                      max(vals)) +
+                              ctl_frame(CTL_BYE, '{"restarts":0}'))
+                    c.close()
+                    return
 
     def submit_input(self, answer, stdin):
         d = tempfile.mkdtemp(prefix="drover-input-")
@@ -700,6 +725,16 @@ class ResultsOfOneRead(DroverTestCase):
         self.assertIn("; sum 39 min 1 max 25", r.errtext)
         self.assertIn("job 3 failed: boom", r.errtext)
 
+    def test_input_declined(self):
+        """droverd declines the INPUT (a READ of status 2, before reading
+        any of it): the client reads its input itself and sends the
+        jobs, all of them, from the start."""
+        r = self.submit_input(None, b"1\n2\n3\n4\n5\n")
+        self.assertEqual(self.got, ((0, 11), 1))
+        self.assertEqual(r.rc, 0, r.errtext)
+        self.assertIn("5 jobs, 5 ok, 0 failed", r.errtext)
+        self.assertIn("; sum 55 min 1 max 25", r.errtext)
+
     def test_input_bad_read(self):
         """A READ that goes back, or announces too many at once, or a
         result for a job not READ, ends the batch with the reason;
@@ -711,7 +746,10 @@ class ResultsOfOneRead(DroverTestCase):
                  "bad READ from droverd: jobs below 70000, after 0"),
                 (ctl_frame(CTL_READ, b"", 1) +
                  result(1, struct.pack("<q", 4), 0x10),
-                 "which has one already or was never sent")):
+                 "which has one already or was never sent"),
+                (ctl_frame(CTL_READ, b"", 1) +
+                 ctl_frame(CTL_READ, b"", 0, status=2),
+                 "bad READ from droverd: jobs below 0, after 1")):
             r = self.submit_input(lambda recs: frames + ctl_frame(
                 CTL_BYE, '{"restarts":0}'), b"1\n2\n3\n")
             self.assertIn(why, r.errtext)

@@ -441,7 +441,7 @@ START_TEST(test_ctl_types_and_status)
 	ck_assert_int_eq(ctl_hdr(0, 0, 0, &why), FRAME_BAD);
 	ck_assert_int_eq(ctl_hdr(CTL_READ + 1, 0, 0, &why), FRAME_BAD);
 	ck_assert_str_eq(why, "unknown message type");
-	/* INPUT and READ: no payload; READ's status 0 or CTL_READ_ENDED. */
+	/* INPUT and READ: no payload; READ's status 0, ENDED or DECLINED. */
 	ck_assert_int_eq(ctl_hdr(CTL_INPUT, 0, 0, &why), FRAME_GOOD);
 	ck_assert_int_eq(ctl_hdr(CTL_INPUT, 0, 1, &why), FRAME_BAD);
 	ck_assert_str_eq(why, "END, CANCEL, ACCEPTED, INPUT or READ with a "
@@ -450,8 +450,11 @@ START_TEST(test_ctl_types_and_status)
 	ck_assert_int_eq(ctl_hdr(CTL_READ, 0, 0, &why), FRAME_GOOD);
 	ck_assert_int_eq(ctl_hdr(CTL_READ, CTL_READ_ENDED, 0, &why),
 	    FRAME_GOOD);
-	ck_assert_int_eq(ctl_hdr(CTL_READ, 2, 0, &why), FRAME_BAD);
+	ck_assert_int_eq(ctl_hdr(CTL_READ, CTL_READ_DECLINED, 0, &why),
+	    FRAME_GOOD);
+	ck_assert_int_eq(ctl_hdr(CTL_READ, 3, 0, &why), FRAME_BAD);
 	ck_assert_str_eq(why, "bad status");
+	ck_assert_int_eq(ctl_hdr(CTL_ACCEPTED, 2, 0, &why), FRAME_BAD);
 	ck_assert_int_eq(ctl_hdr(CTL_READ, 0, 8, &why), FRAME_BAD);
 	ck_assert_str_eq(ctl_type_name(CTL_INPUT), "INPUT");
 	ck_assert_str_eq(ctl_type_name(CTL_READ), "READ");
