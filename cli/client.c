@@ -9,7 +9,6 @@
  * as droverd's end of it is.
  */
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -651,9 +650,10 @@ static void
 submit_read(struct submit *s, const struct frame_hdr *h)
 {
 	if (h->status == CTL_READ_DECLINED && h->id == 0 &&
-	    s->read_next == 0 && !s->ended) {
+	    s->read_next == 0) {
 		s->passing = false;	/* it read none: we send them */
-		submit_read_input(s);
+		if (!s->ended && !s->finishing)	/* else cancelled */
+			submit_read_input(s);
 		return;
 	}
 	if (h->status == CTL_READ_DECLINED || h->id < s->read_next ||
