@@ -23,7 +23,8 @@
  *
  * Checked: droverd's answer is a sequence of well-formed control messages
  * (ctl_parse()), its REPLY and BYE valid JSON objects, a RESULT's status
- * and metadata in range.
+ * and metadata in range, and at most one READ, declining an INPUT (no
+ * descriptor can come over the bytes the harness writes).
  *
  * Input: byte 0, the mode (bit 0: pool "p" exists; bit 1: shutting down;
  * bit 2: reload fails; bit 3: max_job_bytes 16; bits 4-5: how the session
@@ -229,7 +230,7 @@ fz_check_replies(const struct buf *in)
 	const char	*p = buf_data(in), *why;
 	size_t		 len = buf_len(in), n = 0;
 	json_t		*o;
-	int		 bye = 0;
+	int		 bye = 0, declined = 0;
 
 	while (len >= FRAME_HDRLEN) {
 		why = NULL;
@@ -242,9 +243,14 @@ fz_check_replies(const struct buf *in)
 			break;		/* cut: the peer went away */
 		FZ_CHECK(!bye);		/* nothing after BYE */
 		FZ_CHECK(h.type == CTL_REPLY || h.type == CTL_RESULT ||
-		    h.type == CTL_BYE);
+		    h.type == CTL_BYE || h.type == CTL_READ);
 		FZ_CHECK((n == 0) == (h.type == CTL_REPLY));
-		if (h.type == CTL_REPLY || h.type == CTL_BYE) {
+		if (h.type == CTL_READ) {
+			/* No fd can come from here: an INPUT is declined. */
+			FZ_CHECK(h.status == CTL_READ_DECLINED && h.id == 0 &&
+			    !declined);
+			declined = 1;
+		} else if (h.type == CTL_REPLY || h.type == CTL_BYE) {
 			o = json_loadb(p + FRAME_HDRLEN, h.len, 0, NULL);
 			FZ_CHECK(o != NULL && json_is_object(o));
 			json_decref(o);
