@@ -20,8 +20,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (CTL_BYE, CTL_END, CTL_INPUT, CTL_JOB,  # noqa
                      CTL_READ, CTL_RECORDS, CTL_REPLY, CTL_RESULT, DROVER,
-                     DROVERD, TW, Droverd, DroverTestCase,
-                     conf_check, cpu_seconds, ctl_connect, ctl_frame, ctl_read_all,
+                     DROVERD, TW, Droverd, DroverTestCase, conf_check,
+                     cpu_seconds, ctl_connect, ctl_frame, ctl_read_all,
                      ctl_read_one, ctl_request,
                      feed_and_wait, lines, observe_quiet, sum_squares,
                      tagged_pids, unread, wait_for)
@@ -780,11 +780,7 @@ class TestPassInput(DaemonCase):
         one it passed) cannot make droverd's read wait."""
         r, w = os.pipe()
         name = f"pipe:[{os.fstat(r).st_ino}]"
-        s = ctl_connect(self.d.sock)
-        s.sendall(ctl_request({"op": "submit", "pool": "square",
-                               "records": 10, "pass_input": True}))
-        self.assertEqual(json.loads(ctl_read_one(s)[3]).get("input"),
-                         "fd")
+        s = self.offered()
         socket.send_fds(s, [ctl_frame(CTL_INPUT)], [r])
         wait_for(lambda: self.pipe_flags(name) is not None, what="droverd "
                  "to hold the pipe", detail=self.d.logtext)
@@ -801,14 +797,20 @@ class TestPassInput(DaemonCase):
         r = self.d.submit("square", lines(*range(1, 101)), "--quiet")
         self.assertIn("sum 338350 ", r.errtext)
 
-    def raw_input(self, fds, then=b""):
-        """A raw client that offers its input and sends INPUT with fds
-        (maybe none), then what follows; what droverd says back."""
+    def offered(self):
+        """A raw client's connection whose submit offered its input, and
+        whose REPLY took it."""
         s = ctl_connect(self.d.sock)
         s.sendall(ctl_request({"op": "submit", "pool": "square",
                                "records": 10, "pass_input": True}))
         self.assertEqual(json.loads(ctl_read_one(s)[3]).get("input"),
                          "fd")
+        return s
+
+    def raw_input(self, fds, then=b""):
+        """A raw client that offers its input and sends INPUT with fds
+        (maybe none), then what follows; what droverd says back."""
+        s = self.offered()
         socket.send_fds(s, [ctl_frame(CTL_INPUT)], fds)
         if then:
             s.sendall(then)

@@ -21,8 +21,10 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (CTL_BYE, CTL_END, CTL_JOB, CTL_READ,  # noqa
-                     CTL_REPLY, CTL_RESULT, CTL_SUMS, DROVER, TW, Droverd, DroverTestCase, Result,
-                     ctl_connect, ctl_frame, ctl_read_all, ctl_request, run)
+                     CTL_RECORDS, CTL_REPLY, CTL_RESULT, CTL_SUMS, DROVER,
+                     TW, Droverd, DroverTestCase, Result, ctl_connect,
+                     ctl_frame, ctl_read_all, ctl_read_one, ctl_request,
+                     run)
 
 I128_MAX = (1 << 127) - 1
 I128_MIN = -(1 << 127)
@@ -451,6 +453,23 @@ def runlat_of(id_, values, flags=0xd0, pid=4242, attempts=1, lat=7):
                        id_) + body
 
 
+def client_messages(c):
+    """The messages (type, payload) a client sends on c, until it
+    closes."""
+    buf = b""
+    while True:
+        chunk = c.recv(1 << 16)
+        if not chunk:
+            return
+        buf += chunk
+        while len(buf) >= 16:
+            n, typ = struct.unpack_from("<IB", buf)
+            if len(buf) < 16 + n:
+                break
+            yield typ, buf[16:16 + n]
+            buf = buf[16 + n:]
+
+
 def sums_of(id_, n, total, lo, hi, pid=4242, attempts=1, lat=7):
     """A SUMS ("sums"): pid, attempts, latency, jobs, sum, least,
     greatest."""
@@ -481,29 +500,16 @@ class ResultsOfOneRead(DroverTestCase):
 
     def serve(self, ls):
         c, _ = ls.accept()
-        buf, jobs = b"", 0
-        while True:
-            chunk = c.recv(1 << 16)
-            if not chunk:
-                break
-            buf += chunk
-            while len(buf) >= 16:
-                n, typ = struct.unpack_from("<IB", buf)
-                if len(buf) < 16 + n:
-                    break
-                if typ == 1:
-                    self.request = json.loads(buf[16:16 + n])
-                buf = buf[16 + n:]
-                if typ == 1:
-                    c.sendall(ctl_frame(CTL_REPLY, json.dumps(
-                        {"ok": True, "pool": "p",
-                         "max_job_bytes": 1 << 20})))
-                jobs += typ == CTL_JOB
-                if typ == CTL_END:
-                    c.sendall(self.results +
-                              ctl_frame(CTL_BYE, '{"restarts":0}'))
-                    c.close()
-                    return
+        for typ, body in client_messages(c):
+            if typ == 1:
+                self.request = json.loads(body)
+                c.sendall(ctl_frame(CTL_REPLY, json.dumps(
+                    {"ok": True, "pool": "p", "max_job_bytes": 1 << 20})))
+            if typ == CTL_END:
+                c.sendall(self.results +
+                          ctl_frame(CTL_BYE, '{"restarts":0}'))
+                c.close()
+                return
 
     def submit(self, *opts, results=None, stdin=b"a\nb\nc\nd\ne\nf\n",
                stdout=subprocess.PIPE):
@@ -644,11 +650,7 @@ class ResultsOfOneRead(DroverTestCase):
         """A droverd that offers to read the input (INPUT), reads the fd
         it is passed itself, and answers answer(records)."""
         c, _ = ls.accept()
-        buf = b""
-        while len(buf) < 16 or len(buf) < 16 + int.from_bytes(buf[:4],
-                                                             "little"):
-            buf += c.recv(1 << 16)
-        self.request = json.loads(buf[16:])
+        self.request = json.loads(ctl_read_one(c)[3])
         c.sendall(ctl_frame(CTL_REPLY, json.dumps(
             {"ok": True, "pool": "p", "max_job_bytes": 1 << 20,
              "records": True, "input": "fd"})))
@@ -664,26 +666,17 @@ class ResultsOfOneRead(DroverTestCase):
         for fd in fds:
             os.close(fd)
         c.sendall(ctl_frame(CTL_READ, b"", 0, status=2))
-        buf, recs = b"", []
-        while True:
-            chunk = c.recv(1 << 16)
-            if not chunk:
-                break
-            buf += chunk
-            while len(buf) >= 16:
-                n, typ = struct.unpack_from("<IB", buf)
-                if len(buf) < 16 + n:
-                    break
-                if typ == 9:
-                    recs += buf[16:16 + n].splitlines()
-                buf = buf[16 + n:]
-                if typ == CTL_END:
-                    vals = [int(x) ** 2 for x in recs]
-                    c.sendall(sums_of(0, len(vals), sum(vals), min(vals),
-                                      max(vals)) +
-                              ctl_frame(CTL_BYE, '{"restarts":0}'))
-                    c.close()
-                    return
+        recs = []
+        for typ, body in client_messages(c):
+            if typ == CTL_RECORDS:
+                recs += body.splitlines()
+            if typ == CTL_END:
+                vals = [int(x) ** 2 for x in recs]
+                c.sendall(sums_of(0, len(vals), sum(vals), min(vals),
+                                  max(vals)) +
+                          ctl_frame(CTL_BYE, '{"restarts":0}'))
+                c.close()
+                return
 
     def submit_input(self, answer, stdin):
         d = tempfile.mkdtemp(prefix="drover-input-")

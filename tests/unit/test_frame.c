@@ -454,7 +454,6 @@ START_TEST(test_ctl_types_and_status)
 	    FRAME_GOOD);
 	ck_assert_int_eq(ctl_hdr(CTL_READ, 3, 0, &why), FRAME_BAD);
 	ck_assert_str_eq(why, "bad status");
-	ck_assert_int_eq(ctl_hdr(CTL_ACCEPTED, 2, 0, &why), FRAME_BAD);
 	ck_assert_int_eq(ctl_hdr(CTL_READ, 0, 8, &why), FRAME_BAD);
 	ck_assert_str_eq(ctl_type_name(CTL_INPUT), "INPUT");
 	ck_assert_str_eq(ctl_type_name(CTL_READ), "READ");
